@@ -1,0 +1,66 @@
+// Node's WebGPU provider: the `webgpu` npm package (Dawn). The browser bundle swaps this file for
+// provider.browser.ts (see scripts/build.mjs), so no Node built-in reaches the browser path.
+
+export type BackendName = 'auto' | 'vulkan' | 'opengles' | 'opengl' | 'metal' | 'd3d12' | 'd3d11' | 'null';
+
+export interface GpuCandidate {
+  /** What this attempt is called in error messages, e.g. "vulkan (core)". */
+  label: string;
+  gpu: GPU;
+  featureLevel: 'core' | 'compatibility';
+}
+
+export const runtime = 'node' as const;
+
+type DawnModule = { create(flags: string[]): GPU; globals: Record<string, unknown> };
+let dawn: DawnModule | undefined;
+// One Dawn instance per flag set for the life of the process. An instance that is garbage-collected while its
+// device lives crashes Dawn (ProcessEvents on a freed mutex), so they are kept here, never dropped.
+const instances = new Map<string, GPU>();
+
+function instance(create: DawnModule['create'], flags: string[]): GPU {
+  const key = flags.join(' ');
+  let gpu = instances.get(key);
+  if (!gpu) instances.set(key, (gpu = create(flags)));
+  return gpu;
+}
+
+async function loadDawn(): Promise<DawnModule> {
+  if (!dawn) {
+    const mod = (await import('webgpu')) as unknown as DawnModule;
+    // GPUBufferUsage etc. are globals in a browser; make them so in Node too.
+    for (const [k, v] of Object.entries(mod.globals)) {
+      if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+    }
+    dawn = mod;
+  }
+  return dawn;
+}
+
+/**
+ * The adapters to try, best first. `auto`: Dawn's default backend (Vulkan on Linux) at core feature level, then
+ * OpenGL ES at compatibility level (the path that works with Debian 12's Mesa, whose lavapipe Dawn's Vulkan
+ * backend rejects). A forced backend yields only that backend, at core then compatibility level.
+ */
+export async function gpuCandidates(backend: BackendName): Promise<GpuCandidate[]> {
+  const { create } = await loadDawn();
+  const out: GpuCandidate[] = [];
+  if (backend === 'auto') {
+    out.push({ label: 'default backend (core)', gpu: instance(create, []), featureLevel: 'core' });
+    backend = 'opengles';
+  }
+  if (backend === 'opengles' || backend === 'opengl') {
+    // Mesa's EGL needs a platform without a display; it is read when the backend starts, so set it first.
+    if (!process.env.EGL_PLATFORM) process.env.EGL_PLATFORM = 'surfaceless';
+  }
+  const gpu = instance(create, [`backend=${backend}`]);
+  out.push({ label: `${backend} (core)`, gpu, featureLevel: 'core' });
+  out.push({ label: `${backend} (compatibility)`, gpu, featureLevel: 'compatibility' });
+  return out;
+}
+
+export const installHint =
+  'No WebGPU adapter was found. On Debian/Ubuntu install a software or hardware driver: ' +
+  '`apt-get install -y --no-install-recommends mesa-vulkan-drivers libvulkan1 libegl-mesa0 libgles2` ' +
+  '(Mesa >= 25 gives core Vulkan; older Mesa works through OpenGL ES in compatibility mode). ' +
+  'Set SHADERFLOW_BACKEND=vulkan|opengles to force one backend.';

@@ -1,0 +1,175 @@
+// The step recorder: a list of dispatches (and the odd copy/clear) recorded once, with bind groups and
+// uniform buffers built at record time, then replayed as one command encoder per `run()`. A training step is
+// one Recorder: `run()` re-encodes the same list (WebGPU command buffers cannot be resubmitted) and submits once.
+import { ShaderflowError } from '../errors.js';
+import type { ShaderName } from '../shaders.js';
+import type { Engine } from './engine.js';
+import { Tensor } from './tensor.js';
+
+/** What a binding slot can hold: a tensor, a whole buffer, or an explicit buffer range. */
+export type Binding = Tensor | GPUBuffer | GPUBufferBinding;
+
+/** Uniform field types for `Recorder.uniform`: u32, i32 or f32, one letter per value. */
+export type UniformTypes = string;
+
+export interface DispatchSpec {
+  shader: ShaderName;
+  entry?: string;
+  /** WGSL `override` constants (part of the pipeline cache key). */
+  constants?: Record<string, number>;
+  /** Bindings of @group(0), in @binding order 0, 1, 2, ...; `null` skips a slot the entry point does not use. */
+  bindings: (Binding | null)[];
+  /** Workgroup counts (x, y, z). */
+  workgroups: [number, number?, number?];
+  /** Names the dispatch in errors and profiles; defaults to the shader and entry. */
+  label?: string;
+}
+
+type Op =
+  | { kind: 'dispatch'; pipeline: GPUComputePipeline; group: GPUBindGroup; wg: [number, number, number]; label: string }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number; label: string }
+  | { kind: 'clear'; buffer: GPUBuffer; offset: number; bytes: number; label: string };
+
+function toEntry(b: Binding, i: number): GPUBindGroupEntry {
+  if (b instanceof Tensor) return { binding: i, resource: b.binding() };
+  if ('buffer' in b && (b as GPUBufferBinding).buffer) return { binding: i, resource: b as GPUBufferBinding };
+  return { binding: i, resource: { buffer: b as GPUBuffer } };
+}
+
+/** Workgroup counts covering `n` items with `wg` items per workgroup, folded into y past the per-dimension limit. */
+export function grid1d(engine: Engine, n: number, wg: number): [number, number] {
+  const groups = Math.max(1, Math.ceil(n / wg));
+  const maxX = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (groups <= maxX) return [groups, 1];
+  const y = Math.ceil(groups / maxX);
+  return [Math.ceil(groups / y), y];
+}
+
+export class Recorder {
+  private readonly ops: Op[] = [];
+  private readonly uniforms: GPUBuffer[] = [];
+  private disposed = false;
+
+  constructor(
+    readonly engine: Engine,
+    readonly label = 'step',
+  ) {}
+
+  get dispatchCount(): number {
+    return this.ops.filter((o) => o.kind === 'dispatch').length;
+  }
+
+  /** Labels of the recorded operations, in order (for profiles and `--json` dispatch counts). */
+  get labels(): string[] {
+    return this.ops.map((o) => o.label);
+  }
+
+  /**
+   * A uniform buffer owned by this recorder, holding `values` typed by `types` ('u' u32, 'i' i32, 'f' f32, one
+   * letter per value; default all u32), padded to 16 bytes as WGSL uniform structs require.
+   */
+  uniform(values: readonly number[], types: UniformTypes = 'u'.repeat(values.length)): GPUBuffer {
+    if (types.length !== values.length) throw new ShaderflowError(`uniform: ${values.length} values but ${types.length} type letters`);
+    const bytes = Math.max(16, Math.ceil((values.length * 4) / 16) * 16);
+    const data = new ArrayBuffer(bytes);
+    const view = new DataView(data);
+    values.forEach((v, i) => {
+      const t = types[i];
+      if (t === 'f') view.setFloat32(i * 4, v, true);
+      else if (t === 'i') view.setInt32(i * 4, v, true);
+      else view.setUint32(i * 4, v >>> 0, true);
+    });
+    const buf = this.engine.acquire(bytes, 'uniform');
+    this.engine.device.queue.writeBuffer(buf, 0, data);
+    this.uniforms.push(buf);
+    return buf;
+  }
+
+  dispatch(spec: DispatchSpec): void {
+    const entry = spec.entry ?? 'main';
+    const label = spec.label ?? `${spec.shader}.${entry}`;
+    const pipeline = this.engine.pipeline(spec.shader, entry, spec.constants ?? {});
+    const device = this.engine.device;
+    device.pushErrorScope('validation');
+    const group = device.createBindGroup({
+      label,
+      layout: pipeline.getBindGroupLayout(0),
+      entries: spec.bindings.flatMap((b, i) => (b === null ? [] : [toEntry(b, i)])),
+    });
+    this.engine.watch(`binding ${label} (${this.label})`, device.popErrorScope());
+    const [x, y = 1, z = 1] = spec.workgroups;
+    const max = this.engine.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max)
+      throw new ShaderflowError(`${label}: ${x}x${y}x${z} workgroups exceed the adapter's ${max} per dimension (use grid1d).`);
+    if (x === 0 || y === 0 || z === 0) return; // nothing to do (an empty tensor)
+    this.ops.push({ kind: 'dispatch', pipeline, group, wg: [x, y, z], label });
+  }
+
+  copy(src: Binding, dst: Binding, bytes?: number, label = 'copy'): void {
+    const s = src instanceof Tensor ? src.binding() : 'buffer' in src && (src as GPUBufferBinding).buffer ? (src as GPUBufferBinding) : { buffer: src as GPUBuffer };
+    const d = dst instanceof Tensor ? dst.binding() : 'buffer' in dst && (dst as GPUBufferBinding).buffer ? (dst as GPUBufferBinding) : { buffer: dst as GPUBuffer };
+    const n = bytes ?? Math.min(s.size ?? s.buffer.size, d.size ?? d.buffer.size);
+    this.ops.push({ kind: 'copy', src: s.buffer, srcOffset: s.offset ?? 0, dst: d.buffer, dstOffset: d.offset ?? 0, bytes: n, label });
+  }
+
+  clear(target: Tensor | GPUBuffer, label = 'clear'): void {
+    if (target instanceof Tensor) this.ops.push({ kind: 'clear', buffer: target.buffer, offset: target.offset, bytes: Math.ceil(target.byteLength / 4) * 4, label });
+    else this.ops.push({ kind: 'clear', buffer: target, offset: 0, bytes: target.size, label });
+  }
+
+  /** Encodes every recorded operation into `encoder` (one compute pass per run of dispatches). */
+  encode(encoder: GPUCommandEncoder): void {
+    let pass: GPUComputePassEncoder | null = null;
+    for (const op of this.ops) {
+      if (op.kind === 'dispatch') {
+        if (!pass) pass = encoder.beginComputePass({ label: this.label });
+        pass.setPipeline(op.pipeline);
+        pass.setBindGroup(0, op.group);
+        pass.dispatchWorkgroups(op.wg[0], op.wg[1], op.wg[2]);
+        continue;
+      }
+      if (pass) {
+        pass.end();
+        pass = null;
+      }
+      if (op.kind === 'copy') encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
+      else encoder.clearBuffer(op.buffer, op.offset, op.bytes);
+    }
+    if (pass) pass.end();
+  }
+
+  /** Replays the recording: one command encoder, one submit, no readback. */
+  run(): void {
+    if (this.disposed) throw new ShaderflowError(`Recorder "${this.label}" was run after dispose().`);
+    const engine = this.engine;
+    engine.assertAlive(this.label);
+    const device = engine.device;
+    device.pushErrorScope('validation');
+    device.pushErrorScope('out-of-memory');
+    const encoder = device.createCommandEncoder({ label: this.label });
+    this.encode(encoder);
+    device.queue.submit([encoder.finish()]);
+    engine.watch(`${this.label} (out of memory)`, device.popErrorScope());
+    engine.watch(this.label, device.popErrorScope());
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const u of this.uniforms) this.engine.release(u);
+    this.uniforms.length = 0;
+    this.ops.length = 0;
+  }
+}
+
+/** Records with `fn`, runs once, disposes the recording and reports WebGPU errors. For tests and one-off ops. */
+export async function runOnce(engine: Engine, label: string, fn: (rec: Recorder) => void): Promise<void> {
+  const rec = new Recorder(engine, label);
+  try {
+    fn(rec);
+    rec.run();
+  } finally {
+    rec.dispose();
+  }
+  await engine.checkErrors(label);
+}

@@ -1,0 +1,94 @@
+// A GPU-resident tensor: a shape and a byte range of a GPU buffer. Float32 unless made as u32/i32.
+// A tensor either owns its buffer (from the engine's pool; `dispose()` returns it) or is a view into a buffer
+// owned by someone else (a model's parameter arena), and then `dispose()` does nothing.
+import { ShaderflowError, shapeStr } from '../errors.js';
+import type { Engine } from './engine.js';
+
+export type DType = 'f32' | 'u32' | 'i32';
+
+export function shapeSize(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new ShaderflowError(`Invalid tensor shape ${shapeStr(shape)}: dimensions must be whole numbers >= 0.`);
+    n *= d;
+  }
+  return n;
+}
+
+export class Tensor {
+  readonly size: number;
+  private disposed = false;
+
+  private constructor(
+    readonly engine: Engine,
+    readonly buffer: GPUBuffer,
+    readonly offset: number,
+    readonly shape: readonly number[],
+    readonly dtype: DType,
+    readonly owned: boolean,
+  ) {
+    this.size = shapeSize(shape);
+  }
+
+  static allocate(engine: Engine, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    const size = shapeSize(shape);
+    return new Tensor(engine, engine.acquire(size * 4), 0, [...shape], dtype, true);
+  }
+
+  /** A view of `shape` at byte `offset` of a buffer this tensor does not own. */
+  static view(engine: Engine, buffer: GPUBuffer, offset: number, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    return new Tensor(engine, buffer, offset, [...shape], dtype, false);
+  }
+
+  get byteLength(): number {
+    return this.size * 4;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** The same bytes seen with another shape of the same size (a view; the original keeps ownership). */
+  reshape(shape: readonly number[]): Tensor {
+    if (shapeSize(shape) !== this.size)
+      throw new ShaderflowError(`Cannot reshape ${shapeStr(this.shape)} (${this.size} values) to ${shapeStr(shape)}.`);
+    return new Tensor(this.engine, this.buffer, this.offset, shape, this.dtype, false);
+  }
+
+  /** The binding for a bind group entry. */
+  binding(): GPUBufferBinding {
+    this.assertLive();
+    return { buffer: this.buffer, offset: this.offset, size: Math.max(4, this.byteLength) };
+  }
+
+  write(data: ArrayLike<number> | Float32Array | Uint32Array | Int32Array, elementOffset = 0): void {
+    this.assertLive();
+    const arr =
+      this.dtype === 'f32'
+        ? data instanceof Float32Array ? data : Float32Array.from(data)
+        : this.dtype === 'u32'
+          ? data instanceof Uint32Array ? data : Uint32Array.from(data)
+          : data instanceof Int32Array ? data : Int32Array.from(data);
+    if (elementOffset + arr.length > this.size) throw new ShaderflowError(`Writing ${arr.length} values at ${elementOffset} overflows tensor ${shapeStr(this.shape)}.`);
+    this.engine.device.queue.writeBuffer(this.buffer, this.offset + elementOffset * 4, arr.buffer, arr.byteOffset, arr.byteLength);
+  }
+
+  /** Downloads the values (waits for the GPU; reports any pending WebGPU error first). */
+  async data(): Promise<Float32Array>;
+  async data<T extends Float32Array | Uint32Array | Int32Array>(): Promise<T>;
+  async data(): Promise<Float32Array | Uint32Array | Int32Array> {
+    this.assertLive();
+    const bytes = await this.engine.read(this.buffer, this.offset, this.byteLength);
+    return this.dtype === 'f32' ? new Float32Array(bytes) : this.dtype === 'u32' ? new Uint32Array(bytes) : new Int32Array(bytes);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.owned) this.engine.release(this.buffer);
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new ShaderflowError(`Tensor ${shapeStr(this.shape)} was used after dispose().`);
+  }
+}

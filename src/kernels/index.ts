@@ -1,0 +1,2 @@
+// Every kernel family's TypeScript side. Each records dispatches into a Recorder.
+export * from './elementwise.js';

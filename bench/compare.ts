@@ -1,0 +1,201 @@
+// `npm run bench -- compare [--models mlp,mnist-cnn,cifar-cnn] [--steps N] [--warmup N] [--batch N] [--wasm-cnn] [--json]`
+//
+// Median training-step time at batch 128 of the seed course's three models, in one process on one Dawn GPU
+// instance: shaderflow first, then TF.js on its WebGPU backend, then TF.js on wasm (MLP only: TF.js's wasm
+// backend has no Conv2DBackpropFilter kernel, so it cannot train the CNNs; --wasm-cnn tries one step anyway).
+//
+// Output: a table on stdout; with --json, one JSON line per model and engine
+// {"model","engine","ms_per_step","steps"} and one per model {"model","ratio_vs_tfjs_webgpu"} go to stdout and
+// the table, the adapter line and progress go to stderr (so `| grep '^{'` is not even needed).
+import { createEngine, type Engine } from '../src/gpu/engine.js';
+import { median, tfjsNotes, timeTfjs, type TfjsModelName, type TfjsTiming, type TimeOptions } from './tfjs.js';
+
+const MODELS: TfjsModelName[] = ['mlp', 'mnist-cnn', 'cifar-cnn'];
+/** shaderflow preset names. */
+const PRESET: Record<TfjsModelName, 'mnist-mlp' | 'mnist-cnn' | 'cifar-cnn'> = {
+  mlp: 'mnist-mlp',
+  'mnist-cnn': 'mnist-cnn',
+  'cifar-cnn': 'cifar-cnn',
+};
+/** Default timed / warm-up steps: CIFAR takes ~10 s a step on TF.js WebGPU on llvmpipe. */
+const DEFAULT_STEPS: Record<TfjsModelName, { steps: number; warmup: number }> = {
+  mlp: { steps: 20, warmup: 3 },
+  'mnist-cnn': { steps: 8, warmup: 2 },
+  'cifar-cnn': { steps: 3, warmup: 1 },
+};
+
+type EngineName = 'shaderflow' | 'tfjs-webgpu' | 'tfjs-wasm';
+
+interface Row {
+  model: TfjsModelName;
+  engine: EngineName;
+  msPerStep: number | null;
+  steps: number;
+  error?: string;
+}
+
+/** The shape of `src/model/presets.ts` and `Sequential` that this bench uses (being written alongside). */
+interface PresetModel {
+  compile(engine: Engine, compileArgs: unknown): void | Promise<void>;
+  timeTrainSteps(opts: { batchSize: number; steps: number; warmup: number }): Promise<number[]>;
+  dispose(): void;
+}
+interface PresetsModule {
+  buildPreset(name: string, opts: { seed?: number }): { model: PresetModel; compileArgs: unknown };
+}
+
+async function loadPresets(): Promise<PresetsModule | string> {
+  try {
+    // A literal specifier inside try/catch: esbuild bundles the file once it exists, and until then leaves the
+    // import to fail at run time (caught here). TODO: make this a static import once src/model/presets.ts lands.
+    // @ts-ignore -- src/model/presets.ts may not exist yet.
+    const mod = (await import('../src/model/presets.js')) as unknown as PresetsModule;
+    if (typeof mod.buildPreset !== 'function') return 'src/model/presets.ts has no buildPreset';
+    return mod;
+  } catch (e) {
+    return `model API not available yet (${(e as Error).message.split('\n')[0]})`;
+  }
+}
+
+async function timeShaderflow(engine: Engine, presets: PresetsModule | string, model: TfjsModelName, opts: TimeOptions): Promise<TfjsTiming> {
+  if (typeof presets === 'string') return { error: presets };
+  let m: PresetModel | undefined;
+  try {
+    const built = presets.buildPreset(PRESET[model], { seed: 1 });
+    m = built.model;
+    if (typeof m.timeTrainSteps !== 'function') return { error: 'model API not available yet (Sequential.timeTrainSteps is missing)' };
+    await m.compile(engine, built.compileArgs);
+    const times = await m.timeTrainSteps({ batchSize: opts.batchSize, steps: opts.steps, warmup: opts.warmup });
+    if (!times.length) return { error: 'timeTrainSteps returned no times' };
+    return { msPerStep: median(times), steps: times.length };
+  } catch (e) {
+    return { error: (e as Error).message.split('\n')[0]!.slice(0, 300) };
+  } finally {
+    try {
+      m?.dispose();
+    } catch {
+      /* ignore */
+    }
+  }
+}
+
+function parseArgs(args: string[]): {
+  models: TfjsModelName[];
+  steps?: number;
+  warmup?: number;
+  batch: number;
+  json: boolean;
+  wasmCnn: boolean;
+} {
+  let models = MODELS;
+  let steps: number | undefined;
+  let warmup: number | undefined;
+  let batch = 128;
+  let json = false;
+  let wasmCnn = false;
+  const num = (flag: string, v: string | undefined, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${flag} needs an integer >= ${min}, got ${v}`);
+    return n;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => inline ?? args[++i];
+    if (flag === '--json') json = true;
+    else if (flag === '--wasm-cnn') wasmCnn = true;
+    else if (flag === '--models') {
+      const list = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const bad = list.filter((m) => !MODELS.includes(m as TfjsModelName));
+      if (bad.length || !list.length) throw new Error(`--models takes a list of ${MODELS.join(', ')}; got ${bad.join(',') || 'nothing'}`);
+      models = list as TfjsModelName[];
+    } else if (flag === '--steps') steps = num('--steps', value(), 1);
+    else if (flag === '--warmup') warmup = num('--warmup', value(), 0);
+    else if (flag === '--batch') batch = num('--batch', value(), 1);
+    else throw new Error(`compare: unknown argument ${a}. Usage: compare [--models ${MODELS.join(',')}] [--steps N] [--warmup N] [--batch N] [--wasm-cnn] [--json]`);
+  }
+  return { models, steps, warmup, batch, json, wasmCnn };
+}
+
+export async function compare(args: string[]): Promise<void> {
+  const opt = parseArgs(args);
+  const log = (s: string) => (opt.json ? process.stderr : process.stdout).write(s + '\n');
+  const progress = (s: string) => process.stderr.write(s + '\n');
+  const emit = (o: object) => opt.json && process.stdout.write(JSON.stringify(o) + '\n');
+
+  const engine = await createEngine();
+  log(`adapter: ${engine.describe()}`);
+  emit({ adapter: engine.describe() });
+  const presets = await loadPresets();
+  if (typeof presets === 'string') progress(`shaderflow: ${presets}`);
+
+  const rows: Row[] = [];
+  const add = (model: TfjsModelName, eng: EngineName, r: TfjsTiming) => {
+    const row: Row = 'error' in r ? { model, engine: eng, msPerStep: null, steps: 0, error: r.error } : { model, engine: eng, msPerStep: r.msPerStep, steps: r.steps };
+    rows.push(row);
+    progress(
+      `  ${model} ${eng}: ${row.msPerStep !== null ? `${row.msPerStep.toFixed(1)} ms/step (median of ${row.steps})` : `- (${row.error})`}`,
+    );
+    emit({ model, engine: eng, ms_per_step: row.msPerStep, steps: row.steps, ...(row.error ? { error: row.error } : {}) });
+  };
+
+  try {
+    for (const model of opt.models) {
+      const d = DEFAULT_STEPS[model];
+      const o: TimeOptions = { steps: opt.steps ?? d.steps, warmup: opt.warmup ?? d.warmup, batchSize: opt.batch };
+      progress(`${model}: batch ${o.batchSize}, ${o.warmup} warm-up + ${o.steps} timed steps per engine`);
+      add(model, 'shaderflow', await timeShaderflow(engine, presets, model, o));
+      add(model, 'tfjs-webgpu', await timeTfjs(engine, model, 'webgpu', o));
+      if (model === 'mlp') add(model, 'tfjs-wasm', await timeTfjs(engine, model, 'wasm', o));
+      else if (opt.wasmCnn) {
+        const r = await timeTfjs(engine, model, 'wasm', { ...o, steps: 1, warmup: 0 });
+        add(model, 'tfjs-wasm', 'error' in r ? { error: `cannot train: ${r.error}` } : r);
+      } else add(model, 'tfjs-wasm', { error: 'cannot train: TF.js wasm has no Conv2DBackpropFilter kernel (--wasm-cnn tries it)' });
+      const sf = rows.find((r) => r.model === model && r.engine === 'shaderflow')?.msPerStep ?? null;
+      const tw = rows.find((r) => r.model === model && r.engine === 'tfjs-webgpu')?.msPerStep ?? null;
+      emit({ model, ratio_vs_tfjs_webgpu: sf !== null && tw !== null ? round(sf / tw, 4) : null });
+    }
+  } finally {
+    engine.dispose();
+  }
+
+  // The table.
+  const header = ['model', 'engine', 'ms/step', 'steps', 'ratio vs tfjs-webgpu'];
+  const body = rows.map((r) => {
+    const tw = rows.find((q) => q.model === r.model && q.engine === 'tfjs-webgpu')?.msPerStep ?? null;
+    return [
+      r.model,
+      r.engine,
+      r.msPerStep !== null ? r.msPerStep.toFixed(1) : r.error && /^cannot train/.test(r.error) ? 'cannot train' : 'n/a',
+      r.msPerStep !== null ? String(r.steps) : '-',
+      r.msPerStep !== null && tw !== null ? (r.msPerStep / tw).toFixed(2) : '-',
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ');
+  log('');
+  log(line(header));
+  log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const b of body) log(line(b));
+  // Errors other than "cannot train", each message once with the models it hit.
+  const errs = new Map<string, string[]>();
+  for (const r of rows) {
+    if (!r.error || /^cannot train/.test(r.error)) continue;
+    const key = `${r.engine}: ${r.error}`;
+    errs.set(key, [...(errs.get(key) ?? []), r.model]);
+  }
+  if (errs.size) {
+    log('');
+    for (const [msg, models] of errs) log(`${msg} [${models.join(', ')}]`);
+  }
+  if (tfjsNotes.length) {
+    log('');
+    log('TF.js notes:');
+    for (const n of tfjsNotes) log(`  - ${n}`);
+  }
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

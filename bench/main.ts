@@ -1,0 +1,27 @@
+// `npm run bench -- <command> [args]`: hand-run benchmarks (never part of `npm test`).
+//   compare   shaderflow vs TF.js (WebGPU, wasm) training-step time on the seed course's models (bench/compare.ts)
+// Each command lives in its own file and is loaded only when asked for.
+const [command, ...args] = process.argv.slice(2);
+
+async function main(): Promise<void> {
+  switch (command) {
+    case 'compare': {
+      const { compare } = await import('./compare.js');
+      await compare(args);
+      break;
+    }
+    // case 'kernels': ...
+    // case 'accuracy': ...
+    default:
+      process.stderr.write(`usage: npm run bench -- <compare> [args]${command ? ` (unknown command "${command}")` : ''}\n`);
+      process.exitCode = 2;
+  }
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (e: unknown) => {
+    process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

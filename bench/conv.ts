@@ -1,0 +1,98 @@
+// Conv2D and pooling timings on the seed models' shapes: median of a few runs after a warm-up, each run one
+// recorded dispatch submitted and waited for with `engine.sync()`. FLOPs count 2 per multiply-add of the
+// dense convolution (padding taps included, as everyone counts them).
+import type { Engine } from '../src/gpu/engine.js';
+import { Recorder } from '../src/gpu/recorder.js';
+import type { Tensor } from '../src/gpu/tensor.js';
+import type { ConvTile } from '../src/gpu/tuning.js';
+import {
+  conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, type Conv2dGeometry,
+} from '../src/kernels/conv2d.js';
+import { maxPool2dForward, maxPool2dBackward, pool2dGeometry } from '../src/kernels/pool.js';
+import { randomUniform } from '../src/reference/random.js';
+
+export interface BenchResult {
+  name: string;
+  ms: number;
+  gflops: number;
+}
+
+async function time(engine: Engine, label: string, record: (rec: Recorder) => void, runs: number): Promise<number> {
+  const rec = new Recorder(engine, label);
+  try {
+    record(rec);
+    rec.run(); // warm-up (pipeline compilation)
+    await engine.sync(label);
+    const ms: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      rec.run();
+      await engine.sync(label);
+      ms.push(performance.now() - t0);
+    }
+    ms.sort((a, b) => a - b);
+    return ms[Math.floor(ms.length / 2)]!;
+  } finally {
+    rec.dispose();
+  }
+}
+
+function convFlops(g: Conv2dGeometry): number {
+  return 2 * g.batch * g.outH * g.outW * g.outC * g.kH * g.kW * g.inC;
+}
+
+export interface BenchOptions {
+  runs?: number;
+  /** Also time the one-invocation-per-output baseline forward. */
+  naive?: boolean;
+  /** Override the tuned tiles (for autotuning experiments). */
+  tiles?: { forward?: ConvTile; backwardInput?: ConvTile; backwardFilter?: ConvTile };
+  /** Which shapes: default both. */
+  shapes?: ('cifar2' | 'mnist')[];
+}
+
+/** Times forward, backward-input and backward-filter at the CIFAR second conv and the MNIST conv, and max-pool. */
+export async function benchConv(engine: Engine, opts: BenchOptions = {}): Promise<BenchResult[]> {
+  const runs = opts.runs ?? 3;
+  const out: BenchResult[] = [];
+  const shapes = {
+    cifar2: { name: 'cifar conv2 128x32x32x32->64 3x3 same', g: conv2dGeometry([128, 32, 32, 32], 64, [3, 3], [1, 1], 'same') },
+    mnist: { name: 'mnist conv 128x28x28x1->32 3x3 same', g: conv2dGeometry([128, 28, 28, 1], 32, [3, 3], [1, 1], 'same') },
+  };
+  for (const key of opts.shapes ?? (['cifar2', 'mnist'] as const)) {
+    const { name, g } = shapes[key];
+    const tensors: Tensor[] = [];
+    const mk = (shape: number[], seed: number) => {
+      const t = engine.tensor(shape, randomUniform(shape.reduce((a, b) => a * b, 1), seed));
+      tensors.push(t);
+      return t;
+    };
+    const x = mk([g.batch, g.inH, g.inW, g.inC], 1);
+    const w = mk([g.kH, g.kW, g.inC, g.outC], 2);
+    const bias = mk([g.outC], 3);
+    const y = mk([g.batch, g.outH, g.outW, g.outC], 4);
+    const dx = mk([g.batch, g.inH, g.inW, g.inC], 5);
+    const dw = mk([g.kH, g.kW, g.inC, g.outC], 6);
+    const f = convFlops(g);
+    const add = (what: string, ms: number) => out.push({ name: `${name} ${what}`, ms, gflops: f / ms / 1e6 });
+    add('forward', await time(engine, 'forward', (r) => conv2dForward(r, x, w, bias, y, g, 'relu', opts.tiles?.forward), runs));
+    if (opts.naive) add('forward (naive)', await time(engine, 'naive', (r) => conv2dForwardNaive(r, x, w, bias, y, g, 'relu'), 1));
+    add('backward-input', await time(engine, 'bwd-input', (r) => conv2dBackwardInput(r, y, w, dx, g, opts.tiles?.backwardInput), runs));
+    add('backward-filter', await time(engine, 'bwd-filter', (r) => conv2dBackwardFilter(r, x, y, dw, g, opts.tiles?.backwardFilter), runs));
+    for (const t of tensors) t.dispose();
+  }
+  {
+    const pg = pool2dGeometry([128, 32, 32, 64], [2, 2], [2, 2], 'valid');
+    const x = engine.tensor([128, 32, 32, 64], randomUniform(128 * 32 * 32 * 64, 7));
+    const y = engine.empty([128, 16, 16, 64]);
+    const am = engine.empty([128, 16, 16, 64], 'u32');
+    const dx = engine.empty([128, 32, 32, 64]);
+    const ms = await time(engine, 'maxpool', (r) => maxPool2dForward(r, x, y, am, pg), runs);
+    // pooling "GFLOP/s": one compare per window element
+    out.push({ name: 'max-pool 128x32x32x64 2x2/2 forward', ms, gflops: (128 * 32 * 32 * 64) / ms / 1e6 });
+    const msb = await time(engine, 'maxpool-bwd', (r) => maxPool2dBackward(r, y, am, dx, pg), runs);
+    out.push({ name: 'max-pool 128x32x32x64 2x2/2 backward', ms: msb, gflops: (128 * 32 * 32 * 64) / msb / 1e6 });
+    for (const t of [x, y, am, dx]) t.dispose();
+  }
+  return out;
+}

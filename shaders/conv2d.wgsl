@@ -1,0 +1,263 @@
+// 2-D convolution, NHWC activations and Keras [kH, kW, inC, outC] filters: forward (bias and relu fused),
+// backward-input (a gather: the transposed convolution, no atomics) and backward-filter (a fixed-order
+// reduction over batch and positions). CPU references: src/reference/conv2d.ts.
+//
+// Fast variants (`forward`, `backwardInput`, `backwardFilter`) are barrier-free and register-blocked, built
+// for software adapters (llvmpipe runs each invocation as one SIMD lane, and barriers and shared memory are
+// slow there): each invocation computes PX "rows" (output pixels; input pixels for backwardInput; filter rows
+// (kh, kw, ci) for backwardFilter) by 4*CV channels, held in PX*CV vec4 accumulators. The channel block comes
+// from workgroup_id.y, so every weight (or dy) load in the inner loop has the same address in all lanes of a
+// workgroup; only one operand per row is gathered per lane. The PX rows of one invocation are WG apart, so
+// neighbouring lanes take neighbouring rows. Tile shape: override constants WG, PX (<= 4), CV (<= 4), chosen
+// per adapter in src/gpu/tuning.ts. Tiles past the 65535-per-dimension limit fold into workgroup_id.z.
+//
+// `forwardNaive` is the simplest correct kernel (one invocation per output value, llm.c dev/cuda style):
+// kept as the documented baseline the fast one is tested and timed against.
+//
+// Summation order is fixed by the loops (kh, kw, then ci or co, or batch then positions): results are
+// bit-identical from run to run.
+
+override WG: u32 = 64u;
+override PX: u32 = 4u;
+override CV: u32 = 2u;
+
+struct Geometry {
+  batch: i32, inH: i32, inW: i32, inC: i32,
+  outH: i32, outW: i32, outC: i32, kH: i32,
+  kW: i32, strideH: i32, strideW: i32, padTop: i32,
+  padLeft: i32, relu: u32, hasBias: u32, rows: u32, // rows: what the x/z grid covers (pixels or filter rows)
+}
+
+@group(0) @binding(0) var<uniform> g: Geometry;
+@group(0) @binding(1) var<storage, read> a: array<f32>;   // forward, backwardFilter: x;  backwardInput: dy
+@group(0) @binding(2) var<storage, read> b: array<f32>;   // forward, backwardInput: w;   backwardFilter: dy
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+// Row index of slot p of this invocation (may be >= g.rows: the caller masks it).
+fn rowOf(wid: vec3<u32>, nwg: vec3<u32>, lid: u32, p: u32) -> u32 {
+  let tile = wid.x + wid.z * nwg.x;
+  return tile * WG * PX + p * WG + lid;
+}
+
+// ---------------------------------------------------------------- forward
+// y[b, oh, ow, co] = act(bias[co] + sum_{kh, kw, ci} x[b, oh*sH + kh - padTop, ow*sW + kw - padLeft, ci] * w[kh, kw, ci, co])
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+           @builtin(num_workgroups) nwg: vec3<u32>) {
+  let co0 = i32(wid.y * 4u * CV);
+  var acc: array<vec4<f32>, 16>;
+  var ih0: array<i32, 4>;
+  var iw0: array<i32, 4>;
+  var xb: array<i32, 4>;
+  var live: array<bool, 4>;
+  for (var p = 0u; p < PX; p++) {
+    let r = rowOf(wid, nwg, lid.x, p);
+    live[p] = r < g.rows;
+    let pos = i32(min(r, g.rows - 1u));
+    let ow = pos % g.outW;
+    let t = pos / g.outW;
+    let oh = t % g.outH;
+    let bb = t / g.outH;
+    ih0[p] = oh * g.strideH - g.padTop;
+    iw0[p] = ow * g.strideW - g.padLeft;
+    xb[p] = bb * g.inH * g.inW * g.inC;
+    for (var j = 0u; j < CV; j++) { acc[p * 4u + j] = vec4<f32>(0.0); }
+  }
+  // Channels past outC in a partial last block read a neighbour's weight (clamped inside w); never stored.
+  let lastW = g.kH * g.kW * g.inC * g.outC - 1;
+  var xo: array<i32, 4>;
+  var ok: array<bool, 4>;
+  for (var kh = 0; kh < g.kH; kh++) {
+    for (var kw = 0; kw < g.kW; kw++) {
+      for (var p = 0u; p < PX; p++) {
+        let ih = ih0[p] + kh;
+        let iw = iw0[p] + kw;
+        ok[p] = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW;
+        xo[p] = select(0, xb[p] + (ih * g.inW + iw) * g.inC, ok[p]);
+      }
+      var wo = (kh * g.kW + kw) * g.inC * g.outC + co0;
+      for (var ci = 0; ci < g.inC; ci++) {
+        var wv: array<vec4<f32>, 4>;
+        for (var j = 0u; j < CV; j++) {
+          let o = wo + i32(j) * 4;
+          wv[j] = vec4<f32>(b[min(o, lastW)], b[min(o + 1, lastW)], b[min(o + 2, lastW)], b[min(o + 3, lastW)]);
+        }
+        for (var p = 0u; p < PX; p++) {
+          let xv = select(0.0, a[xo[p] + ci], ok[p]);
+          for (var j = 0u; j < CV; j++) { acc[p * 4u + j] = fma(vec4<f32>(xv), wv[j], acc[p * 4u + j]); }
+        }
+        wo += g.outC;
+      }
+    }
+  }
+  for (var p = 0u; p < PX; p++) {
+    if (!live[p]) { continue; }
+    let base = i32(rowOf(wid, nwg, lid.x, p)) * g.outC;
+    for (var j = 0u; j < CV; j++) {
+      for (var c = 0; c < 4; c++) {
+        let co = co0 + i32(j) * 4 + c;
+        if (co < g.outC) {
+          var v = acc[p * 4u + j][c];
+          if (g.hasBias == 1u) { v += bias[co]; }
+          if (g.relu == 1u) { v = max(v, 0.0); }
+          out[base + co] = v;
+        }
+      }
+    }
+  }
+}
+
+// The baseline: one invocation per output value, scattered loads, nothing reused. Grid: 1-D over all outputs.
+@compute @workgroup_size(WG)
+fn forwardNaive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = gid.x + gid.y * nwg.x * WG;
+  if (idx >= g.rows) { return; }
+  let i = i32(idx);
+  let co = i % g.outC;
+  let pos = i / g.outC;
+  let ow = pos % g.outW;
+  let oh = (pos / g.outW) % g.outH;
+  let bb = pos / (g.outW * g.outH);
+  var s = 0.0;
+  if (g.hasBias == 1u) { s = bias[co]; }
+  for (var kh = 0; kh < g.kH; kh++) {
+    let ih = oh * g.strideH + kh - g.padTop;
+    if (ih < 0 || ih >= g.inH) { continue; }
+    for (var kw = 0; kw < g.kW; kw++) {
+      let iw = ow * g.strideW + kw - g.padLeft;
+      if (iw < 0 || iw >= g.inW) { continue; }
+      for (var ci = 0; ci < g.inC; ci++) {
+        s += a[((bb * g.inH + ih) * g.inW + iw) * g.inC + ci] * b[((kh * g.kW + kw) * g.inC + ci) * g.outC + co];
+      }
+    }
+  }
+  if (g.relu == 1u) { s = max(s, 0.0); }
+  out[idx] = s;
+}
+
+// ---------------------------------------------------------------- backward-input
+// dx[b, ih, iw, ci] = sum over (kh, kw) with oh = (ih + padTop - kh) / sH, ow = (iw + padLeft - kw) / sW whole
+// and in range, of sum_co dy[b, oh, ow, co] * w[kh, kw, ci, co]. Rows are input pixels; channels are ci.
+@compute @workgroup_size(WG)
+fn backwardInput(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+  let ci0 = i32(wid.y * 4u * CV);
+  var acc: array<vec4<f32>, 16>;
+  var hh: array<i32, 4>;
+  var ww: array<i32, 4>;
+  var db: array<i32, 4>;
+  var live: array<bool, 4>;
+  for (var p = 0u; p < PX; p++) {
+    let r = rowOf(wid, nwg, lid.x, p);
+    live[p] = r < g.rows;
+    let pos = i32(min(r, g.rows - 1u));
+    let iw = pos % g.inW;
+    let t = pos / g.inW;
+    let ih = t % g.inH;
+    let bb = t / g.inH;
+    hh[p] = ih + g.padTop;
+    ww[p] = iw + g.padLeft;
+    db[p] = bb * g.outH * g.outW * g.outC;
+    for (var j = 0u; j < CV; j++) { acc[p * 4u + j] = vec4<f32>(0.0); }
+  }
+  // Weight rows of the CV*4 input channels, clamped so a partial last block stays inside w (those lanes are
+  // never stored).
+  let lastRow = g.kH * g.kW * g.inC - 1;
+  var dyo: array<i32, 4>;
+  var ok: array<bool, 4>;
+  for (var kh = 0; kh < g.kH; kh++) {
+    for (var kw = 0; kw < g.kW; kw++) {
+      for (var p = 0u; p < PX; p++) {
+        let nh = hh[p] - kh;
+        let nw = ww[p] - kw;
+        let oh = nh / g.strideH;
+        let ow = nw / g.strideW;
+        ok[p] = nh >= 0 && nw >= 0 && oh * g.strideH == nh && ow * g.strideW == nw && oh < g.outH && ow < g.outW;
+        dyo[p] = select(0, db[p] + (oh * g.outW + ow) * g.outC, ok[p]);
+      }
+      let wrow = (kh * g.kW + kw) * g.inC + ci0;
+      for (var co = 0; co < g.outC; co++) {
+        var wv: array<vec4<f32>, 4>;
+        for (var j = 0u; j < CV; j++) {
+          let r0 = wrow + i32(j) * 4;
+          wv[j] = vec4<f32>(b[min(r0, lastRow) * g.outC + co], b[min(r0 + 1, lastRow) * g.outC + co],
+                            b[min(r0 + 2, lastRow) * g.outC + co], b[min(r0 + 3, lastRow) * g.outC + co]);
+        }
+        for (var p = 0u; p < PX; p++) {
+          let dv = select(0.0, a[dyo[p] + co], ok[p]);
+          for (var j = 0u; j < CV; j++) { acc[p * 4u + j] = fma(vec4<f32>(dv), wv[j], acc[p * 4u + j]); }
+        }
+      }
+    }
+  }
+  for (var p = 0u; p < PX; p++) {
+    if (!live[p]) { continue; }
+    let base = i32(rowOf(wid, nwg, lid.x, p)) * g.inC;
+    for (var j = 0u; j < CV; j++) {
+      for (var c = 0; c < 4; c++) {
+        let ci = ci0 + i32(j) * 4 + c;
+        if (ci < g.inC) { out[base + ci] = acc[p * 4u + j][c]; }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- backward-filter
+// dw[kh, kw, ci, co] = sum_b sum_oh sum_ow x[b, oh*sH + kh - padTop, ow*sW + kw - padLeft, ci] * dy[b, oh, ow, co]
+// Rows are the kH*kW*inC filter rows (kh, kw, ci); channels are co. The loop over (b, oh, ow) is the same in
+// every lane, so the dy loads are shared; the sum runs in that fixed order.
+@compute @workgroup_size(WG)
+fn backwardFilter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+                  @builtin(num_workgroups) nwg: vec3<u32>) {
+  let co0 = i32(wid.y * 4u * CV);
+  var acc: array<vec4<f32>, 16>;
+  var dh: array<i32, 4>;
+  var dw: array<i32, 4>;
+  var xc: array<i32, 4>;
+  var live: array<bool, 4>;
+  for (var p = 0u; p < PX; p++) {
+    let r = rowOf(wid, nwg, lid.x, p);
+    live[p] = r < g.rows;
+    let row = i32(min(r, g.rows - 1u));
+    let ci = row % g.inC;
+    let t = row / g.inC;
+    dw[p] = t % g.kW - g.padLeft;
+    dh[p] = t / g.kW - g.padTop;
+    xc[p] = ci;
+    for (var j = 0u; j < CV; j++) { acc[p * 4u + j] = vec4<f32>(0.0); }
+  }
+  // Clamp the dy channel reads so a partial last block stays inside dy (those lanes are never stored).
+  let lastCo = g.outC - 1;
+  var dyo = 0;
+  for (var bb = 0; bb < g.batch; bb++) {
+    let xbb = bb * g.inH * g.inW * g.inC;
+    for (var oh = 0; oh < g.outH; oh++) {
+      for (var ow = 0; ow < g.outW; ow++) {
+        var dv: array<vec4<f32>, 4>;
+        for (var j = 0u; j < CV; j++) {
+          let o = co0 + i32(j) * 4;
+          dv[j] = vec4<f32>(b[dyo + min(o, lastCo)], b[dyo + min(o + 1, lastCo)], b[dyo + min(o + 2, lastCo)], b[dyo + min(o + 3, lastCo)]);
+        }
+        for (var p = 0u; p < PX; p++) {
+          let ih = oh * g.strideH + dh[p];
+          let iw = ow * g.strideW + dw[p];
+          let inside = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW;
+          let xv = select(0.0, a[select(0, xbb + (ih * g.inW + iw) * g.inC + xc[p], inside)], inside);
+          for (var j = 0u; j < CV; j++) { acc[p * 4u + j] = fma(vec4<f32>(xv), dv[j], acc[p * 4u + j]); }
+        }
+        dyo += g.outC;
+      }
+    }
+  }
+  for (var p = 0u; p < PX; p++) {
+    if (!live[p]) { continue; }
+    let base = i32(rowOf(wid, nwg, lid.x, p)) * g.outC;
+    for (var j = 0u; j < CV; j++) {
+      for (var c = 0; c < 4; c++) {
+        let co = co0 + i32(j) * 4 + c;
+        if (co < g.outC) { out[base + co] = acc[p * 4u + j][c]; }
+      }
+    }
+  }
+}

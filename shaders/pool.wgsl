@@ -1,0 +1,122 @@
+// 2-D max and average pooling, NHWC. CPU references: src/reference/pool.ts.
+// One invocation per output value (forward) or per input value (backward); large grids fold into y (grid1d).
+// Padded positions never take part: max pooling skips them (TF pads with -inf), average pooling divides by the
+// count of real elements in the window (TF/Keras 'same').
+// Both backward passes are gathers: each input value sums, in a fixed order, the outputs whose window covers
+// it. No atomics, every dx value written (no separate zeroing), bit-identical from run to run.
+
+override WG: u32 = 64u;
+
+struct Geometry {
+  batch: i32, inH: i32, inW: i32, c: i32,
+  outH: i32, outW: i32, poolH: i32, poolW: i32,
+  strideH: i32, strideW: i32, padTop: i32, padLeft: i32,
+  n: u32, _p0: u32, _p1: u32, _p2: u32,
+}
+
+@group(0) @binding(0) var<uniform> g: Geometry;
+@group(0) @binding(1) var<storage, read> src: array<f32>;        // forward: x;  backward: dy
+@group(0) @binding(2) var<storage, read> argIn: array<u32>;      // maxBackward: argmax
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;  // forward: y;  backward: dx
+@group(0) @binding(4) var<storage, read_write> argOut: array<u32>; // maxForward: argmax
+
+fn flatIndex(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+// The clipped window of output (oh, ow): rows [r.x, r.y), columns [r.z, r.w) of the input.
+fn windowOf(oh: i32, ow: i32) -> vec4<i32> {
+  let h = oh * g.strideH - g.padTop;
+  let w = ow * g.strideW - g.padLeft;
+  return vec4<i32>(max(h, 0), min(h + g.poolH, g.inH), max(w, 0), min(w + g.poolW, g.inW));
+}
+
+// Outputs whose window covers input (ih, iw): rows [r.x, r.y], columns [r.z, r.w] (empty when x > y).
+fn coveringOutputs(ih: i32, iw: i32) -> vec4<i32> {
+  let h = ih + g.padTop;
+  let w = iw + g.padLeft;
+  let hlo = h - g.poolH + 1;
+  let wlo = w - g.poolW + 1;
+  return vec4<i32>(select(0, (hlo + g.strideH - 1) / g.strideH, hlo > 0), min(h / g.strideH, g.outH - 1),
+                   select(0, (wlo + g.strideW - 1) / g.strideW, wlo > 0), min(w / g.strideW, g.outW - 1));
+}
+
+struct Where { b: i32, h: i32, w: i32, c: i32 }
+
+fn decode(i: i32, H: i32, W: i32) -> Where {
+  let c = i % g.c;
+  let t = i / g.c;
+  let w = t % W;
+  let t2 = t / W;
+  return Where(t2 / H, t2 % H, w, c);
+}
+
+// y = max over the window; argmax = flat input index of the first maximum in row-major window order.
+@compute @workgroup_size(WG)
+fn maxForward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = flatIndex(gid, nwg);
+  if (o >= g.n) { return; }
+  let p = decode(i32(o), g.outH, g.outW);
+  let r = windowOf(p.h, p.w);
+  var best = 0.0; // replaced by the first element (at < 0)
+  var at = -1;
+  for (var ih = r.x; ih < r.y; ih++) {
+    for (var iw = r.z; iw < r.w; iw++) {
+      let i = ((p.b * g.inH + ih) * g.inW + iw) * g.c + p.c;
+      let v = src[i];
+      if (at < 0 || v > best) { best = v; at = i; }
+    }
+  }
+  dst[o] = best;
+  argOut[o] = u32(at);
+}
+
+// dx[i] = sum of dy[o] over the outputs o whose argmax is i (outputs visited in row-major order).
+@compute @workgroup_size(WG)
+fn maxBackward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= g.n) { return; }
+  let p = decode(i32(i), g.inH, g.inW);
+  let r = coveringOutputs(p.h, p.w);
+  var s = 0.0;
+  for (var oh = r.x; oh <= r.y; oh++) {
+    for (var ow = r.z; ow <= r.w; ow++) {
+      let o = ((p.b * g.outH + oh) * g.outW + ow) * g.c + p.c;
+      if (argIn[o] == i) { s += src[o]; }
+    }
+  }
+  dst[i] = s;
+}
+
+// y = mean of the real (unpadded) elements of the window.
+@compute @workgroup_size(WG)
+fn avgForward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = flatIndex(gid, nwg);
+  if (o >= g.n) { return; }
+  let p = decode(i32(o), g.outH, g.outW);
+  let r = windowOf(p.h, p.w);
+  var s = 0.0;
+  for (var ih = r.x; ih < r.y; ih++) {
+    for (var iw = r.z; iw < r.w; iw++) {
+      s += src[((p.b * g.inH + ih) * g.inW + iw) * g.c + p.c];
+    }
+  }
+  dst[o] = s / f32((r.y - r.x) * (r.w - r.z));
+}
+
+// dx[i] = sum over the outputs o covering i of dy[o] / count(o).
+@compute @workgroup_size(WG)
+fn avgBackward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= g.n) { return; }
+  let p = decode(i32(i), g.inH, g.inW);
+  let r = coveringOutputs(p.h, p.w);
+  var s = 0.0;
+  for (var oh = r.x; oh <= r.y; oh++) {
+    for (var ow = r.z; ow <= r.w; ow++) {
+      let q = windowOf(oh, ow);
+      s += src[((p.b * g.outH + oh) * g.outW + ow) * g.c + p.c] / f32((q.y - q.x) * (q.w - q.z));
+    }
+  }
+  dst[i] = s;
+}

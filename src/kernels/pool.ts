@@ -1,0 +1,84 @@
+// 2-D max and average pooling kernels (shaders/pool.wgsl), NHWC. CPU references: src/reference/pool.ts.
+import { ShapeError, shapeStr } from '../errors.js';
+import { grid1d, type Recorder } from '../gpu/recorder.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { sameOrValid } from './conv2d.js';
+
+export interface Pool2dGeometry {
+  batch: number;
+  inH: number;
+  inW: number;
+  c: number;
+  outH: number;
+  outW: number;
+  poolH: number;
+  poolW: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** Keras/TF pooling geometry (same rules as conv2dGeometry). Throws a ShapeError when the output would be empty. */
+export function pool2dGeometry(
+  inShape: [number, number, number, number],
+  pool: [number, number],
+  strides: [number, number],
+  padding: 'same' | 'valid',
+): Pool2dGeometry {
+  const [batch, inH, inW, c] = inShape;
+  if (![inH, inW, c, ...pool, ...strides].every((v) => Number.isInteger(v) && v > 0) || !Number.isInteger(batch) || batch < 0)
+    throw new ShapeError(`pool2d: input ${shapeStr(inShape)}, pool ${shapeStr(pool)}, strides ${shapeStr(strides)}: sizes must be positive whole numbers.`);
+  const h = sameOrValid(inH, pool[0], strides[0], padding);
+  const w = sameOrValid(inW, pool[1], strides[1], padding);
+  if (h.out <= 0 || w.out <= 0)
+    throw new ShapeError(`pool2d: a ${pool[0]}x${pool[1]} pool with '${padding}' padding does not fit input ${shapeStr(inShape)} (output ${h.out}x${w.out}).`);
+  return {
+    batch, inH, inW, c, outH: h.out, outW: w.out, poolH: pool[0], poolW: pool[1],
+    strideH: strides[0], strideW: strides[1], padTop: h.padBefore, padLeft: w.padBefore,
+  };
+}
+
+function check(what: string, t: Tensor, n: number, name: string): void {
+  if (t.size !== n) throw new ShapeError(`${what}: ${name} should hold ${n} values, got tensor ${shapeStr(t.shape)} (${t.size}).`);
+}
+
+function run(rec: Recorder, entry: string, g: Pool2dGeometry, n: number, bindings: (Tensor | null)[]): void {
+  if (n === 0) return;
+  const wg = rec.engine.tuning.poolWorkgroup;
+  const u = rec.uniform([g.batch, g.inH, g.inW, g.c, g.outH, g.outW, g.poolH, g.poolW, g.strideH, g.strideW, g.padTop, g.padLeft, n, 0, 0, 0], 'iiiiiiiiiiiiuuuu');
+  rec.dispatch({ shader: 'pool', entry, constants: { WG: wg }, bindings: [u, ...bindings], workgroups: grid1d(rec.engine, n, wg), label: `pool.${entry}` });
+}
+
+const inSize = (g: Pool2dGeometry) => g.batch * g.inH * g.inW * g.c;
+const outSize = (g: Pool2dGeometry) => g.batch * g.outH * g.outW * g.c;
+
+/** y = window max; argmax (u32, same size as y) = flat input index of the first max in row-major window order. */
+export function maxPool2dForward(rec: Recorder, x: Tensor, y: Tensor, argmax: Tensor, g: Pool2dGeometry): void {
+  check('maxPool2dForward', x, inSize(g), 'x');
+  check('maxPool2dForward', y, outSize(g), 'y');
+  check('maxPool2dForward', argmax, outSize(g), 'argmax');
+  if (argmax.dtype !== 'u32') throw new ShapeError(`maxPool2dForward: argmax must be a u32 tensor, got ${argmax.dtype}.`);
+  run(rec, 'maxForward', g, outSize(g), [x, null, y, argmax]);
+}
+
+/** dx = dy routed to each window's max (every dx value written: zero where no max landed). */
+export function maxPool2dBackward(rec: Recorder, dy: Tensor, argmax: Tensor, dx: Tensor, g: Pool2dGeometry): void {
+  check('maxPool2dBackward', dy, outSize(g), 'dy');
+  check('maxPool2dBackward', argmax, outSize(g), 'argmax');
+  check('maxPool2dBackward', dx, inSize(g), 'dx');
+  run(rec, 'maxBackward', g, inSize(g), [dy, argmax, dx, null]);
+}
+
+/** y = mean of the window's real elements (Keras 'same' divides by the count of non-padded elements). */
+export function avgPool2dForward(rec: Recorder, x: Tensor, y: Tensor, g: Pool2dGeometry): void {
+  check('avgPool2dForward', x, inSize(g), 'x');
+  check('avgPool2dForward', y, outSize(g), 'y');
+  run(rec, 'avgForward', g, outSize(g), [x, null, y, null]);
+}
+
+export function avgPool2dBackward(rec: Recorder, dy: Tensor, dx: Tensor, g: Pool2dGeometry): void {
+  check('avgPool2dBackward', dy, outSize(g), 'dy');
+  check('avgPool2dBackward', dx, inSize(g), 'dx');
+  run(rec, 'avgBackward', g, inSize(g), [dy, null, dx, null]);
+}

@@ -1,0 +1,145 @@
+// Conv2D: y = act(conv(x, kernel) + bias), NHWC, Keras kernel layout [kh, kw, inC, filters].
+// relu and linear are fused into the convolution's epilogue; sigmoid/tanh/softmax run after it (over the
+// channels). Forward keeps its input and output (ConvNetJS style): backward needs x for the kernel gradient
+// and y for the activation's derivative.
+import { ShapeError, shapeStr } from '../errors.js';
+import type { Engine } from '../gpu/engine.js';
+import type { Recorder } from '../gpu/recorder.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { activationBackward, activationForward } from '../kernels/activation.js';
+import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dGeometry } from '../kernels/conv2d.js';
+import { columnSum } from '../kernels/elementwise.js';
+import { initializerConfig } from './config.js';
+import { Layer, type ActivationName, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
+import { checkPadding, toPair, type Padding } from './pooling.js';
+
+export interface Conv2DOptions {
+  filters: number;
+  kernelSize: number | [number, number];
+  /** Default 1. */
+  strides?: number | [number, number];
+  /** Default 'valid', like Keras. */
+  padding?: Padding;
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInitializer?: InitializerName;
+  biasInitializer?: InitializerName;
+  name?: string;
+  /** [height, width, channels] (no batch). */
+  inputShape?: number[];
+}
+
+export class Conv2D extends Layer {
+  readonly className = 'Conv2D';
+  readonly filters: number;
+  readonly kernelSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: Padding;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly kernelInitializer: InitializerName;
+  readonly biasInitializer: InitializerName;
+  private y?: Tensor;
+  private dz?: Tensor;
+  private dx?: Tensor;
+
+  constructor(opts: Conv2DOptions) {
+    super({ name: opts.name, inputShape: opts.inputShape }, 'conv2d');
+    const err = (m: string) => this.shapeError(m);
+    if (!Number.isInteger(opts.filters) || opts.filters <= 0) throw err(`filters must be a positive whole number, got ${opts.filters}.`);
+    this.filters = opts.filters;
+    this.kernelSize = toPair(opts.kernelSize, 'kernelSize', err);
+    this.strides = toPair(opts.strides ?? 1, 'strides', err);
+    this.padding = checkPadding(opts.padding ?? 'valid', err);
+    this.activation = opts.activation ?? 'linear';
+    this.useBias = opts.useBias ?? true;
+    this.kernelInitializer = opts.kernelInitializer ?? 'glorot_uniform';
+    this.biasInitializer = opts.biasInitializer ?? 'zeros';
+  }
+
+  /** The geometry for a batch of n (the layer must be built, or `inputShape` given). */
+  geometry(n: number, inputShape: number[] = this.inputShape): Conv2dGeometry {
+    this.expectRank(inputShape, 3, '[height, width, channels] images');
+    const [h, w, c] = inputShape as [number, number, number];
+    try {
+      return conv2dGeometry([n, h, w, c], this.filters, this.kernelSize, this.strides, this.padding);
+    } catch (e) {
+      if (e instanceof ShapeError)
+        throw this.shapeError(
+          `a ${this.kernelSize.join('x')} kernel with strides ${shapeStr(this.strides)} and '${this.padding}' padding does not apply to input shape ${shapeStr(inputShape)}: ${e.message}`,
+        );
+      throw e;
+    }
+  }
+
+  computeOutputShape(inputShape: number[]): number[] {
+    const g = this.geometry(1, inputShape);
+    return [g.outH, g.outW, g.outC];
+  }
+
+  private get inC(): number {
+    return this.inputShape[2]!;
+  }
+
+  override paramSpecs(): ParamSpec[] {
+    const [kh, kw] = this.kernelSize;
+    const fanIn = kh * kw * this.inC, fanOut = kh * kw * this.filters;
+    const specs: ParamSpec[] = [{ name: 'kernel', shape: [kh, kw, this.inC, this.filters], initializer: this.kernelInitializer, fanIn, fanOut }];
+    if (this.useBias) specs.push({ name: 'bias', shape: [this.filters], initializer: this.biasInitializer, fanIn, fanOut });
+    return specs;
+  }
+
+  getConfig(): Record<string, unknown> {
+    return {
+      filters: this.filters,
+      kernel_size: [...this.kernelSize],
+      strides: [...this.strides],
+      padding: this.padding,
+      data_format: 'channels_last',
+      dilation_rate: [1, 1],
+      groups: 1,
+      activation: this.activation,
+      use_bias: this.useBias,
+      kernel_initializer: initializerConfig(this.kernelInitializer),
+      bias_initializer: initializerConfig(this.biasInitializer),
+      kernel_regularizer: null,
+      bias_regularizer: null,
+      activity_regularizer: null,
+      kernel_constraint: null,
+      bias_constraint: null,
+    };
+  }
+
+  protected allocateBuffers(engine: Engine, maxBatch: number): void {
+    this.y = this.own(engine, [maxBatch, ...this.outputShape]);
+    if (this.activation !== 'linear') this.dz = this.own(engine, [maxBatch, ...this.outputShape]);
+    this.dx = this.own(engine, [maxBatch, ...this.inputShape]);
+  }
+
+  forward(rec: Recorder, x: Tensor, ctx: StepContext): Tensor {
+    const g = this.geometry(ctx.n);
+    const y = this.batchView(this.y!, ctx.n);
+    const act = this.activation;
+    conv2dForward(rec, x, this.weights[0]!, this.useBias ? this.weights[1]! : null, y, g, act === 'relu' ? 'relu' : 'linear');
+    if (act !== 'linear' && act !== 'relu') activationForward(rec, act, y, y, ctx.n * g.outH * g.outW, g.outC);
+    this.saved = { input: x, output: y };
+    return y;
+  }
+
+  backward(rec: Recorder, dy: Tensor, ctx: StepContext, needInputGrad: boolean): Tensor | null {
+    const g = this.geometry(ctx.n);
+    const rows = ctx.n * g.outH * g.outW;
+    const { input, output } = this.saved;
+    let dz = dy;
+    if (this.activation !== 'linear') {
+      dz = this.batchView(this.dz!, ctx.n);
+      activationBackward(rec, this.activation, output!, dy, dz, rows, g.outC);
+    }
+    conv2dBackwardFilter(rec, input!, dz, this.grads[0]!, g);
+    if (this.useBias) columnSum(rec, dz, rows, g.outC, this.grads[1]!);
+    if (!needInputGrad) return null;
+    const dx = this.batchView(this.dx!, ctx.n);
+    conv2dBackwardInput(rec, dz, this.weights[0]!, dx, g);
+    return dx;
+  }
+}

@@ -3,12 +3,14 @@ import elementwise from '../shaders/elementwise.wgsl';
 import reduce from '../shaders/reduce.wgsl';
 import conv2d from '../shaders/conv2d.wgsl';
 import pool from '../shaders/pool.wgsl';
+import activation from '../shaders/activation.wgsl'; import loss from '../shaders/loss.wgsl'; import optimizer from '../shaders/optimizer.wgsl'; import dropout from '../shaders/dropout.wgsl'; import initializer from '../shaders/initializer.wgsl';
 
 export const SHADERS = {
   elementwise,
   reduce,
   conv2d,
   pool,
+  activation, loss, optimizer, dropout, initializer,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

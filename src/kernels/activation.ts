@@ -1,0 +1,78 @@
+// Activation kernels (shaders/activation.wgsl): forward, and backward from the output y.
+// CPU references: src/reference/activation.ts.
+import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
+import { grid1d, type Recorder } from '../gpu/recorder.js';
+import type { Tensor } from '../gpu/tensor.js';
+import type { ActivationName } from '../layers/layer.js';
+
+const ACT_CODE: Record<Exclude<ActivationName, 'softmax'>, number> = { linear: 0, relu: 1, sigmoid: 2, tanh: 3 };
+
+/** 'same' when a and b are the same byte range, 'partial' when they overlap otherwise, 'none' when disjoint. */
+function aliasing(a: Tensor, b: Tensor): 'same' | 'partial' | 'none' {
+  if (a.buffer !== b.buffer) return 'none';
+  if (a.offset === b.offset && a.byteLength === b.byteLength) return 'same';
+  const overlap = a.offset < b.offset + b.byteLength && b.offset < a.offset + a.byteLength;
+  return overlap && a.byteLength > 0 && b.byteLength > 0 ? 'partial' : 'none';
+}
+
+/** Throws unless `t` holds exactly `n` values. */
+function expectSize(what: string, name: string, t: Tensor, n: number): void {
+  if (t.size !== n) throw new ShapeError(`${what}: ${name} should hold ${n} values, got tensor ${shapeStr(t.shape)} (${t.size}).`);
+}
+
+function checkKind(what: string, kind: string): void {
+  if (kind !== 'softmax' && !(kind in ACT_CODE))
+    throw new ShaderflowError(`${what}: unknown activation "${kind}" (use linear, relu, sigmoid, tanh or softmax).`);
+}
+
+function dispatch(rec: Recorder, kind: ActivationName, entry: string, rows: number, cols: number, bindings: (Tensor | null)[]): void {
+  const n = rows * cols;
+  if (n === 0) return;
+  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const softmax = kind === 'softmax';
+  const name = softmax ? `softmax${entry[0]!.toUpperCase()}${entry.slice(1)}` : entry;
+  rec.dispatch({
+    shader: 'activation',
+    entry: name,
+    constants: softmax ? { WG: wg } : { WG: wg, ACT: ACT_CODE[kind] },
+    bindings: [rec.uniform([rows, cols, n, 0]), ...bindings],
+    workgroups: grid1d(rec.engine, softmax ? rows : n, wg),
+    label: `activation.${kind}.${entry}`,
+  });
+}
+
+/** y = act(x) for x, y viewed as [rows, cols]; softmax is row-wise over cols. y may alias x (same range). */
+export function activationForward(rec: Recorder, kind: ActivationName, x: Tensor, y: Tensor, rows: number, cols: number): void {
+  checkKind('activationForward', kind);
+  expectSize(`activationForward(${kind})`, 'x', x, rows * cols);
+  expectSize(`activationForward(${kind})`, 'y', y, rows * cols);
+  const a = aliasing(x, y);
+  if (a === 'partial') throw new ShaderflowError('activationForward: x and y overlap without being the same tensor.');
+  if (a === 'same') {
+    if (kind !== 'linear') dispatch(rec, kind, 'forwardInPlace', rows, cols, [null, null, y]);
+    return;
+  }
+  if (kind === 'linear') rec.copy(x, y, x.byteLength, 'activation.linear.forward');
+  else dispatch(rec, kind, 'forward', rows, cols, [x, null, y]);
+}
+
+/**
+ * dx = dy * act'(input), computed from the OUTPUT y; softmax: dx = y * (dy - Σ dy·y) per row.
+ * dx may alias dy (same range); it must not overlap y.
+ */
+export function activationBackward(rec: Recorder, kind: ActivationName, y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
+  checkKind('activationBackward', kind);
+  const what = `activationBackward(${kind})`;
+  expectSize(what, 'y', y, rows * cols);
+  expectSize(what, 'dy', dy, rows * cols);
+  expectSize(what, 'dx', dx, rows * cols);
+  if (aliasing(y, dx) !== 'none') throw new ShaderflowError(`${what}: dx must not overlap the output y.`);
+  const a = aliasing(dy, dx);
+  if (a === 'partial') throw new ShaderflowError(`${what}: dy and dx overlap without being the same tensor.`);
+  if (a === 'same') {
+    if (kind !== 'linear') dispatch(rec, kind, 'backwardInPlace', rows, cols, [y, null, dx]);
+    return;
+  }
+  if (kind === 'linear') rec.copy(dy, dx, dy.byteLength, 'activation.linear.backward');
+  else dispatch(rec, kind, 'backward', rows, cols, [y, dy, dx]);
+}

@@ -1,1 +1,177 @@
-// loss kernels (being written)
+// Losses over [n, c] predictions: the gradient (per row or per element, fully parallel) and the statistics
+// (one workgroup: invocation k takes rows k, k+WG, ...; the WG partial sums are then added in index order by
+// invocation 0, so the summation order is fixed and results are bit-for-bit repeatable on an adapter).
+// stats = [lossSum, correctCount, exampleCount, nonFinite], ACCUMULATED (+=) until the caller clears it.
+// Targets: one-hot f32 [n, c] read through bitcast, or (SPARSE) u32 class indices [n]; both bound as u32.
+
+override WG: u32 = 64u;
+override LOSS: u32 = 0u;   // 0 softmax cross-entropy on logits, 1 cross-entropy on probabilities, 2 mean squared error, 3 accuracy only (loss 0)
+override SPARSE: u32 = 0u; // 1: labels are u32 class indices
+
+const EPS: f32 = 1e-7;             // Keras' epsilon()
+const ONE_MINUS_EPS: f32 = 0.99999988; // f32(1 - 1e-7), as Keras computes 1 - epsilon in float32
+
+struct Params {
+  n: u32,
+  c: u32,
+  gradScale: f32,
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;          // logits, probabilities or predictions
+@group(0) @binding(2) var<storage, read> labels: array<u32>;     // one-hot f32 bits, or class indices
+@group(0) @binding(3) var<storage, read_write> probs: array<f32>;
+@group(0) @binding(4) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(5) var<storage, read_write> stats: array<f32>;
+
+fn flatIndex(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+fn tgt(r: u32, j: u32) -> f32 {
+  if (SPARSE == 1u) { return select(0.0, 1.0, labels[r] == j); }
+  return bitcast<f32>(labels[r * p.c + j]);
+}
+
+// NaN and ±Inf by their bits: comparisons alone can be folded away by a fast-math compiler.
+fn nonFinite(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
+}
+
+fn rowMax(base: u32) -> f32 {
+  var m = x[base];
+  for (var j = 1u; j < p.c; j++) { m = max(m, x[base + j]); }
+  return m;
+}
+
+// Softmax probabilities of a row (stable: the row max is subtracted).
+fn softmaxRow(r: u32) {
+  let base = r * p.c;
+  let m = rowMax(base);
+  var s = 0.0;
+  for (var j = 0u; j < p.c; j++) {
+    let e = exp(x[base + j] - m);
+    probs[base + j] = e;
+    s += e;
+  }
+  for (var j = 0u; j < p.c; j++) { probs[base + j] = probs[base + j] / s; }
+}
+
+@compute @workgroup_size(WG)
+fn softmaxProbs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = flatIndex(gid, nwg);
+  if (r >= p.n) { return; }
+  softmaxRow(r);
+}
+
+// ... and dLogits = (p - t) * gradScale.
+@compute @workgroup_size(WG)
+fn softmaxProbsGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = flatIndex(gid, nwg);
+  if (r >= p.n) { return; }
+  softmaxRow(r);
+  let base = r * p.c;
+  for (var j = 0u; j < p.c; j++) { grad[base + j] = (probs[base + j] - tgt(r, j)) * p.gradScale; }
+}
+
+// LOSS 1: d/dp of -t·log(clip(p)) = -t/p inside the clip range, 0 outside (clip_by_value passes no gradient there).
+// LOSS 2: d/dp of mean_j (p - t)² = 2 (p - t) / c.
+@compute @workgroup_size(WG)
+fn elementGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n * p.c) { return; }
+  let r = i / p.c;
+  let t = tgt(r, i - r * p.c);
+  let v = x[i];
+  if (LOSS == 1u) {
+    let inside = v >= EPS && v <= ONE_MINUS_EPS;
+    grad[i] = select(0.0, -t / v * p.gradScale, inside);
+  } else {
+    grad[i] = 2.0 * (v - t) / f32(p.c) * p.gradScale;
+  }
+}
+
+var<workgroup> sLoss: array<f32, WG>;
+var<workgroup> sCorrect: array<f32, WG>;
+var<workgroup> sBad: array<u32, WG>;
+
+@compute @workgroup_size(WG)
+fn accumulate(@builtin(local_invocation_index) lid: u32) {
+  var lossSum = 0.0;
+  var correct = 0.0;
+  var bad = 0u;
+  for (var r = lid; r < p.n; r += WG) {
+    let base = r * p.c;
+    // argmax of the prediction (first maximum, like tf.argmax) and a scan for NaN/Inf
+    var m = x[base];
+    var am = 0u;
+    for (var j = 0u; j < p.c; j++) {
+      let v = x[base + j];
+      if (nonFinite(v)) { bad = 1u; }
+      if (v > m) { m = v; am = j; }
+    }
+    // the target's class
+    var ta = 0u;
+    if (SPARSE == 1u) {
+      ta = labels[r];
+      // a label outside [0, c) names no class: flagged like a non-finite loss (its row's loss is meaningless)
+      if (ta >= p.c) { bad = 1u; }
+    } else {
+      var tm = tgt(r, 0u);
+      for (var j = 1u; j < p.c; j++) {
+        let t = tgt(r, j);
+        if (t > tm) { tm = t; ta = j; }
+      }
+    }
+    if (am == ta) { correct += 1.0; }
+    var rowLoss = 0.0;
+    if (LOSS == 0u) {
+      var s = 0.0;
+      for (var j = 0u; j < p.c; j++) { s += exp(x[base + j] - m); }
+      let lse = m + log(s);
+      if (SPARSE == 1u) {
+        rowLoss = lse - x[base + min(ta, p.c - 1u)];
+      } else {
+        for (var j = 0u; j < p.c; j++) {
+          let t = tgt(r, j);
+          if (t != 0.0) { rowLoss += t * (lse - x[base + j]); }
+        }
+      }
+    } else if (LOSS == 1u) {
+      if (SPARSE == 1u) {
+        rowLoss = -log(clamp(x[base + min(ta, p.c - 1u)], EPS, ONE_MINUS_EPS));
+      } else {
+        for (var j = 0u; j < p.c; j++) {
+          let t = tgt(r, j);
+          if (t != 0.0) { rowLoss -= t * log(clamp(x[base + j], EPS, ONE_MINUS_EPS)); }
+        }
+      }
+    } else if (LOSS == 2u) {
+      for (var j = 0u; j < p.c; j++) {
+        let d = x[base + j] - tgt(r, j);
+        rowLoss += d * d;
+      }
+      rowLoss = rowLoss / f32(p.c);
+    }
+    if (nonFinite(rowLoss)) { bad = 1u; }
+    lossSum += rowLoss;
+  }
+  sLoss[lid] = lossSum;
+  sCorrect[lid] = correct;
+  sBad[lid] = bad;
+  workgroupBarrier();
+  if (lid != 0u) { return; }
+  var l = 0.0;
+  var k = 0.0;
+  var b = 0u;
+  for (var i = 0u; i < WG; i++) {
+    l += sLoss[i];
+    k += sCorrect[i];
+    b = b | sBad[i];
+  }
+  stats[0] += l;
+  stats[1] += k;
+  stats[2] += f32(p.n);
+  if (b != 0u) { stats[3] = 1.0; }
+}

@@ -1,0 +1,81 @@
+// Optimizer kernels (shaders/optimizer.wgsl): each updates a whole flat parameter arena in one dispatch, with
+// Keras' update rules. CPU references: src/reference/optimizer.ts.
+import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
+import { grid1d, type Recorder } from '../gpu/recorder.js';
+import type { Tensor } from '../gpu/tensor.js';
+
+function sameSize(what: string, ...ts: Tensor[]): void {
+  for (const t of ts)
+    if (t.size !== ts[0]!.size) throw new ShapeError(`${what}: sizes differ: ${ts.map((x) => shapeStr(x.shape)).join(' vs ')}`);
+}
+
+function distinct(what: string, ...ts: Tensor[]): void {
+  for (let i = 0; i < ts.length; i++)
+    for (let j = i + 1; j < ts.length; j++) {
+      const a = ts[i]!, b = ts[j]!;
+      if (a.buffer === b.buffer && a.size > 0 && b.size > 0 && a.offset < b.offset + b.byteLength && b.offset < a.offset + a.byteLength)
+        throw new ShaderflowError(`${what}: parameters, gradients and optimizer state must be separate buffer ranges.`);
+    }
+}
+
+function finite(what: string, o: Record<string, number | boolean>): void {
+  for (const [k, v] of Object.entries(o))
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new ShaderflowError(`${what}: ${k} must be a finite number, got ${v}.`);
+}
+
+function update(rec: Recorder, entry: string, n: number, values: number[], bindings: (Tensor | GPUBuffer | null)[], constants: Record<string, number> = {}): void {
+  if (n === 0) return;
+  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  rec.dispatch({
+    shader: 'optimizer',
+    entry,
+    constants: { WG: wg, ...constants },
+    bindings: [rec.uniform([n, ...values, 0, 0, 0], 'uffffuuu'), ...bindings],
+    workgroups: grid1d(rec.engine, n, wg),
+    label: `optimizer.${entry}`,
+  });
+}
+
+/** stepState[0] += 1: recorded at the start of each training step (t counts updates including the current one). */
+export function incrementStep(rec: Recorder, stepState: GPUBuffer): void {
+  rec.dispatch({ shader: 'optimizer', entry: 'incrementStep', bindings: [null, null, null, null, null, null, stepState], workgroups: [1], label: 'optimizer.incrementStep' });
+}
+
+/**
+ * Keras SGD. momentum 0: p -= lr*g. momentum > 0 (needs velocity): v = m*v - lr*g; p += v, or with nesterov
+ * p += m*v - lr*g (the new v).
+ */
+export function sgdStep(rec: Recorder, params: Tensor, grads: Tensor, velocity: Tensor | null, o: { lr: number; momentum: number; nesterov: boolean }): void {
+  finite('sgdStep', o);
+  if (o.momentum < 0) throw new ShaderflowError(`sgdStep: momentum must be >= 0, got ${o.momentum}.`);
+  if (o.momentum > 0 || velocity) {
+    if (!velocity) throw new ShaderflowError('sgdStep: momentum > 0 needs a velocity tensor.');
+    sameSize('sgdStep', params, grads, velocity);
+    distinct('sgdStep', params, grads, velocity);
+    update(rec, 'sgdMomentum', params.size, [o.lr, o.momentum, 0, 0], [params, grads, velocity], { NESTEROV: o.nesterov ? 1 : 0 });
+    return;
+  }
+  sameSize('sgdStep', params, grads);
+  distinct('sgdStep', params, grads);
+  update(rec, 'sgd', params.size, [o.lr, 0, 0, 0], [params, grads]);
+}
+
+/**
+ * Keras Adam: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g²; lr_t = lr*sqrt(1-b2^t)/(1-b1^t);
+ * p -= lr_t*m/(sqrt(v)+eps), with t = stepState[0] read on the GPU (Keras defaults 0.001/0.9/0.999/1e-7).
+ */
+export function adamStep(rec: Recorder, params: Tensor, grads: Tensor, m: Tensor, v: Tensor, stepState: GPUBuffer, o: { lr: number; beta1: number; beta2: number; epsilon: number }): void {
+  finite('adamStep', o);
+  if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1)) throw new ShaderflowError(`adamStep: beta1 and beta2 must be in [0, 1), got ${o.beta1}, ${o.beta2}.`);
+  sameSize('adamStep', params, grads, m, v);
+  distinct('adamStep', params, grads, m, v);
+  update(rec, 'adam', params.size, [o.lr, o.beta1, o.beta2, o.epsilon], [params, grads, m, v, stepState]);
+}
+
+/** Keras RMSprop without momentum, not centered: ms = rho*ms + (1-rho)*g²; p -= lr*g/(sqrt(ms)+eps). */
+export function rmspropStep(rec: Recorder, params: Tensor, grads: Tensor, ms: Tensor, o: { lr: number; rho: number; epsilon: number }): void {
+  finite('rmspropStep', o);
+  sameSize('rmspropStep', params, grads, ms);
+  distinct('rmspropStep', params, grads, ms);
+  update(rec, 'rmsprop', params.size, [o.lr, o.rho, 0, o.epsilon], [params, grads, ms]);
+}

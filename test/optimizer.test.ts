@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../src/gpu/engine.js';
+import { Recorder, runOnce } from '../src/gpu/recorder.js';
+import type { Tensor } from '../src/gpu/tensor.js';
+import { adamStep, incrementStep, rmspropStep, sgdStep } from '../src/kernels/optimizer.js';
+import { adamRef, rmspropRef, sgdRef } from '../src/reference/optimizer.js';
+import { randomUniform } from '../src/reference/random.js';
+import { expectClose } from './helpers/check.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await createEngine();
+});
+afterAll(() => engine?.dispose());
+
+/**
+ * The hyperparameters as the kernel receives them (f32 uniforms): 1 - f32(0.999) differs from 0.001 by 1.3e-5
+ * relative, as in Keras' own float32 update; the reference applies the same values in float64.
+ */
+function f32<T extends Record<string, number | boolean>>(o: T): T {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'number' ? Math.fround(v) : v])) as T;
+}
+
+const SIZES = [1, 7, 127, 1000, 4097];
+const STEPS = 6;
+
+/**
+ * Records `record` once and replays it STEPS times with fresh gradients written before each run (the training
+ * loop's pattern: incrementStep first, so the step counter advances on the GPU; nothing is re-recorded). `cpu(step, t, g)` applies
+ * the reference update. Parameters and state are compared after every step.
+ */
+async function replay(
+  n: number,
+  stateCount: number,
+  record: (rec: Recorder, p: Tensor, g: Tensor, s: Tensor[], step: Tensor) => void,
+  cpu: (p: Float64Array, g: Float32Array, s: Float64Array[], t: number) => void,
+  t0 = 0,
+): Promise<void> {
+  const p0 = randomUniform(n, n + 1);
+  const p = engine.tensor([n], p0), g = engine.zeros([n]);
+  const s = Array.from({ length: stateCount }, () => engine.zeros([n]));
+  const step = engine.tensor([4], new Uint32Array([t0, 0, 0, 0]));
+  const rp = Float64Array.from(p0), rs = s.map(() => new Float64Array(n));
+  const rec = new Recorder(engine, 'optimizer replay');
+  try {
+    incrementStep(rec, step.buffer);
+    record(rec, p, g, s, step);
+    for (let k = 0; k < STEPS; k++) {
+      const grads = randomUniform(n, 1000 * n + k, -1, 1);
+      g.write(grads);
+      rec.run();
+      cpu(rp, grads, rs, t0 + k + 1);
+      // Each update adds f32 rounding of values ~1 (and of lr_t for Adam): 1e-6 relative, floor 1, over 6 steps.
+      expectClose(await p.data(), rp, 2e-6, 1, `params after step ${k + 1}`);
+      // state: relative to the largest state value (momentum's m·v - lr·g cancels to near 0 for some elements)
+      for (let i = 0; i < stateCount; i++) {
+        const scale = rs[i]!.reduce((a, b) => Math.max(a, Math.abs(b)), 0);
+        expectClose(await s[i]!.data(), rs[i]!, 2e-6, scale, `state ${i} after step ${k + 1}`);
+      }
+    }
+    expect((await step.data<Uint32Array>())[0]).toBe(t0 + STEPS);
+  } finally {
+    rec.dispose();
+    for (const t of [p, g, ...s, step]) t.dispose();
+  }
+}
+
+describe.each(SIZES)('n=%i', (n) => {
+  it('SGD without momentum', () =>
+    replay(n, 0, (rec, p, g) => sgdStep(rec, p, g, null, { lr: 0.05, momentum: 0, nesterov: false }), (p, g) => sgdRef(p, g, null, f32({ lr: 0.05, momentum: 0, nesterov: false }))));
+
+  it.each([false, true])('SGD with momentum 0.9, nesterov=%s', (nesterov) => {
+    const o = { lr: 0.05, momentum: 0.9, nesterov };
+    return replay(n, 1, (rec, p, g, s) => sgdStep(rec, p, g, s[0]!, o), (p, g, s) => sgdRef(p, g, s[0]!, f32(o)));
+  });
+
+  it('Adam with bias correction from stepState (Keras defaults, lr 0.01)', () => {
+    const o = { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+    return replay(n, 2, (rec, p, g, s, step) => adamStep(rec, p, g, s[0]!, s[1]!, step.buffer, o), (p, g, s, t) => adamRef(p, g, s[0]!, s[1]!, t, f32(o)));
+  });
+
+  it('RMSprop', () => {
+    const o = { lr: 0.01, rho: 0.9, epsilon: 1e-7 };
+    return replay(n, 1, (rec, p, g, s) => rmspropStep(rec, p, g, s[0]!, o), (p, g, s) => rmspropRef(p, g, s[0]!, f32(o)));
+  });
+});
+
+describe('Adam resumed', () => {
+  it('takes t from stepState: resuming at t=1000 applies that step count, not t=1', async () => {
+    const o = { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+    await replay(33, 2, (rec, p, g, s, step) => adamStep(rec, p, g, s[0]!, s[1]!, step.buffer, o), (p, g, s, t) => adamRef(p, g, s[0]!, s[1]!, t, f32(o)), 1000);
+    // and the two bias corrections really differ: a first step at t=1 and at t=1001 move p differently
+    const a = Float64Array.from([0]), b = Float64Array.from([0]);
+    adamRef(a, [1], new Float64Array(1), new Float64Array(1), 1, o);
+    adamRef(b, [1], new Float64Array(1), new Float64Array(1), 1001, o);
+    expect(Math.abs(a[0]! - b[0]!)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe('validation', () => {
+  it('rejects momentum without velocity, mismatched sizes and aliasing', async () => {
+    const p = engine.zeros([8]), g = engine.zeros([8]), short = engine.zeros([7]);
+    await expect(runOnce(engine, 'x', (rec) => sgdStep(rec, p, g, null, { lr: 0.1, momentum: 0.9, nesterov: false }))).rejects.toThrow(/velocity/);
+    await expect(runOnce(engine, 'x', (rec) => rmspropStep(rec, p, short, g, { lr: 0.1, rho: 0.9, epsilon: 1e-7 }))).rejects.toThrow(/sizes differ/);
+    await expect(runOnce(engine, 'x', (rec) => sgdStep(rec, p, p, null, { lr: 0.1, momentum: 0, nesterov: false }))).rejects.toThrow(/separate/);
+    for (const t of [p, g, short]) t.dispose();
+  });
+});

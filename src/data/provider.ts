@@ -1,0 +1,108 @@
+// Node's side of the data layer: files, the home folder, package resolution and PNG (pngjs). The browser bundle
+// swaps this file for provider.browser.ts (scripts/build.mjs swaps every `./provider.js`), so no Node built-in
+// reaches the browser path; decoders (idx, cifar, tar, gzip) take bytes and work in both.
+import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PNG } from 'pngjs';
+
+export const hasFileSystem = true;
+
+export function joinPath(...parts: string[]): string {
+  return join(...parts);
+}
+
+export function parentDir(path: string): string {
+  return dirname(path);
+}
+
+export function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function exists(path: string): boolean {
+  return existsSync(path);
+}
+
+/** The whole file as a plain Uint8Array (not a pooled Buffer slice). */
+export async function readBytes(path: string): Promise<Uint8Array> {
+  const b = await readFile(path);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export function readBytesSync(path: string): Uint8Array {
+  const b = readFileSync(path);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export function writeBytesSync(path: string, bytes: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, bytes);
+}
+
+export function env(name: string): string | undefined {
+  const v = process.env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+export function homeDir(): string | undefined {
+  try {
+    return homedir();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The folder of an installed npm package, or undefined when it is not installed. */
+export function packageDir(name: string): string | undefined {
+  try {
+    return dirname(createRequire(import.meta.url).resolve(`${name}/package.json`));
+  } catch {
+    return undefined;
+  }
+}
+
+export interface DecodedPng {
+  width: number;
+  height: number;
+  /** PNG colour type: 0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA. */
+  colorType: number;
+  /** A tRNS chunk (or an alpha channel) is present. */
+  alpha: boolean;
+  /** RGBA, 8 bits per channel. */
+  rgba: Uint8Array;
+}
+
+export function pngDecode(bytes: Uint8Array): DecodedPng {
+  const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as PNG & { colorType?: number; alpha?: boolean };
+  return {
+    width: png.width,
+    height: png.height,
+    colorType: png.colorType ?? 6,
+    alpha: png.alpha ?? true,
+    rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength),
+  };
+}
+
+/** Encodes 8-bit pixels with `channels` per pixel (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), stored as given. */
+export function pngEncode(data: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4): Uint8Array {
+  const colorType = channels === 1 ? 0 : channels === 2 ? 4 : channels === 3 ? 2 : 6;
+  const png = new PNG({ width, height, colorType, inputColorType: colorType, bitDepth: 8, inputHasAlpha: channels === 2 || channels === 4 });
+  png.data = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const out = PNG.sync.write(png, { colorType, inputColorType: colorType, bitDepth: 8, inputHasAlpha: channels === 2 || channels === 4 });
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}

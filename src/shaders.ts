@@ -1,6 +1,8 @@
 // Every WGSL kernel family, by name. Add a line here when adding shaders/NAME.wgsl.
 import elementwise from '../shaders/elementwise.wgsl';
 import reduce from '../shaders/reduce.wgsl';
+import matmul from '../shaders/matmul.wgsl';
+import probe from '../shaders/probe.wgsl';
 import conv2d from '../shaders/conv2d.wgsl';
 import pool from '../shaders/pool.wgsl';
 import activation from '../shaders/activation.wgsl'; import loss from '../shaders/loss.wgsl'; import optimizer from '../shaders/optimizer.wgsl'; import dropout from '../shaders/dropout.wgsl'; import initializer from '../shaders/initializer.wgsl';
@@ -8,6 +10,8 @@ import activation from '../shaders/activation.wgsl'; import loss from '../shader
 export const SHADERS = {
   elementwise,
   reduce,
+  matmul,
+  probe,
   conv2d,
   pool,
   activation, loss, optimizer, dropout, initializer,

@@ -12,16 +12,25 @@ export interface Tuning {
   poolWorkgroup: number;
   /** Workgroup size for 1-D elementwise kernels. */
   elementwiseWorkgroup: number;
-  /** Workgroup shape (x, y) of the register-blocked matmul: each invocation computes a 4x4 block. */
-  matmulWorkgroup: [number, number];
+  /**
+   * Matmul (shaders/matmul.wgsl): the variant (each invocation computes a tile x tile output block, tile 4, 8 or
+   * 16) and the workgroup shape (x along n, y along m). Measured with `bench kernels`.
+   */
+  matmul: { variant: 'naive' | 'tile4' | 'tile8' | 'tile16'; workgroup: [number, number] };
 }
+
+// Software adapters (llvmpipe): each storage load costs a per-lane loop, so the biggest register block wins (16
+// FMAs per loaded float); 8x4 invocations per workgroup. GPUs: a 4x4 block keeps registers low and occupancy high
+// (untuned guess: no GPU was at hand).
+const MATMUL_SOFTWARE: Tuning['matmul'] = { variant: 'tile16', workgroup: [8, 4] };
+const MATMUL_GPU: Tuning['matmul'] = { variant: 'tile4', workgroup: [16, 16] };
 
 export function chooseTuning(adapter: AdapterReport, limits: GPUSupportedLimits): Tuning {
   const maxInv = limits.maxComputeInvocationsPerWorkgroup;
   if (adapter.software) {
-    return { ...convTuning(true, maxInv), elementwiseWorkgroup: Math.min(64, maxInv), matmulWorkgroup: [8, 8] };
+    return { ...convTuning(true, maxInv), elementwiseWorkgroup: Math.min(64, maxInv), matmul: MATMUL_SOFTWARE };
   }
-  return { ...convTuning(false, maxInv), elementwiseWorkgroup: Math.min(256, maxInv), matmulWorkgroup: [16, 16] };
+  return { ...convTuning(false, maxInv), elementwiseWorkgroup: Math.min(256, maxInv), matmul: MATMUL_GPU };
 }
 
 /** Conv2D and pooling tiles (measured on llvmpipe with bench/conv.ts; the GPU values are untuned guesses). */

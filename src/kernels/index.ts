@@ -2,3 +2,4 @@
 export * from './elementwise.js';
 export * from './conv2d.js';
 export * from './pool.js';
+export * from './matmul.js';

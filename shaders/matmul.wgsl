@@ -1,0 +1,263 @@
+// Matrix multiply with a fused epilogue: out[m, n] = act(op(A) · op(B) + bias) (+ out when ACCUMULATE).
+// op(A) is A stored [m, k], or Aᵀ of A stored [k, m] when TRANS_A; op(B) is B stored [k, n], or Bᵀ of B stored
+// [n, k] when TRANS_B. Row-major throughout. CPU reference: src/reference/matmul.ts.
+//
+// Variants, simplest first (llm.c dev/cuda style); src/kernels/matmul.ts picks one per adapter (src/gpu/tuning.ts):
+//   naive     one output per invocation, a scalar dot product. The readable reference; slow everywhere.
+//   tile4     each invocation computes a 4x4 output block from 4x4 blocks of A and B loaded as vec4 rows.
+//   tile8     2x2 such blocks (8x8 outputs per invocation).
+//   tile16    4x4 such blocks (16x16 outputs per invocation): the fastest on llvmpipe, where every storage load
+//             costs a per-lane loop and only the FMAs per loaded value matter (16 FMAs per loaded float here, 2
+//             for tile4). The blocks are named variables, not arrays: Mesa does not unroll array loops here and
+//             indexes them in scratch memory, which was 2-3x slower.
+// No variant uses workgroup memory or barriers: on the SIMD-per-lane software adapters barriers serialise the
+// workgroup (a 16x16 shared-memory tile ran at 0.8 GFLOP/s there).
+//
+// Blocks as matrices. For rows i..i+3 and depths k..k+3, `At` is the mat4x4 whose column c is A(i + c, k..k+3)
+// (= the math transpose of the A block); `Bt` (depths k..k+3, columns j..j+3) has column d = B(k + d, j..j+3).
+// The output block's transpose is then Bt · At (column c = output row i + c), so `acc += Bt * At` is 16 vec4
+// FMAs in outer-product order. A transposed operand loads the other way and uses transpose(), which costs
+// nothing after scalarisation.
+//
+// Loads. A and B are bound as array<vec4<f32>> (the binding size rounded up to 16 bytes). When the leading
+// dimension along a vec4 load is a multiple of 4 (ALIGN_A / ALIGN_B) a load is one vec4; otherwise it is two
+// neighbouring vec4s funnel-shifted. Rows or columns past the edge are clamped to the last one (their results are
+// never stored); depths past K in the last partial step are zeroed.
+
+override WGX: u32 = 8u;
+override WGY: u32 = 8u;
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override ALIGN_A: bool = true;
+override ALIGN_B: bool = true;
+override HAS_BIAS: bool = false;
+override RELU: bool = false;
+override ACCUMULATE: bool = false;
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>; // bound to A (unused) when !HAS_BIAS
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+// ------------------------------------------------------------------ loads
+
+// Four consecutive floats starting at element e, from a 16-byte-aligned start when `aligned`.
+fn load4(e: u32, aligned: bool, fromA: bool) -> vec4<f32> {
+  let q = e >> 2u;
+  var v0: vec4<f32>;
+  var v1: vec4<f32>;
+  if (fromA) { v0 = a[q]; } else { v0 = b[q]; }
+  if (aligned) { return v0; }
+  let s = e & 3u;
+  if (s == 0u) { return v0; }
+  if (fromA) { v1 = a[q + 1u]; } else { v1 = b[q + 1u]; }
+  if (s == 1u) { return vec4<f32>(v0.yzw, v1.x); }
+  if (s == 2u) { return vec4<f32>(v0.zw, v1.xy); }
+  return vec4<f32>(v0.w, v1.xyz);
+}
+
+// Zeroes the components of v whose depth k0 + c is at or past K (only in the last, partial depth step).
+fn maskDepth(v: vec4<f32>, k0: u32) -> vec4<f32> {
+  let kk = vec4<u32>(k0, k0 + 1u, k0 + 2u, k0 + 3u);
+  return select(vec4<f32>(0.0), v, kk < vec4<u32>(p.K));
+}
+
+// One vec4 of A starting at element e; `row` is its depth index when the vec4 runs along m (TRANS_A), and the
+// whole vec4 is zeroed past K. Along k (!TRANS_A) the components past K are zeroed instead.
+fn loadA4(e: u32, k: u32, kRow: u32, partial: bool) -> vec4<f32> {
+  let v = load4(e, ALIGN_A, true);
+  if (!partial) { return v; }
+  if (TRANS_A) { return select(vec4<f32>(0.0), v, kRow < p.K); }
+  return maskDepth(v, k);
+}
+
+fn loadB4(e: u32, k: u32, kRow: u32, partial: bool) -> vec4<f32> {
+  let v = load4(e, ALIGN_B, false);
+  if (!partial) { return v; }
+  if (TRANS_B) { return maskDepth(v, k); }
+  return select(vec4<f32>(0.0), v, kRow < p.K);
+}
+
+// At for rows i..i+3, depths k..k+3: column c = op(A)(i + c, k..k+3). Written out, not looped: see the top.
+fn loadAt(i: u32, k: u32, partial: bool) -> mat4x4<f32> {
+  let M = p.M;
+  let K = p.K;
+  if (!TRANS_A) {
+    let m1 = M - 1u;
+    return mat4x4<f32>(
+      loadA4(min(i, m1) * K + k, k, k, partial),
+      loadA4(min(i + 1u, m1) * K + k, k, k, partial),
+      loadA4(min(i + 2u, m1) * K + k, k, k, partial),
+      loadA4(min(i + 3u, m1) * K + k, k, k, partial));
+  }
+  // Stored [k, m]: a vec4 runs along m, so load depth rows and transpose.
+  let ii = min(i, M - 1u);
+  let k1 = K - 1u;
+  return transpose(mat4x4<f32>(
+    loadA4(min(k, k1) * M + ii, k, k, partial),
+    loadA4(min(k + 1u, k1) * M + ii, k, k + 1u, partial),
+    loadA4(min(k + 2u, k1) * M + ii, k, k + 2u, partial),
+    loadA4(min(k + 3u, k1) * M + ii, k, k + 3u, partial)));
+}
+
+// Bt for depths k..k+3, columns j..j+3: column d = op(B)(k + d, j..j+3).
+fn loadBt(k: u32, j: u32, partial: bool) -> mat4x4<f32> {
+  let N = p.N;
+  let K = p.K;
+  if (!TRANS_B) {
+    let jj = min(j, N - 1u);
+    let k1 = K - 1u;
+    return mat4x4<f32>(
+      loadB4(min(k, k1) * N + jj, k, k, partial),
+      loadB4(min(k + 1u, k1) * N + jj, k, k + 1u, partial),
+      loadB4(min(k + 2u, k1) * N + jj, k, k + 2u, partial),
+      loadB4(min(k + 3u, k1) * N + jj, k, k + 3u, partial));
+  }
+  // Stored [n, k]: a vec4 runs along k, so load column rows and transpose.
+  let n1 = N - 1u;
+  return transpose(mat4x4<f32>(
+    loadB4(min(j, n1) * K + k, k, k, partial),
+    loadB4(min(j + 1u, n1) * K + k, k, k, partial),
+    loadB4(min(j + 2u, n1) * K + k, k, k, partial),
+    loadB4(min(j + 3u, n1) * K + k, k, k, partial)));
+}
+
+// ------------------------------------------------------------------ epilogue
+
+// Stores the 4x4 block whose transpose is `acc` at rows i..i+3, columns j..j+3 (skipping what lies past M, N).
+fn storeBlock(acc: mat4x4<f32>, i: u32, j: u32) {
+  let M = p.M;
+  let N = p.N;
+  var bv = vec4<f32>(0.0);
+  if (HAS_BIAS) {
+    for (var c = 0u; c < 4u; c++) { bv[c] = bias[min(j + c, N - 1u)]; }
+  }
+  for (var r = 0u; r < 4u; r++) {
+    if (i + r >= M) { return; }
+    var v = acc[r] + bv;
+    if (RELU) { v = max(v, vec4<f32>(0.0)); }
+    let base = (i + r) * N + j;
+    for (var c = 0u; c < 4u; c++) {
+      if (j + c < N) {
+        var x = v[c];
+        if (ACCUMULATE) { x += out[base + c]; }
+        out[base + c] = x;
+      }
+    }
+  }
+}
+
+// The block this invocation owns: (row tile, column tile), or none past the edge. Row tiles fold into z when
+// there are more row workgroups than the adapter allows per dimension (see src/kernels/matmul.ts).
+fn tileOrigin(wid: vec3<u32>, lid: vec3<u32>, nwg: vec3<u32>, tm: u32, tn: u32) -> vec2<u32> {
+  let rowTile = (wid.y + wid.z * nwg.y) * WGY + lid.y;
+  let colTile = wid.x * WGX + lid.x;
+  return vec2<u32>(rowTile * tm, colTile * tn);
+}
+
+// ------------------------------------------------------------------ naive: one output per invocation
+
+fn elemA(i: u32, k: u32) -> f32 {
+  var e: u32;
+  if (TRANS_A) { e = k * p.M + i; } else { e = i * p.K + k; }
+  return a[e >> 2u][e & 3u];
+}
+
+fn elemB(k: u32, j: u32) -> f32 {
+  var e: u32;
+  if (TRANS_B) { e = j * p.K + k; } else { e = k * p.N + j; }
+  return b[e >> 2u][e & 3u];
+}
+
+@compute @workgroup_size(WGX, WGY)
+fn naive(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = tileOrigin(wid, lid, nwg, 1u, 1u);
+  let i = o.x;
+  let j = o.y;
+  if (i >= p.M || j >= p.N) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < p.K; k++) { s += elemA(i, k) * elemB(k, j); }
+  if (HAS_BIAS) { s += bias[j]; }
+  if (RELU) { s = max(s, 0.0); }
+  let e = i * p.N + j;
+  if (ACCUMULATE) { s += out[e]; }
+  out[e] = s;
+}
+
+// ------------------------------------------------------------------ tile4: a 4x4 block per invocation
+
+@compute @workgroup_size(WGX, WGY)
+fn tile4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = tileOrigin(wid, lid, nwg, 4u, 4u);
+  let i = o.x;
+  let j = o.y;
+  if (i >= p.M || j >= p.N) { return; }
+  var c00 = mat4x4<f32>();
+  let kFull = p.K & ~3u;
+  for (var k = 0u; k < kFull; k += 4u) {
+    c00 += loadBt(k, j, false) * loadAt(i, k, false);
+  }
+  if (kFull < p.K) {
+    c00 += loadBt(kFull, j, true) * loadAt(i, kFull, true);
+  }
+  storeBlock(c00, i, j);
+}
+
+// ------------------------------------------------------------------ tile8: 2x2 blocks per invocation
+
+@compute @workgroup_size(WGX, WGY)
+fn tile8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = tileOrigin(wid, lid, nwg, 8u, 8u);
+  let i = o.x;
+  let j = o.y;
+  if (i >= p.M || j >= p.N) { return; }
+  var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>();
+  var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>();
+  let kFull = p.K & ~3u;
+  // The last trip (partial = true) covers the depths past the last multiple of 4, zero-padded.
+  for (var k = 0u; k < p.K; k += 4u) {
+    let partial = k == kFull;
+    let a0 = loadAt(i, k, partial); let a1 = loadAt(i + 4u, k, partial);
+    let b0 = loadBt(k, j, partial); let b1 = loadBt(k, j + 4u, partial);
+    c00 += b0 * a0; c01 += b1 * a0;
+    c10 += b0 * a1; c11 += b1 * a1;
+  }
+  storeBlock(c00, i, j); storeBlock(c01, i, j + 4u);
+  storeBlock(c10, i + 4u, j); storeBlock(c11, i + 4u, j + 4u);
+}
+
+// ------------------------------------------------------------------ tile16: 4x4 blocks per invocation
+
+@compute @workgroup_size(WGX, WGY)
+fn tile16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = tileOrigin(wid, lid, nwg, 16u, 16u);
+  let i = o.x;
+  let j = o.y;
+  if (i >= p.M || j >= p.N) { return; }
+  var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>(); var c02 = mat4x4<f32>(); var c03 = mat4x4<f32>();
+  var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>(); var c12 = mat4x4<f32>(); var c13 = mat4x4<f32>();
+  var c20 = mat4x4<f32>(); var c21 = mat4x4<f32>(); var c22 = mat4x4<f32>(); var c23 = mat4x4<f32>();
+  var c30 = mat4x4<f32>(); var c31 = mat4x4<f32>(); var c32 = mat4x4<f32>(); var c33 = mat4x4<f32>();
+  let kFull = p.K & ~3u;
+  for (var k = 0u; k < p.K; k += 4u) {
+    let partial = k == kFull;
+    let a0 = loadAt(i, k, partial); let a1 = loadAt(i + 4u, k, partial); let a2 = loadAt(i + 8u, k, partial); let a3 = loadAt(i + 12u, k, partial);
+    let b0 = loadBt(k, j, partial); let b1 = loadBt(k, j + 4u, partial); let b2 = loadBt(k, j + 8u, partial); let b3 = loadBt(k, j + 12u, partial);
+    c00 += b0 * a0; c01 += b1 * a0; c02 += b2 * a0; c03 += b3 * a0;
+    c10 += b0 * a1; c11 += b1 * a1; c12 += b2 * a1; c13 += b3 * a1;
+    c20 += b0 * a2; c21 += b1 * a2; c22 += b2 * a2; c23 += b3 * a2;
+    c30 += b0 * a3; c31 += b1 * a3; c32 += b2 * a3; c33 += b3 * a3;
+  }
+  storeBlock(c00, i, j); storeBlock(c01, i, j + 4u); storeBlock(c02, i, j + 8u); storeBlock(c03, i, j + 12u);
+  storeBlock(c10, i + 4u, j); storeBlock(c11, i + 4u, j + 4u); storeBlock(c12, i + 4u, j + 8u); storeBlock(c13, i + 4u, j + 12u);
+  storeBlock(c20, i + 8u, j); storeBlock(c21, i + 8u, j + 4u); storeBlock(c22, i + 8u, j + 8u); storeBlock(c23, i + 8u, j + 12u);
+  storeBlock(c30, i + 12u, j); storeBlock(c31, i + 12u, j + 4u); storeBlock(c32, i + 12u, j + 8u); storeBlock(c33, i + 12u, j + 12u);
+}

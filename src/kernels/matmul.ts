@@ -1,0 +1,93 @@
+// Matrix multiply with a fused bias / ReLU / accumulate epilogue: shaders/matmul.wgsl.
+// CPU reference: src/reference/matmul.ts. The variant and workgroup shape come from the engine's tuning
+// (src/gpu/tuning.ts): big register blocks on software adapters, small ones on GPUs.
+import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
+import type { Recorder } from '../gpu/recorder.js';
+import type { Tensor } from '../gpu/tensor.js';
+
+export type MatmulVariant = 'naive' | 'tile4' | 'tile8' | 'tile16';
+
+/** Output rows and columns each invocation of a variant computes. */
+export const MATMUL_TILE: Record<MatmulVariant, number> = { naive: 1, tile4: 4, tile8: 8, tile16: 16 };
+
+export interface MatmulOptions {
+  /** A is stored [k, m] (use Aᵀ). */
+  transA?: boolean;
+  /** B is stored [n, k] (use Bᵀ). */
+  transB?: boolean;
+  /** [n], added to each row. */
+  bias?: Tensor;
+  /** Fused epilogue, applied after the bias. */
+  activation?: 'linear' | 'relu';
+  /** out += act(op(A) · op(B) + bias) (for gradient accumulation); default overwrite. */
+  accumulate?: boolean;
+  /** Override the tuned kernel variant / workgroup shape (benchmarks and tests). */
+  variant?: MatmulVariant;
+  workgroup?: [number, number];
+}
+
+/** A read-only binding of `t` as array<vec4<f32>>: the size rounded up to 16 bytes (still inside the buffer). */
+function vec4Binding(t: Tensor, what: string): GPUBufferBinding {
+  const size = Math.max(16, Math.ceil(t.byteLength / 16) * 16);
+  if (t.offset + size > t.buffer.size)
+    throw new ShaderflowError(
+      `matmul: ${what} ${shapeStr(t.shape)} ends within 16 bytes of its buffer's end; the kernel reads whole vec4s. Pad the buffer by 16 bytes.`,
+    );
+  t.binding(); // checks it is not disposed
+  return { buffer: t.buffer, offset: t.offset, size };
+}
+
+/**
+ * out[m, n] = act(op(A) · op(B) + bias). A is [m,k] (or [k,m] with transA), B is [k,n] (or [n,k] with transB).
+ * Any sizes; throws ShapeError when the tensors do not hold the sizes given.
+ */
+export function matmul(rec: Recorder, a: Tensor, b: Tensor, out: Tensor, m: number, n: number, k: number, opts: MatmulOptions = {}): void {
+  const { transA = false, transB = false, bias, activation = 'linear', accumulate = false } = opts;
+  for (const [name, v] of [['m', m], ['n', n], ['k', k]] as const)
+    if (!Number.isInteger(v) || v < 0) throw new ShapeError(`matmul: ${name} = ${v} is not a whole number >= 0`);
+  const aShape = transA ? `[${k}, ${m}]` : `[${m}, ${k}]`;
+  const bShape = transB ? `[${n}, ${k}]` : `[${k}, ${n}]`;
+  const desc = () =>
+    `matmul${transA ? ' (A transposed)' : ''}${transB ? ' (B transposed)' : ''} with m=${m}, n=${n}, k=${k}: ` +
+    `A ${shapeStr(a.shape)} must hold ${aShape}, B ${shapeStr(b.shape)} must hold ${bShape}, out ${shapeStr(out.shape)} must hold [${m}, ${n}]` +
+    (bias ? `, bias ${shapeStr(bias.shape)} must hold [${n}]` : '');
+  if (a.size !== m * k || b.size !== k * n || out.size !== m * n || (bias && bias.size !== n)) throw new ShapeError(desc());
+  if (m === 0 || n === 0) return;
+  if (k === 0 && !accumulate && !bias) {
+    rec.clear(out, 'matmul (k = 0)'); // act(0) = 0 for linear and relu
+    return;
+  }
+  const engine = rec.engine;
+  const tuning = engine.tuning.matmul;
+  const variant = opts.variant ?? tuning.variant;
+  const [wgx, wgy] = opts.workgroup ?? tuning.workgroup;
+  const tile = MATMUL_TILE[variant];
+  const groupsX = Math.ceil(Math.ceil(n / tile) / wgx);
+  let groupsY = Math.ceil(Math.ceil(m / tile) / wgy);
+  let groupsZ = 1;
+  const max = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (groupsX > max) throw new ShapeError(`${desc()}: n = ${n} needs ${groupsX} workgroups across, over this adapter's ${max}`);
+  if (groupsY > max) {
+    groupsZ = Math.ceil(groupsY / max);
+    groupsY = Math.ceil(groupsY / groupsZ);
+  }
+  const aVec = vec4Binding(a, 'A');
+  rec.dispatch({
+    shader: 'matmul',
+    entry: variant,
+    label: `matmul ${m}x${n}x${k}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} (${variant})`,
+    constants: {
+      WGX: wgx,
+      WGY: wgy,
+      TRANS_A: transA ? 1 : 0,
+      TRANS_B: transB ? 1 : 0,
+      ALIGN_A: (transA ? m : k) % 4 === 0 ? 1 : 0,
+      ALIGN_B: (transB ? k : n) % 4 === 0 ? 1 : 0,
+      HAS_BIAS: bias ? 1 : 0,
+      RELU: activation === 'relu' ? 1 : 0,
+      ACCUMULATE: accumulate ? 1 : 0,
+    },
+    bindings: [rec.uniform([m, n, k, 0]), aVec, vec4Binding(b, 'B'), bias ?? aVec, out],
+    workgroups: [groupsX, groupsY, groupsZ],
+  });
+}

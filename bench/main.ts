@@ -10,7 +10,11 @@ async function main(): Promise<void> {
       await compare(args);
       break;
     }
-    // case 'kernels': ...
+    case 'kernels': {
+      const { main: kernels } = await import('./kernels.js');
+      await kernels(args);
+      break;
+    }
     // case 'accuracy': ...
     default:
       process.stderr.write(`usage: npm run bench -- <compare> [args]${command ? ` (unknown command "${command}")` : ''}\n`);

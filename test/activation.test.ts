@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/gpu/engine.js';
-import { runOnce } from '../src/gpu/recorder.js';
+import { Recorder, runOnce } from '../src/gpu/recorder.js';
+import { Activation } from '../src/layers/activation.js';
 import { Tensor } from '../src/gpu/tensor.js';
 import { activationBackward, activationForward } from '../src/kernels/activation.js';
-import type { ActivationName } from '../src/layers/layer.js';
+import type { ActivationName, StepContext } from '../src/layers/layer.js';
 import { activationBackwardRef, activationForwardRef, activationNumericGradRef } from '../src/reference/activation.js';
 import { randomUniform } from '../src/reference/random.js';
 import { expectClose, maxRelError, nanArray } from './helpers/check.js';
@@ -94,5 +95,37 @@ describe('extremes', () => {
     await expect(runOnce(engine, 'bad', (rec) => activationForward(rec, 'relu', a, b, 2, 4))).rejects.toThrow(/overlap/);
     t.dispose();
     whole.dispose();
+  });
+});
+
+describe('Activation layer', () => {
+  it('applies softmax over the last axis forward and backward, and linear is a pass-through', async () => {
+    const layer = new Activation({ activation: 'softmax' });
+    expect(layer.className).toBe('Activation');
+    expect(layer.name).toMatch(/^activation/);
+    expect(layer.getConfig()).toEqual({ activation: 'softmax' });
+    layer.build([3, 10]);
+    expect(layer.outputShape).toEqual([3, 10]);
+    layer.allocate(engine, 8);
+    const n = 5, rows = n * 3, cols = 10;
+    const x = inputs(rows * cols, 1), dy = randomUniform(rows * cols, 2);
+    const tx = engine.tensor([n, 3, 10], x), tdy = engine.tensor([n, 3, 10], dy), step = engine.zeros([4], 'u32');
+    const ctx: StepContext = { engine, n, training: true, stepState: step.buffer, seed: 0 };
+    const rec = new Recorder(engine, 'layer');
+    const y = layer.forward(rec, tx, ctx);
+    const dx = layer.backward(rec, tdy, ctx, true)!;
+    rec.run();
+    rec.dispose();
+    expectClose(await y.data(), activationForwardRef('softmax', x, rows, cols), 2e-6);
+    expectClose(await dx.data(), activationNumericGradRef('softmax', x, dy, rows, cols), 1e-5);
+    layer.release();
+
+    const lin = new Activation({ activation: 'linear' });
+    lin.build([3, 10]);
+    lin.allocate(engine, 8);
+    expect(lin.forward(new Recorder(engine), tx, ctx)).toBe(tx);
+    expect(lin.backward(new Recorder(engine), tdy, ctx, true)).toBe(tdy);
+    expect(() => new Activation({ activation: 'swish' as ActivationName })).toThrow(/swish/);
+    for (const t of [tx, tdy, step]) t.dispose();
   });
 });

@@ -2,4 +2,5 @@
 export * from './elementwise.js';
 export * from './conv2d.js';
 export * from './pool.js';
+export * from './activation.js'; export * from './loss.js'; export * from './optimizer.js'; export * from './dropout.js'; export * from './initializer.js';
 export * from './matmul.js';

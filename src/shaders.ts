@@ -3,6 +3,7 @@ import elementwise from '../shaders/elementwise.wgsl';
 import reduce from '../shaders/reduce.wgsl';
 import matmul from '../shaders/matmul.wgsl';
 import probe from '../shaders/probe.wgsl';
+import data from '../shaders/data.wgsl';
 import conv2d from '../shaders/conv2d.wgsl';
 import pool from '../shaders/pool.wgsl';
 import activation from '../shaders/activation.wgsl'; import loss from '../shaders/loss.wgsl'; import optimizer from '../shaders/optimizer.wgsl'; import dropout from '../shaders/dropout.wgsl'; import initializer from '../shaders/initializer.wgsl';
@@ -12,6 +13,7 @@ export const SHADERS = {
   reduce,
   matmul,
   probe,
+  data,
   conv2d,
   pool,
   activation, loss, optimizer, dropout, initializer,

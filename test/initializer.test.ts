@@ -10,7 +10,11 @@ let engine: Engine;
 beforeAll(async () => {
   engine = await createEngine();
 });
-afterAll(() => engine?.dispose());
+const measured: string[] = [];
+afterAll(() => {
+  console.log(`truncated normal, GPU vs CPU twin (max |diff| / sd): ${measured.join(', ')}`);
+  engine?.dispose();
+});
 
 async function gpuInit(n: number, initializer: InitializerName, fanIn: number, fanOut: number, seed: number): Promise<Float32Array> {
   const t = engine.tensor([n], nanArray(n));
@@ -57,7 +61,10 @@ describe.each(['glorot_normal', 'he_normal'] as const)('%s (truncated normal)', 
     // same hash, same acceptance; only log/cos/sin/sqrt in f32 differ: a few ulp of values up to 2 sd
     let worst = 0;
     for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(gpu[i]! - ref[i]!) / sd);
-    expect(worst).toBeLessThan(2e-6);
+    measured.push(`${name} n=${n}: ${worst.toExponential(2)}`);
+    // measured ~1.2e-6 on llvmpipe; 1e-5 leaves room for GPUs with looser f32 log/sin/cos (a wrong sd or
+    // mapping would be off by 1e-1 or more)
+    expect(worst).toBeLessThan(1e-5);
   });
 
   it.each(FANS)('is truncated at 2 sd with the Keras variance for fans %i, %i', async (fanIn, fanOut) => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DatasetError } from '../src/errors.js';
 import { CIFAR_RECORD, decodeCifarBatch, decodeCifarMeta, encodeCifarBatch, readCifar10Archive } from '../src/data/cifar.js';
 import { encodeTar, readTar } from '../src/data/tar.js';
-import { CIFAR_META, cifarFiles, cifarTar, gzip } from './helpers/data-fixtures.js';
+import { CIFAR_META, cifarFiles, cifarTar, gzip, expectSameBytes } from './helpers/data-fixtures.js';
 
 function datasetError(fn: () => unknown): DatasetError {
   try {
@@ -67,13 +67,13 @@ describe('CIFAR-10 binary decoder', () => {
       expect(d.classNames[9]).toBe('truck');
       expect(d.train.shape).toEqual([10, 32, 32, 3]);
       expect(d.test.shape).toEqual([3, 32, 32, 3]);
-      expect(d.train.images).toEqual(train.images);
-      expect(d.train.labels).toEqual(train.labels);
-      expect(d.test.images).toEqual(test.images);
-      expect(d.test.labels).toEqual(test.labels);
+      expectSameBytes(d.train.images, train.images);
+      expectSameBytes(d.train.labels, train.labels);
+      expectSameBytes(d.test.images, test.images);
+      expectSameBytes(d.test.labels, test.labels);
       const cut = readCifar10Archive(bytes, name, { limit: 4, testLimit: 1 });
       expect(cut.train.shape[0]).toBe(4);
-      expect(cut.train.images).toEqual(train.images.subarray(0, 4 * 3072));
+      expectSameBytes(cut.train.images, train.images.subarray(0, 4 * 3072));
       expect(cut.test.shape[0]).toBe(1);
     }
   });

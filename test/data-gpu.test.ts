@@ -4,7 +4,7 @@ import { chunkPlan, cpuGather, DeviceDataset } from '../src/data/device.js';
 import { permutation } from '../src/data/preprocess.js';
 import type { ImageSet } from '../src/data/types.js';
 import { nanArray } from './helpers/check.js';
-import { syntheticSet } from './helpers/data-fixtures.js';
+import { expectSameBytes, syntheticSet } from './helpers/data-fixtures.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -13,10 +13,6 @@ beforeAll(async () => {
 afterAll(() => engine?.dispose());
 
 const STORAGE_COPY_DST = 0x0080 | 0x0008;
-
-function bits(a: Float32Array | Uint32Array): Uint32Array {
-  return new Uint32Array(a.buffer, a.byteOffset, a.length);
-}
 
 /**
  * Uploads `set`, records ONE gather of n examples, then replays it for several `start` values (rewriting only the
@@ -45,8 +41,8 @@ async function checkGather(set: ImageSet, classes: number, n: number, starts: nu
       const gx = await x.data();
       const gy = new Uint32Array((await y.data()).buffer);
       const cpu = opts.sparse ? cpuGather(set, order, s, n, classes, { ...opts, sparse: true }) : cpuGather(set, order, s, n, classes, { ...opts, sparse: false });
-      expect(bits(gx)).toEqual(bits(cpu.x));
-      expect(gy).toEqual(bits(cpu.y));
+      expectSameBytes(gx, cpu.x, `x at start ${s}`);
+      expectSameBytes(gy, cpu.y, `y at start ${s}`);
     }
   } finally {
     rec.dispose();

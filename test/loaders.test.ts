@@ -5,7 +5,7 @@ import { DatasetError } from '../src/errors.js';
 import { cifar10, fashionMnist, mnist, userLocations } from '../src/data/loaders.js';
 import { epochOrder, normalize, permutation, pixelStats, standardizeParams, toCategorical, trainTestSplit } from '../src/data/preprocess.js';
 import { encodeIdx } from '../src/data/idx.js';
-import { cifarFiles, cifarTar, gzip, idxImages, idxLabels, syntheticSet, tempDir } from './helpers/data-fixtures.js';
+import { cifarFiles, cifarTar, gzip, idxImages, idxLabels, syntheticSet, tempDir, expectSameBytes } from './helpers/data-fixtures.js';
 
 const FASHION = '/usr/share/datasets/fashion-mnist';
 const saved = { data: process.env.SHADERFLOW_DATA, home: process.env.HOME };
@@ -85,12 +85,12 @@ describe('search order', () => {
     expect(userLocations('mnist')).toEqual([join(envRoot, 'mnist'), join(home, '.shaderflow', 'datasets', 'mnist')]);
     const a = await mnist.loadData();
     expect(a.train.shape).toEqual([12, 28, 28, 1]);
-    expect(a.train.images).toEqual(viaEnv.train.images);
-    expect(a.test.labels).toEqual(viaEnv.test.labels);
+    expectSameBytes(a.train.images, viaEnv.train.images);
+    expectSameBytes(a.test.labels, viaEnv.test.labels);
     const b = await fashionMnist.loadData(); // not under env: found in home
-    expect(b.train.images).toEqual(viaHome.train.images);
+    expectSameBytes(b.train.images, viaHome.train.images);
     const c = await mnist.loadData({ path: join(home, '.shaderflow', 'datasets', 'fashion-mnist') });
-    expect(c.train.images).toEqual(viaHome.train.images);
+    expectSameBytes(c.train.images, viaHome.train.images);
   });
 
   it('nothing found: one DatasetError listing every place and how to get the files', async () => {
@@ -140,8 +140,8 @@ describe('search order', () => {
     for (const f of cifarFiles().files) writeFileSync(join(root, 'b', f.name), f.data);
     for (const path of [join(root, 'a'), join(root, 'a', 'cifar-10-binary.tar.gz'), join(root, 'b'), ex]) {
       const d = await cifar10.loadData({ path });
-      expect(d.train.images).toEqual(train.images);
-      expect(d.test.labels).toEqual(test.labels);
+      expectSameBytes(d.train.images, train.images);
+      expectSameBytes(d.test.labels, test.labels);
       expect(d.classNames[0]).toBe('airplane');
     }
     process.env.HOME = join(tmp.dir, 'nohome');
@@ -160,7 +160,7 @@ describe('preprocessing', () => {
     const c = trainTestSplit(set, { testSize: 0.25, seed: 8 });
     expect(a.train.shape).toEqual([15, 4, 4, 1]);
     expect(a.test.shape).toEqual([5, 4, 4, 1]);
-    expect(a.test.images).toEqual(b.test.images);
+    expectSameBytes(a.test.images, b.test.images);
     expect(a.test.images).not.toEqual(c.test.images);
     // every example ends up exactly once, with its own label
     const rows = new Map<string, number>();
@@ -174,7 +174,7 @@ describe('preprocessing', () => {
       }
     expect(seen.size).toBe(20);
     const plain = trainTestSplit(set.images, Array.from(set.labels), { testSize: 4, shuffle: false });
-    expect(plain.xTest).toEqual(set.images.subarray(16 * 16));
+    expectSameBytes(plain.xTest, set.images.subarray(16 * 16));
     expect(plain.yTrain).toEqual(Array.from(set.labels.subarray(0, 16)));
   });
 

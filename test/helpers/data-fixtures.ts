@@ -76,3 +76,14 @@ export function cifarTar(perBatch?: number[], testCount?: number): { tar: Uint8A
   const { files, train, test } = cifarFiles(perBatch, testCount);
   return { tar: encodeTar(files), train, test };
 }
+
+/** Fast exact comparison of two typed arrays (vitest's deep equality is slow on large ones): reports the first mismatch. */
+export function expectSameBytes(actual: ArrayBufferView, expected: ArrayBufferView, what = 'bytes'): void {
+  const a = new Uint8Array(actual.buffer, actual.byteOffset, actual.byteLength);
+  const b = new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength);
+  if (a.length !== b.length) throw new Error(`${what}: length ${a.length} != expected ${b.length}`);
+  if (Buffer.from(a).equals(Buffer.from(b))) return;
+  let i = 0;
+  while (a[i] === b[i]) i++;
+  throw new Error(`${what}: first difference at byte ${i}: ${a[i]} != expected ${b[i]}`);
+}

@@ -1,0 +1,145 @@
+// Seeded mutation fuzzing of every dataset format we read: bit flips, truncations, inserted, deleted and
+// overwritten bytes. Each mutated file must give either a DatasetError or a self-consistent decode, quickly;
+// nothing else may be thrown. The case counts per format and outcome are printed.
+import { describe, expect, it } from 'vitest';
+import { DatasetError } from '../src/errors.js';
+import { readCifar10Archive, decodeCifarBatch } from '../src/data/cifar.js';
+import { decodeIdx } from '../src/data/idx.js';
+import { mulberry32 } from '../src/reference/random.js';
+import { cifarTar, gzip, idxImages, syntheticSet } from './helpers/data-fixtures.js';
+
+const CASES = 1500; // per format
+const MAX_MS = 2000; // per case
+
+type Rand = () => number;
+
+function mutate(src: Uint8Array, r: Rand): { bytes: Uint8Array; kind: string } {
+  const int = (n: number) => Math.floor(r() * n);
+  // Bias some mutations to the first 64 bytes, where the headers (IDX, gzip, first tar header) live.
+  const pos = (len: number) => (r() < 0.3 ? int(Math.min(64, len)) : int(len));
+  const k = int(6);
+  if (k === 0) {
+    const b = src.slice();
+    const flips = 1 + int(8);
+    for (let i = 0; i < flips; i++) b[pos(b.length)] ^= 1 << int(8);
+    return { bytes: b, kind: 'bit flips' };
+  }
+  if (k === 1) return { bytes: src.slice(0, int(src.length)), kind: 'truncation' };
+  if (k === 2) {
+    const at = pos(src.length + 1);
+    const ins = Uint8Array.from({ length: 1 + int(16) }, () => int(256));
+    const b = new Uint8Array(src.length + ins.length);
+    b.set(src.subarray(0, at));
+    b.set(ins, at);
+    b.set(src.subarray(at), at + ins.length);
+    return { bytes: b, kind: 'inserted bytes' };
+  }
+  if (k === 3) {
+    const at = pos(src.length);
+    const n = 1 + int(16);
+    const b = new Uint8Array(Math.max(0, src.length - n));
+    b.set(src.subarray(0, at));
+    b.set(src.subarray(at + n).subarray(0, b.length - at), at);
+    return { bytes: b, kind: 'deleted bytes' };
+  }
+  if (k === 4) {
+    // An extreme 32-bit value (dims, sizes, lengths) written somewhere.
+    const b = src.slice();
+    const at = pos(Math.max(1, b.length - 3));
+    const v = [0xffffffff, 0x7fffffff, 0x80000000, 0, 1, 0x00010000][int(6)]!;
+    for (let i = 0; i < 4 && at + i < b.length; i++) b[at + i] = (v >>> (8 * (3 - i))) & 255;
+    return { bytes: b, kind: 'extreme u32' };
+  }
+  const b = src.slice();
+  const at = pos(b.length);
+  const n = 1 + int(32);
+  for (let i = 0; i < n && at + i < b.length; i++) b[at + i] = int(256);
+  return { bytes: b, kind: 'random run' };
+}
+
+interface Format {
+  name: string;
+  fixture: Uint8Array;
+  /** Decodes and checks the result is self-consistent (throws a plain Error when it is not). */
+  decode(bytes: Uint8Array): void;
+}
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`inconsistent decode: ${what}`);
+}
+
+function idxCheck(bytes: Uint8Array, file: string): void {
+  const d = decodeIdx(bytes, file, { maxBytes: 64 * 1024 * 1024 });
+  const n = d.dims.reduce((a, b) => a * b, 1);
+  check(d.data.length === n, `${d.data.length} values for dims [${d.dims.join(', ')}]`);
+}
+
+// A structured (compressible) image set so the gzip fixture is realistic.
+const idxSet = (() => {
+  const s = syntheticSet(12, 28, 28, 1, 10, 7);
+  for (let i = 0; i < s.images.length; i++) if ((i % 28) < 8 || (i % 784) < 200) s.images[i] = 0;
+  return s;
+})();
+const idxRaw = idxImages(idxSet);
+const { tar } = cifarTar([2, 1, 1, 1, 1], 2);
+
+const FORMATS: Format[] = [
+  { name: 'IDX raw', fixture: idxRaw, decode: (b) => idxCheck(b, 'fuzz.idx') },
+  { name: 'IDX gzip', fixture: gzip(idxRaw), decode: (b) => idxCheck(b, 'fuzz.idx.gz') },
+  {
+    name: 'CIFAR .bin',
+    fixture: cifarTar([3], 1).tar.subarray(512, 512 + 3 * 3073),
+    decode: (b) => {
+      const s = decodeCifarBatch(b, 'fuzz.bin');
+      check(s.images.length === s.shape[0] * 3072 && s.labels.every((l) => l < 10), 'cifar batch');
+    },
+  },
+  {
+    name: 'CIFAR .tar',
+    fixture: tar,
+    decode: (b) => {
+      const d = readCifar10Archive(b, 'fuzz.tar');
+      check(d.train.images.length === d.train.shape[0] * 3072 && d.classNames.length === 10, 'cifar tar');
+    },
+  },
+  {
+    name: 'CIFAR .tar.gz',
+    fixture: gzip(tar),
+    decode: (b) => {
+      const d = readCifar10Archive(b, 'fuzz.tar.gz');
+      check(d.train.images.length === d.train.shape[0] * 3072 && d.test.labels.every((l) => l < 10), 'cifar tar.gz');
+    },
+  },
+];
+
+describe('fuzzing the dataset decoders', () => {
+  const summary: Record<string, Record<string, number>> = {};
+
+  it.each(FORMATS.map((f, i) => [f.name, f, i] as const))('%s: only DatasetError or a valid decode', (name, format, index) => {
+    format.decode(format.fixture); // the unmutated fixture decodes
+    const r = mulberry32(0xf00d + index);
+    const counts: Record<string, number> = { cases: 0, DatasetError: 0, 'valid decode': 0 };
+    let worst = 0;
+    for (let c = 0; c < CASES; c++) {
+      const { bytes, kind } = mutate(format.fixture, r);
+      const t0 = performance.now();
+      try {
+        format.decode(bytes);
+        counts['valid decode']!++;
+      } catch (e) {
+        if (!(e instanceof DatasetError)) throw new Error(`${name} case ${c} (${kind}): threw ${(e as Error)?.name}: ${(e as Error)?.message}`, { cause: e });
+        expect(e.message.length).toBeGreaterThan(10);
+        counts.DatasetError!++;
+      }
+      const ms = performance.now() - t0;
+      worst = Math.max(worst, ms);
+      if (ms > MAX_MS) throw new Error(`${name} case ${c} (${kind}) took ${ms.toFixed(0)} ms`);
+      counts.cases!++;
+      counts[kind] = (counts[kind] ?? 0) + 1;
+    }
+    counts['worst ms'] = Math.round(worst * 10) / 10;
+    summary[name] = counts;
+    console.log(`fuzz ${name}: ${JSON.stringify(counts)}`);
+    expect(counts.cases).toBe(CASES);
+  });
+});

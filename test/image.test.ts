@@ -3,7 +3,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetError } from '../src/errors.js';
 import { CHAR_ADVANCE, measureText } from '../src/data/font.js';
-import { gridLayout, imageAt, imageGrid, invert, prepareDigit, readPng, renderGrid, resize, toGray, writePng } from '../src/data/image.js';
+import { gridLayout, imageAt, imageGrid, invert, prepareDigit, readPng, renderGrid, resize, toGray, toModelInput, toRgb, writePng } from '../src/data/image.js';
 import type { Image } from '../src/data/types.js';
 import { mulberry32 } from '../src/reference/random.js';
 import { syntheticSet, tempDir, expectSameBytes } from './helpers/data-fixtures.js';
@@ -98,6 +98,19 @@ describe('conversions', () => {
     for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) if (d.data[y * 28 + x]! > 128) rows.add(y);
     expect(rows.size).toBeGreaterThanOrEqual(19); // the bar's long side fills the 20-px box
     expect(rows.size).toBeLessThanOrEqual(21);
+  });
+});
+
+describe('toModelInput', () => {
+  it('any PNG to the input of a 28x28x1, flat 784, or 32x32x3 model', () => {
+    const rgba = randomImage(40, 30, 4, 3);
+    const png = readPng(writePng(rgba));
+    expect(toModelInput(png, [28, 28, 1]).length).toBe(784);
+    expect(toModelInput(png, [784])).toEqual(toModelInput(png, [28, 28, 1]));
+    expect(toModelInput(png, [32, 32, 3]).length).toBe(3072);
+    expect(toModelInput(png, [3072]).length).toBe(3072);
+    expect(() => toModelInput(png, [10])).toThrow(/not a square/);
+    expect(Array.from(toRgb({ data: Uint8Array.from([9, 0]), shape: [1, 1, 2] }).data)).toEqual([255, 255, 255]);
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetError } from '../src/errors.js';
-import { cifar10, fashionMnist, mnist, userLocations } from '../src/data/loaders.js';
+import { cifar10, fashionMnist, loadDataset, mnist, userLocations } from '../src/data/loaders.js';
 import { epochOrder, normalize, permutation, pixelStats, standardizeParams, toCategorical, trainTestSplit } from '../src/data/preprocess.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { cifarFiles, cifarTar, gzip, idxImages, idxLabels, syntheticSet, tempDir, expectSameBytes } from './helpers/data-fixtures.js';
@@ -89,6 +89,8 @@ describe('search order', () => {
     expectSameBytes(a.test.labels, viaEnv.test.labels);
     const b = await fashionMnist.loadData(); // not under env: found in home
     expectSameBytes(b.train.images, viaHome.train.images);
+    expectSameBytes((await loadDataset('fashion-mnist')).train.images, viaHome.train.images);
+    await expect(loadDataset('nope' as 'mnist')).rejects.toThrow(DatasetError);
     const c = await mnist.loadData({ path: join(home, '.shaderflow', 'datasets', 'fashion-mnist') });
     expectSameBytes(c.train.images, viaHome.train.images);
   });

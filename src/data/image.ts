@@ -230,6 +230,47 @@ export function prepareDigit(img: Image, opts: { invert?: boolean | 'auto'; size
   return { data: out, shape: [size, size, 1] };
 }
 
+/** Three RGB channels: gray is replicated, alpha composited over `background` (default white). */
+export function toRgb(img: Image, opts: { background?: number } = {}): Image {
+  const [h, w, c] = checkImage(img, 'toRgb');
+  if (c === 3) return { data: img.data.slice(), shape: [h, w, 3] };
+  const bg = opts.background ?? 255;
+  const out = new Uint8Array(h * w * 3);
+  for (let p = 0; p < h * w; p++) {
+    const s = p * c;
+    const a = c === 2 ? img.data[s + 1]! : c === 4 ? img.data[s + 3]! : 255;
+    for (let k = 0; k < 3; k++) {
+      const v = c <= 2 ? img.data[s]! : img.data[s + k]!;
+      out[p * 3 + k] = Math.round((v * a + bg * (255 - a)) / 255);
+    }
+  }
+  return { data: out, shape: [h, w, 3] };
+}
+
+/**
+ * Any decoded PNG as one uint8 example for a model with `inputShape` ([h, w, c], or [n] for a flat MLP input of
+ * a square gray or RGB image). Gray square inputs go through prepareDigit (invert if light background, crop,
+ * centre; `digit: false` only converts and resizes); RGB inputs are composited over white and resized.
+ */
+export function toModelInput(img: Image, inputShape: readonly number[], opts: { digit?: boolean } = {}): Uint8Array {
+  let h: number, w: number, c: number;
+  if (inputShape.length === 3) [h, w, c] = inputShape as [number, number, number];
+  else if (inputShape.length === 1) {
+    const n = inputShape[0]!;
+    const gray = Math.round(Math.sqrt(n));
+    const rgb = Math.round(Math.sqrt(n / 3));
+    if (gray * gray === n) [h, w, c] = [gray, gray, 1];
+    else if (rgb * rgb * 3 === n) [h, w, c] = [rgb, rgb, 3];
+    else throw new ShaderflowError(`toModelInput: a flat input of ${n} values is not a square gray or RGB image.`);
+  } else throw new ShaderflowError(`toModelInput: input shape [${inputShape.join(', ')}] is not an image shape [h, w, c] or [n].`);
+  if (c === 1) {
+    if ((opts.digit ?? true) && h === w) return prepareDigit(img, { size: h }).data;
+    return resize(toGray(img), h, w).data;
+  }
+  if (c === 3) return resize(toRgb(img), h, w).data;
+  throw new ShaderflowError(`toModelInput: ${c} channels; models here take 1 (gray) or 3 (RGB).`);
+}
+
 // ------------------------------------------------------------------ captioned grids
 
 export interface GridPanel {

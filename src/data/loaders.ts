@@ -199,5 +199,23 @@ export const cifar10 = {
   loadData: (opts: LoadOptions = {}): Promise<LoadedDataset> => loadCifar10(opts),
 };
 
+/** Loads a dataset by name (as the CLI and presets spell it). */
+export function loadDataset(name: DatasetName, opts: LoadOptions = {}): Promise<LoadedDataset> {
+  switch (name) {
+    case 'mnist':
+      return mnist.loadData(opts);
+    case 'fashion-mnist':
+      return fashionMnist.loadData(opts);
+    case 'cifar10':
+      return cifar10.loadData(opts);
+    default:
+      return Promise.reject(new DatasetError(`Unknown dataset "${String(name)}": use mnist, fashion-mnist or cifar10.`));
+  }
+}
+
+// For callers that take everything data-related from here (src/cli.ts).
+export { trainTestSplit } from './preprocess.js';
+export type { ImageSet, LoadedDataset } from './types.js';
+
 /** All three loaders by name (as the CLI spells them). */
 export const datasets = { mnist, 'fashion-mnist': fashionMnist, fashionMnist, cifar10 } as const;

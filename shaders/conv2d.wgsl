@@ -18,8 +18,8 @@
 // bit-identical from run to run.
 
 override WG: u32 = 64u;
-override PX: u32 = 4u;
-override CV: u32 = 2u;
+override PX: u32 = 4u; // <= 16
+override CV: u32 = 2u; // <= 4
 
 struct Geometry {
   batch: i32, inH: i32, inW: i32, inC: i32,
@@ -34,6 +34,18 @@ struct Geometry {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
+// n / d for 0 <= n < 2^31, d > 0, without integer division (CPUs have no vector integer divide, so software
+// adapters run it lane by lane): float quotient, a float correction from the remainder, a final +-1 fix. Exact.
+fn idiv(n: i32, d: i32) -> i32 {
+  let fd = f32(d);
+  var q = i32(f32(n) / fd);
+  q += i32(floor(f32(n - q * d) / fd));
+  let r = n - q * d;
+  q = select(q, q - 1, r < 0);
+  q = select(q, q + 1, r >= d);
+  return q;
+}
+
 // Row index of slot p of this invocation (may be >= g.rows: the caller masks it).
 fn rowOf(wid: vec3<u32>, nwg: vec3<u32>, lid: u32, p: u32) -> u32 {
   let tile = wid.x + wid.z * nwg.x;
@@ -46,11 +58,11 @@ fn rowOf(wid: vec3<u32>, nwg: vec3<u32>, lid: u32, p: u32) -> u32 {
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
            @builtin(num_workgroups) nwg: vec3<u32>) {
   let co0 = i32(wid.y * 4u * CV);
-  var acc: array<vec4<f32>, 16>;
-  var ih0: array<i32, 4>;
-  var iw0: array<i32, 4>;
-  var xb: array<i32, 4>;
-  var live: array<bool, 4>;
+  var acc: array<vec4<f32>, 64>;
+  var ih0: array<i32, 16>;
+  var iw0: array<i32, 16>;
+  var xb: array<i32, 16>;
+  var live: array<bool, 16>;
   for (var p = 0u; p < PX; p++) {
     let r = rowOf(wid, nwg, lid.x, p);
     live[p] = r < g.rows;
@@ -62,12 +74,12 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     ih0[p] = oh * g.strideH - g.padTop;
     iw0[p] = ow * g.strideW - g.padLeft;
     xb[p] = bb * g.inH * g.inW * g.inC;
-    for (var j = 0u; j < CV; j++) { acc[p * 4u + j] = vec4<f32>(0.0); }
+    for (var j = 0u; j < CV; j++) { acc[p * CV + j] = vec4<f32>(0.0); }
   }
   // Channels past outC in a partial last block read a neighbour's weight (clamped inside w); never stored.
   let lastW = g.kH * g.kW * g.inC * g.outC - 1;
-  var xo: array<i32, 4>;
-  var ok: array<bool, 4>;
+  var xo: array<i32, 16>;
+  var ok: array<bool, 16>;
   for (var kh = 0; kh < g.kH; kh++) {
     for (var kw = 0; kw < g.kW; kw++) {
       for (var p = 0u; p < PX; p++) {
@@ -85,7 +97,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
         }
         for (var p = 0u; p < PX; p++) {
           let xv = select(0.0, a[xo[p] + ci], ok[p]);
-          for (var j = 0u; j < CV; j++) { acc[p * 4u + j] = fma(vec4<f32>(xv), wv[j], acc[p * 4u + j]); }
+          for (var j = 0u; j < CV; j++) { acc[p * CV + j] = fma(vec4<f32>(xv), wv[j], acc[p * CV + j]); }
         }
         wo += g.outC;
       }
@@ -98,7 +110,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
       for (var c = 0; c < 4; c++) {
         let co = co0 + i32(j) * 4 + c;
         if (co < g.outC) {
-          var v = acc[p * 4u + j][c];
+          var v = acc[p * CV + j][c];
           if (g.hasBias == 1u) { v += bias[co]; }
           if (g.relu == 1u) { v = max(v, 0.0); }
           out[base + co] = v;
@@ -143,11 +155,11 @@ fn forwardNaive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 fn backwardInput(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
                  @builtin(num_workgroups) nwg: vec3<u32>) {
   let ci0 = i32(wid.y * 4u * CV);
-  var acc: array<vec4<f32>, 16>;
-  var hh: array<i32, 4>;
-  var ww: array<i32, 4>;
-  var db: array<i32, 4>;
-  var live: array<bool, 4>;
+  var acc: array<vec4<f32>, 64>;
+  var hh: array<i32, 16>;
+  var ww: array<i32, 16>;
+  var db: array<i32, 16>;
+  var live: array<bool, 16>;
   for (var p = 0u; p < PX; p++) {
     let r = rowOf(wid, nwg, lid.x, p);
     live[p] = r < g.rows;
@@ -159,20 +171,20 @@ fn backwardInput(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     hh[p] = ih + g.padTop;
     ww[p] = iw + g.padLeft;
     db[p] = bb * g.outH * g.outW * g.outC;
-    for (var j = 0u; j < CV; j++) { acc[p * 4u + j] = vec4<f32>(0.0); }
+    for (var j = 0u; j < CV; j++) { acc[p * CV + j] = vec4<f32>(0.0); }
   }
   // Weight rows of the CV*4 input channels, clamped so a partial last block stays inside w (those lanes are
   // never stored).
   let lastRow = g.kH * g.kW * g.inC - 1;
-  var dyo: array<i32, 4>;
-  var ok: array<bool, 4>;
+  var dyo: array<i32, 16>;
+  var ok: array<bool, 16>;
   for (var kh = 0; kh < g.kH; kh++) {
     for (var kw = 0; kw < g.kW; kw++) {
       for (var p = 0u; p < PX; p++) {
         let nh = hh[p] - kh;
         let nw = ww[p] - kw;
-        let oh = nh / g.strideH;
-        let ow = nw / g.strideW;
+        let oh = idiv(max(nh, 0), g.strideH);
+        let ow = idiv(max(nw, 0), g.strideW);
         ok[p] = nh >= 0 && nw >= 0 && oh * g.strideH == nh && ow * g.strideW == nw && oh < g.outH && ow < g.outW;
         dyo[p] = select(0, db[p] + (oh * g.outW + ow) * g.outC, ok[p]);
       }
@@ -186,7 +198,7 @@ fn backwardInput(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         }
         for (var p = 0u; p < PX; p++) {
           let dv = select(0.0, a[dyo[p] + co], ok[p]);
-          for (var j = 0u; j < CV; j++) { acc[p * 4u + j] = fma(vec4<f32>(dv), wv[j], acc[p * 4u + j]); }
+          for (var j = 0u; j < CV; j++) { acc[p * CV + j] = fma(vec4<f32>(dv), wv[j], acc[p * CV + j]); }
         }
       }
     }
@@ -197,7 +209,7 @@ fn backwardInput(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     for (var j = 0u; j < CV; j++) {
       for (var c = 0; c < 4; c++) {
         let ci = ci0 + i32(j) * 4 + c;
-        if (ci < g.inC) { out[base + ci] = acc[p * 4u + j][c]; }
+        if (ci < g.inC) { out[base + ci] = acc[p * CV + j][c]; }
       }
     }
   }
@@ -211,11 +223,11 @@ fn backwardInput(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
 fn backwardFilter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>) {
   let co0 = i32(wid.y * 4u * CV);
-  var acc: array<vec4<f32>, 16>;
-  var dh: array<i32, 4>;
-  var dw: array<i32, 4>;
-  var xc: array<i32, 4>;
-  var live: array<bool, 4>;
+  var acc: array<vec4<f32>, 64>;
+  var dh: array<i32, 16>;
+  var dw: array<i32, 16>;
+  var xc: array<i32, 16>;
+  var live: array<bool, 16>;
   for (var p = 0u; p < PX; p++) {
     let r = rowOf(wid, nwg, lid.x, p);
     live[p] = r < g.rows;
@@ -225,7 +237,7 @@ fn backwardFilter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
     dw[p] = t % g.kW - g.padLeft;
     dh[p] = t / g.kW - g.padTop;
     xc[p] = ci;
-    for (var j = 0u; j < CV; j++) { acc[p * 4u + j] = vec4<f32>(0.0); }
+    for (var j = 0u; j < CV; j++) { acc[p * CV + j] = vec4<f32>(0.0); }
   }
   // Clamp the dy channel reads so a partial last block stays inside dy (those lanes are never stored).
   let lastCo = g.outC - 1;
@@ -244,7 +256,7 @@ fn backwardFilter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
           let iw = ow * g.strideW + dw[p];
           let inside = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW;
           let xv = select(0.0, a[select(0, xbb + (ih * g.inW + iw) * g.inC + xc[p], inside)], inside);
-          for (var j = 0u; j < CV; j++) { acc[p * 4u + j] = fma(vec4<f32>(xv), dv[j], acc[p * 4u + j]); }
+          for (var j = 0u; j < CV; j++) { acc[p * CV + j] = fma(vec4<f32>(xv), dv[j], acc[p * CV + j]); }
         }
         dyo += g.outC;
       }
@@ -256,7 +268,7 @@ fn backwardFilter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
     for (var j = 0u; j < CV; j++) {
       for (var c = 0; c < 4; c++) {
         let co = co0 + i32(j) * 4 + c;
-        if (co < g.outC) { out[base + co] = acc[p * 4u + j][c]; }
+        if (co < g.outC) { out[base + co] = acc[p * CV + j][c]; }
       }
     }
   }

@@ -20,6 +20,19 @@ struct Geometry {
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;  // forward: y;  backward: dx
 @group(0) @binding(4) var<storage, read_write> argOut: array<u32>; // maxForward: argmax
 
+// n / d for 0 <= n < 2^31, d > 0, without integer division: a vector integer divide does not exist on CPUs,
+// so software adapters run it lane by lane (it dominated these kernels). Float quotient, one float correction
+// of the remainder, then a final +-1 fix: exact.
+fn idiv(n: i32, d: i32) -> i32 {
+  let fd = f32(d);
+  var q = i32(f32(n) / fd);
+  q += i32(floor(f32(n - q * d) / fd));
+  let r = n - q * d;
+  q = select(q, q - 1, r < 0);
+  q = select(q, q + 1, r >= d);
+  return q;
+}
+
 fn flatIndex(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
 }
@@ -37,18 +50,17 @@ fn coveringOutputs(ih: i32, iw: i32) -> vec4<i32> {
   let w = iw + g.padLeft;
   let hlo = h - g.poolH + 1;
   let wlo = w - g.poolW + 1;
-  return vec4<i32>(select(0, (hlo + g.strideH - 1) / g.strideH, hlo > 0), min(h / g.strideH, g.outH - 1),
-                   select(0, (wlo + g.strideW - 1) / g.strideW, wlo > 0), min(w / g.strideW, g.outW - 1));
+  return vec4<i32>(select(0, idiv(max(hlo, 0) + g.strideH - 1, g.strideH), hlo > 0), min(idiv(h, g.strideH), g.outH - 1),
+                   select(0, idiv(max(wlo, 0) + g.strideW - 1, g.strideW), wlo > 0), min(idiv(w, g.strideW), g.outW - 1));
 }
 
 struct Where { b: i32, h: i32, w: i32, c: i32 }
 
 fn decode(i: i32, H: i32, W: i32) -> Where {
-  let c = i % g.c;
-  let t = i / g.c;
-  let w = t % W;
-  let t2 = t / W;
-  return Where(t2 / H, t2 % H, w, c);
+  let t = idiv(i, g.c);
+  let t2 = idiv(t, W);
+  let b = idiv(t2, H);
+  return Where(b, t2 - b * H, t - t2 * W, i - t * g.c);
 }
 
 // y = max over the window; argmax = flat input index of the first maximum in row-major window order.
@@ -119,4 +131,37 @@ fn avgBackward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     }
   }
   dst[i] = s;
+}
+
+// Non-overlapping windows (stride >= pool, the usual 2x2/2): one invocation per output writes its whole window,
+// so every input is written by at most one invocation (deterministic, no atomics) and nothing is gathered.
+// Inputs outside every window (stride > pool, or 'valid' leftovers) are cleared by the caller first.
+@compute @workgroup_size(WG)
+fn maxBackwardScatter(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = flatIndex(gid, nwg);
+  if (o >= g.n) { return; }
+  let p = decode(i32(o), g.outH, g.outW);
+  let r = windowOf(p.h, p.w);
+  let at = argIn[o];
+  let d = src[o];
+  for (var ih = r.x; ih < r.y; ih++) {
+    for (var iw = r.z; iw < r.w; iw++) {
+      let i = ((p.b * g.inH + ih) * g.inW + iw) * g.c + p.c;
+      dst[i] = select(0.0, d, u32(i) == at);
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn avgBackwardScatter(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = flatIndex(gid, nwg);
+  if (o >= g.n) { return; }
+  let p = decode(i32(o), g.outH, g.outW);
+  let r = windowOf(p.h, p.w);
+  let d = src[o] / f32((r.y - r.x) * (r.w - r.z));
+  for (var ih = r.x; ih < r.y; ih++) {
+    for (var iw = r.z; iw < r.w; iw++) {
+      dst[((p.b * g.inH + ih) * g.inW + iw) * g.c + p.c] = d;
+    }
+  }
 }

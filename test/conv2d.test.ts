@@ -7,6 +7,8 @@ import {
   conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, type Conv2dGeometry,
 } from '../src/kernels/conv2d.js';
 import { columnSum } from '../src/kernels/elementwise.js';
+import { Conv2D } from '../src/layers/conv2d.js';
+import { resetLayerNames } from '../src/layers/layer.js';
 import {
   conv2dBackwardBiasRef, conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dForwardRef,
 } from '../src/reference/conv2d.js';
@@ -224,7 +226,8 @@ describe('conv2d tiles and grids', () => {
     { workgroup: 8, px: 3, cv: 3 },
     { workgroup: 16, px: 2, cv: 4 },
     { workgroup: 64, px: 4, cv: 1 },
-    { workgroup: 32, px: 4, cv: 4 },
+    { workgroup: 8, px: 16, cv: 4 },
+    { workgroup: 4, px: 13, cv: 2 },
   ];
   it.each(tiles)('tile %o matches the references', async (tile) => {
     for (const c of [CASES[2]!, CASES[12]!]) {
@@ -273,5 +276,76 @@ describe('conv2d tiles and grids', () => {
       const x = t([1, 5, 5, 2], new Float32Array(50)), w = t([3, 3, 2, 4], new Float32Array(72)), y = t([1, 5, 5, 3], new Float32Array(75));
       await expect(runOnce(engine, 'bad', (rec) => conv2dForward(rec, x, w, null, y, g, 'linear'))).rejects.toThrow(/w should hold 54 values/);
     });
+  });
+});
+
+describe('Conv2D layer', () => {
+  it('Keras names, shapes, parameters and config', async () => {
+    resetLayerNames();
+    const a = new Conv2D({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] });
+    const b = new Conv2D({ filters: 8, kernelSize: [5, 3], strides: 2 });
+    expect([a.name, b.name, a.className]).toEqual(['conv2d', 'conv2d_1', 'Conv2D']);
+    a.build([28, 28, 1]);
+    expect(a.outputShape).toEqual([28, 28, 32]);
+    expect(a.paramSpecs()).toEqual([
+      { name: 'kernel', shape: [3, 3, 1, 32], initializer: 'glorot_uniform', fanIn: 9, fanOut: 288 },
+      { name: 'bias', shape: [32], initializer: 'zeros', fanIn: 9, fanOut: 288 },
+    ]);
+    expect(a.paramCount()).toBe(320);
+    b.build([7, 5, 3]); // valid: floor((7-5)/2)+1 = 2, floor((5-3)/2)+1 = 2
+    expect(b.outputShape).toEqual([2, 2, 8]);
+    expect(a.getConfig()).toMatchObject({
+      filters: 32, kernel_size: [3, 3], strides: [1, 1], padding: 'same', data_format: 'channels_last', dilation_rate: [1, 1],
+      activation: 'relu', use_bias: true, kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } },
+      bias_initializer: { class_name: 'Zeros', config: {} },
+    });
+    const c = new Conv2D({ filters: 4, kernelSize: 2, useBias: false });
+    c.build([4, 4, 2]);
+    expect(c.paramSpecs().map((p) => p.name)).toEqual(['kernel']);
+    expect(c.getConfig()).toMatchObject({ use_bias: false, padding: 'valid', strides: [1, 1] });
+  });
+
+  it('bad input shapes and options are ShapeErrors naming the layer and shape', async () => {
+    expect(() => new Conv2D({ name: 'c', filters: 4, kernelSize: 3 }).build([28, 28])).toThrow(/Layer "c" \(Conv2D\).*\[28, 28\]/);
+    expect(() => new Conv2D({ name: 'd', filters: 4, kernelSize: 3 }).build([2, 9, 1])).toThrow(/Layer "d" \(Conv2D\).*\[2, 9, 1\]/);
+    expect(() => new Conv2D({ name: 'e', filters: 0, kernelSize: 3 })).toThrow(/Layer "e".*filters/);
+    expect(() => new Conv2D({ filters: 2, kernelSize: [3, 0] })).toThrow(/kernelSize/);
+    expect(() => new Conv2D({ filters: 2, kernelSize: 3, strides: 1.5 })).toThrow(/strides/);
+  });
+
+  it.each(['linear', 'relu', 'tanh'] as const)('forward/backward on a partial batch match the references (%s)', async (act) => {
+    const layer = new Conv2D({ filters: 6, kernelSize: 3, strides: [2, 1], padding: 'same', activation: act });
+    layer.build([5, 7, 3]);
+    layer.allocate(engine, 4);
+    const n = 3;
+    const g = layer.geometry(n);
+    const s = setup([n, 5, 7, 3, 6, 3, 3, 2, 1, 'same'], 31);
+    const stepState = engine.acquire(16);
+    const ctx = { engine, n, training: true, stepState, seed: 1 };
+    await gpu(async (t) => {
+      const x = t([n, 5, 7, 3], s.x), dy = t([n, ...layer.outputShape], s.r);
+      layer.weights = [t([3, 3, 3, 6], s.w), t([6], s.bias)];
+      layer.grads = [t([3, 3, 3, 6], nanArray(wSize(g))), t([6], nanArray(6))];
+      let y!: Tensor, dx!: Tensor | null;
+      await runOnce(engine, 'layer', (rec) => {
+        y = layer.forward(rec, x, ctx);
+        dx = layer.backward(rec, dy, ctx, true);
+      });
+      const z = conv2dForwardRef(s.x, s.w, s.bias, g);
+      const f = act === 'relu' ? (v: number) => Math.max(v, 0) : act === 'tanh' ? Math.tanh : (v: number) => v;
+      const yRef = z.map(f);
+      // dz = dy * act'(z), written with y as the kernels do: relu 1 where y > 0, tanh 1 - y^2.
+      const dz = yRef.map((v, i) => s.r[i]! * (act === 'relu' ? (v > 0 ? 1 : 0) : act === 'tanh' ? 1 - v * v : 1));
+      const floor = Math.sqrt(27);
+      expectClose(await y.data(), yRef, 1e-5, floor, 'y');
+      expectClose(await dx!.data(), conv2dBackwardInputRef(dz, s.w, g), 1e-5, Math.sqrt(9 * 6), 'dx');
+      expectClose(await layer.grads[0]!.data(), conv2dBackwardFilterRef(s.x, dz, g), 1e-5, Math.sqrt(n * g.outH * g.outW), 'dw');
+      expectClose(await layer.grads[1]!.data(), conv2dBackwardBiasRef(dz, g), 1e-5, Math.sqrt(n * g.outH * g.outW), 'db');
+      let none: Tensor | null = x;
+      await runOnce(engine, 'layer', (rec) => (none = layer.backward(rec, dy, ctx, false)));
+      expect(none).toBeNull();
+    });
+    engine.release(stepState);
+    layer.release();
   });
 });

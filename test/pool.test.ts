@@ -149,6 +149,18 @@ describe('pool geometry and known answers (Keras same)', () => {
   });
 });
 
+it('indexes exactly past 2^24 elements (the float-assisted division)', async () => {
+  // 1x1030x1030x17 = 18,035,300 values > 2^24, where a float32 quotient alone would be off.
+  const g = pool2dGeometry([1, 1030, 1030, 17], [3, 3], [2, 2], 'same');
+  const x = randomUniform(inSize(g), 41), r = randomUniform(outSize(g), 42);
+  const ref = maxPool2dForwardRef(x, g);
+  const m = await runMax(g, x, r);
+  let wrong = 0;
+  for (let i = 0; i < ref.argmax.length; i++) if (m.argmax[i] !== ref.argmax[i]) wrong++;
+  expect(wrong).toBe(0);
+  expectClose(m.dx, maxPool2dBackwardRef(r, ref.argmax, g), 1e-6, 1);
+});
+
 describe.each(CASES)('pooling %s', (...c) => {
   const cs = c as unknown as Case;
   it(`max and average pooling match float64 and central differences: ${name(cs)}`, async () => {

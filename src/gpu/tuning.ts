@@ -36,6 +36,8 @@ export function chooseTuning(adapter: AdapterReport, limits: GPUSupportedLimits)
 /** Conv2D and pooling tiles (measured on llvmpipe with bench/conv.ts; the GPU values are untuned guesses). */
 function convTuning(software: boolean, maxInv: number): Pick<Tuning, 'conv2d' | 'poolWorkgroup'> {
   const t = (workgroup: number, px: number, cv: number): ConvTile => ({ workgroup: Math.min(workgroup, maxInv), px, cv });
-  if (software) return { conv2d: { forward: t(64, 4, 2), backwardInput: t(64, 4, 2), backwardFilter: t(16, 4, 2) }, poolWorkgroup: Math.min(64, maxInv) };
+  // llvmpipe: 16 pixels x 16 channels per invocation (64 vec4 accumulators) runs at ~20 GFLOP/s forward and
+  // backward-input; 8-pixel tiles fall off a cliff (4 GFLOP/s: the accumulators no longer stay in registers).
+  if (software) return { conv2d: { forward: t(16, 16, 4), backwardInput: t(8, 16, 4), backwardFilter: t(8, 16, 4) }, poolWorkgroup: Math.min(64, maxInv) };
   return { conv2d: { forward: t(64, 4, 2), backwardInput: t(64, 4, 2), backwardFilter: t(64, 2, 2) }, poolWorkgroup: Math.min(256, maxInv) };
 }

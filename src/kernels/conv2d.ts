@@ -85,7 +85,7 @@ export function conv2dTileGrid(engine: Engine, rows: number, channels: number, t
 }
 
 function tileConstants(t: ConvTile): Record<string, number> {
-  if (t.px < 1 || t.px > 4 || t.cv < 1 || t.cv > 4) throw new ShapeError(`conv2d tuning: px and cv must be 1..4, got ${t.px}, ${t.cv}`);
+  if (t.px < 1 || t.px > 16 || t.cv < 1 || t.cv > 4) throw new ShapeError(`conv2d tuning: px must be 1..16 and cv 1..4, got ${t.px}, ${t.cv}`);
   return { WG: t.workgroup, PX: t.px, CV: t.cv };
 }
 

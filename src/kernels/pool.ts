@@ -50,6 +50,17 @@ function run(rec: Recorder, entry: string, g: Pool2dGeometry, n: number, binding
   rec.dispatch({ shader: 'pool', entry, constants: { WG: wg }, bindings: [u, ...bindings], workgroups: grid1d(rec.engine, n, wg), label: `pool.${entry}` });
 }
 
+/** Windows that do not overlap: backward can scatter (one writer per input) instead of gathering. */
+function disjoint(g: Pool2dGeometry): boolean {
+  return g.strideH >= g.poolH && g.strideW >= g.poolW;
+}
+
+/** Every input lies in some window (so a scatter writes all of dx). */
+function covers(g: Pool2dGeometry): boolean {
+  return g.strideH <= g.poolH && g.strideW <= g.poolW &&
+    (g.outH - 1) * g.strideH - g.padTop + g.poolH >= g.inH && (g.outW - 1) * g.strideW - g.padLeft + g.poolW >= g.inW;
+}
+
 const inSize = (g: Pool2dGeometry) => g.batch * g.inH * g.inW * g.c;
 const outSize = (g: Pool2dGeometry) => g.batch * g.outH * g.outW * g.c;
 
@@ -62,12 +73,17 @@ export function maxPool2dForward(rec: Recorder, x: Tensor, y: Tensor, argmax: Te
   run(rec, 'maxForward', g, outSize(g), [x, null, y, argmax]);
 }
 
-/** dx = dy routed to each window's max (every dx value written: zero where no max landed). */
+/**
+ * dx = dy routed to each window's max (every dx value written: zero where no max landed). Overlapping windows
+ * gather (each input sums the outputs whose argmax it is, in row-major order); disjoint ones scatter.
+ */
 export function maxPool2dBackward(rec: Recorder, dy: Tensor, argmax: Tensor, dx: Tensor, g: Pool2dGeometry): void {
   check('maxPool2dBackward', dy, outSize(g), 'dy');
   check('maxPool2dBackward', argmax, outSize(g), 'argmax');
   check('maxPool2dBackward', dx, inSize(g), 'dx');
-  run(rec, 'maxBackward', g, inSize(g), [dy, argmax, dx, null]);
+  if (!disjoint(g)) return run(rec, 'maxBackward', g, inSize(g), [dy, argmax, dx, null]);
+  if (!covers(g)) rec.clear(dx, 'pool.maxBackward (clear)');
+  run(rec, 'maxBackwardScatter', g, outSize(g), [dy, argmax, dx, null]);
 }
 
 /** y = mean of the window's real elements (Keras 'same' divides by the count of non-padded elements). */
@@ -80,5 +96,7 @@ export function avgPool2dForward(rec: Recorder, x: Tensor, y: Tensor, g: Pool2dG
 export function avgPool2dBackward(rec: Recorder, dy: Tensor, dx: Tensor, g: Pool2dGeometry): void {
   check('avgPool2dBackward', dy, outSize(g), 'dy');
   check('avgPool2dBackward', dx, inSize(g), 'dx');
-  run(rec, 'avgBackward', g, inSize(g), [dy, null, dx, null]);
+  if (!disjoint(g)) return run(rec, 'avgBackward', g, inSize(g), [dy, null, dx, null]);
+  if (!covers(g)) rec.clear(dx, 'pool.avgBackward (clear)');
+  run(rec, 'avgBackwardScatter', g, outSize(g), [dy, null, dx, null]);
 }

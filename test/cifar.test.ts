@@ -84,6 +84,7 @@ describe('CIFAR-10 binary decoder', () => {
     const e = datasetError(() => readCifar10Archive(gzip(tar), 'c.tar.gz'));
     expect(e.file).toBe('c.tar.gz');
     expect(e.message).toMatch(/lacks data_batch_3.bin, test_batch.bin/);
+    expect(e.offset).toBe(tar.length - 1024); // where the tar stream ended (its end-of-archive blocks)
     expect(e.message).toMatch(/data_batch_1.bin/);
   });
 

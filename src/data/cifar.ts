@@ -135,7 +135,7 @@ export function readCifar10Archive(bytes: Uint8Array, file = 'cifar-10-binary.ta
   const wanted = new Set<string>(CIFAR10_FILES);
   // The official tar is ~184 MB; leave room for extra members but stop a bomb well before memory trouble.
   const maxBytes = opts.maxBytes ?? 512 * 1024 * 1024;
-  const { members, names } = readTar(
+  const { members, names, end } = readTar(
     bytes,
     file,
     (name, size, offset) => {
@@ -160,8 +160,9 @@ export function readCifar10Archive(bytes: Uint8Array, file = 'cifar-10-binary.ta
   const missing = CIFAR10_FILES.filter((f) => !files.has(f));
   if (missing.length)
     throw new DatasetError(
-      `${file}: the archive lacks ${missing.join(', ')} (it holds ${names.length ? names.slice(0, 12).join(', ') + (names.length > 12 ? ', ...' : '') : 'no files'}). Expected cifar-10-binary.tar.gz, the "binary version" of CIFAR-10.`,
+      `${file}: the archive lacks ${missing.join(', ')} (its tar stream ends at byte ${end} holding ${names.length ? names.slice(0, 12).join(', ') + (names.length > 12 ? ', ...' : '') : 'no files'}). Expected cifar-10-binary.tar.gz, the "binary version" of CIFAR-10.`,
       file,
+      end,
     );
   return assembleCifar10(files, file, opts);
 }

@@ -81,14 +81,18 @@ function notFound(name: string, looked: string[], howToGet: string, expected: st
   );
 }
 
-async function readIdxFile(path: string): Promise<IdxArray> {
-  let bytes: Uint8Array;
+/** Reads a whole file; a file-system failure becomes a DatasetError naming it. */
+async function readFileBytes(path: string): Promise<Uint8Array> {
   try {
-    bytes = await readBytes(path);
+    return await readBytes(path);
   } catch (e) {
+    if (e instanceof DatasetError) throw e;
     throw new DatasetError(`${path}: could not be read: ${(e as Error).message}`, path, 0, { cause: e });
   }
-  return decodeIdx(bytes, path);
+}
+
+async function readIdxFile(path: string): Promise<IdxArray> {
+  return decodeIdx(await readFileBytes(path), path);
 }
 
 /** Checks an images/labels pair from IDX files and makes the ImageSet (optionally cut to `limit`). */
@@ -161,7 +165,7 @@ async function loadCifar10(opts: LoadOptions): Promise<LoadedDataset> {
     const files = new Map<string, { bytes: Uint8Array; file: string }>();
     for (const f of CIFAR10_FILES) {
       const p = joinPath(dir, f);
-      if (isFile(p)) files.set(f, { bytes: await readBytes(p), file: p });
+      if (isFile(p)) files.set(f, { bytes: await readFileBytes(p), file: p });
     }
     return files;
   };
@@ -173,7 +177,7 @@ async function loadCifar10(opts: LoadOptions): Promise<LoadedDataset> {
       const dir = dirs[0]!;
       return assembleCifar10(await readAll(dir), dir, opts);
     }
-    if (archives.length) return readCifar10Archive(await readBytes(archives[0]!), archives[0]!, opts);
+    if (archives.length) return readCifar10Archive(await readFileBytes(archives[0]!), archives[0]!, opts);
     looked.push(`${place} (${isDir(place) ? `no ${spec.archive} and no ${CIFAR10_FOLDER}/` : 'no such folder'})`);
   }
   throw notFound('cifar10', looked, spec.howToGet, `${spec.archive} or ${CIFAR10_FOLDER}/ with ${CIFAR10_FILES.join(', ')}`);

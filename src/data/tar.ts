@@ -56,6 +56,7 @@ export class TarStream {
   /** Position in the tar stream (bytes consumed so far). */
   private pos = 0;
   private state: 'header' | 'data' | 'end' = 'header';
+  private endAt = -1; // where the end-of-archive marker starts
   private remaining = 0; // data bytes left in the current member
   private padding = 0; // padding bytes left after it
   private cur: { name: string; size: number; offset: number; kind: 'keep' | 'skip' | 'longname' | 'pax'; buf: Uint8Array | null; fill: number } | null = null;
@@ -126,6 +127,7 @@ export class TarStream {
         break;
       }
     if (zero) {
+      this.endAt = at;
       this.state = 'end'; // end-of-archive marker (a second zero block may follow; nothing after it is read)
       return;
     }
@@ -218,6 +220,11 @@ export class TarStream {
     return this.members;
   }
 
+  /** Where the archive's content ends: its end-of-archive marker, or the bytes consumed so far. */
+  get position(): number {
+    return this.endAt >= 0 ? this.endAt : this.pos;
+  }
+
   /** Regular files seen so far (for "missing member" messages). */
   get names(): readonly string[] {
     return this.seen;
@@ -230,7 +237,7 @@ export interface ReadTarOptions extends InflateOptions {}
  * Reads the members `select` keeps from a tar or tar.gz (gzip by magic), inflating a .tar.gz as a stream (the
  * whole tar is never held in memory; only kept members are). Returns them by path, and every regular file's path.
  */
-export function readTar(bytes: Uint8Array, file: string, select: TarSelect, opts: ReadTarOptions = {}): { members: Map<string, TarMember>; names: readonly string[] } {
+export function readTar(bytes: Uint8Array, file: string, select: TarSelect, opts: ReadTarOptions = {}): { members: Map<string, TarMember>; names: readonly string[]; end: number } {
   const tar = new TarStream(file, select);
   if (isGzip(bytes)) {
     inflateGzip(bytes, file, (chunk) => tar.push(chunk), opts);
@@ -239,7 +246,7 @@ export function readTar(bytes: Uint8Array, file: string, select: TarSelect, opts
       throw new DatasetError(`${file}: not a tar archive: ${bytes.length} bytes, shorter than one 512-byte header.`, file, 0);
     tar.push(bytes);
   }
-  return { members: tar.finish(), names: tar.names };
+  return { members: tar.finish(), names: tar.names, end: tar.position };
 }
 
 /** Writes a ustar archive (regular files only). For fixtures and tests. */

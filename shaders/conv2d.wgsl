@@ -8,14 +8,20 @@
 // (kh, kw, ci) for backwardFilter) by 4*CV channels, held in PX*CV vec4 accumulators. The channel block comes
 // from workgroup_id.y, so every weight (or dy) load in the inner loop has the same address in all lanes of a
 // workgroup; only one operand per row is gathered per lane. The PX rows of one invocation are WG apart, so
-// neighbouring lanes take neighbouring rows. Tile shape: override constants WG, PX (<= 4), CV (<= 4), chosen
-// per adapter in src/gpu/tuning.ts. Tiles past the 65535-per-dimension limit fold into workgroup_id.z.
+// neighbouring lanes take neighbouring rows. Tile shape: override constants WG, PX (<= 16), CV (<= 4), chosen
+// per adapter in src/gpu/tuning.ts. Tiles past the 65535-per-dimension limit fold into workgroup_id.z
+// (forward, backwardInput; backwardFilter uses z for its chunks).
+//
+// llvmpipe silently ends any loop after 65535 iterations (nested loops it did not unroll count too), so long
+// reductions are split (src/kernels/conv2d.ts, conv2dStepsPerPass): forward and backwardInput sum a range
+// [k0, k1) of channels per pass, later passes adding to `out`; backwardFilter sums a chunk of positions per
+// workgroup_id.z into a partial filter and reducePartials adds the partials in chunk order.
 //
 // `forwardNaive` is the simplest correct kernel (one invocation per output value, llm.c dev/cuda style):
 // kept as the documented baseline the fast one is tested and timed against.
 //
-// Summation order is fixed by the loops (kh, kw, then ci or co, or batch then positions): results are
-// bit-identical from run to run.
+// Summation order is fixed by the loops and the pass/chunk split (which depends only on the shapes and the
+// tuning): results are bit-identical from run to run.
 
 override WG: u32 = 64u;
 override PX: u32 = 4u; // <= 16
@@ -26,6 +32,9 @@ struct Geometry {
   outH: i32, outW: i32, outC: i32, kH: i32,
   kW: i32, strideH: i32, strideW: i32, padTop: i32,
   padLeft: i32, relu: u32, hasBias: u32, rows: u32, // rows: what the x/z grid covers (pixels or filter rows)
+  k0: i32, k1: i32,   // forward: input channels [k0, k1) this pass sums; backwardInput: output channels
+  accumulate: u32,    // 1: add this pass's sums to out (a later pass of a split reduction)
+  chunk: i32,         // backwardFilter: positions per chunk (chunk index = workgroup_id.z); reducePartials: chunks
 }
 
 @group(0) @binding(0) var<uniform> g: Geometry;
@@ -88,8 +97,8 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
         ok[p] = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW;
         xo[p] = select(0, xb[p] + (ih * g.inW + iw) * g.inC, ok[p]);
       }
-      var wo = (kh * g.kW + kw) * g.inC * g.outC + co0;
-      for (var ci = 0; ci < g.inC; ci++) {
+      var wo = ((kh * g.kW + kw) * g.inC + g.k0) * g.outC + co0;
+      for (var ci = g.k0; ci < g.k1; ci++) {
         var wv: array<vec4<f32>, 4>;
         for (var j = 0u; j < CV; j++) {
           let o = wo + i32(j) * 4;
@@ -111,6 +120,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
         let co = co0 + i32(j) * 4 + c;
         if (co < g.outC) {
           var v = acc[p * CV + j][c];
+          if (g.accumulate == 1u) { v += out[base + co]; }
           if (g.hasBias == 1u) { v += bias[co]; }
           if (g.relu == 1u) { v = max(v, 0.0); }
           out[base + co] = v;
@@ -189,7 +199,7 @@ fn backwardInput(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         dyo[p] = select(0, db[p] + (oh * g.outW + ow) * g.outC, ok[p]);
       }
       let wrow = (kh * g.kW + kw) * g.inC + ci0;
-      for (var co = 0; co < g.outC; co++) {
+      for (var co = g.k0; co < g.k1; co++) {
         var wv: array<vec4<f32>, 4>;
         for (var j = 0u; j < CV; j++) {
           let r0 = wrow + i32(j) * 4;
@@ -209,7 +219,7 @@ fn backwardInput(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     for (var j = 0u; j < CV; j++) {
       for (var c = 0; c < 4; c++) {
         let ci = ci0 + i32(j) * 4 + c;
-        if (ci < g.inC) { out[base + ci] = acc[p * CV + j][c]; }
+        if (ci < g.inC) { out[base + ci] = acc[p * CV + j][c] + select(0.0, out[base + ci], g.accumulate == 1u); }
       }
     }
   }
@@ -229,7 +239,7 @@ fn backwardFilter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   var xc: array<i32, 16>;
   var live: array<bool, 16>;
   for (var p = 0u; p < PX; p++) {
-    let r = rowOf(wid, nwg, lid.x, p);
+    let r = wid.x * WG * PX + p * WG + lid.x; // tiles are never folded here: z is the chunk
     live[p] = r < g.rows;
     let row = i32(min(r, g.rows - 1u));
     let ci = row % g.inC;
@@ -241,30 +251,34 @@ fn backwardFilter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   }
   // Clamp the dy channel reads so a partial last block stays inside dy (those lanes are never stored).
   let lastCo = g.outC - 1;
-  var dyo = 0;
-  for (var bb = 0; bb < g.batch; bb++) {
+  // This chunk of positions (split so no invocation loops past llvmpipe's 65535-iteration cap).
+  let n0 = i32(wid.z) * g.chunk;
+  let n1 = min(n0 + g.chunk, g.batch * g.outH * g.outW);
+  var ow = n0 % g.outW;
+  var oh = (n0 / g.outW) % g.outH;
+  var bb = n0 / (g.outW * g.outH);
+  var dyo = n0 * g.outC;
+  for (var n = n0; n < n1; n++) {
     let xbb = bb * g.inH * g.inW * g.inC;
-    for (var oh = 0; oh < g.outH; oh++) {
-      for (var ow = 0; ow < g.outW; ow++) {
-        var dv: array<vec4<f32>, 4>;
-        for (var j = 0u; j < CV; j++) {
-          let o = co0 + i32(j) * 4;
-          dv[j] = vec4<f32>(b[dyo + min(o, lastCo)], b[dyo + min(o + 1, lastCo)], b[dyo + min(o + 2, lastCo)], b[dyo + min(o + 3, lastCo)]);
-        }
-        for (var p = 0u; p < PX; p++) {
-          let ih = oh * g.strideH + dh[p];
-          let iw = ow * g.strideW + dw[p];
-          let inside = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW;
-          let xv = select(0.0, a[select(0, xbb + (ih * g.inW + iw) * g.inC + xc[p], inside)], inside);
-          for (var j = 0u; j < CV; j++) { acc[p * CV + j] = fma(vec4<f32>(xv), dv[j], acc[p * CV + j]); }
-        }
-        dyo += g.outC;
-      }
+    var dv: array<vec4<f32>, 4>;
+    for (var j = 0u; j < CV; j++) {
+      let o = co0 + i32(j) * 4;
+      dv[j] = vec4<f32>(b[dyo + min(o, lastCo)], b[dyo + min(o + 1, lastCo)], b[dyo + min(o + 2, lastCo)], b[dyo + min(o + 3, lastCo)]);
     }
+    for (var p = 0u; p < PX; p++) {
+      let ih = oh * g.strideH + dh[p];
+      let iw = ow * g.strideW + dw[p];
+      let inside = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW;
+      let xv = select(0.0, a[select(0, xbb + (ih * g.inW + iw) * g.inC + xc[p], inside)], inside);
+      for (var j = 0u; j < CV; j++) { acc[p * CV + j] = fma(vec4<f32>(xv), dv[j], acc[p * CV + j]); }
+    }
+    dyo += g.outC;
+    ow++;
+    if (ow == g.outW) { ow = 0; oh++; if (oh == g.outH) { oh = 0; bb++; } }
   }
   for (var p = 0u; p < PX; p++) {
     if (!live[p]) { continue; }
-    let base = i32(rowOf(wid, nwg, lid.x, p)) * g.outC;
+    let base = (i32(wid.z * g.rows + wid.x * WG * PX + p * WG + lid.x)) * g.outC; // chunk z's partial
     for (var j = 0u; j < CV; j++) {
       for (var c = 0; c < 4; c++) {
         let co = co0 + i32(j) * 4 + c;
@@ -272,4 +286,85 @@ fn backwardFilter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
       }
     }
   }
+}
+
+// backwardFilter when inC is a multiple of PX: each invocation takes PX consecutive filter rows, i.e. PX
+// consecutive input channels at one (kh, kw), so the bounds check and the x address are computed once per
+// position instead of once per row (the per-row integer work cost as much as the FMAs). Same fixed order.
+@compute @workgroup_size(WG)
+fn backwardFilterAligned(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+                         @builtin(num_workgroups) nwg: vec3<u32>) {
+  let co0 = i32(wid.y * 4u * CV);
+  let v = wid.x * WG + lid.x; // tiles are never folded here: z is the chunk
+  let live = v * PX < g.rows;
+  let row0 = i32(min(v * PX, g.rows - PX));
+  let ci0 = row0 % g.inC;
+  let t = row0 / g.inC;
+  let dw0 = t % g.kW - g.padLeft;
+  let dh0 = t / g.kW - g.padTop;
+  var acc: array<vec4<f32>, 64>;
+  for (var p = 0u; p < PX; p++) { for (var j = 0u; j < CV; j++) { acc[p * CV + j] = vec4<f32>(0.0); } }
+  let lastCo = g.outC - 1;
+  // Chunk z covers whole output rows [r0, r1) of the B*outH rows (g.chunk rows each).
+  let r0 = i32(wid.z) * g.chunk;
+  let r1 = min(r0 + g.chunk, g.batch * g.outH);
+  for (var rr = r0; rr < r1; rr++) {
+    let bb = rr / g.outH;
+    let ih = (rr - bb * g.outH) * g.strideH + dh0;
+    let rowOk = ih >= 0 && ih < g.inH;
+    let xrow = (bb * g.inH + ih) * g.inW * g.inC + ci0;
+    var dyo = rr * g.outW * g.outC;
+    for (var ow = 0; ow < g.outW; ow++) {
+      var dv: array<vec4<f32>, 4>;
+      for (var j = 0u; j < CV; j++) {
+        let o = co0 + i32(j) * 4;
+        dv[j] = vec4<f32>(b[dyo + min(o, lastCo)], b[dyo + min(o + 1, lastCo)], b[dyo + min(o + 2, lastCo)], b[dyo + min(o + 3, lastCo)]);
+      }
+      let iw = ow * g.strideW + dw0;
+      let inside = rowOk && iw >= 0 && iw < g.inW;
+      let xo = select(0, xrow + iw * g.inC, inside);
+      for (var p = 0u; p < PX; p++) {
+        let xv = select(0.0, a[xo + i32(p)], inside);
+        for (var j = 0u; j < CV; j++) { acc[p * CV + j] = fma(vec4<f32>(xv), dv[j], acc[p * CV + j]); }
+      }
+      dyo += g.outC;
+    }
+  }
+  if (!live) { return; }
+  for (var p = 0u; p < PX; p++) {
+    let base = (i32(wid.z * g.rows) + row0 + i32(p)) * g.outC; // chunk z's partial
+    for (var j = 0u; j < CV; j++) {
+      for (var c = 0; c < 4; c++) {
+        let co = co0 + i32(j) * 4 + c;
+        if (co < g.outC) { out[base + co] = acc[p * CV + j][c]; }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- split reductions
+// out[i] = sum over chunks c (in order) of a[c * rows + i], for i < rows (rows = g.rows, chunks = g.chunk).
+// Sums backwardFilter's per-chunk partial filters (and biasPartial's partial sums) in a fixed order.
+@compute @workgroup_size(WG)
+fn reducePartials(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= g.rows) { return; }
+  var s = 0.0;
+  for (var c = 0u; c < u32(g.chunk); c++) { s += a[c * g.rows + i]; }
+  out[i] = s;
+}
+
+// The bias gradient, split like backwardFilter: out[c * outC + co] = sum of dy[r, co] over rows r of chunk c
+// (g.k0 rows per chunk, g.rows rows in all); invocation i = c * outC + co. One loop of <= k0 iterations.
+@compute @workgroup_size(WG)
+fn biasPartial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = i32(gid.x + gid.y * nwg.x * WG);
+  let chunks = (i32(g.rows) + g.k0 - 1) / g.k0;
+  if (i >= chunks * g.outC) { return; }
+  let co = i % g.outC;
+  let c = i / g.outC;
+  let r1 = min((c + 1) * g.k0, i32(g.rows));
+  var s = 0.0;
+  for (var r = c * g.k0; r < r1; r++) { s += a[r * g.outC + co]; }
+  out[i] = s;
 }

@@ -4,9 +4,8 @@ import { runOnce } from '../src/gpu/recorder.js';
 import type { Tensor } from '../src/gpu/tensor.js';
 import type { ConvTile } from '../src/gpu/tuning.js';
 import {
-  conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, type Conv2dGeometry,
+  conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, type Conv2dGeometry,
 } from '../src/kernels/conv2d.js';
-import { columnSum } from '../src/kernels/elementwise.js';
 import { Conv2D } from '../src/layers/conv2d.js';
 import { resetLayerNames } from '../src/layers/layer.js';
 import {
@@ -39,6 +38,9 @@ const CASES: Case[] = [
   [1, 5, 7, 1, 1, 4, 4, 3, 3, 'same'],
   [3, 5, 7, 5, 1, 5, 5, 2, 2, 'same'],
   [1, 6, 5, 19, 7, 3, 1, 1, 2, 'same'],
+  // inC a multiple of the tile's 16 rows: backward-filter's aligned variant.
+  [1, 4, 5, 32, 6, 3, 3, 1, 1, 'same'],
+  [1, 6, 5, 16, 5, 2, 2, 2, 2, 'same'],
 ];
 
 function caseName(c: Case): string {
@@ -174,7 +176,7 @@ function numericGrad(s: Setup, which: 'x' | 'w' | 'bias'): Float64Array {
   return out;
 }
 
-/** The three backward kernels (and columnSum for the bias) on dy = r; dx and dw poisoned with NaN first. */
+/** The four backward kernels on dy = r; dx, dw and db poisoned with NaN first. */
 async function gpuBackward(s: Setup, tile?: ConvTile): Promise<{ dx: Float32Array; dw: Float32Array; db: Float32Array }> {
   const { g } = s;
   return gpu(async (t) => {
@@ -186,7 +188,7 @@ async function gpuBackward(s: Setup, tile?: ConvTile): Promise<{ dx: Float32Arra
     await runOnce(engine, 'bwd', (rec) => {
       conv2dBackwardInput(rec, dy, w, dx, g, tile);
       conv2dBackwardFilter(rec, x, dy, dw, g, tile);
-      columnSum(rec, dy, g.batch * g.outH * g.outW, g.outC, db);
+      conv2dBackwardBias(rec, dy, db, g);
     });
     return { dx: await dx.data(), dw: await dw.data(), db: await db.data() };
   });
@@ -228,9 +230,13 @@ describe('conv2d tiles and grids', () => {
     { workgroup: 64, px: 4, cv: 1 },
     { workgroup: 8, px: 16, cv: 4 },
     { workgroup: 4, px: 13, cv: 2 },
+    // Tiny passes: forward and backward-input split the channel sum into passes, backward-filter into chunks
+    // (what llvmpipe's 65535-iteration loop cap forces on big layers), all on these small shapes.
+    { workgroup: 8, px: 16, cv: 4, steps: 7 },
+    { workgroup: 4, px: 3, cv: 2, steps: 1 },
   ];
   it.each(tiles)('tile %o matches the references', async (tile) => {
-    for (const c of [CASES[2]!, CASES[12]!]) {
+    for (const c of [CASES[2]!, CASES[12]!, CASES[14]!]) {
       const s = setup(c, 5);
       const { g } = s;
       const got = await gpuBackward(s, tile);
@@ -243,6 +249,27 @@ describe('conv2d tiles and grids', () => {
         expectClose(await y.data(), conv2dForwardRef(s.x, s.w, s.bias, g, 'relu'), 1e-5, Math.sqrt(g.kH * g.kW * g.inC), 'y');
       });
     }
+  });
+
+  it('sums past 65535 iterations (llvmpipe stops longer loops): backward-filter and bias at 8x32x32', async () => {
+    // 8192 positions: one unsplit invocation loop would run ~140k counted iterations and silently stop.
+    // inC 2: the position-chunked variant; inC 8: the row-chunked aligned one (with the default tiles).
+    for (const inC of [2, 8]) {
+      const s = setup([8, 32, 32, inC, 3, 3, 3, 1, 1, 'same'], 13);
+      const { g } = s;
+      const got = await gpuBackward(s);
+      expectClose(got.dw, conv2dBackwardFilterRef(s.x, s.r, g), 1e-5, Math.sqrt(8192), 'dw');
+      expectClose(got.db, conv2dBackwardBiasRef(s.r, g), 1e-5, Math.sqrt(8192), 'db');
+    }
+    // and a bias over 70000 rows (more than one 60000-row chunk)
+    const rows = 70000;
+    const dyv = randomUniform(rows * 2, 14);
+    const gb = conv2dGeometry([1, rows, 1, 1], 2, [1, 1], [1, 1], 'valid');
+    await gpu(async (t) => {
+      const dy = t([1, rows, 1, 2], dyv), db = t([2], nanArray(2));
+      await runOnce(engine, 'bias', (rec) => conv2dBackwardBias(rec, dy, db, gb));
+      expectClose(await db.data(), conv2dBackwardBiasRef(dyv, gb), 1e-5, Math.sqrt(rows));
+    });
   });
 
   it('folds more than 65535 tiles into z', async () => {

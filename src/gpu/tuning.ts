@@ -4,11 +4,11 @@
 import type { AdapterReport } from './engine.js';
 
 /** A register-blocked conv tile (shaders/conv2d.wgsl): WG invocations, each PX rows by 4*CV channels. */
-export interface ConvTile { workgroup: number; px: number; cv: number }
+export interface ConvTile { workgroup: number; px: number; cv: number; /** Innermost steps per pass (default: from loopLimit). */ steps?: number }
 
 export interface Tuning {
   /** Conv2D tiles per kernel (src/kernels/conv2d.ts); pooling workgroup size (src/kernels/pool.ts). */
-  conv2d: { forward: ConvTile; backwardInput: ConvTile; backwardFilter: ConvTile };
+  conv2d: { forward: ConvTile; backwardInput: ConvTile; backwardFilter: ConvTile; /** Loop iterations an invocation may run (0: no limit; llvmpipe stops at 65535). */ loopLimit: number };
   poolWorkgroup: number;
   /** Workgroup size for 1-D elementwise kernels. */
   elementwiseWorkgroup: number;
@@ -36,8 +36,10 @@ export function chooseTuning(adapter: AdapterReport, limits: GPUSupportedLimits)
 /** Conv2D and pooling tiles (measured on llvmpipe with bench/conv.ts; the GPU values are untuned guesses). */
 function convTuning(software: boolean, maxInv: number): Pick<Tuning, 'conv2d' | 'poolWorkgroup'> {
   const t = (workgroup: number, px: number, cv: number): ConvTile => ({ workgroup: Math.min(workgroup, maxInv), px, cv });
-  // llvmpipe: 16 pixels x 16 channels per invocation (64 vec4 accumulators) runs at ~20 GFLOP/s forward and
-  // backward-input; 8-pixel tiles fall off a cliff (4 GFLOP/s: the accumulators no longer stay in registers).
-  if (software) return { conv2d: { forward: t(16, 16, 4), backwardInput: t(8, 16, 4), backwardFilter: t(8, 16, 4) }, poolWorkgroup: Math.min(64, maxInv) };
-  return { conv2d: { forward: t(64, 4, 2), backwardInput: t(64, 4, 2), backwardFilter: t(64, 2, 2) }, poolWorkgroup: Math.min(256, maxInv) };
+  // llvmpipe (measured, min of runs, CIFAR 32x32x32->64): 16 pixels x 16 channels per invocation runs forward
+  // and backward-input at ~20 GFLOP/s, while some smaller tiles fall off a cliff (px 8 x cv 4: 4 GFLOP/s), so
+  // retune after changing the shader; backward-filter is best at 8 rows x 8 channels (~6 GFLOP/s). loopLimit:
+  // llvmpipe silently ends any loop after 65535 iterations (see conv2dStepsPerPass).
+  if (software) return { conv2d: { forward: t(16, 16, 4), backwardInput: t(8, 16, 4), backwardFilter: t(8, 8, 2), loopLimit: 60000 }, poolWorkgroup: Math.min(64, maxInv) };
+  return { conv2d: { forward: t(64, 4, 2), backwardInput: t(64, 4, 2), backwardFilter: t(64, 2, 2), loopLimit: 0 }, poolWorkgroup: Math.min(256, maxInv) };
 }

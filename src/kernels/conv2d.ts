@@ -68,11 +68,66 @@ function expectSize(what: string, t: Tensor, n: number, desc: string): void {
   if (t.size !== n) throw new ShapeError(`${what}: ${desc} should hold ${n} values, got tensor ${shapeStr(t.shape)} (${t.size}).`);
 }
 
-function uniform(rec: Recorder, g: Conv2dGeometry, relu: boolean, hasBias: boolean, rows: number): GPUBuffer {
+interface PassFields {
+  relu?: boolean;
+  hasBias?: boolean;
+  k0?: number;
+  k1?: number;
+  accumulate?: boolean;
+  chunk?: number;
+}
+
+function uniform(rec: Recorder, g: Conv2dGeometry, rows: number, f: PassFields = {}): GPUBuffer {
   return rec.uniform(
-    [g.batch, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kH, g.kW, g.strideH, g.strideW, g.padTop, g.padLeft, relu ? 1 : 0, hasBias ? 1 : 0, rows],
-    'iiiiiiiiiiiiiuuu',
+    [
+      g.batch, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kH, g.kW, g.strideH, g.strideW, g.padTop, g.padLeft,
+      f.relu ? 1 : 0, f.hasBias ? 1 : 0, rows, f.k0 ?? 0, f.k1 ?? 0, f.accumulate ? 1 : 0, f.chunk ?? 0,
+    ],
+    'iiiiiiiiiiiiiuuuiiui',
   );
+}
+
+/**
+ * Innermost loop steps one invocation may take in one pass. llvmpipe (gallivm) silently ends any loop after
+ * 65535 iterations, counted over the nested loops its compiler did not unroll (on this adapter the PX and CV
+ * loops are not always unrolled: up to 2 + PX + PX*CV + CV counted iterations per innermost step). Longer
+ * reductions are split into passes (forward, backward-input) or chunks with a fixed-order second pass
+ * (backward-filter, bias). `tuning.conv2d.loopLimit` is 0 (no limit) on other adapters.
+ */
+export function conv2dStepsPerPass(engine: Engine, t: ConvTile): number {
+  if (t.steps) return t.steps;
+  const limit = engine.tuning.conv2d.loopLimit;
+  return limit > 0 ? Math.max(1, Math.floor(limit / (2 + t.px + t.px * t.cv + t.cv))) : 2 ** 30;
+}
+
+/**
+ * A per-engine scratch buffer for split reductions, grown on demand. A grown-out buffer is never released: a
+ * recording made earlier may still bind it. Dispatches run in order, so every split reduction can share it.
+ */
+const scratchBuffers = new WeakMap<Engine, GPUBuffer>();
+function scratch(engine: Engine, floats: number, what: string): GPUBufferBinding {
+  const bytes = Math.max(16, floats * 4);
+  if (bytes > engine.limits.maxStorageBufferBindingSize)
+    throw new ShapeError(`${what}: the split reduction needs ${bytes} bytes of scratch, over this adapter's ${engine.limits.maxStorageBufferBindingSize} per binding. Use a smaller batch.`);
+  let buf = scratchBuffers.get(engine);
+  if (!buf || buf.size < bytes) {
+    buf = engine.acquire(bytes);
+    scratchBuffers.set(engine, buf);
+  }
+  return { buffer: buf, offset: 0, size: bytes };
+}
+
+/** out[i] = sum over `chunks` partials (in order) of partial[c * n + i]. */
+function reducePartials(rec: Recorder, partial: GPUBufferBinding, n: number, chunks: number, out: Tensor, g: Conv2dGeometry, label: string): void {
+  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  rec.dispatch({
+    shader: 'conv2d',
+    entry: 'reducePartials',
+    constants: { WG: wg },
+    bindings: [uniform(rec, g, n, { chunk: chunks }), partial, null, null, out],
+    workgroups: grid1d(rec.engine, n, wg),
+    label,
+  });
 }
 
 /** Workgroups for `rows` rows in tiles of WG*PX by channel blocks of 4*CV, folding tiles past the limit into z. */
@@ -87,6 +142,13 @@ export function conv2dTileGrid(engine: Engine, rows: number, channels: number, t
 function tileConstants(t: ConvTile): Record<string, number> {
   if (t.px < 1 || t.px > 16 || t.cv < 1 || t.cv > 4) throw new ShapeError(`conv2d tuning: px must be 1..16 and cv 1..4, got ${t.px}, ${t.cv}`);
   return { WG: t.workgroup, PX: t.px, CV: t.cv };
+}
+
+/** [k0, k1) ranges of at most `per` covering [0, n). */
+function ranges(n: number, per: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let k = 0; k < n; k += per) out.push([k, Math.min(n, k + per)]);
+  return out;
 }
 
 /** y = act(conv(x, w) + bias): x [B,H,W,inC], w [kH,kW,inC,outC], bias [outC] or null, y [B,outH,outW,outC]. */
@@ -106,14 +168,19 @@ export function conv2dForward(
   expectSize('conv2dForward', y, g.batch * g.outH * g.outW * g.outC, 'y');
   const rows = g.batch * g.outH * g.outW;
   if (rows === 0) return;
-  rec.dispatch({
-    shader: 'conv2d',
-    entry: 'forward',
-    constants: tileConstants(tile),
-    // An absent bias binds w in its slot (never read: hasBias is 0).
-    bindings: [uniform(rec, g, activation === 'relu', bias !== null, rows), x, w, bias ?? w, y],
-    workgroups: conv2dTileGrid(rec.engine, rows, g.outC, tile),
-    label: 'conv2d.forward',
+  // Input channels per pass (see conv2dStepsPerPass); later passes add to y, the last adds bias and applies relu.
+  const passes = ranges(g.inC, Math.max(1, Math.floor(conv2dStepsPerPass(rec.engine, tile) / (g.kH * g.kW))));
+  passes.forEach(([k0, k1], i) => {
+    const last = i === passes.length - 1;
+    rec.dispatch({
+      shader: 'conv2d',
+      entry: 'forward',
+      constants: tileConstants(tile),
+      // An absent bias binds w in its slot (never read: hasBias is 0).
+      bindings: [uniform(rec, g, rows, { relu: last && activation === 'relu', hasBias: last && bias !== null, k0, k1, accumulate: i > 0 }), x, w, bias ?? w, y],
+      workgroups: conv2dTileGrid(rec.engine, rows, g.outC, tile),
+      label: passes.length > 1 ? `conv2d.forward[${i}]` : 'conv2d.forward',
+    });
   });
 }
 
@@ -135,7 +202,7 @@ export function conv2dForwardNaive(
     shader: 'conv2d',
     entry: 'forwardNaive',
     constants: { WG: wg },
-    bindings: [uniform(rec, g, activation === 'relu', bias !== null, n), x, w, bias ?? w, y],
+    bindings: [uniform(rec, g, n, { relu: activation === 'relu', hasBias: bias !== null }), x, w, bias ?? w, y],
     workgroups: grid1d(rec.engine, n, wg),
     label: 'conv2d.forwardNaive',
   });
@@ -155,13 +222,17 @@ export function conv2dBackwardInput(
   expectSize('conv2dBackwardInput', dx, g.batch * g.inH * g.inW * g.inC, 'dx');
   const rows = g.batch * g.inH * g.inW;
   if (rows === 0) return;
-  rec.dispatch({
-    shader: 'conv2d',
-    entry: 'backwardInput',
-    constants: tileConstants(tile),
-    bindings: [uniform(rec, g, false, false, rows), dy, w, null, dx],
-    workgroups: conv2dTileGrid(rec.engine, rows, g.inC, tile),
-    label: 'conv2d.backwardInput',
+  // Output channels per pass; later passes add to dx.
+  const passes = ranges(g.outC, Math.max(1, Math.floor(conv2dStepsPerPass(rec.engine, tile) / (g.kH * g.kW))));
+  passes.forEach(([k0, k1], i) => {
+    rec.dispatch({
+      shader: 'conv2d',
+      entry: 'backwardInput',
+      constants: tileConstants(tile),
+      bindings: [uniform(rec, g, rows, { k0, k1, accumulate: i > 0 }), dy, w, null, dx],
+      workgroups: conv2dTileGrid(rec.engine, rows, g.inC, tile),
+      label: passes.length > 1 ? `conv2d.backwardInput[${i}]` : 'conv2d.backwardInput',
+    });
   });
 }
 
@@ -182,12 +253,57 @@ export function conv2dBackwardFilter(
     rec.clear(dw, 'conv2d.backwardFilter (empty batch)');
     return;
   }
+  // Positions per chunk (see conv2dStepsPerPass): chunk c (workgroup_id.z) writes partial filter c; a second
+  // pass sums the partials in chunk order. One chunk writes dw directly.
+  const aligned = g.inC % tile.px === 0;
+  const positions = g.batch * g.outH * g.outW;
+  const steps = conv2dStepsPerPass(rec.engine, tile);
+  // The aligned variant chunks whole output rows (per = rows of outW positions), the other single positions.
+  const units = aligned ? g.batch * g.outH : positions;
+  const per = Math.min(units, aligned ? Math.max(1, Math.floor(steps / g.outW)) : steps);
+  const chunks = Math.ceil(units / per);
+  const limit = rec.engine.limits.maxComputeWorkgroupsPerDimension;
+  const tiles = Math.ceil(rows / (tile.workgroup * tile.px));
+  if (chunks > Math.min(limit, 60000) || tiles > limit)
+    throw new ShapeError(`conv2dBackwardFilter: ${positions} positions in ${chunks} chunks or ${rows} filter rows are too many for one call; use a smaller batch.`);
+  const target = chunks === 1 ? dw : scratch(rec.engine, chunks * rows * g.outC, 'conv2dBackwardFilter');
+  // PX consecutive rows share one (kh, kw) when inC is a multiple of PX: the cheaper aligned variant.
+  const entry = aligned ? 'backwardFilterAligned' : 'backwardFilter';
   rec.dispatch({
     shader: 'conv2d',
-    entry: 'backwardFilter',
+    entry,
     constants: tileConstants(tile),
-    bindings: [uniform(rec, g, false, false, rows), x, dy, null, dw],
-    workgroups: conv2dTileGrid(rec.engine, rows, g.outC, tile),
-    label: 'conv2d.backwardFilter',
+    bindings: [uniform(rec, g, rows, { chunk: per }), x, dy, null, target],
+    workgroups: [tiles, Math.ceil(g.outC / (4 * tile.cv)), chunks],
+    label: `conv2d.${entry}`,
   });
+  if (chunks > 1) reducePartials(rec, target as GPUBufferBinding, rows * g.outC, chunks, dw, g, 'conv2d.backwardFilter (sum of chunks)');
+}
+
+/**
+ * db[co] = sum of dy over batch and positions, in a fixed order: chunks of rows (below llvmpipe's loop cap),
+ * then the chunk sums in order. Use this rather than `columnSum`, whose single loop stops at 65535 rows there.
+ */
+export function conv2dBackwardBias(rec: Recorder, dy: Tensor, db: Tensor, g: Conv2dGeometry): void {
+  expectSize('conv2dBackwardBias', dy, g.batch * g.outH * g.outW * g.outC, 'dy');
+  expectSize('conv2dBackwardBias', db, g.outC, 'db');
+  const rows = g.batch * g.outH * g.outW;
+  if (rows === 0) {
+    rec.clear(db, 'conv2d.backwardBias (empty batch)');
+    return;
+  }
+  const limit = rec.engine.tuning.conv2d.loopLimit;
+  const per = limit > 0 ? Math.min(rows, limit) : rows;
+  const chunks = Math.ceil(rows / per);
+  const target = chunks === 1 ? db : scratch(rec.engine, chunks * g.outC, 'conv2dBackwardBias');
+  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  rec.dispatch({
+    shader: 'conv2d',
+    entry: 'biasPartial',
+    constants: { WG: wg },
+    bindings: [uniform(rec, g, rows, { k0: per }), dy, null, null, target],
+    workgroups: grid1d(rec.engine, chunks * g.outC, wg),
+    label: 'conv2d.backwardBias',
+  });
+  if (chunks > 1) reducePartials(rec, target as GPUBufferBinding, g.outC, chunks, db, g, 'conv2d.backwardBias (sum of chunks)');
 }

@@ -7,8 +7,9 @@ import type { Engine } from '../gpu/engine.js';
 import type { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { activationBackward, activationForward } from '../kernels/activation.js';
-import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dGeometry } from '../kernels/conv2d.js';
-import { columnSum } from '../kernels/elementwise.js';
+import {
+  conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dGeometry,
+} from '../kernels/conv2d.js';
 import { initializerConfig } from './config.js';
 import { Layer, type ActivationName, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
 import { checkPadding, toPair, type Padding } from './pooling.js';
@@ -136,7 +137,8 @@ export class Conv2D extends Layer {
       activationBackward(rec, this.activation, output!, dy, dz, rows, g.outC);
     }
     conv2dBackwardFilter(rec, input!, dz, this.grads[0]!, g);
-    if (this.useBias) columnSum(rec, dz, rows, g.outC, this.grads[1]!);
+    // Not columnSum: its single loop stops at 65535 rows on llvmpipe (B*outH*outW is 131072 for CIFAR).
+    if (this.useBias) conv2dBackwardBias(rec, dz, this.grads[1]!, g);
     if (!needInputGrad) return null;
     const dx = this.batchView(this.dx!, ctx.n);
     conv2dBackwardInput(rec, dz, this.weights[0]!, dx, g);

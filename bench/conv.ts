@@ -48,16 +48,20 @@ export interface BenchOptions {
   /** Override the tuned tiles (for autotuning experiments). */
   tiles?: { forward?: ConvTile; backwardInput?: ConvTile; backwardFilter?: ConvTile };
   /** Which shapes: default both. */
-  shapes?: ('cifar2' | 'mnist')[];
+  shapes?: ('cifar2' | 'mnist' | 'cifar1')[];
 }
 
-/** Times forward, backward-input and backward-filter at the CIFAR second conv and the MNIST conv, and max-pool. */
+/**
+ * Times forward, backward-input and backward-filter at the CIFAR second conv and the MNIST conv (and, when asked
+ * with `shapes`, the CIFAR first conv), and max-pool forward and backward.
+ */
 export async function benchConv(engine: Engine, opts: BenchOptions = {}): Promise<BenchResult[]> {
   const runs = opts.runs ?? 3;
   const out: BenchResult[] = [];
   const shapes = {
     cifar2: { name: 'cifar conv2 128x32x32x32->64 3x3 same', g: conv2dGeometry([128, 32, 32, 32], 64, [3, 3], [1, 1], 'same') },
     mnist: { name: 'mnist conv 128x28x28x1->32 3x3 same', g: conv2dGeometry([128, 28, 28, 1], 32, [3, 3], [1, 1], 'same') },
+    cifar1: { name: 'cifar conv1 128x32x32x3->32 3x3 same', g: conv2dGeometry([128, 32, 32, 3], 32, [3, 3], [1, 1], 'same') },
   };
   for (const key of opts.shapes ?? (['cifar2', 'mnist'] as const)) {
     const { name, g } = shapes[key];

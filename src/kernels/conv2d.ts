@@ -1,6 +1,6 @@
 // 2-D convolution kernels (shaders/conv2d.wgsl): forward with fused bias and relu, backward-input (gather),
 // backward-filter (fixed-order reduction). NHWC activations, Keras [kH, kW, inC, outC] filters.
-// The bias gradient is `columnSum` (src/kernels/elementwise.ts) over dy viewed as [B*outH*outW, outC].
+// The bias gradient is conv2dBackwardBias (a chunked column sum: columnSum's single loop stops at 65535 rows on llvmpipe).
 // CPU references: src/reference/conv2d.ts.
 import { ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';

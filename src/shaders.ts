@@ -3,6 +3,7 @@ import elementwise from '../shaders/elementwise.wgsl';
 import reduce from '../shaders/reduce.wgsl';
 import matmul from '../shaders/matmul.wgsl';
 import probe from '../shaders/probe.wgsl';
+import gather from '../shaders/gather.wgsl';
 import data from '../shaders/data.wgsl';
 import conv2d from '../shaders/conv2d.wgsl';
 import pool from '../shaders/pool.wgsl';
@@ -13,6 +14,7 @@ export const SHADERS = {
   reduce,
   matmul,
   probe,
+  gather,
   data,
   conv2d,
   pool,

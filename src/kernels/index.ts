@@ -1,6 +1,6 @@
 // Every kernel family's TypeScript side. Each records dispatches into a Recorder.
 export * from './elementwise.js';
+export * from './matmul.js';
 export * from './conv2d.js';
 export * from './pool.js';
 export * from './activation.js'; export * from './loss.js'; export * from './optimizer.js'; export * from './dropout.js'; export * from './initializer.js';
-export * from './matmul.js';

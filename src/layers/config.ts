@@ -1,0 +1,23 @@
+// Keras/TF.js config objects shared by the layers' getConfig() and the model loader.
+import type { InitializerName } from './layer.js';
+
+const KERAS_INITIALIZERS: Record<InitializerName, string> = {
+  glorot_uniform: 'GlorotUniform',
+  glorot_normal: 'GlorotNormal',
+  he_normal: 'HeNormal',
+  he_uniform: 'HeUniform',
+  zeros: 'Zeros',
+  ones: 'Ones',
+};
+
+export function initializerConfig(name: InitializerName): { class_name: string; config: Record<string, unknown> } {
+  return { class_name: KERAS_INITIALIZERS[name], config: name === 'zeros' || name === 'ones' ? {} : { seed: null } };
+}
+
+/** Accepts 'glorot_uniform', 'GlorotUniform' or {class_name: 'GlorotUniform'}; unknown names give undefined. */
+export function parseInitializer(v: unknown): InitializerName | undefined {
+  const raw = typeof v === 'string' ? v : (v as { class_name?: string } | null)?.class_name;
+  if (!raw) return undefined;
+  const snake = raw.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+  return (Object.keys(KERAS_INITIALIZERS) as InitializerName[]).find((k) => k === snake);
+}

@@ -1,0 +1,128 @@
+// Dense: y = act(x · kernel + bias) over the last axis. Forward keeps its input and output (ConvNetJS style)
+// because backward needs x for the kernel gradient and y for the activation's derivative.
+import type { Engine } from '../gpu/engine.js';
+import type { Recorder } from '../gpu/recorder.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { matmul } from '../kernels/matmul.js';
+import { activationBackward, activationForward } from '../kernels/activation.js';
+import { columnSum } from '../kernels/elementwise.js';
+import { Layer, type ActivationName, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
+import { initializerConfig } from './config.js';
+
+export interface DenseOptions {
+  units: number;
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInitializer?: InitializerName;
+  biasInitializer?: InitializerName;
+  /** Keras' input_dim: shorthand for inputShape [inputDim]. */
+  inputDim?: number;
+  inputShape?: number[];
+  name?: string;
+}
+
+export class Dense extends Layer {
+  readonly className = 'Dense';
+  readonly units: number;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly kernelInitializer: InitializerName;
+  readonly biasInitializer: InitializerName;
+  /**
+   * Set by the model when this is the last layer, its activation is softmax and the loss is categorical
+   * cross-entropy: forward then emits logits, and the fused softmax + cross-entropy kernel does the rest.
+   */
+  emitLogits = false;
+  private y?: Tensor;
+  private dz?: Tensor;
+  private dx?: Tensor;
+
+  constructor(opts: DenseOptions) {
+    super({ name: opts.name, inputShape: opts.inputShape ?? (opts.inputDim ? [opts.inputDim] : undefined) }, 'dense');
+    if (!Number.isInteger(opts.units) || opts.units <= 0) throw this.shapeError(`units must be a positive whole number, got ${opts.units}.`);
+    this.units = opts.units;
+    this.activation = opts.activation ?? 'linear';
+    this.useBias = opts.useBias ?? true;
+    this.kernelInitializer = opts.kernelInitializer ?? 'glorot_uniform';
+    this.biasInitializer = opts.biasInitializer ?? 'zeros';
+  }
+
+  computeOutputShape(inputShape: number[]): number[] {
+    if (inputShape.length < 1) throw this.shapeError('needs an input shape of rank >= 1.');
+    return [...inputShape.slice(0, -1), this.units];
+  }
+
+  private get inFeatures(): number {
+    return this.inputShape[this.inputShape.length - 1]!;
+  }
+
+  /** Rows of the matmul per example: Dense applies to the last axis, like Keras. */
+  private get rowsPerExample(): number {
+    return this.inputShape.slice(0, -1).reduce((a, b) => a * b, 1);
+  }
+
+  override paramSpecs(): ParamSpec[] {
+    const specs: ParamSpec[] = [
+      { name: 'kernel', shape: [this.inFeatures, this.units], initializer: this.kernelInitializer, fanIn: this.inFeatures, fanOut: this.units },
+    ];
+    if (this.useBias) specs.push({ name: 'bias', shape: [this.units], initializer: this.biasInitializer, fanIn: this.inFeatures, fanOut: this.units });
+    return specs;
+  }
+
+  getConfig(): Record<string, unknown> {
+    return {
+      units: this.units,
+      activation: this.activation,
+      use_bias: this.useBias,
+      kernel_initializer: initializerConfig(this.kernelInitializer),
+      bias_initializer: initializerConfig(this.biasInitializer),
+      kernel_regularizer: null,
+      bias_regularizer: null,
+      activity_regularizer: null,
+      kernel_constraint: null,
+      bias_constraint: null,
+    };
+  }
+
+  /** The activation forward applies: none when the model fused softmax into the loss. */
+  get appliedActivation(): ActivationName {
+    return this.emitLogits ? 'linear' : this.activation;
+  }
+
+  protected allocateBuffers(engine: Engine, maxBatch: number): void {
+    this.y = this.own(engine, [maxBatch, ...this.outputShape]);
+    if (this.appliedActivation !== 'linear' && this.appliedActivation !== 'relu') this.dz = this.own(engine, [maxBatch, ...this.outputShape]);
+    else if (this.appliedActivation === 'relu') this.dz = this.own(engine, [maxBatch, ...this.outputShape]);
+    this.dx = this.own(engine, [maxBatch, ...this.inputShape]);
+  }
+
+  forward(rec: Recorder, x: Tensor, ctx: StepContext): Tensor {
+    const rows = ctx.n * this.rowsPerExample;
+    const y = this.batchView(this.y!, ctx.n);
+    const act = this.appliedActivation;
+    matmul(rec, x, this.weights[0]!, y, rows, this.units, this.inFeatures, {
+      bias: this.useBias ? this.weights[1] : undefined,
+      activation: act === 'relu' ? 'relu' : 'linear',
+    });
+    if (act !== 'linear' && act !== 'relu') activationForward(rec, act, y, y, rows, this.units);
+    this.saved = { input: x, output: y };
+    return y;
+  }
+
+  backward(rec: Recorder, dy: Tensor, ctx: StepContext, needInputGrad: boolean): Tensor | null {
+    const rows = ctx.n * this.rowsPerExample;
+    const { input, output } = this.saved;
+    let dz = dy;
+    if (this.appliedActivation !== 'linear') {
+      dz = this.batchView(this.dz!, ctx.n);
+      activationBackward(rec, this.appliedActivation, output!, dy, dz, rows, this.units);
+    }
+    // dKernel[in, units] = xᵀ · dz ; dBias = column sums of dz ; dx = dz · kernelᵀ
+    matmul(rec, input!, dz, this.grads[0]!, this.inFeatures, this.units, rows, { transA: true });
+    if (this.useBias) columnSum(rec, dz, rows, this.units, this.grads[1]!);
+    if (!needInputGrad) return null;
+    const dx = this.batchView(this.dx!, ctx.n);
+    matmul(rec, dz, this.weights[0]!, dx, rows, this.inFeatures, this.units, { transB: true });
+    return dx;
+  }
+}

@@ -1,0 +1,152 @@
+// The layer contract. A layer is built once for an input shape (shape inference, parameter specs), then
+// `allocate`d for the largest batch it will see, then its forward and backward passes are *recorded* (not run)
+// into a step Recorder for an actual batch size n <= maxBatch. Like ConvNetJS, forward keeps exactly what
+// backward needs, by name, in `this.saved`; backward reads it from there.
+//
+// Shapes exclude the batch dimension (Keras' `input_shape`); tensors are NHWC, batch first.
+import type { Engine } from '../gpu/engine.js';
+import type { Recorder } from '../gpu/recorder.js';
+import { Tensor } from '../gpu/tensor.js';
+import { ShapeError, shapeStr } from '../errors.js';
+
+export type ActivationName = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
+
+export type InitializerName = 'glorot_uniform' | 'glorot_normal' | 'zeros' | 'ones' | 'he_normal' | 'he_uniform';
+
+export interface ParamSpec {
+  /** Keras weight name within the layer: 'kernel' or 'bias'. */
+  name: string;
+  shape: number[];
+  initializer: InitializerName;
+  /** fan-in and fan-out for Glorot/He initializers (Keras' _compute_fans). */
+  fanIn: number;
+  fanOut: number;
+}
+
+/** What the model hands every layer when recording a step. */
+export interface StepContext {
+  engine: Engine;
+  /** Examples in this batch (<= maxBatch given to allocate). */
+  n: number;
+  training: boolean;
+  /**
+   * A storage buffer of u32 whose element 0 counts optimizer steps (incremented on the GPU once per training
+   * step; dropout seeds its random stream from it, so a replayed step draws a fresh mask without a host write).
+   */
+  stepState: GPUBuffer;
+  /** The model's seed (dropout streams, initializers). */
+  seed: number;
+}
+
+let uid = 0;
+const nameCounts = new Map<string, number>();
+
+/** Keras-style automatic names: dense, dense_1, dense_2, ... per class. */
+export function autoName(base: string): string {
+  const k = nameCounts.get(base) ?? 0;
+  nameCounts.set(base, k + 1);
+  return k === 0 ? base : `${base}_${k}`;
+}
+
+/** Resets automatic naming (Keras' clear_session), so each model in a test or CLI run names layers from _0. */
+export function resetLayerNames(): void {
+  nameCounts.clear();
+}
+
+export abstract class Layer {
+  /** Keras class name, as written in model.json: 'Dense', 'Conv2D', ... */
+  abstract readonly className: string;
+  readonly name: string;
+  /** Position in the model (set at compile); seeds per-layer random streams (dropout) reproducibly. */
+  id = uid++;
+  /** Input shape without batch, if the user gave one (first layer). */
+  readonly declaredInputShape?: number[];
+  inputShape: number[] = [];
+  outputShape: number[] = [];
+  built = false;
+  /** Parameter views into the model's arenas, in `paramSpecs()` order; set by the model after build. */
+  weights: Tensor[] = [];
+  grads: Tensor[] = [];
+  /** Whatever forward kept for backward, by name (a reference to a tensor, not a copy). */
+  protected saved: Record<string, Tensor> = {};
+  /** Buffers this layer owns (outputs, masks, input gradients), freed by `release`. */
+  protected owned: Tensor[] = [];
+  protected maxBatch = 0;
+
+  constructor(opts: { name?: string; inputShape?: number[] } = {}, baseName = 'layer') {
+    this.name = opts.name ?? autoName(baseName);
+    if (opts.inputShape) this.declaredInputShape = [...opts.inputShape];
+  }
+
+  /** Output shape for `inputShape` (no batch); throws a ShapeError naming this layer when it cannot apply. */
+  abstract computeOutputShape(inputShape: number[]): number[];
+
+  /** Trainable parameters, once built. */
+  paramSpecs(): ParamSpec[] {
+    return [];
+  }
+
+  /** Keras layer config for model.json (name and trainable are added by the model). */
+  abstract getConfig(): Record<string, unknown>;
+
+  build(inputShape: number[]): void {
+    this.inputShape = [...inputShape];
+    this.outputShape = this.computeOutputShape(inputShape);
+    this.built = true;
+  }
+
+  paramCount(): number {
+    return this.paramSpecs().reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+  }
+
+  /** Allocates output/gradient buffers for batches of up to `maxBatch`. Called once per compile. */
+  allocate(engine: Engine, maxBatch: number): void {
+    this.release();
+    this.maxBatch = maxBatch;
+    this.allocateBuffers(engine, maxBatch);
+  }
+
+  protected abstract allocateBuffers(engine: Engine, maxBatch: number): void;
+
+  /** Records the forward pass of `ctx.n` examples of `x`; returns the output (a view of an owned buffer). */
+  abstract forward(rec: Recorder, x: Tensor, ctx: StepContext): Tensor;
+
+  /**
+   * Records the backward pass: parameter gradients into `this.grads` (overwritten, not accumulated), and returns
+   * the gradient with respect to the input, or null when `needInputGrad` is false (first layer).
+   */
+  abstract backward(rec: Recorder, dy: Tensor, ctx: StepContext, needInputGrad: boolean): Tensor | null;
+
+  /** A tensor of `shape` owned by this layer (freed by `release`). */
+  protected own(engine: Engine, shape: number[], dtype: 'f32' | 'u32' = 'f32'): Tensor {
+    const t = engine.empty(shape, dtype);
+    this.owned.push(t);
+    return t;
+  }
+
+  /** The first n examples of an owned [maxBatch, ...] buffer, as a view. */
+  protected batchView(t: Tensor, n: number): Tensor {
+    return sliceBatch(t, n);
+  }
+
+  release(): void {
+    for (const t of this.owned) t.dispose();
+    this.owned = [];
+    this.saved = {};
+  }
+
+  protected shapeError(message: string): ShapeError {
+    return new ShapeError(`Layer "${this.name}" (${this.className}): ${message}`);
+  }
+
+  protected expectRank(inputShape: number[], rank: number, what: string): void {
+    if (inputShape.length !== rank)
+      throw this.shapeError(`expects ${what} (rank ${rank} without the batch), got input shape ${shapeStr(inputShape)}.`);
+  }
+}
+
+/** The first n examples of a [batch, ...] tensor, as a view sharing its buffer. */
+export function sliceBatch(t: Tensor, n: number): Tensor {
+  if (n > t.shape[0]!) throw new ShapeError(`sliceBatch: ${n} examples requested from ${shapeStr(t.shape)}.`);
+  return Tensor.view(t.engine, t.buffer, t.offset, [n, ...t.shape.slice(1)], t.dtype);
+}

@@ -1,0 +1,118 @@
+// What fit/evaluate/predict accept, and the GPU batch sources built from it. uint8 images go to the GPU once,
+// packed (src/data/device.ts) and are scaled by 1/255 per batch on the GPU, as the seed course's X / 255.0;
+// float inputs are uploaded once as float32 and gathered per batch (shaders/gather.wgsl). Either way a step
+// only writes the batch's start position (4 bytes); shuffling is an index permutation.
+import { DeviceDataset } from '../data/device.js';
+import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
+import type { Engine } from '../gpu/engine.js';
+import { grid1d, type Recorder } from '../gpu/recorder.js';
+import type { Tensor } from '../gpu/tensor.js';
+
+/** uint8 images ({images, shape} or an ImageSet from a loader), float rows ({data, shape}) or a bare Float32Array. */
+export type XInput = { images: Uint8Array; shape: readonly number[]; labels?: ArrayLike<number> } | { data: Float32Array; shape: readonly number[] } | Float32Array;
+/** Class indices (Uint8Array/Int32Array/number[]) or one-hot rows (Float32Array [n, classes]). */
+export type LabelInput = Uint8Array | Uint32Array | Int32Array | Float32Array | number[] | undefined;
+
+export interface BatchSource {
+  readonly count: number;
+  /** Index of this source's first example in the underlying dataset (slices for validationSplit). */
+  readonly base: number;
+  recordGather(rec: Recorder, order: Tensor, start: GPUBuffer, n: number, x: Tensor, y: Tensor, opts: { sparse?: boolean }): void;
+  slice(from: number, to: number): BatchSource;
+  dispose(): void;
+}
+
+function labelsToClasses(y: LabelInput, count: number, classes: number, what: string): Uint8Array | Uint32Array {
+  const out = new Uint32Array(count);
+  if (y === undefined) return out;
+  if (y instanceof Float32Array && y.length === count * classes && classes > 1) {
+    // One-hot rows (toCategorical): back to class indices; the GPU expands them again per batch.
+    for (let i = 0; i < count; i++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (y[i * classes + c]! > y[i * classes + best]!) best = c;
+      out[i] = best;
+    }
+    return out;
+  }
+  if (y.length !== count)
+    throw new ShapeError(`${what}: ${count} examples but ${y.length} labels (give class indices [n] or one-hot rows [n, ${classes}]).`);
+  for (let i = 0; i < count; i++) {
+    const v = y[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= classes)
+      throw new ShaderflowError(`${what}: label ${i} is ${v}, outside the model's ${classes} classes (0..${classes - 1}).`);
+    out[i] = v;
+  }
+  return out;
+}
+
+export function makeBatchSource(engine: Engine, x: XInput, y: LabelInput, inputShape: number[], classes: number, what: string): BatchSource {
+  const per = inputShape.reduce((a, b) => a * b, 1);
+  const check = (len: number, shape?: readonly number[]): number => {
+    const count = shape ? shape[0]! : len / per;
+    if (!Number.isInteger(count) || count * per !== len)
+      throw new ShapeError(`${what}: ${shape ? `shape ${shapeStr(shape)}` : `${len} values`} does not hold whole examples of the model's input shape ${shapeStr(inputShape)} (${per} values each).`);
+    if (count === 0) throw new ShaderflowError(`${what}: no examples.`);
+    return count;
+  };
+  if (!(x instanceof Float32Array) && 'images' in x) {
+    const count = check(x.images.length, x.shape);
+    const labels = labelsToClasses(y ?? (x.labels as LabelInput), count, classes, what);
+    const ds = DeviceDataset.upload(engine, { images: x.images, shape: [...x.shape] as [number, number, number, number], labels: Uint8Array.from(labels) }, classes);
+    return wrapDevice(ds, 0, count);
+  }
+  const data = x instanceof Float32Array ? x : x.data;
+  const count = check(data.length, x instanceof Float32Array ? undefined : x.shape);
+  const labels = labelsToClasses(y, count, classes, what);
+  return FloatSource.upload(engine, data, per, labels, classes);
+}
+
+function wrapDevice(ds: DeviceDataset, base: number, count: number, owner = true): BatchSource {
+  return {
+    count,
+    base,
+    recordGather: (rec, order, start, n, x, y, opts) => ds.recordGather(rec, order, start, n, x, y, { scale: 1 / 255, offset: 0, sparse: opts.sparse }),
+    slice: (from, to) => wrapDevice(ds, base + from, to - from, false),
+    dispose: () => {
+      if (owner) ds.dispose();
+    },
+  };
+}
+
+class FloatSource implements BatchSource {
+  private constructor(
+    private readonly src: Tensor,
+    private readonly labels: Tensor,
+    private readonly rowSize: number,
+    private readonly classes: number,
+    readonly count: number,
+    readonly base: number,
+    private readonly owner: boolean,
+  ) {}
+
+  static upload(engine: Engine, data: Float32Array, rowSize: number, labels: Uint32Array | Uint8Array, classes: number): FloatSource {
+    const count = data.length / rowSize;
+    return new FloatSource(engine.tensor([count, rowSize], data), engine.tensor([count], Uint32Array.from(labels)), rowSize, classes, count, 0, true);
+  }
+
+  recordGather(rec: Recorder, order: Tensor, start: GPUBuffer, n: number, x: Tensor, y: Tensor, opts: { sparse?: boolean }): void {
+    const wg = rec.engine.tuning.elementwiseWorkgroup;
+    const total = Math.max(n * this.rowSize, n * this.classes);
+    rec.dispatch({
+      shader: 'gather',
+      constants: { WG: wg },
+      bindings: [rec.uniform([n, this.rowSize, this.classes, opts.sparse ? 1 : 0]), { buffer: start, offset: 0, size: 16 }, order, this.src, this.labels, x, y],
+      workgroups: grid1d(rec.engine, total, wg),
+      label: 'gather float batch',
+    });
+  }
+
+  slice(from: number, to: number): BatchSource {
+    return new FloatSource(this.src, this.labels, this.rowSize, this.classes, to - from, this.base + from, false);
+  }
+
+  dispose(): void {
+    if (!this.owner) return;
+    this.src.dispose();
+    this.labels.dispose();
+  }
+}

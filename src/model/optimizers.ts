@@ -1,0 +1,88 @@
+// Optimizer specs (Keras names and defaults) and how each one records its single update dispatch over the
+// model's whole parameter arena.
+import { ShaderflowError } from '../errors.js';
+import type { Recorder } from '../gpu/recorder.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { adamStep, rmspropStep, sgdStep } from '../kernels/optimizer.js';
+
+export type OptimizerSpec =
+  | { kind: 'sgd'; learningRate: number; momentum: number; nesterov: boolean }
+  | { kind: 'adam'; learningRate: number; beta1: number; beta2: number; epsilon: number }
+  | { kind: 'rmsprop'; learningRate: number; rho: number; epsilon: number };
+
+/** Keras' defaults: SGD lr 0.01; Adam lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7; RMSprop lr 0.001, rho 0.9. */
+export function sgd(o: { learningRate?: number; momentum?: number; nesterov?: boolean } = {}): OptimizerSpec {
+  return { kind: 'sgd', learningRate: o.learningRate ?? 0.01, momentum: o.momentum ?? 0, nesterov: o.nesterov ?? false };
+}
+export function adam(o: { learningRate?: number; beta1?: number; beta2?: number; epsilon?: number } = {}): OptimizerSpec {
+  return { kind: 'adam', learningRate: o.learningRate ?? 0.001, beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, epsilon: o.epsilon ?? 1e-7 };
+}
+export function rmsprop(o: { learningRate?: number; rho?: number; epsilon?: number } = {}): OptimizerSpec {
+  return { kind: 'rmsprop', learningRate: o.learningRate ?? 0.001, rho: o.rho ?? 0.9, epsilon: o.epsilon ?? 1e-7 };
+}
+
+export function parseOptimizer(o: string | OptimizerSpec): OptimizerSpec {
+  if (typeof o !== 'string') return { ...o };
+  switch (o.toLowerCase()) {
+    case 'sgd':
+      return sgd();
+    case 'adam':
+      return adam();
+    case 'rmsprop':
+      return rmsprop();
+    default:
+      throw new ShaderflowError(`Unknown optimizer "${o}": use 'sgd', 'adam' or 'rmsprop' (or optimizers.sgd({...}) etc.).`);
+  }
+}
+
+/** How many arena-sized state tensors the optimizer keeps (SGD's velocity only with momentum). */
+export function optimizerStateCount(spec: OptimizerSpec): number {
+  return spec.kind === 'adam' ? 2 : spec.kind === 'rmsprop' ? 1 : spec.momentum > 0 ? 1 : 0;
+}
+
+export function stateNames(spec: OptimizerSpec): string[] {
+  return spec.kind === 'adam' ? ['m', 'v'] : spec.kind === 'rmsprop' ? ['ms'] : spec.momentum > 0 ? ['velocity'] : [];
+}
+
+/** One dispatch that updates every parameter of the model. */
+export function recordOptimizerStep(rec: Recorder, spec: OptimizerSpec, params: Tensor, grads: Tensor, state: Tensor[], stepState: GPUBuffer): void {
+  switch (spec.kind) {
+    case 'sgd':
+      sgdStep(rec, params, grads, state[0] ?? null, { lr: spec.learningRate, momentum: spec.momentum, nesterov: spec.nesterov });
+      return;
+    case 'adam':
+      adamStep(rec, params, grads, state[0]!, state[1]!, stepState, { lr: spec.learningRate, beta1: spec.beta1, beta2: spec.beta2, epsilon: spec.epsilon });
+      return;
+    case 'rmsprop':
+      rmspropStep(rec, params, grads, state[0]!, { lr: spec.learningRate, rho: spec.rho, epsilon: spec.epsilon });
+      return;
+  }
+}
+
+/** Keras/TF.js optimizer config, for model.json's training_config. */
+export function optimizerConfig(spec: OptimizerSpec): { class_name: string; config: Record<string, unknown> } {
+  switch (spec.kind) {
+    case 'sgd':
+      return { class_name: 'SGD', config: { learning_rate: spec.learningRate, momentum: spec.momentum, nesterov: spec.nesterov } };
+    case 'adam':
+      return { class_name: 'Adam', config: { learning_rate: spec.learningRate, beta_1: spec.beta1, beta_2: spec.beta2, epsilon: spec.epsilon } };
+    case 'rmsprop':
+      return { class_name: 'RMSprop', config: { learning_rate: spec.learningRate, rho: spec.rho, epsilon: spec.epsilon } };
+  }
+}
+
+export function optimizerFromConfig(c: { class_name?: string; config?: Record<string, number | boolean> } | undefined): OptimizerSpec | undefined {
+  if (!c?.class_name) return undefined;
+  const cfg = c.config ?? {};
+  const lr = (cfg.learning_rate ?? cfg.lr) as number | undefined;
+  switch (c.class_name.toLowerCase()) {
+    case 'sgd':
+      return sgd({ learningRate: lr, momentum: cfg.momentum as number, nesterov: cfg.nesterov as boolean });
+    case 'adam':
+      return adam({ learningRate: lr, beta1: cfg.beta_1 as number, beta2: cfg.beta_2 as number, epsilon: cfg.epsilon as number });
+    case 'rmsprop':
+      return rmsprop({ learningRate: lr, rho: cfg.rho as number, epsilon: cfg.epsilon as number });
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,726 @@
+// The Keras-style Sequential model: shape inference at add(), summary(), compile(), fit(), evaluate(),
+// predict(). Whole-step scheduling: compile allocates the parameter arena (weights, gradients, optimizer state);
+// the first fit for a batch size allocates every activation and gradient buffer once; a training step (gather
+// batch, forward, loss, backward, one optimizer dispatch) is recorded once per batch size and replayed with no
+// allocation and no readback. Loss and accuracy accumulate on the GPU and are read back asynchronously only when
+// the progress bar or an epoch end needs them.
+import { NumericError, ShaderflowError, ShapeError, shapeStr } from '../errors.js';
+import type { Engine } from '../gpu/engine.js';
+import { Recorder } from '../gpu/recorder.js';
+import { Tensor } from '../gpu/tensor.js';
+import { activationForward } from '../kernels/activation.js';
+import { initialize } from '../kernels/initializer.js';
+import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy } from '../kernels/loss.js';
+import { incrementStep } from '../kernels/optimizer.js';
+import { mulberry32 } from '../reference/random.js';
+import { Dense } from '../layers/dense.js';
+import { Layer, sliceBatch, type StepContext } from '../layers/layer.js';
+import { makeBatchSource, type BatchSource, type LabelInput, type XInput } from './data.js';
+import { History, type Callbacks, type Logs } from './history.js';
+import { optimizerStateCount, parseOptimizer, recordOptimizerStep, type OptimizerSpec } from './optimizers.js';
+import { defaultSink, Progbar, type ProgressSink, type Verbosity } from './progress.js';
+
+export type LossName = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error';
+
+export interface CompileArgs {
+  optimizer: string | OptimizerSpec;
+  loss: string;
+  metrics?: string[];
+  /** Seeds the initializers, dropout masks and shuffling (default 0). */
+  seed?: number;
+}
+
+export interface FitOptions {
+  batchSize?: number;
+  epochs?: number;
+  validationData?: [XInput, LabelInput];
+  validationSplit?: number;
+  shuffle?: boolean;
+  verbose?: Verbosity;
+  callbacks?: Callbacks;
+  /** Seeds this fit's shuffling (default: the compile seed). */
+  seed?: number;
+  /** Where progress goes (default stdout). */
+  sink?: ProgressSink;
+  /** Check the loss for NaN/Inf at each readback and stop with a NumericError (default true). */
+  nanGuard?: boolean;
+  /** Saves a checkpoint at each epoch end (and every `everySteps` batches if set). See src/node.ts fileCheckpointer. */
+  checkpoint?: { save(c: Checkpoint): Promise<void>; everySteps?: number };
+  /** Continues from a checkpoint made by a fit with the same data, batch size and seed. */
+  resume?: Checkpoint;
+}
+
+/** Everything a fit needs to continue exactly where it stopped. */
+export interface Checkpoint {
+  /** The epoch to run next (0-based) and the batch within it to start at. */
+  epoch: number;
+  batch: number;
+  batchSize: number;
+  trainCount: number;
+  seed: number;
+  /** The epoch's running [lossSum, correct, count, nonFinite]. */
+  stats: number[];
+  weights: { name: string; shape: number[]; values: Float32Array }[];
+  optimizer: { step: number; tensors: Float32Array[] };
+  history: { epoch: number[]; history: Record<string, number[]> };
+}
+
+interface ParamSlot {
+  layer: Layer;
+  index: number;
+  name: string;
+  shape: number[];
+  offset: number; // in floats
+  size: number;
+}
+
+const LOSS_ALIASES: Record<string, LossName> = {
+  categorical_crossentropy: 'categorical_crossentropy',
+  categoricalcrossentropy: 'categorical_crossentropy',
+  sparse_categorical_crossentropy: 'sparse_categorical_crossentropy',
+  sparsecategoricalcrossentropy: 'sparse_categorical_crossentropy',
+  mean_squared_error: 'mean_squared_error',
+  meansquarederror: 'mean_squared_error',
+  mse: 'mean_squared_error',
+};
+
+let modelCount = 0;
+
+export class Sequential {
+  readonly name: string;
+  readonly layers: Layer[] = [];
+  /** Set true from a callback to stop fit after the current batch (Keras' model.stop_training). */
+  stopTraining = false;
+
+  engine?: Engine;
+  optimizer?: OptimizerSpec;
+  loss?: LossName;
+  metrics: string[] = [];
+  seed = 0;
+
+  private slots: ParamSlot[] = [];
+  private params?: Tensor;
+  private grads?: Tensor;
+  private optState: Tensor[] = [];
+  private stepState?: Tensor;
+  private trainStats?: Tensor;
+  private evalStats?: Tensor;
+  private startBuffer?: GPUBuffer;
+  private maxBatch = 0;
+  private xBuf?: Tensor;
+  private yBuf?: Tensor;
+  private outBuf?: Tensor;
+  private dOutBuf?: Tensor;
+  private fusedSoftmax = false;
+  private disposed = false;
+
+  constructor(layers: Layer[] = [], opts: { name?: string } = {}) {
+    this.name = opts.name ?? (modelCount++ === 0 ? 'sequential' : `sequential_${modelCount - 1}`);
+    for (const l of layers) this.add(l);
+  }
+
+  /** Appends a layer; with a known input shape the layer is built now, so shape errors name it at once. */
+  add(layer: Layer): this {
+    if (this.engine) throw new ShaderflowError(`Model "${this.name}": add layers before compile().`);
+    if (this.layers.length === 0) {
+      if (layer.declaredInputShape) layer.build(layer.declaredInputShape);
+    } else {
+      if (layer.declaredInputShape && this.layers.length > 0) {
+        // Keras ignores input_shape on later layers; we only check it agrees.
+        const prev = this.layers[this.layers.length - 1]!;
+        if (prev.built && shapeStr(prev.outputShape) !== shapeStr(layer.declaredInputShape))
+          throw new ShapeError(
+            `Layer "${layer.name}" (${layer.className}) declares input shape ${shapeStr(layer.declaredInputShape)} but the previous layer "${prev.name}" outputs ${shapeStr(prev.outputShape)}.`,
+          );
+      }
+      const prev = this.layers[this.layers.length - 1]!;
+      if (prev.built) this.buildLayer(layer, prev);
+    }
+    this.layers.push(layer);
+    return this;
+  }
+
+  private buildLayer(layer: Layer, prev: Layer): void {
+    try {
+      layer.build(prev.outputShape);
+    } catch (e) {
+      if (e instanceof ShapeError)
+        throw new ShapeError(`${e.message} (it follows "${prev.name}" (${prev.className}), whose output shape is ${shapeStr(prev.outputShape)})`);
+      throw e;
+    }
+  }
+
+  /** Builds every layer from the first layer's input shape. */
+  build(): void {
+    if (this.layers.length === 0) throw new ShaderflowError(`Model "${this.name}" has no layers: add() some first.`);
+    const first = this.layers[0]!;
+    if (!first.built) {
+      if (!first.declaredInputShape)
+        throw new ShapeError(
+          `Layer "${first.name}" (${first.className}) is the first layer but has no input shape: give it inputShape (e.g. inputShape: [28, 28, 1]) or inputDim.`,
+        );
+      first.build(first.declaredInputShape);
+    }
+    for (let i = 1; i < this.layers.length; i++) if (!this.layers[i]!.built) this.buildLayer(this.layers[i]!, this.layers[i - 1]!);
+  }
+
+  get inputShape(): number[] {
+    this.build();
+    return this.layers[0]!.inputShape;
+  }
+
+  get outputShape(): number[] {
+    this.build();
+    return this.layers[this.layers.length - 1]!.outputShape;
+  }
+
+  countParams(): number {
+    this.build();
+    return this.layers.reduce((s, l) => s + l.paramCount(), 0);
+  }
+
+  /** Keras' summary table (the classic 65-column layout of the seed course). Returns it and prints it unless print is false. */
+  summary(print: boolean | ((line: string) => void) = true): string {
+    this.build();
+    const positions = [29, 55, 65];
+    const row = (fields: string[]): string => {
+      let line = '';
+      fields.forEach((f, i) => {
+        line += f;
+        line = line.slice(0, positions[i]);
+        line += ' '.repeat(Math.max(0, positions[i]! - line.length));
+      });
+      return line;
+    };
+    const lines = [`Model: "${this.name}"`, '_'.repeat(65), row(['Layer (type)', 'Output Shape', 'Param #']), '='.repeat(65)];
+    this.layers.forEach((l, i) => {
+      lines.push(row([`${l.name} (${l.className})`, `(None, ${l.outputShape.join(', ')})`, String(l.paramCount())]));
+      lines.push(i === this.layers.length - 1 ? '='.repeat(65) : '_'.repeat(65));
+    });
+    const total = this.countParams();
+    const fmt = (n: number) => n.toLocaleString('en-US');
+    lines.push(`Total params: ${fmt(total)}`, `Trainable params: ${fmt(total)}`, 'Non-trainable params: 0', '_'.repeat(65));
+    const text = lines.join('\n');
+    if (print === true) console.log(text);
+    else if (typeof print === 'function') for (const l of lines) print(l);
+    return text;
+  }
+
+  // ------------------------------------------------------------------ compile
+
+  /** Builds, allocates the parameter arena and optimizer state on `engine`, and initialises the weights (seeded). */
+  compile(engine: Engine, args: CompileArgs): this {
+    if (this.disposed) throw new ShaderflowError(`Model "${this.name}" was disposed.`);
+    this.build();
+    const loss = LOSS_ALIASES[args.loss.toLowerCase().replace(/[^a-z_]/g, '')];
+    if (!loss) throw new ShaderflowError(`Unknown loss "${args.loss}": use 'categorical_crossentropy', 'sparse_categorical_crossentropy' or 'mean_squared_error'.`);
+    const metrics = (args.metrics ?? []).map((m) => (m === 'acc' ? 'accuracy' : m));
+    for (const m of metrics) if (m !== 'accuracy') throw new ShaderflowError(`Unknown metric "${m}": 'accuracy' is supported.`);
+    if (this.outputShape.length !== 1)
+      throw new ShapeError(`Model "${this.name}": the last layer outputs ${shapeStr(this.outputShape)}; a loss needs [classes] (add Flatten/Dense).`);
+    const firstCompile = !this.engine;
+    if (this.engine && this.engine !== engine) throw new ShaderflowError(`Model "${this.name}" is already compiled on another engine.`);
+    this.engine = engine;
+    this.loss = loss;
+    this.metrics = metrics;
+    this.seed = args.seed ?? this.seed;
+    this.layers.forEach((l, i) => (l.id = i));
+    const last = this.layers[this.layers.length - 1]!;
+    this.fusedSoftmax = loss !== 'mean_squared_error' && last instanceof Dense && last.activation === 'softmax';
+    if (last instanceof Dense) last.emitLogits = this.fusedSoftmax;
+    const optimizer = parseOptimizer(args.optimizer);
+
+    if (firstCompile) {
+      this.allocateArena(engine);
+      this.initializeWeights();
+      this.stepState = engine.zeros([4], 'u32');
+      this.trainStats = engine.zeros([4]);
+      this.evalStats = engine.zeros([4]);
+      this.startBuffer = engine.acquire(16, 'storage');
+    }
+    // (Re)compiling resets the optimizer state, as in Keras.
+    for (const t of this.optState) t.dispose();
+    this.optimizer = optimizer;
+    this.optState = Array.from({ length: optimizerStateCount(optimizer) }, () => engine.zeros([this.params!.size]));
+    this.releaseBatchBuffers();
+    return this;
+  }
+
+  private allocateArena(engine: Engine): void {
+    // Each parameter starts on a storage-binding offset boundary so a layer binds its own weights directly.
+    const align = Math.max(1, engine.limits.minStorageBufferOffsetAlignment / 4);
+    let offset = 0;
+    this.slots = [];
+    for (const layer of this.layers) {
+      layer.paramSpecs().forEach((spec, index) => {
+        const size = spec.shape.reduce((a, b) => a * b, 1);
+        this.slots.push({ layer, index, name: `${layer.name}/${spec.name}`, shape: spec.shape, offset, size });
+        offset += Math.ceil(size / align) * align;
+      });
+    }
+    const total = Math.max(offset, 1);
+    this.params = engine.zeros([total]);
+    this.grads = engine.zeros([total]);
+    for (const layer of this.layers) {
+      layer.weights = [];
+      layer.grads = [];
+    }
+    for (const s of this.slots) {
+      s.layer.weights[s.index] = Tensor.view(engine, this.params.buffer, s.offset * 4, s.shape);
+      s.layer.grads[s.index] = Tensor.view(engine, this.grads.buffer, s.offset * 4, s.shape);
+    }
+  }
+
+  private initializeWeights(): void {
+    const engine = this.engine!;
+    const rec = new Recorder(engine, 'initialize weights');
+    try {
+      this.slots.forEach((s, i) => {
+        const spec = s.layer.paramSpecs()[s.index]!;
+        initialize(rec, s.layer.weights[s.index]!, spec, (this.seed * 1000003 + i * 7919) >>> 0);
+      });
+      rec.run();
+    } finally {
+      rec.dispose();
+    }
+  }
+
+  get compiled(): boolean {
+    return !!this.engine && !!this.optimizer;
+  }
+
+  private requireCompiled(what: string): Engine {
+    if (this.disposed) throw new ShaderflowError(`Model "${this.name}" was disposed; ${what} needs a live model.`);
+    if (!this.engine || !this.loss) throw new ShaderflowError(`Model "${this.name}": call compile(engine, {optimizer, loss}) before ${what}.`);
+    this.engine.assertAlive(`${this.name}.${what}`);
+    return this.engine;
+  }
+
+  get numClasses(): number {
+    return this.outputShape[0]!;
+  }
+
+  private get sparse(): boolean {
+    return this.loss === 'sparse_categorical_crossentropy';
+  }
+
+  /** Allocates every per-batch buffer for batches up to `batch` (once per batch size; reused across fits). */
+  private prepare(batch: number): void {
+    if (batch <= this.maxBatch && this.xBuf) return;
+    const engine = this.engine!;
+    this.releaseBatchBuffers();
+    this.maxBatch = batch;
+    for (const l of this.layers) l.allocate(engine, batch);
+    const c = this.numClasses;
+    this.xBuf = engine.empty([batch, ...this.inputShape]);
+    this.yBuf = this.sparse ? engine.empty([batch], 'u32') : engine.empty([batch, c]);
+    this.outBuf = engine.empty([batch, c]);
+    this.dOutBuf = engine.empty([batch, c]);
+  }
+
+  private releaseBatchBuffers(): void {
+    for (const l of this.layers) l.release();
+    for (const t of [this.xBuf, this.yBuf, this.outBuf, this.dOutBuf]) t?.dispose();
+    this.xBuf = this.yBuf = this.outBuf = this.dOutBuf = undefined;
+    this.maxBatch = 0;
+  }
+
+  private context(n: number, training: boolean): StepContext {
+    return { engine: this.engine!, n, training, stepState: this.stepState!.buffer, seed: this.seed };
+  }
+
+  /** Records the forward pass of n examples from xBuf; returns the last layer's output (logits when fused). */
+  private recordForward(rec: Recorder, n: number, training: boolean): Tensor {
+    const ctx = this.context(n, training);
+    let x = sliceBatch(this.xBuf!, n);
+    for (const l of this.layers) x = l.forward(rec, x, ctx);
+    return x;
+  }
+
+  /** Records the loss (and its gradient into dOut when training) and accumulates stats. */
+  private recordLoss(rec: Recorder, out: Tensor, n: number, stats: Tensor, withGrad: boolean): void {
+    const c = this.numClasses;
+    const y = sliceBatch(this.yBuf!, n);
+    const probs = sliceBatch(this.outBuf!, n);
+    const dOut = withGrad ? sliceBatch(this.dOutBuf!, n) : null;
+    const opts = { gradScale: 1 / n, sparse: this.sparse };
+    if (this.fusedSoftmax) softmaxCrossEntropy(rec, out, y, probs, dOut, stats, n, c, opts);
+    else if (this.loss === 'mean_squared_error') meanSquaredError(rec, out, y, dOut, stats, n, c, opts);
+    else crossEntropyFromProbs(rec, out, y, dOut, stats, n, c, opts);
+  }
+
+  private recordTrainStep(data: BatchSource, order: Tensor, n: number): Recorder {
+    const engine = this.engine!;
+    const rec = new Recorder(engine, `${this.name} train step (batch ${n})`);
+    incrementStep(rec, this.stepState!.buffer);
+    data.recordGather(rec, order, this.startBuffer!, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
+    const out = this.recordForward(rec, n, true);
+    this.recordLoss(rec, out, n, this.trainStats!, true);
+    let dy: Tensor | null = sliceBatch(this.dOutBuf!, n);
+    const ctx = this.context(n, true);
+    for (let i = this.layers.length - 1; i >= 0 && dy; i--) dy = this.layers[i]!.backward(rec, dy, ctx, i > 0);
+    recordOptimizerStep(rec, this.optimizer!, this.params!, this.grads!, this.optState, this.stepState!.buffer);
+    return rec;
+  }
+
+  private recordEvalStep(data: BatchSource, order: Tensor, n: number, wantProbs: boolean): Recorder {
+    const rec = new Recorder(this.engine!, `${this.name} ${wantProbs ? 'predict' : 'evaluate'} step (batch ${n})`);
+    data.recordGather(rec, order, this.startBuffer!, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
+    const out = this.recordForward(rec, n, false);
+    if (wantProbs) {
+      if (this.fusedSoftmax) activationForward(rec, 'softmax', out, sliceBatch(this.outBuf!, n), n, this.numClasses);
+      else rec.copy(out, sliceBatch(this.outBuf!, n), n * this.numClasses * 4);
+    } else this.recordLoss(rec, out, n, this.evalStats!, false);
+    return rec;
+  }
+
+  private writeStart(start: number): void {
+    this.engine!.device.queue.writeBuffer(this.startBuffer!, 0, new Uint32Array([start, 0, 0, 0]));
+  }
+
+  private async readStats(stats: Tensor): Promise<{ loss: number; accuracy: number; count: number; nonFinite: boolean }> {
+    const [lossSum, correct, count, nonFinite] = await stats.data();
+    return { loss: lossSum! / Math.max(count!, 1), accuracy: correct! / Math.max(count!, 1), count: count!, nonFinite: nonFinite! !== 0 || !Number.isFinite(lossSum!) };
+  }
+
+  private clearStats(stats: Tensor): void {
+    stats.write(new Float32Array(4));
+  }
+
+  // ------------------------------------------------------------------ fit
+
+  async fit(x: XInput, y: LabelInput, opts: FitOptions = {}): Promise<History> {
+    const engine = this.requireCompiled('fit');
+    const batchSize = opts.batchSize ?? 32;
+    const epochs = opts.epochs ?? 1;
+    const verbose: Verbosity = opts.verbose ?? 1;
+    const sink = opts.sink ?? defaultSink();
+    const shuffle = opts.shuffle ?? true;
+    const nanGuard = opts.nanGuard ?? true;
+    const seed = opts.seed ?? this.seed;
+    const cb = opts.callbacks ?? {};
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ShaderflowError(`fit: batchSize must be a positive whole number, got ${batchSize}.`);
+
+    let train = makeBatchSource(engine, x, y, this.inputShape, this.numClasses, 'training data');
+    let val: BatchSource | undefined;
+    const owned: BatchSource[] = [train];
+    if (opts.validationData) {
+      val = makeBatchSource(engine, opts.validationData[0], opts.validationData[1], this.inputShape, this.numClasses, 'validation data');
+      owned.push(val);
+    } else if (opts.validationSplit && opts.validationSplit > 0) {
+      // Keras takes the last fraction of the data, before any shuffling, splitting at floor(n * (1 - split)).
+      const splitAt = Math.floor(train.count * (1 - opts.validationSplit));
+      if (splitAt < 1 || splitAt >= train.count) throw new ShaderflowError(`fit: validationSplit ${opts.validationSplit} leaves no training or validation examples.`);
+      val = train.slice(splitAt, train.count);
+      train = train.slice(0, splitAt);
+    }
+    const trainOrder = engine.empty([train.count], 'u32');
+    const valOrder = val ? engine.tensor([val.count], identityOrder(val)) : undefined;
+    // One allocation for both training and validation batches: the recorded steps bind these buffers.
+    this.prepare(Math.min(batchSize, Math.max(train.count, val?.count ?? 0, 1)));
+    const steps = new Map<number, Recorder>();
+    const stepFor = (n: number): Recorder => {
+      let r = steps.get(n);
+      if (!r) steps.set(n, (r = this.recordTrainStep(train, trainOrder, n)));
+      return r;
+    };
+    const history = new History();
+    let firstEpoch = 0;
+    let firstBatch = 0;
+    const resume = opts.resume;
+    if (resume) {
+      if (resume.batchSize !== batchSize || resume.trainCount !== train.count)
+        throw new ShaderflowError(
+          `fit: the checkpoint was made with batch size ${resume.batchSize} on ${resume.trainCount} examples; this fit has ${batchSize} on ${train.count}. Resume with the same data and settings.`,
+        );
+      this.setWeights(resume.weights);
+      this.setOptimizerState(resume.optimizer);
+      for (const [k, v] of Object.entries(resume.history.history)) history.history[k] = [...v];
+      history.epoch.push(...resume.history.epoch);
+      firstEpoch = resume.epoch;
+      firstBatch = resume.batch;
+    }
+    const stepsPerEpoch = Math.ceil(train.count / batchSize);
+    const saveCheckpoint = async (epoch: number, batch: number): Promise<void> => {
+      if (!opts.checkpoint) return;
+      await engine.sync(`checkpoint (epoch ${epoch + 1}, batch ${batch})`);
+      const stats = Array.from(await this.trainStats!.data());
+      if (stats[3] !== 0 || !Number.isFinite(stats[0]!))
+        throw new NumericError(`fit: the loss is NaN or infinite at epoch ${epoch + 1}, batch ${batch}; the last good checkpoint is kept. Lower the learning rate or check the inputs.`);
+      await opts.checkpoint.save({
+        epoch,
+        batch,
+        batchSize,
+        trainCount: train.count,
+        seed,
+        stats,
+        weights: await this.getWeights(),
+        optimizer: await this.getOptimizerState(),
+        history: history.toJSON(),
+      });
+    };
+    this.stopTraining = false;
+    if (verbose > 0) sink.write(`Train on ${train.count} samples${val ? `, validate on ${val.count} samples` : ''}\n`);
+    try {
+      await cb.onTrainBegin?.();
+      for (let epoch = firstEpoch; epoch < epochs && !this.stopTraining; epoch++) {
+        await cb.onEpochBegin?.(epoch);
+        if (verbose > 0) sink.write(`Epoch ${epoch + 1}/${epochs}\n`);
+        // Each epoch's order depends only on (seed, epoch), so a resumed run shuffles exactly as the original.
+        trainOrder.write(shuffle ? permutation(train.count, mulberry32((seed * 2654435761 + epoch * 40503 + 0x5eed) >>> 0), train.base) : identityOrder(train));
+        const resumeHere = resume && epoch === firstEpoch && firstBatch > 0;
+        if (resumeHere) this.trainStats!.write(Float32Array.from(resume.stats));
+        else this.clearStats(this.trainStats!);
+        const bar = new Progbar(train.count, verbose, sink);
+        const inFlight: Promise<unknown>[] = [];
+        let shown: Record<string, number> = {};
+        let reading: Promise<void> | null = null;
+        let readError: unknown = null;
+        let lastRead = 0;
+        for (let batch = resumeHere ? firstBatch : 0; batch < stepsPerEpoch && !this.stopTraining; batch++) {
+          const start = batch * batchSize;
+          const n = Math.min(batchSize, train.count - start);
+          engine.assertAlive(`fit (epoch ${epoch + 1}, batch ${batch + 1})`);
+          this.writeStart(start);
+          stepFor(n).run();
+          // Keep at most two steps queued: the GPU never idles, the host never races ahead unboundedly.
+          const done = engine.device.queue.onSubmittedWorkDone();
+          done.catch(() => {}); // awaited below; never an unhandled rejection if the device is lost meanwhile
+          inFlight.push(done);
+          if (inFlight.length > 2) await inFlight.shift();
+          await cb.onBatchEnd?.(batch);
+          if (verbose === 1 && sink.isTTY && !reading && Date.now() - lastRead > 250) {
+            lastRead = Date.now();
+            const b = batch + 1;
+            reading = this.readStats(this.trainStats!).then(
+              (s) => {
+                if (nanGuard && s.nonFinite) readError = new NumericError(`fit: the loss became NaN or infinite in epoch ${epoch + 1} by batch ${b}. Lower the learning rate or check the inputs for NaN.`);
+                shown = this.logValues(s.loss, s.accuracy, '');
+                reading = null;
+              },
+              (e: unknown) => {
+                readError = e;
+                reading = null;
+              },
+            );
+          }
+          if (readError) throw readError;
+          bar.update(start + n, shown);
+          const every = opts.checkpoint?.everySteps ?? 0;
+          if (every > 0 && (batch + 1) % every === 0 && batch + 1 < stepsPerEpoch) {
+            await Promise.all(inFlight.splice(0));
+            await saveCheckpoint(epoch, batch + 1);
+          }
+        }
+        await Promise.all(inFlight);
+        if (reading) await reading;
+        if (readError) throw readError;
+        const tr = await this.readStats(this.trainStats!);
+        if (nanGuard && tr.nonFinite)
+          throw new NumericError(`fit: the training loss became NaN or infinite in epoch ${epoch + 1}. Lower the learning rate or check the inputs for NaN.`);
+        const logs: Logs = this.logValues(tr.loss, tr.accuracy, '');
+        if (val && valOrder) Object.assign(logs, this.logValues(...(await this.evaluateSource(val, valOrder, batchSize)), 'val_'));
+        bar.finish(logs);
+        history.record(epoch, logs);
+        if (!this.stopTraining) await saveCheckpoint(epoch + 1, 0);
+        await cb.onEpochEnd?.(epoch, logs);
+      }
+      await cb.onTrainEnd?.();
+    } finally {
+      for (const r of steps.values()) r.dispose();
+      trainOrder.dispose();
+      valOrder?.dispose();
+      for (const s of owned) s.dispose();
+    }
+    return history;
+  }
+
+  private logValues(loss: number, accuracy: number, prefix: string): Logs {
+    const logs: Logs = { [`${prefix}loss`]: loss };
+    if (this.metrics.includes('accuracy')) logs[`${prefix}accuracy`] = accuracy;
+    return logs;
+  }
+
+  private async evaluateSource(data: BatchSource, order: Tensor, batchSize: number): Promise<[number, number]> {
+    if (!this.xBuf) this.prepare(Math.min(batchSize, Math.max(data.count, 1)));
+    const bs = Math.min(batchSize, this.maxBatch);
+    const recs = new Map<number, Recorder>();
+    this.clearStats(this.evalStats!);
+    try {
+      for (let start = 0; start < data.count; start += bs) {
+        const n = Math.min(bs, data.count - start);
+        let r = recs.get(n);
+        if (!r) recs.set(n, (r = this.recordEvalStep(data, order, n, false)));
+        this.writeStart(start);
+        r.run();
+      }
+      const s = await this.readStats(this.evalStats!);
+      return [s.loss, s.accuracy];
+    } finally {
+      for (const r of recs.values()) r.dispose();
+    }
+  }
+
+  /** [loss, accuracy] over (x, y), in batches. */
+  async evaluate(x: XInput, y: LabelInput, opts: { batchSize?: number; verbose?: Verbosity; sink?: ProgressSink } = {}): Promise<[number, number]> {
+    const engine = this.requireCompiled('evaluate');
+    const data = makeBatchSource(engine, x, y, this.inputShape, this.numClasses, 'evaluation data');
+    const order = engine.tensor([data.count], identityOrder(data));
+    try {
+      const bar = new Progbar(data.count, opts.verbose ?? 0, opts.sink ?? defaultSink());
+      const result = await this.evaluateSource(data, order, opts.batchSize ?? 32);
+      bar.finish(this.logValues(result[0], result[1], ''));
+      return result;
+    } finally {
+      order.dispose();
+      data.dispose();
+    }
+  }
+
+  /** Output probabilities (or values) for every example, row-major [n, outputs]. */
+  async predict(x: XInput, opts: { batchSize?: number } = {}): Promise<Float32Array> {
+    const engine = this.requireCompiled('predict');
+    const data = makeBatchSource(engine, x, undefined, this.inputShape, this.numClasses, 'prediction input');
+    const order = engine.tensor([data.count], identityOrder(data));
+    const c = this.numClasses;
+    const result = new Float32Array(data.count * c);
+    if (!this.xBuf) this.prepare(Math.min(opts.batchSize ?? 32, Math.max(data.count, 1)));
+    const bs = Math.min(opts.batchSize ?? 32, this.maxBatch);
+    const recs = new Map<number, Recorder>();
+    try {
+      for (let start = 0; start < data.count; start += bs) {
+        const n = Math.min(bs, data.count - start);
+        let r = recs.get(n);
+        if (!r) recs.set(n, (r = this.recordEvalStep(data, order, n, true)));
+        this.writeStart(start);
+        r.run();
+        result.set(await sliceBatch(this.outBuf!, n).data(), start * c);
+      }
+      return result;
+    } finally {
+      for (const r of recs.values()) r.dispose();
+      order.dispose();
+      data.dispose();
+    }
+  }
+
+  /** Times `steps` training steps (after `warmup`) on random data of one batch; ms per step, for the benchmarks. */
+  async timeTrainSteps(o: { batchSize: number; steps: number; warmup?: number }): Promise<number[]> {
+    const engine = this.requireCompiled('timeTrainSteps');
+    const n = o.batchSize;
+    const per = this.inputShape.reduce((a, b) => a * b, 1);
+    const r = mulberry32(12345);
+    const images = new Uint8Array(n * per);
+    for (let i = 0; i < images.length; i++) images[i] = Math.floor(r() * 256);
+    const labels = new Uint8Array(n);
+    for (let i = 0; i < n; i++) labels[i] = Math.floor(r() * this.numClasses);
+    const data = makeBatchSource(engine, { images, shape: [n, ...this.inputShape] }, labels, this.inputShape, this.numClasses, 'benchmark data');
+    const order = engine.tensor([n], identityOrder(data));
+    this.prepare(n);
+    const rec = this.recordTrainStep(data, order, n);
+    const times: number[] = [];
+    try {
+      this.writeStart(0);
+      for (let i = 0; i < (o.warmup ?? 2) + o.steps; i++) {
+        const t0 = performance.now();
+        rec.run();
+        await engine.sync('benchmark step');
+        if (i >= (o.warmup ?? 2)) times.push(performance.now() - t0);
+      }
+      return times;
+    } finally {
+      rec.dispose();
+      order.dispose();
+      data.dispose();
+    }
+  }
+
+  /** Dispatches recorded in one training step of batch `n` (for the benchmark's report). */
+  dispatchesPerStep(n = 32): number {
+    const engine = this.requireCompiled('dispatchesPerStep');
+    this.prepare(n);
+    const per = this.inputShape.reduce((a, b) => a * b, 1);
+    const data = makeBatchSource(engine, { images: new Uint8Array(n * per), shape: [n, ...this.inputShape] }, new Uint8Array(n), this.inputShape, this.numClasses, 'count');
+    const order = engine.tensor([n], identityOrder(data));
+    const rec = this.recordTrainStep(data, order, n);
+    const count = rec.dispatchCount;
+    rec.dispose();
+    order.dispose();
+    data.dispose();
+    return count;
+  }
+
+  // ------------------------------------------------------------------ weights
+
+  /** Every parameter as {name, shape, values}, in model order (TF.js weight names: layer/kernel, layer/bias). */
+  async getWeights(): Promise<{ name: string; shape: number[]; values: Float32Array }[]> {
+    this.requireCompiled('getWeights');
+    const all = await this.params!.data();
+    return this.slots.map((s) => ({ name: s.name, shape: s.shape, values: all.slice(s.offset, s.offset + s.size) }));
+  }
+
+  /** Replaces parameters by name (all must be present with matching shapes). */
+  setWeights(weights: { name: string; shape: number[]; values: Float32Array }[]): void {
+    this.requireCompiled('setWeights');
+    const byName = new Map(weights.map((w) => [w.name, w]));
+    for (const s of this.slots) {
+      const w = byName.get(s.name);
+      if (!w) throw new ShaderflowError(`setWeights: no values for "${s.name}" ${shapeStr(s.shape)}.`);
+      if (w.values.length !== s.size || shapeStr(w.shape) !== shapeStr(s.shape))
+        throw new ShapeError(`setWeights: "${s.name}" expects ${shapeStr(s.shape)}, got ${shapeStr(w.shape)} with ${w.values.length} values.`);
+      s.layer.weights[s.index]!.write(w.values);
+    }
+  }
+
+  /** Optimizer state (arena-sized tensors) and the step counter, for checkpoints. */
+  async getOptimizerState(): Promise<{ step: number; tensors: Float32Array[] }> {
+    this.requireCompiled('getOptimizerState');
+    const step = (await this.stepState!.data<Uint32Array>())[0]!;
+    return { step, tensors: await Promise.all(this.optState.map((t) => t.data())) };
+  }
+
+  setOptimizerState(state: { step: number; tensors: Float32Array[] }): void {
+    this.requireCompiled('setOptimizerState');
+    if (state.tensors.length !== this.optState.length)
+      throw new ShaderflowError(`setOptimizerState: ${this.optimizer!.kind} keeps ${this.optState.length} state tensors, got ${state.tensors.length}.`);
+    state.tensors.forEach((t, i) => {
+      if (t.length !== this.optState[i]!.size) throw new ShaderflowError(`setOptimizerState: state ${i} has ${t.length} values, expected ${this.optState[i]!.size}.`);
+      this.optState[i]!.write(t);
+    });
+    this.stepState!.write(new Uint32Array([state.step, 0, 0, 0]));
+  }
+
+  /** Frees every GPU buffer the model owns. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.releaseBatchBuffers();
+    for (const t of [this.params, this.grads, this.stepState, this.trainStats, this.evalStats, ...this.optState]) t?.dispose();
+    if (this.startBuffer) this.engine?.release(this.startBuffer);
+    this.optState = [];
+  }
+}
+
+/** base, base+1, ... for a source that is a slice of a larger dataset. */
+function identityOrder(d: { count: number; base?: number }): Uint32Array {
+  const o = new Uint32Array(d.count);
+  for (let i = 0; i < o.length; i++) o[i] = i + (d.base ?? 0);
+  return o;
+}
+
+/** Seeded Fisher-Yates shuffle of base..base+n-1. */
+export function permutation(n: number, rng: () => number, base = 0): Uint32Array {
+  const o = new Uint32Array(n);
+  for (let i = 0; i < n; i++) o[i] = i + base;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    const t = o[i]!;
+    o[i] = o[j]!;
+    o[j] = t;
+  }
+  return o;
+}
+
+export function sequential(layers: Layer[] = [], opts: { name?: string } = {}): Sequential {
+  return new Sequential(layers, opts);
+}

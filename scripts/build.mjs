@@ -9,11 +9,14 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const common = { bundle: true, format: 'esm', target: 'es2022', loader: { '.wgsl': 'text' }, sourcemap: true, logLevel: 'warning' };
 
-const nodeEntries = ['src/index.ts', 'src/cli.ts', 'bench/main.ts'].filter((f) => existsSync(resolve(root, f)));
+// entry -> output name in dist/node
+const nodeEntries = { 'src/node.ts': 'index', 'src/cli.ts': 'cli', 'bench/main.ts': 'bench' };
 await build({
   ...common,
   absWorkingDir: root,
-  entryPoints: nodeEntries.map((f) => ({ in: f, out: f.replace(/^(src|bench)\//, '').replace(/^main\.ts$/, 'bench.ts').replace(/\.ts$/, '').replace(/^main$/, 'bench') })),
+  entryPoints: Object.entries(nodeEntries)
+    .filter(([f]) => existsSync(resolve(root, f)))
+    .map(([f, out]) => ({ in: f, out })),
   outdir: 'dist/node',
   platform: 'node',
   // Native and heavy packages stay as imports; everything of ours is bundled.
@@ -36,3 +39,9 @@ await build({
   platform: 'browser',
   plugins: [browserProvider],
 });
+
+// Type declarations for package.json "types" (dist/types/src/node.d.ts); tsc is a dev dependency.
+import { execFileSync } from 'node:child_process';
+const tscBin = resolve(root, 'node_modules/.bin/tsc');
+if (existsSync(tscBin)) execFileSync(tscBin, ['-p', 'tsconfig.types.json'], { cwd: root, stdio: 'inherit' });
+else console.warn('build: typescript is not installed, so dist/types (declarations) was not written');

@@ -1,10 +1,27 @@
-// shaderflow's public API (Node and browser bundles export the same names).
+// shaderflow's public API. The browser bundle exports exactly this; the Node entry (src/node.ts) adds file IO.
 export * from './errors.js';
 export { createEngine, Engine, sizeClass, type EngineOptions, type AdapterReport, type MemoryReport } from './gpu/engine.js';
 export { Tensor, shapeSize, type DType } from './gpu/tensor.js';
 export { Recorder, runOnce, grid1d, type Binding, type DispatchSpec } from './gpu/recorder.js';
 export type { Tuning } from './gpu/tuning.js';
 export * as kernels from './kernels/index.js';
+
+export { Layer, resetLayerNames, type ActivationName, type InitializerName, type StepContext } from './layers/layer.js';
+export { Dense, type DenseOptions } from './layers/dense.js';
+export { Flatten } from './layers/flatten.js';
+export { Conv2D } from './layers/conv2d.js';
+export { MaxPooling2D, MaxPool2D, AveragePooling2D } from './layers/pooling.js';
+export { Dropout } from './layers/dropout.js';
+export { Activation } from './layers/activation.js';
+
+export { Sequential, sequential, permutation, type CompileArgs, type FitOptions, type LossName, type Checkpoint } from './model/sequential.js';
+export { History, type Callbacks, type Logs } from './model/history.js';
+export * as optimizers from './model/optimizers.js';
+export { buildPreset, PRESETS, RECIPES, isPreset, type PresetName, type PresetRecipe } from './model/presets.js';
+export { toArtifacts, fromArtifacts, layersFromJson, type ModelJson, type ModelArtifacts } from './model/io.js';
+export type { XInput, LabelInput } from './model/data.js';
+export { formatBar, formatEpochLine } from './model/progress.js';
+export { lineChartSvg, historyCharts } from './viz/plot.js';
 
 // Datasets (src/data): decoders take bytes and run in the browser too; the keras-style loaders (mnist, fashionMnist,
 // cifar10) and PNG files/grids come from the Node entry (src/node.ts).

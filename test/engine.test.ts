@@ -68,6 +68,23 @@ describe('engine', () => {
     for (const t of [tx, cs, rs]) t.dispose();
   });
 
+  // Past llvmpipe's silent 65535-iteration loop cap (a single loop there would stop early and pass small sizes).
+  it.each([[100003, 3], [3, 70001], [65536, 2]])('column and row sums past the loop cap, with accumulate, for %ix%i', async (rows, cols) => {
+    const x = randomUniform(rows * cols, rows + cols);
+    const tx = engine.tensor([rows, cols], x);
+    const cs0 = randomUniform(cols, 5), rs0 = randomUniform(rows, 6);
+    const cs = engine.tensor([cols], cs0), rs = engine.tensor([rows], rs0);
+    await runOnce(engine, 'sums', (rec) => {
+      columnSum(rec, tx, rows, cols, cs, true);
+      rowSum(rec, tx, rows, cols, rs, true);
+    });
+    const cref = columnSumRef(x, rows, cols).map((v, i) => v + cs0[i]!);
+    const rref = rowSumRef(x, rows, cols).map((v, i) => v + rs0[i]!);
+    expectClose(await cs.data(), cref, 1e-5, Math.sqrt(rows));
+    expectClose(await rs.data(), rref, 1e-5, Math.sqrt(cols));
+    for (const t of [tx, cs, rs]) t.dispose();
+  });
+
   it('names the shader when a kernel fails to compile', async () => {
     // A pipeline for a missing entry point is a validation error: it must surface as a DeviceError naming it.
     expect(() => engine.pipeline('elementwise', 'noSuchEntry')).not.toThrow();

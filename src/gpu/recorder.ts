@@ -48,6 +48,7 @@ export function grid1d(engine: Engine, n: number, wg: number): [number, number] 
 export class Recorder {
   private readonly ops: Op[] = [];
   private readonly uniforms: GPUBuffer[] = [];
+  private readonly scratchBuffers: GPUBuffer[] = [];
   private disposed = false;
 
   constructor(
@@ -83,6 +84,19 @@ export class Recorder {
     this.engine.device.queue.writeBuffer(buf, 0, data);
     this.uniforms.push(buf);
     return buf;
+  }
+
+  /**
+   * A storage buffer of at least `bytes` owned by this recorder (freed by dispose), for a kernel's intermediate
+   * results inside the recorded step, e.g. the partial sums of a reduction split into chunks.
+   */
+  scratch(bytes: number, what: string): GPUBufferBinding {
+    const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+    if (size > this.engine.limits.maxStorageBufferBindingSize)
+      throw new ShaderflowError(`${what}: needs ${size} bytes of scratch, over this adapter's ${this.engine.limits.maxStorageBufferBindingSize} bytes per binding. Use a smaller batch.`);
+    const buf = this.engine.acquire(size);
+    this.scratchBuffers.push(buf);
+    return { buffer: buf, offset: 0, size };
   }
 
   dispatch(spec: DispatchSpec): void {
@@ -157,7 +171,9 @@ export class Recorder {
     if (this.disposed) return;
     this.disposed = true;
     for (const u of this.uniforms) this.engine.release(u);
+    for (const b of this.scratchBuffers) this.engine.release(b);
     this.uniforms.length = 0;
+    this.scratchBuffers.length = 0;
     this.ops.length = 0;
   }
 }

@@ -40,30 +40,51 @@ export function scale(rec: Recorder, a: Tensor, out: Tensor, alpha: number): voi
   });
 }
 
-/** out[c] = sum_r x[r, c] for x viewed as [rows, cols]; `accumulate` adds to out instead of overwriting. */
-export function columnSum(rec: Recorder, x: Tensor, rows: number, cols: number, out: Tensor, accumulate = false): void {
-  if (rows * cols !== x.size || out.size !== cols)
-    throw new ShapeError(`columnSum: x ${shapeStr(x.shape)} as [${rows}, ${cols}] into out ${shapeStr(out.shape)}`);
+/**
+ * Terms per partial sum in columnSum/rowSum: below llvmpipe's silent 65535-iteration loop cap, and the same on
+ * every adapter so the summation order (and so the result, bit for bit) does not depend on the adapter.
+ */
+export const REDUCE_CHUNK = 32768;
+
+/**
+ * Sums x viewed as [rows, cols] over one axis: 'columns' gives out[c] = sum_r x[r, c] (a Dense bias gradient),
+ * 'rows' gives out[r] = sum_c x[r, c]. Longer sums than REDUCE_CHUNK are split into partials (a recorder-owned
+ * scratch buffer) that a second dispatch adds in chunk order. `accumulate` adds to out instead of overwriting.
+ */
+function axisSum(rec: Recorder, axis: 'columns' | 'rows', x: Tensor, rows: number, cols: number, out: Tensor, accumulate: boolean): void {
+  const name = axis === 'columns' ? 'columnSum' : 'rowSum';
+  const outputs = axis === 'columns' ? cols : rows;
+  const length = axis === 'columns' ? rows : cols;
+  if (rows * cols !== x.size || out.size !== outputs)
+    throw new ShapeError(`${name}: x ${shapeStr(x.shape)} as [${rows}, ${cols}] into out ${shapeStr(out.shape)}`);
   const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const chunks = Math.max(1, Math.ceil(length / REDUCE_CHUNK));
+  const target = chunks === 1 ? out : rec.scratch(chunks * outputs * 4, `${name} of [${rows}, ${cols}]`);
   rec.dispatch({
     shader: 'reduce',
-    entry: 'columnSum',
+    entry: name,
     constants: { WG: wg },
-    bindings: [rec.uniform([rows, cols, accumulate ? 1 : 0, 0]), x, out],
-    workgroups: [Math.ceil(cols / wg)],
+    bindings: [rec.uniform([rows, cols, accumulate ? 1 : 0, REDUCE_CHUNK, chunks, outputs, 0, 0]), x, target],
+    workgroups: grid1d(rec.engine, chunks * outputs, wg),
+    label: chunks === 1 ? `reduce.${name}` : `reduce.${name} (partials)`,
   });
+  if (chunks === 1) return;
+  rec.dispatch({
+    shader: 'reduce',
+    entry: 'sumPartials',
+    constants: { WG: wg },
+    bindings: [rec.uniform([rows, cols, accumulate ? 1 : 0, REDUCE_CHUNK, chunks, outputs, 0, 0]), target, out],
+    workgroups: grid1d(rec.engine, outputs, wg),
+    label: `reduce.${name} (sum of partials)`,
+  });
+}
+
+/** out[c] = sum_r x[r, c] for x viewed as [rows, cols]; `accumulate` adds to out instead of overwriting. */
+export function columnSum(rec: Recorder, x: Tensor, rows: number, cols: number, out: Tensor, accumulate = false): void {
+  axisSum(rec, 'columns', x, rows, cols, out, accumulate);
 }
 
 /** out[r] = sum_c x[r, c] for x viewed as [rows, cols]. */
 export function rowSum(rec: Recorder, x: Tensor, rows: number, cols: number, out: Tensor, accumulate = false): void {
-  if (rows * cols !== x.size || out.size !== rows)
-    throw new ShapeError(`rowSum: x ${shapeStr(x.shape)} as [${rows}, ${cols}] into out ${shapeStr(out.shape)}`);
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
-  rec.dispatch({
-    shader: 'reduce',
-    entry: 'rowSum',
-    constants: { WG: wg },
-    bindings: [rec.uniform([rows, cols, accumulate ? 1 : 0, 0]), x, out],
-    workgroups: [Math.ceil(rows / wg)],
-  });
+  axisSum(rec, 'rows', x, rows, cols, out, accumulate);
 }

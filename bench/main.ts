@@ -15,7 +15,7 @@ async function main(): Promise<void> {
       await kernels(args);
       break;
     }
-    // case 'accuracy': ...
+    case 'accuracy': { const { accuracy } = await import('./accuracy.js'); await accuracy(args); break; }
     default:
       process.stderr.write(`usage: npm run bench -- <compare> [args]${command ? ` (unknown command "${command}")` : ''}\n`);
       process.exitCode = 2;

@@ -2,6 +2,7 @@
 // (one workgroup: invocation k takes rows k, k+WG, ...; the WG partial sums are then added in index order by
 // invocation 0, so the summation order is fixed and results are bit-for-bit repeatable on an adapter).
 // stats = [lossSum, correctCount, exampleCount, nonFinite], ACCUMULATED (+=) until the caller clears it.
+// nonFinite is 0, or 1 + the exampleCount before the first batch whose logits or loss were NaN or infinite.
 // Targets: one-hot f32 [n, c] read through bitcast, or (SPARSE) u32 class indices [n]; both bound as u32.
 
 override WG: u32 = 64u;
@@ -170,8 +171,9 @@ fn accumulate(@builtin(local_invocation_index) lid: u32) {
     k += sCorrect[i];
     b = b | sBad[i];
   }
+  // The flag records where it was first raised: 1 + the examples counted before this batch (so fit can name the batch).
+  if (b != 0u && stats[3] == 0.0) { stats[3] = stats[2] + 1.0; }
   stats[0] += l;
   stats[1] += k;
   stats[2] += f32(p.n);
-  if (b != 0u) { stats[3] = 1.0; }
 }

@@ -259,6 +259,16 @@ export class Sequential {
       });
     }
     const total = Math.max(offset, 1);
+    // The optimizer binds the whole arena at once: check it against the device limits before allocating anything.
+    const limit = bindingLimit(engine);
+    if (total * 4 > limit) {
+      const sizes = this.layers.map((l) => ({ l, bytes: l.paramCount() * 4 })).sort((a, b) => b.bytes - a.bytes);
+      const big = sizes[0]!;
+      throw new ShapeError(
+        `Model "${this.name}": its ${total.toLocaleString('en-US')} parameters need a ${total * 4} byte buffer, over this adapter's limit of ${limit} bytes per storage buffer (maxStorageBufferBindingSize/maxBufferSize). ` +
+          `The largest layer is "${big.l.name}" (${big.l.className}, ${big.l.paramSpecs().map((p) => shapeStr(p.shape)).join(' + ')}: ${big.bytes} bytes). Use fewer units/filters or a smaller input.`,
+      );
+    }
     this.params = engine.zeros([total]);
     this.grads = engine.zeros([total]);
     for (const layer of this.layers) {
@@ -309,6 +319,15 @@ export class Sequential {
     if (batch <= this.maxBatch && this.xBuf) return;
     const engine = this.engine!;
     this.releaseBatchBuffers();
+    // Every per-batch buffer is [batch, ...a layer's input or output shape]: check them against the device limits first.
+    const limit = bindingLimit(engine);
+    for (const l of this.layers) {
+      const per = Math.max(shapeSize(l.inputShape), shapeSize(l.outputShape));
+      if (batch * per * 4 > limit)
+        throw new ShapeError(
+          `Layer "${l.name}" (${l.className}): a batch of ${batch} needs a ${batch * per * 4} byte buffer for its ${shapeStr(per === shapeSize(l.outputShape) ? l.outputShape : l.inputShape)} activations, over this adapter's limit of ${limit} bytes per storage buffer. Use a batch size of at most ${Math.max(1, Math.floor(limit / (per * 4)))}.`,
+        );
+    }
     this.maxBatch = batch;
     for (const l of this.layers) l.allocate(engine, batch);
     const c = this.numClasses;
@@ -378,9 +397,9 @@ export class Sequential {
     this.engine!.device.queue.writeBuffer(this.startBuffer!, 0, new Uint32Array([start, 0, 0, 0]));
   }
 
-  private async readStats(stats: Tensor): Promise<{ loss: number; accuracy: number; count: number; nonFinite: boolean }> {
-    const [lossSum, correct, count, nonFinite] = await stats.data();
-    return { loss: lossSum! / Math.max(count!, 1), accuracy: correct! / Math.max(count!, 1), count: count!, nonFinite: nonFinite! !== 0 || !Number.isFinite(lossSum!) };
+  /** The stats, and (when not finite) how many examples the epoch had counted before the first bad batch (-1 if unknown). */
+  private async readStats(stats: Tensor): Promise<StatsSummary> {
+    return summarizeStats(await stats.data());
   }
 
   private clearStats(stats: Tensor): void {
@@ -410,14 +429,35 @@ export class Sequential {
     } else if (opts.validationSplit && opts.validationSplit > 0) {
       // Keras takes the last fraction of the data, before any shuffling, splitting at floor(n * (1 - split)).
       const splitAt = Math.floor(train.count * (1 - opts.validationSplit));
-      if (splitAt < 1 || splitAt >= train.count) throw new ShaderflowError(`fit: validationSplit ${opts.validationSplit} leaves no training or validation examples.`);
+      if (splitAt < 1 || splitAt >= train.count) {
+        train.dispose();
+        throw new ShaderflowError(`fit: validationSplit ${opts.validationSplit} leaves no training or validation examples.`);
+      }
       val = train.slice(splitAt, train.count);
       train = train.slice(0, splitAt);
     }
+    const resume = opts.resume;
+    if (resume && (resume.batchSize !== batchSize || resume.trainCount !== train.count || resume.seed !== seed)) {
+      for (const s of owned) s.dispose();
+      throw new ShaderflowError(
+        `fit: the checkpoint was made with batch size ${resume.batchSize}, seed ${resume.seed} on ${resume.trainCount} examples; this fit has ${batchSize}, seed ${seed} on ${train.count}. Resume with the same data and settings.`,
+      );
+    }
     const trainOrder = engine.empty([train.count], 'u32');
     const valOrder = val ? engine.tensor([val.count], identityOrder(val)) : undefined;
-    // One allocation for both training and validation batches: the recorded steps bind these buffers.
-    this.prepare(Math.min(batchSize, Math.max(train.count, val?.count ?? 0, 1)));
+    try {
+      // One allocation for both training and validation batches: the recorded steps bind these buffers.
+      this.prepare(Math.min(batchSize, Math.max(train.count, val?.count ?? 0, 1)));
+      if (resume) {
+        this.setWeights(resume.weights);
+        this.setOptimizerState(resume.optimizer);
+      }
+    } catch (e) {
+      trainOrder.dispose();
+      valOrder?.dispose();
+      for (const s of owned) s.dispose();
+      throw e;
+    }
     const steps = new Map<number, Recorder>();
     const stepFor = (n: number): Recorder => {
       let r = steps.get(n);
@@ -427,26 +467,27 @@ export class Sequential {
     const history = new History();
     let firstEpoch = 0;
     let firstBatch = 0;
-    const resume = opts.resume;
     if (resume) {
-      if (resume.batchSize !== batchSize || resume.trainCount !== train.count)
-        throw new ShaderflowError(
-          `fit: the checkpoint was made with batch size ${resume.batchSize} on ${resume.trainCount} examples; this fit has ${batchSize} on ${train.count}. Resume with the same data and settings.`,
-        );
-      this.setWeights(resume.weights);
-      this.setOptimizerState(resume.optimizer);
       for (const [k, v] of Object.entries(resume.history.history)) history.history[k] = [...v];
       history.epoch.push(...resume.history.epoch);
       firstEpoch = resume.epoch;
       firstBatch = resume.batch;
     }
     const stepsPerEpoch = Math.ceil(train.count / batchSize);
+    /** The NaN guard's error: names the epoch and the first batch (1-based) whose loss or logits were not finite. */
+    const numericError = (epoch: number, s: { countBeforeBad: number }, seenBatches: number): NumericError => {
+      const where = s.countBeforeBad >= 0 ? `at batch ${Math.floor(s.countBeforeBad / batchSize) + 1}/${stepsPerEpoch}` : `by batch ${seenBatches}/${stepsPerEpoch}`;
+      return new NumericError(
+        `fit: the loss became NaN or infinite in epoch ${epoch + 1}/${epochs} ${where}. Training stopped${opts.checkpoint ? '; the last good checkpoint is kept' : ''}. Lower the learning rate, check the inputs for NaN/Inf, or pass nanGuard: false to train on regardless.`,
+      );
+    };
     const saveCheckpoint = async (epoch: number, batch: number): Promise<void> => {
       if (!opts.checkpoint) return;
       await engine.sync(`checkpoint (epoch ${epoch + 1}, batch ${batch})`);
       const stats = Array.from(await this.trainStats!.data());
-      if (stats[3] !== 0 || !Number.isFinite(stats[0]!))
-        throw new NumericError(`fit: the loss is NaN or infinite at epoch ${epoch + 1}, batch ${batch}; the last good checkpoint is kept. Lower the learning rate or check the inputs.`);
+      const s = summarizeStats(stats);
+      // Never overwrite a good checkpoint with non-finite weights (batch 0 here is the end of the previous epoch).
+      if (nanGuard && s.nonFinite) throw numericError(batch === 0 ? epoch - 1 : epoch, s, batch === 0 ? stepsPerEpoch : batch);
       await opts.checkpoint.save({
         epoch,
         batch,
@@ -494,7 +535,7 @@ export class Sequential {
             const b = batch + 1;
             reading = this.readStats(this.trainStats!).then(
               (s) => {
-                if (nanGuard && s.nonFinite) readError = new NumericError(`fit: the loss became NaN or infinite in epoch ${epoch + 1} by batch ${b}. Lower the learning rate or check the inputs for NaN.`);
+                if (nanGuard && s.nonFinite) readError = numericError(epoch, s, b);
                 shown = this.logValues(s.loss, s.accuracy, '');
                 reading = null;
               },
@@ -516,8 +557,7 @@ export class Sequential {
         if (reading) await reading;
         if (readError) throw readError;
         const tr = await this.readStats(this.trainStats!);
-        if (nanGuard && tr.nonFinite)
-          throw new NumericError(`fit: the training loss became NaN or infinite in epoch ${epoch + 1}. Lower the learning rate or check the inputs for NaN.`);
+        if (nanGuard && tr.nonFinite) throw numericError(epoch, tr, stepsPerEpoch);
         const logs: Logs = this.logValues(tr.loss, tr.accuracy, '');
         if (val && valOrder) Object.assign(logs, this.logValues(...(await this.evaluateSource(val, valOrder, batchSize)), 'val_'));
         bar.finish(logs);
@@ -699,6 +739,36 @@ export class Sequential {
     if (this.startBuffer) this.engine?.release(this.startBuffer);
     this.optState = [];
   }
+}
+
+/** The largest storage buffer this engine can allocate and bind in one piece. */
+function bindingLimit(engine: Engine): number {
+  return Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
+}
+
+function shapeSize(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+interface StatsSummary {
+  loss: number;
+  accuracy: number;
+  count: number;
+  nonFinite: boolean;
+  /** Examples the epoch had counted before the first batch with a non-finite loss or logit (-1 if unknown). */
+  countBeforeBad: number;
+}
+
+/** Reads [lossSum, correct, count, nonFinite] as the loss kernel accumulates them (shaders/loss.wgsl). */
+function summarizeStats(stats: ArrayLike<number>): StatsSummary {
+  const [lossSum, correct, count, flag] = [stats[0]!, stats[1]!, stats[2]!, stats[3]!];
+  return {
+    loss: lossSum / Math.max(count, 1),
+    accuracy: correct / Math.max(count, 1),
+    count,
+    nonFinite: flag !== 0 || !Number.isFinite(lossSum),
+    countBeforeBad: flag > 0 ? flag - 1 : -1,
+  };
 }
 
 /** base, base+1, ... for a source that is a slice of a larger dataset. */

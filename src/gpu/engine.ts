@@ -319,11 +319,18 @@ export class Engine {
     return p;
   }
 
-  /** Remembers an error-scope result; `checkErrors` throws the first error found, naming `what`. */
-  watch(what: string, scope: Promise<GPUError | null>, module?: GPUShaderModule): void {
+  /**
+   * Remembers an error-scope result; `checkErrors` throws the first error found, naming `what` and, when `locate`
+   * finds it (the Recorder re-validates its operations one by one), the kernel at fault.
+   */
+  watch(what: string, scope: Promise<GPUError | null>, module?: GPUShaderModule, locate?: () => Promise<string | null>): void {
     this.pending.push(
       scope.then(async (err) => {
         if (!err) return null;
+        if (locate && !this.isLost) {
+          const kernel = await locate().catch(() => null);
+          if (kernel) what = `kernel ${kernel} in ${what}`;
+        }
         let detail = err.message;
         if (module) {
           try {

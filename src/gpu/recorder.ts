@@ -110,7 +110,7 @@ export class Recorder {
       layout: pipeline.getBindGroupLayout(0),
       entries: spec.bindings.flatMap((b, i) => (b === null ? [] : [toEntry(b, i)])),
     });
-    this.engine.watch(`binding ${label} (${this.label})`, device.popErrorScope());
+    this.engine.watch(`the bindings of kernel ${label} in ${this.label}`, device.popErrorScope());
     const [x, y = 1, z = 1] = spec.workgroups;
     const max = this.engine.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max)
@@ -132,9 +132,9 @@ export class Recorder {
   }
 
   /** Encodes every recorded operation into `encoder` (one compute pass per run of dispatches). */
-  encode(encoder: GPUCommandEncoder): void {
+  encode(encoder: GPUCommandEncoder, ops: readonly Op[] = this.ops): void {
     let pass: GPUComputePassEncoder | null = null;
-    for (const op of this.ops) {
+    for (const op of ops) {
       if (op.kind === 'dispatch') {
         if (!pass) pass = encoder.beginComputePass({ label: this.label });
         pass.setPipeline(op.pipeline);
@@ -164,7 +164,24 @@ export class Recorder {
     this.encode(encoder);
     device.queue.submit([encoder.finish()]);
     engine.watch(`${this.label} (out of memory)`, device.popErrorScope());
-    engine.watch(this.label, device.popErrorScope());
+    const ops = this.ops.slice(); // the recording may be disposed before the error scope settles
+    engine.watch(this.label, device.popErrorScope(), undefined, () => this.locateFailure(ops));
+  }
+
+  /**
+   * After a validation error in a whole-step submit: encodes each operation alone (never submitted) and returns
+   * the label of the first one WebGPU rejects, so the error names the kernel; null when none fails alone.
+   */
+  private async locateFailure(ops: readonly Op[]): Promise<string | null> {
+    const device = this.engine.device;
+    for (const op of ops) {
+      device.pushErrorScope('validation');
+      const encoder = device.createCommandEncoder({ label: `${this.label}: checking ${op.label}` });
+      this.encode(encoder, [op]);
+      encoder.finish();
+      if (await device.popErrorScope()) return op.label;
+    }
+    return null;
   }
 
   dispose(): void {

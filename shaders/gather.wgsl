@@ -1,5 +1,6 @@
 // Batch assembly for float datasets kept on the GPU (a user's Float32Array inputs): rows picked through a
 // shuffled index order, labels expanded to one-hot (or copied as class indices for sparse losses).
+// `targetRows` copies real-valued target rows (e.g. regression targets for mean squared error) the same way.
 // uint8 image datasets use shaders/data.wgsl instead (packed four to a u32).
 
 override WG: u32 = 64u;
@@ -36,4 +37,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let c = i - row * p.classes;
     y[i] = select(0.0, 1.0, labels[order[start[0] + row]] == c);
   }
+}
+
+// y[i] = src[order[start + row] * classes + col]: target rows that are not one-hot, kept as floats. Binds the
+// targets as `src` and writes only y (after the input gather of the same batch).
+@compute @workgroup_size(WG)
+fn targetRows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= p.n * p.classes) { return; }
+  let row = i / p.classes;
+  let col = i - row * p.classes;
+  y[i] = src[order[start[0] + row] * p.classes + col];
 }

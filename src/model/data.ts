@@ -10,7 +10,11 @@ import type { Tensor } from '../gpu/tensor.js';
 
 /** uint8 images ({images, shape} or an ImageSet from a loader), float rows ({data, shape}) or a bare Float32Array. */
 export type XInput = { images: Uint8Array; shape: readonly number[]; labels?: ArrayLike<number> } | { data: Float32Array; shape: readonly number[] } | Float32Array;
-/** Class indices (Uint8Array/Int32Array/number[]) or one-hot rows (Float32Array [n, classes]). */
+/**
+ * Class indices (Uint8Array/Int32Array/number[]) or target rows (Float32Array [n, classes]): one-hot rows are
+ * stored as class indices and expanded on the GPU; any other rows (regression targets for mean squared error,
+ * smoothed labels) are kept as floats and gathered per batch.
+ */
 export type LabelInput = Uint8Array | Uint32Array | Int32Array | Float32Array | number[] | undefined;
 
 export interface BatchSource {
@@ -26,7 +30,8 @@ function labelsToClasses(y: LabelInput, count: number, classes: number, what: st
   const out = new Uint32Array(count);
   if (y === undefined) return out;
   if (y instanceof Float32Array && y.length === count * classes && classes > 1) {
-    // One-hot rows (toCategorical): back to class indices; the GPU expands them again per batch.
+    // One-hot rows (toCategorical): back to class indices; the GPU expands them again per batch. (Other rows
+    // are gathered as floats by withTargetRows; these indices then only feed the accuracy metric's argmax.)
     for (let i = 0; i < count; i++) {
       let best = 0;
       for (let c = 1; c < classes; c++) if (y[i * classes + c]! > y[i * classes + best]!) best = c;
@@ -45,7 +50,67 @@ function labelsToClasses(y: LabelInput, count: number, classes: number, what: st
   return out;
 }
 
+/** True when every row of y [count, classes] is exactly one 1 and zeros elsewhere. */
+function isOneHot(y: Float32Array, count: number, classes: number): boolean {
+  for (let i = 0; i < count; i++) {
+    let ones = 0;
+    for (let c = 0; c < classes; c++) {
+      const v = y[i * classes + c]!;
+      if (v === 1) ones++;
+      else if (v !== 0) return false;
+    }
+    if (ones !== 1) return false;
+  }
+  return true;
+}
+
+/** y as real-valued target rows, when it is rows of the model's width that are not one-hot; else null. */
+function targetRows(y: LabelInput, count: number, classes: number, what: string): Float32Array | null {
+  if (!(y instanceof Float32Array) || y.length !== count * classes || isOneHot(y, count, classes)) return null;
+  for (let i = 0; i < y.length; i++)
+    if (!Number.isFinite(y[i]!)) throw new ShaderflowError(`${what}: target row ${Math.floor(i / classes)} holds ${y[i]} at column ${i % classes}; targets must be finite numbers.`);
+  return y;
+}
+
 export function makeBatchSource(engine: Engine, x: XInput, y: LabelInput, inputShape: number[], classes: number, what: string): BatchSource {
+  const labels = y ?? (!(x instanceof Float32Array) && 'labels' in x ? (x.labels as LabelInput) : undefined);
+  const per = inputShape.reduce((a, b) => a * b, 1);
+  const count = x instanceof Float32Array ? x.length / per : 'images' in x ? x.shape[0]! : x.shape[0]!;
+  const rows = Number.isInteger(count) ? targetRows(labels, count, classes, what) : null;
+  if (!rows) return makeInputSource(engine, x, y, inputShape, classes, what);
+  // Real-valued targets: the input source carries placeholder class 0; its y is overwritten per batch.
+  const source = makeInputSource(engine, x, new Uint8Array(count), inputShape, classes, what);
+  return withTargetRows(source, engine.tensor([count, classes], rows), classes, what, true);
+}
+
+/** `source`'s inputs, with y gathered from real-valued target rows [count, classes] instead of class indices. */
+function withTargetRows(source: BatchSource, targets: Tensor, classes: number, what: string, owner: boolean): BatchSource {
+  return {
+    count: source.count,
+    base: source.base,
+    recordGather: (rec, order, start, n, x, y, opts) => {
+      if (opts.sparse)
+        throw new ShaderflowError(`${what}: a sparse loss needs class indices, but the targets are real-valued rows; use 'mean_squared_error' or 'categorical_crossentropy'.`);
+      source.recordGather(rec, order, start, n, x, y, opts);
+      const wg = rec.engine.tuning.elementwiseWorkgroup;
+      rec.dispatch({
+        shader: 'gather',
+        entry: 'targetRows',
+        constants: { WG: wg },
+        bindings: [rec.uniform([n, 0, classes, 0]), { buffer: start, offset: 0, size: 16 }, order, targets, null, null, y],
+        workgroups: grid1d(rec.engine, n * classes, wg),
+        label: 'gather target rows',
+      });
+    },
+    slice: (from, to) => withTargetRows(source.slice(from, to), targets, classes, what, false),
+    dispose: () => {
+      source.dispose();
+      if (owner) targets.dispose();
+    },
+  };
+}
+
+function makeInputSource(engine: Engine, x: XInput, y: LabelInput, inputShape: number[], classes: number, what: string): BatchSource {
   const per = inputShape.reduce((a, b) => a * b, 1);
   const check = (len: number, shape?: readonly number[]): number => {
     const count = shape ? shape[0]! : len / per;

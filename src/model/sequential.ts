@@ -699,6 +699,16 @@ export class Sequential {
     return this.slots.map((s) => ({ name: s.name, shape: s.shape, values: all.slice(s.offset, s.offset + s.size) }));
   }
 
+  /**
+   * The gradients of the mean loss with respect to every parameter, from the last training step (what the
+   * optimizer applied), named like getWeights. Zeros before the first step. For inspection and gradient checks.
+   */
+  async getGradients(): Promise<{ name: string; shape: number[]; values: Float32Array }[]> {
+    this.requireCompiled('getGradients');
+    const all = await this.grads!.data();
+    return this.slots.map((s) => ({ name: s.name, shape: s.shape, values: all.slice(s.offset, s.offset + s.size) }));
+  }
+
   /** Replaces parameters by name (all must be present with matching shapes). */
   setWeights(weights: { name: string; shape: number[]; values: Float32Array }[]): void {
     this.requireCompiled('setWeights');

@@ -1,0 +1,66 @@
+// A float64 twin of a whole Sequential model: forward through each layer's own CPU reference, then the loss as
+// Keras defines it (the mean over the batch). Tests differentiate it numerically to check the GPU's gradients of
+// a complete training step, which proves the layers' wiring (saved tensors, shapes, fused softmax) as a whole.
+import type { Layer } from '../layers/layer.js';
+import { Dense } from '../layers/dense.js';
+import { Conv2D } from '../layers/conv2d.js';
+import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
+import { Activation } from '../layers/activation.js';
+import { Flatten } from '../layers/flatten.js';
+import { Dropout } from '../layers/dropout.js';
+import { activationForwardRef } from './activation.js';
+import { conv2dForwardRef } from './conv2d.js';
+import { matmulRef } from './matmul.js';
+import { avgPool2dForwardRef, maxPool2dForwardRef } from './pool.js';
+
+export type WeightsRef = Map<string, ArrayLike<number>>;
+
+/** Inference forward pass of built `layers` on n examples of x (NHWC, flattened), in float64. */
+export function sequentialForwardRef(layers: readonly Layer[], weights: WeightsRef, x: ArrayLike<number>, n: number): Float64Array {
+  let a: Float64Array<ArrayBufferLike> = Float64Array.from(x);
+  for (const layer of layers) {
+    const w = (name: string) => {
+      const v = weights.get(`${layer.name}/${name}`);
+      if (!v) throw new Error(`sequentialForwardRef: no weights for ${layer.name}/${name}`);
+      return v;
+    };
+    if (layer instanceof Dense) {
+      const cols = layer.outputShape[layer.outputShape.length - 1]!;
+      const k = layer.inputShape[layer.inputShape.length - 1]!;
+      const rows = (n * layer.inputShape.reduce((p, d) => p * d, 1)) / k;
+      const z = matmulRef(a, w('kernel'), rows, cols, k, { bias: layer.useBias ? w('bias') : undefined });
+      a = activationForwardRef(layer.activation, z, rows, cols);
+    } else if (layer instanceof Conv2D) {
+      const g = layer.geometry(n);
+      const z = conv2dForwardRef(a, w('kernel'), layer.useBias ? w('bias') : null, g);
+      a = activationForwardRef(layer.activation, z, z.length / g.outC, g.outC);
+    } else if (layer instanceof MaxPooling2D) {
+      a = maxPool2dForwardRef(a, layer.geometry(n)).y;
+    } else if (layer instanceof AveragePooling2D) {
+      a = avgPool2dForwardRef(a, layer.geometry(n));
+    } else if (layer instanceof Activation) {
+      const cols = layer.outputShape[layer.outputShape.length - 1]!;
+      a = activationForwardRef(layer.activation, a, a.length / cols, cols);
+    } else if (layer instanceof Flatten || layer instanceof Dropout) {
+      // Flatten is a reshape of NHWC rows; Dropout is the identity at inference.
+    } else {
+      throw new Error(`sequentialForwardRef: no reference for ${layer.className}`);
+    }
+  }
+  return a;
+}
+
+export type ModelLossRef = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error';
+
+/** Keras' loss of outputs `out` [n, c]: the mean over the batch (cross-entropy clips probabilities at 1e-7). */
+export function modelLossRef(loss: ModelLossRef, out: ArrayLike<number>, y: ArrayLike<number>, n: number, c: number): number {
+  let sum = 0;
+  for (let r = 0; r < n; r++)
+    for (let j = 0; j < c; j++) {
+      const t = loss === 'sparse_categorical_crossentropy' ? (y[r] === j ? 1 : 0) : y[r * c + j]!;
+      const p = out[r * c + j]!;
+      if (loss === 'mean_squared_error') sum += ((p - t) * (p - t)) / c;
+      else if (t !== 0) sum -= t * Math.log(Math.min(Math.max(p, 1e-7), 1 - 1e-7));
+    }
+  return sum / n;
+}

@@ -3,7 +3,7 @@
 // (src/reference/model.ts). Per-kernel checks live beside each kernel's tests; this proves the wiring.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AveragePooling2D, Activation, Conv2D, createEngine, Dense, Engine, Flatten, MaxPooling2D, optimizers, resetLayerNames, Sequential,
+  AveragePooling2D, Activation, Conv2D, createEngine, Dense, Dropout, Engine, Flatten, MaxPooling2D, optimizers, resetLayerNames, Sequential,
 } from '../src/index.js';
 import type { Layer } from '../src/layers/layer.js';
 import { modelLossRef, sequentialForwardRef, type ModelLossRef } from '../src/reference/model.js';
@@ -26,6 +26,8 @@ interface Case {
   classes: number;
   loss: ModelLossRef;
   n: number;
+  /** Dropout masks on (the first training step's); otherwise the model has no dropout. */
+  training?: boolean;
 }
 
 const CASES: Case[] = [
@@ -81,6 +83,16 @@ const CASES: Case[] = [
     loss: 'mean_squared_error',
     n: 6,
   },
+  {
+    // Dropout in training mode: the twin applies the mask the GPU drew at step 1 (dropoutMaskRef).
+    name: 'dense-relu/dropout(0.4)/dense-softmax + categorical CE',
+    layers: () => [new Dense({ units: 9, activation: 'relu', inputDim: 5 }), new Dropout({ rate: 0.4 }), new Dense({ units: 3, activation: 'softmax' })],
+    inputSize: 5,
+    classes: 3,
+    loss: 'categorical_crossentropy',
+    n: 4,
+    training: true,
+  },
 ];
 
 describe('whole-model gradients', () => {
@@ -104,7 +116,7 @@ describe('whole-model gradients', () => {
     const grads = await model.getGradients();
 
     const w = new Map(before.map((b) => [b.name, Float64Array.from(b.values)]));
-    const loss = () => modelLossRef(c.loss, sequentialForwardRef(model.layers, w, x, c.n), y, c.n, c.classes);
+    const loss = () => modelLossRef(c.loss, sequentialForwardRef(model.layers, w, x, c.n, c.training ? { seed: 7, step: 1 } : undefined), y, c.n, c.classes);
     for (const g of grads) {
       const p = w.get(g.name)!;
       const numeric = new Float64Array(p.length);

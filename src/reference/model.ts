@@ -12,11 +12,17 @@ import { activationForwardRef } from './activation.js';
 import { conv2dForwardRef } from './conv2d.js';
 import { matmulRef } from './matmul.js';
 import { avgPool2dForwardRef, maxPool2dForwardRef } from './pool.js';
+import { dropoutMaskRef } from './dropout.js';
 
 export type WeightsRef = Map<string, ArrayLike<number>>;
 
-/** Inference forward pass of built `layers` on n examples of x (NHWC, flattened), in float64. */
-export function sequentialForwardRef(layers: readonly Layer[], weights: WeightsRef, x: ArrayLike<number>, n: number): Float64Array {
+/**
+ * Forward pass of built `layers` on n examples of x (NHWC, flattened), in float64: inference, or with `training`
+ * the dropout masks of optimizer step `step` (what the GPU draws for the model's seed and each layer's id).
+ */
+export function sequentialForwardRef(
+  layers: readonly Layer[], weights: WeightsRef, x: ArrayLike<number>, n: number, training?: { seed: number; step: number },
+): Float64Array {
   let a: Float64Array<ArrayBufferLike> = Float64Array.from(x);
   for (const layer of layers) {
     const w = (name: string) => {
@@ -41,8 +47,13 @@ export function sequentialForwardRef(layers: readonly Layer[], weights: WeightsR
     } else if (layer instanceof Activation) {
       const cols = layer.outputShape[layer.outputShape.length - 1]!;
       a = activationForwardRef(layer.activation, a, a.length / cols, cols);
-    } else if (layer instanceof Flatten || layer instanceof Dropout) {
-      // Flatten is a reshape of NHWC rows; Dropout is the identity at inference.
+    } else if (layer instanceof Dropout) {
+      if (training && layer.rate > 0) {
+        const mask = dropoutMaskRef(a.length, layer.rate, layer.seed ?? training.seed, layer.id, training.step);
+        a = a.map((v, i) => v * mask[i]!);
+      } // else the identity (inference)
+    } else if (layer instanceof Flatten) {
+      // a reshape of NHWC rows
     } else {
       throw new Error(`sequentialForwardRef: no reference for ${layer.className}`);
     }

@@ -15,6 +15,12 @@ async function main(): Promise<void> {
       await kernels(args);
       break;
     }
+    case 'decode': {
+      const { benchDecode } = await import('./decode.js');
+      const json = args.includes('--json');
+      for (const r of await benchDecode()) console.log(json ? JSON.stringify(r) : `${r.case.padEnd(32)} ${String(r.mbPerSec).padStart(8)} MB/s  (${r.ms} ms, ${r.fileBytes} -> ${r.decodedBytes} bytes)`);
+      break;
+    }
     case 'accuracy': { const { accuracy } = await import('./accuracy.js'); await accuracy(args); break; }
     default:
       process.stderr.write(`usage: npm run bench -- <compare> [args]${command ? ` (unknown command "${command}")` : ''}\n`);

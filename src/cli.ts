@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The shaderflow command line: train the seed course's presets, print summaries, evaluate and predict.
 // Argument parsing is Node's built-in util.parseArgs (no extra dependency).
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,7 +11,7 @@ import { historyCharts } from './viz/plot.js';
 import { buildPreset, isPreset, PRESETS, type PresetName } from './model/presets.js';
 import { adam, parseOptimizer, rmsprop, sgd, type OptimizerSpec } from './model/optimizers.js';
 import type { Checkpoint, Sequential } from './model/sequential.js';
-import { loadDataset, trainTestSplit, type ImageSet } from './data/loaders.js';
+import { loadDataset, trainTestSplit, type DatasetName, type ImageSet } from './data/loaders.js';
 import { imageGrid, readPng, toModelInput } from './data/image.js';
 import { fileCheckpointer, loadModel, readCheckpoint, saveModel, writeFileAtomic } from './node.js';
 import { mulberry32 } from './reference/random.js';
@@ -38,6 +39,31 @@ function int(v: string | undefined, name: string, dflt: number): number {
 function presetArg(v: string | undefined): PresetName {
   if (!v || !isPreset(v)) throw new ShaderflowError(`--preset must be one of ${PRESETS.join(', ')}${v ? `, got "${v}"` : ''}.`);
   return v;
+}
+
+/** --data DIR must be a folder with something in it; the loader then says which of the dataset's files are missing. */
+async function loadData(name: DatasetName, dir: string | undefined): ReturnType<typeof loadDataset> {
+  if (dir !== undefined) {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ShaderflowError(`--data ${dir}: no such folder (it should hold the ${name} dataset files).`);
+    if (readdirSync(dir).length === 0)
+      throw new ShaderflowError(`--data ${dir}: the folder is empty; put the ${name} dataset files there (datasets/catalog.json lists their names).`);
+  }
+  return loadDataset(name, { path: dir });
+}
+
+/** --model DIR must be a folder holding model.json (and the weights it names); checked before the GPU starts. */
+function modelDirArg(dir: string | undefined, command: string): string {
+  if (!dir) throw new ShaderflowError(`${command} needs --model DIR (a folder with model.json and weights.bin, as train --out writes).`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ShaderflowError(`--model ${dir}: no such folder (train --out DIR writes one).`);
+  if (!existsSync(join(dir, 'model.json'))) throw new ShaderflowError(`--model ${dir}: no model.json in this folder (train --out DIR writes model.json and weights.bin).`);
+  return dir;
+}
+
+/** The dataset a saved preset model was trained on: its name (mnist_mlp, fashion_cnn, ...) or else its input shape. */
+function datasetOf(model: Sequential): DatasetName {
+  if (model.name.startsWith('fashion')) return 'fashion-mnist';
+  if (model.name.startsWith('cifar') || model.inputShape[0] === 32 || model.inputShape[0] === 32 * 32 * 3) return 'cifar10';
+  return 'mnist';
 }
 
 function optimizerArg(name: string | undefined, lr: string | undefined, dflt: string | OptimizerSpec): string | OptimizerSpec {
@@ -93,7 +119,7 @@ async function train(argv: string[]): Promise<void> {
   const epochs = int(values.epochs, 'epochs', recipe.epochs);
   const batchSize = int(values['batch-size'], 'batch-size', recipe.batchSize);
   const out = resolve(values.out ?? join('runs', `${preset}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
-  const data = await loadDataset(recipe.dataset, { path: values.data });
+  const data = await loadData(recipe.dataset, values.data);
   let trainSet = data.train;
   const limit = int(values.limit, 'limit', 0);
   if (limit > 0 && limit < trainSet.shape[0]) trainSet = subset(trainSet, Array.from({ length: limit }, (_, i) => i));
@@ -129,7 +155,8 @@ async function train(argv: string[]): Promise<void> {
     const [testLoss, testAcc] = await model.evaluate(data.test, data.test.labels, { batchSize });
     log(`Test loss: ${testLoss.toFixed(4)} - test accuracy: ${testAcc.toFixed(4)}\n`);
     await mkdir(out, { recursive: true });
-    await writeFile(join(out, 'history.json'), JSON.stringify({ preset, epochs, batchSize, ...history.toJSON(), test_loss: testLoss, test_accuracy: testAcc }, null, 1));
+    // Keras' history.history: {"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}.
+    await writeFile(join(out, 'history.json'), JSON.stringify(history.history, null, 1));
     const charts = historyCharts(history.history);
     await writeFile(join(out, 'accuracy.svg'), charts.accuracy);
     await writeFile(join(out, 'loss.svg'), charts.loss);
@@ -151,7 +178,6 @@ async function train(argv: string[]): Promise<void> {
           seconds,
           ms_per_step: (seconds * 1000) / Math.max(1, stepsPerEpoch * epochs),
           adapter: engine.describe(),
-          out,
         })}\n`,
       );
   } finally {
@@ -193,13 +219,15 @@ async function evaluate(argv: string[]): Promise<void> {
     options: { model: { type: 'string' }, data: { type: 'string' }, dataset: { type: 'string' }, json: { type: 'boolean', default: false } },
     strict: true,
   });
-  if (!values.model) throw new ShaderflowError('evaluate needs --model DIR (a folder with model.json and weights.bin).');
+  const dir = modelDirArg(values.model, 'evaluate');
+  const datasets: DatasetName[] = ['mnist', 'fashion-mnist', 'cifar10'];
+  if (values.dataset !== undefined && !(datasets as string[]).includes(values.dataset))
+    throw new ShaderflowError(`--dataset must be one of ${datasets.join(', ')}, got "${values.dataset}".`);
   const engine = await createEngine();
   try {
-    const model = await loadModel(engine, values.model);
-    const shape = model.inputShape;
-    const dataset = (values.dataset ?? (shape[0] === 32 ? 'cifar10' : 'mnist')) as 'mnist' | 'fashion-mnist' | 'cifar10';
-    const data = await loadDataset(dataset, { path: values.data });
+    const model = await loadModel(engine, dir);
+    const dataset = (values.dataset as DatasetName | undefined) ?? datasetOf(model);
+    const data = await loadData(dataset, values.data);
     const [loss, acc] = await model.evaluate(data.test, data.test.labels, { batchSize: 128, verbose: 1 });
     if (values.json) process.stdout.write(`${JSON.stringify({ dataset, test_loss: loss, test_accuracy: acc })}\n`);
     else process.stdout.write(`${dataset} test: loss ${loss.toFixed(4)} - accuracy ${acc.toFixed(4)}\n`);
@@ -211,14 +239,17 @@ async function evaluate(argv: string[]): Promise<void> {
 
 async function predict(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, options: { model: { type: 'string' }, json: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
-  if (!values.model) throw new ShaderflowError('predict needs --model DIR and one or more PNG files.');
+  const dir = modelDirArg(values.model, 'predict');
   if (positionals.length === 0) throw new ShaderflowError('predict needs one or more PNG files after --model DIR.');
+  // Every image is read (and checked) before the GPU starts.
+  const images = positionals.map((file) => ({ file, img: readPng(file) }));
   const engine: Engine = await createEngine();
   try {
-    const model = await loadModel(engine, values.model);
-    for (const file of positionals) {
-      const img = readPng(file);
-      const input = toModelInput(img, model.inputShape as [number, number, number] | [number]);
+    const model = await loadModel(engine, dir);
+    // Digits are cropped, fitted and centred as MNIST was made; Fashion-MNIST items fill their frame, so those are only resized.
+    const digit = datasetOf(model) === 'mnist';
+    for (const { file, img } of images) {
+      const input = toModelInput(img, model.inputShape as [number, number, number] | [number], { digit });
       const probs = await model.predict({ images: input, shape: [1, ...model.inputShape] });
       const cls = argmax(probs);
       if (values.json) process.stdout.write(`${JSON.stringify({ file, class: cls, probabilities: Array.from(probs) })}\n`);
@@ -254,7 +285,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${USAGE}\n`);
       return;
     default:
-      throw new ShaderflowError(`Unknown command "${cmd}".\n${USAGE}`);
+      throw new ShaderflowError(`Unknown command "${cmd}": use train, summary, evaluate, predict or adapter (shaderflow --help shows their options).`);
   }
 }
 

@@ -25,6 +25,9 @@ export function readPng(src: Uint8Array | string): Image {
       throw new DatasetError(`${src}: could not be read: ${(e as Error).message}`, src, 0, { cause: e });
     }
   } else bytes = src;
+  const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (bytes.length < 8 || signature.some((b, i) => bytes[i] !== b))
+    throw new DatasetError(`${file}: not a PNG file (its first 8 bytes are not the PNG signature 89 50 4E 47 0D 0A 1A 0A); give a .png image.`, file, 0);
   let png;
   try {
     png = pngDecode(bytes);

@@ -1,0 +1,329 @@
+// End-to-end tests of the `shaderflow` command line (dist/node/cli.js, rebuilt when older than the sources):
+// train on real MNIST and the files it writes, evaluate and predict on the saved model, summaries of the four
+// presets, the CIFAR preset on CIFAR-10 binary files written here, and the errors a user meets.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gridLayout, readPng, writePng } from '../src/data/image.js';
+import type { Image } from '../src/data/types.js';
+import { loadDataset } from '../src/data/loaders.js';
+import { encodeTar } from '../src/data/tar.js';
+import { gzip } from './helpers/data-fixtures.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cliJs = join(root, 'dist/node/cli.js');
+
+/** Newest modification time (ms) of the files under `dir` whose names end with one of `exts`. */
+function newest(dir: string, exts: string[]): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newest(p, exts));
+    else if (exts.some((x) => e.name.endsWith(x))) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+function cli(args: string[], opts: { timeoutMs?: number } = {}): Promise<Run> {
+  return new Promise((done, fail) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [cliJs, ...args], { cwd: root, env: { ...process.env, SHADERFLOW_DATA: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 110_000);
+    child.on('error', fail);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr, seconds: (performance.now() - t0) / 1000 });
+    });
+  });
+}
+
+/** The JSON object on the last line of stdout. */
+function lastJson(out: string): Record<string, unknown> {
+  const lines = out.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'sf-cli-'));
+const timings: string[] = [];
+function timed(what: string, r: Run): Run {
+  timings.push(`${what}: ${r.seconds.toFixed(1)} s`);
+  return r;
+}
+
+beforeAll(() => {
+  const stale = !existsSync(cliJs) || statSync(cliJs).mtimeMs < Math.max(newest(join(root, 'src'), ['.ts', '.json']), newest(join(root, 'shaders'), ['.wgsl']));
+  if (stale) execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
+}, 300_000);
+
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+  process.stderr.write(`cli.test timings: ${timings.join('; ')}\n`);
+});
+
+const JSON_KEYS = ['preset', 'epochs', 'train_loss', 'train_accuracy', 'val_loss', 'val_accuracy', 'test_loss', 'test_accuracy', 'seconds', 'ms_per_step', 'adapter'];
+
+describe('shaderflow train / evaluate / predict on real MNIST', () => {
+  const out = join(tmp, 'mnist-cnn');
+  let result: Record<string, unknown> = {};
+
+  it('train --preset mnist-cnn --optimizer adam --limit 5000 --epochs 3 reaches >= 90% test accuracy and writes its outputs', async () => {
+    const r = timed('train mnist-cnn', await cli(['train', '--preset', 'mnist-cnn', '--optimizer', 'adam', '--limit', '5000', '--epochs', '3', '--json', '--out', out]));
+    expect(r.code, r.stderr).toBe(0);
+    result = lastJson(r.stdout);
+    timings.push(`mnist-cnn adam 3 epochs: test accuracy ${(result.test_accuracy as number).toFixed(4)}, val ${(result.val_accuracy as number).toFixed(4)}`);
+    expect(Object.keys(result).sort()).toEqual([...JSON_KEYS].sort());
+    expect(result.preset).toBe('mnist-cnn');
+    expect(result.epochs).toBe(3);
+    for (const k of JSON_KEYS.filter((k) => k !== 'preset' && k !== 'adapter')) expect(Number.isFinite(result[k]), k).toBe(true);
+    expect(typeof result.adapter).toBe('string');
+    expect(result.test_accuracy as number).toBeGreaterThanOrEqual(0.9);
+    expect(result.val_accuracy as number).toBeGreaterThanOrEqual(0.85);
+    // --json keeps stdout to the one line: the summary and progress go to stderr.
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('Total params: 804,554');
+    expect(r.stderr).toContain('Epoch 3/3');
+
+    // history.json: Keras' history.history, one entry per epoch, the last ones equal to the JSON line.
+    const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as Record<string, number[]>;
+    expect(Object.keys(history).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
+    for (const k of Object.keys(history)) expect(history[k], k).toHaveLength(3);
+    expect(history.loss![2]).toBe(result.train_loss);
+    expect(history.val_accuracy![2]).toBe(result.val_accuracy);
+    expect(history.loss![2]!).toBeLessThan(history.loss![0]!);
+
+    // The two plots, titled and labelled as the seed's: plt.title('Accuracy'|'Loss'), xlabel('epoch'), ylabel(...).
+    for (const [file, title, ylabel] of [['accuracy.svg', 'Accuracy', 'accuracy'], ['loss.svg', 'Loss', 'loss']] as const) {
+      const svg = readFileSync(join(out, file), 'utf8');
+      expect(svg.startsWith('<svg'), file).toBe(true);
+      const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+      expect(texts, file).toContain(title);
+      expect(texts, file).toContain('epoch');
+      expect(texts, file).toContain(ylabel);
+      expect(texts, file).toContain('train');
+      const lines = [...svg.matchAll(/<polyline[^>]*points="([^"]*)"/g)].map((m) => m[1]!.trim().split(' ').length);
+      expect(lines, `${file}: train and validation curves of 3 points`).toEqual([3, 3]);
+    }
+
+    // predictions.png: three test digits captioned "Label value = x  Predicted value = y".
+    const png = readPng(join(out, 'predictions.png'));
+    const caption = 'Label value = 0  Predicted value = 0';
+    const blank: Image = { data: new Uint8Array(28 * 28), shape: [28, 28, 1] };
+    const layout = gridLayout([0, 1, 2].map(() => ({ image: blank, caption })), { scale: 4 });
+    expect(png.shape).toEqual([layout.height, layout.width, 3]);
+    // 3 cells as wide as the 36-character caption (6 px a glyph, 215 px) and 4 paddings of 12; 112 px images + 12 px captions.
+    expect([layout.width, layout.height]).toEqual([693, 148]);
+
+    // The saved model, TF.js layers format: model.json (topology + weightsManifest) and weights.bin (float32).
+    const model = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+    expect(model.format).toBe('layers-model');
+    expect(model.modelTopology.class_name).toBe('Sequential');
+    expect(model.modelTopology.config.layers.map((l: { class_name: string }) => l.class_name)).toEqual(['Conv2D', 'MaxPooling2D', 'Flatten', 'Dense', 'Dense']);
+    expect(model.weightsManifest).toHaveLength(1);
+    expect(model.weightsManifest[0].paths).toEqual(['weights.bin']);
+    const floats = model.weightsManifest[0].weights.reduce((s: number, w: { shape: number[]; dtype: string }) => {
+      expect(w.dtype).toBe('float32');
+      return s + w.shape.reduce((a, b) => a * b, 1);
+    }, 0);
+    expect(floats).toBe(804_554);
+    expect(statSync(join(out, 'weights.bin')).size).toBe(804_554 * 4);
+  });
+
+  it('evaluate --model DIR prints the test figures the training printed', async () => {
+    expect(result.test_loss, 'the train test ran first').toBeDefined();
+    const r = timed('evaluate', await cli(['evaluate', '--model', out]));
+    expect(r.code, r.stderr).toBe(0);
+    const m = /mnist test: loss (\d+\.\d{4}) - accuracy (\d+\.\d{4})/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(m![1]).toBe((result.test_loss as number).toFixed(4));
+    expect(m![2]).toBe((result.test_accuracy as number).toFixed(4));
+  });
+
+  it('predict --model DIR classifies real MNIST test digits written as gray, RGB and 56x56 PNGs', async () => {
+    expect(result.test_loss, 'the train test ran first').toBeDefined();
+    const mnist = await loadDataset('mnist', { testLimit: 3 });
+    const dir = join(tmp, 'digits');
+    mkdirSync(dir);
+    const files: { file: string; label: number; digit: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const gray = mnist.test.images.slice(i * 784, (i + 1) * 784);
+      const label = mnist.test.labels[i]!;
+      const rgb = new Uint8Array(784 * 3);
+      for (let p = 0; p < 784; p++) rgb.fill(gray[p]!, p * 3, p * 3 + 3);
+      const big = new Uint8Array(56 * 56);
+      for (let y = 0; y < 56; y++) for (let x = 0; x < 56; x++) big[y * 56 + x] = gray[(y >> 1) * 28 + (x >> 1)]!;
+      const variants: [string, Image][] = [
+        [`digit${i}-gray28.png`, { data: gray, shape: [28, 28, 1] }],
+        [`digit${i}-rgb28.png`, { data: rgb, shape: [28, 28, 3] }],
+        [`digit${i}-gray56.png`, { data: big, shape: [56, 56, 1] }],
+      ];
+      for (const [name, img] of variants) {
+        writePng(join(dir, name), img);
+        files.push({ file: join(dir, name), label, digit: i });
+      }
+    }
+    const r = timed('predict', await cli(['predict', '--model', out, ...files.map((f) => f.file)]));
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(files.length);
+    const rows = lines.map((line, k) => {
+      const m = /^(.*): class (\d) \(p = (\d\.\d{4})\)\s+probabilities: (.*)$/.exec(line);
+      expect(m, line).not.toBeNull();
+      expect(m![1]).toBe(files[k]!.file);
+      const probs = m![4]!.trim().split(/\s+/).map(Number);
+      expect(probs).toHaveLength(10);
+      // Printed to 4 decimals: ten roundings of at most 0.00005 each.
+      expect(Math.abs(probs.reduce((a, b) => a + b, 0) - 1)).toBeLessThanOrEqual(0.0006);
+      const cls = Number(m![2]);
+      expect(probs[cls]).toBe(Math.max(...probs));
+      return { ...files[k]!, cls, p: Number(m![3]) };
+    });
+    // The three test digits (7, 2, 1) are easy: each is classified confidently and right in every form.
+    expect(rows.filter((r) => r.file.endsWith('gray28.png')).map((r) => r.label)).toEqual([7, 2, 1]);
+    for (const row of rows) {
+      expect(row.cls, row.file).toBe(row.label);
+      expect(row.p, row.file).toBeGreaterThan(0.8);
+    }
+    // A gray image and its RGB copy are the same input.
+    for (let i = 0; i < 3; i++) expect(lines[i * 3 + 1]!.split(': ').slice(1)).toEqual(lines[i * 3]!.split(': ').slice(1));
+  });
+});
+
+describe('shaderflow summary', () => {
+  it.each([
+    ['mnist-mlp', '407,050'],
+    ['mnist-cnn', '804,554'],
+    ['fashion-cnn', '804,554'],
+    ['cifar-cnn', '2,125,578'],
+  ])('summary --preset %s prints Total params: %s', async (preset, total) => {
+    const r = timed(`summary ${preset}`, await cli(['summary', '--preset', preset]));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`Total params: ${total}`);
+    expect(r.stdout).toContain(`Trainable params: ${total}`);
+    expect(r.stdout).toContain('Non-trainable params: 0');
+    expect(r.stdout).toContain('Layer (type)                 Output Shape              Param #');
+  });
+});
+
+/** A CIFAR-10 batch in the official binary layout: per record 1 label byte, then 1024 red, 1024 green, 1024 blue bytes (row-major 32x32). */
+function cifarBatch(count: number, seed: number): Uint8Array {
+  const out = new Uint8Array(count * 3073);
+  for (let r = 0; r < count; r++) {
+    const label = (r + seed) % 10;
+    out[r * 3073] = label;
+    for (let ch = 0; ch < 3; ch++)
+      for (let p = 0; p < 1024; p++) out[r * 3073 + 1 + ch * 1024 + p] = (label * 25 + ch * 40 + ((p * (seed + 3) + r) % 31)) & 255;
+  }
+  return out;
+}
+
+describe('shaderflow train --preset cifar-cnn on CIFAR-10 binary files', () => {
+  const data = join(tmp, 'cifar');
+  const out = join(tmp, 'cifar-out');
+  const files = [
+    ...[1, 2, 3, 4, 5].map((k) => ({ name: `data_batch_${k}.bin`, data: cifarBatch(16, k) })),
+    { name: 'test_batch.bin', data: cifarBatch(12, 7) },
+    { name: 'batches.meta.txt', data: new TextEncoder().encode('airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n') },
+  ];
+
+  it('trains end to end on a folder of batch files, writes its outputs, and the JSON line parses', async () => {
+    mkdirSync(data);
+    for (const f of files) writeFileSync(join(data, f.name), f.data);
+    const r = timed(
+      'train cifar-cnn',
+      await cli(['train', '--preset', 'cifar-cnn', '--data', data, '--limit', '64', '--epochs', '1', '--batch-size', '32', '--json', '--out', out]),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const j = lastJson(r.stdout);
+    expect(Object.keys(j).sort()).toEqual([...JSON_KEYS].sort());
+    expect(j.preset).toBe('cifar-cnn');
+    expect(j.epochs).toBe(1);
+    for (const k of ['train_loss', 'val_loss', 'test_loss', 'train_accuracy', 'val_accuracy', 'test_accuracy']) expect(Number.isFinite(j[k]), k).toBe(true);
+    // 64 examples: 51 train (2 steps of 32), 13 validation; the 12 test records.
+    expect(r.stderr).toContain('Train on 51 samples, validate on 13 samples');
+    expect(r.stderr).toContain('Total params: 2,125,578');
+    for (const f of ['history.json', 'accuracy.svg', 'loss.svg', 'predictions.png', 'model.json', 'weights.bin']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(statSync(join(out, 'weights.bin')).size).toBe(2_125_578 * 4);
+    // CIFAR captions name the class: "Label value = 3 (cat)  Predicted value = ...".
+    const png = readPng(join(out, 'predictions.png'));
+    expect(png.shape[2]).toBe(3);
+    expect(png.shape[1]).toBeGreaterThan(3 * 32 * 4);
+  });
+
+  it('evaluate reads the same data as cifar-10-binary.tar.gz', async () => {
+    expect(existsSync(join(out, 'model.json')), 'the train test ran first').toBe(true);
+    const archiveDir = join(tmp, 'cifar-tgz');
+    mkdirSync(archiveDir);
+    writeFileSync(join(archiveDir, 'cifar-10-binary.tar.gz'), gzip(encodeTar(files.map((f) => ({ name: `cifar-10-batches-bin/${f.name}`, data: f.data })))));
+    const fromFolder = timed('evaluate cifar folder', await cli(['evaluate', '--model', out, '--data', data, '--json']));
+    const fromArchive = timed('evaluate cifar tar.gz', await cli(['evaluate', '--model', out, '--data', archiveDir, '--json']));
+    expect(fromFolder.code, fromFolder.stderr).toBe(0);
+    expect(fromArchive.code, fromArchive.stderr).toBe(0);
+    const a = lastJson(fromFolder.stdout);
+    expect(a.dataset).toBe('cifar10');
+    expect(lastJson(fromArchive.stdout)).toEqual(a);
+  });
+});
+
+describe('shaderflow errors: exit code != 0, one line naming what is at fault, no stack trace', () => {
+  function expectOneLineError(r: Run, ...mustName: string[]): void {
+    expect(r.code).not.toBe(0);
+    expect(r.code).not.toBeNull();
+    const lines = r.stderr.trim().split('\n');
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^shaderflow: /);
+    for (const s of mustName) expect(lines[0]).toContain(s);
+    expect(r.stderr).not.toMatch(/\n\s+at |\.js:\d+:\d+/);
+    expect(r.stdout).toBe('');
+  }
+
+  it('unknown preset', async () => {
+    expectOneLineError(await cli(['train', '--preset', 'mnist-rnn']), '--preset', 'mnist-rnn', 'mnist-cnn');
+    expectOneLineError(await cli(['summary', '--preset', 'resnet50']), 'resnet50');
+  });
+
+  it('--model pointing at a missing folder, or at one without model.json', async () => {
+    const missing = join(tmp, 'no-such-model');
+    expectOneLineError(await cli(['evaluate', '--model', missing]), missing, 'no such folder');
+    expectOneLineError(await cli(['predict', '--model', missing, 'x.png']), missing);
+    const empty = join(tmp, 'model-without-json');
+    mkdirSync(empty);
+    expectOneLineError(await cli(['evaluate', '--model', empty]), empty, 'model.json');
+  });
+
+  it('a file that is not a PNG given to predict', async () => {
+    const model = join(tmp, 'mnist-cnn');
+    expect(existsSync(join(model, 'model.json')), 'the train test ran first').toBe(true);
+    const notPng = join(tmp, 'notes.png');
+    writeFileSync(notPng, 'this is text, not an image\n');
+    expectOneLineError(await cli(['predict', '--model', model, notPng]), notPng, 'not a PNG');
+    const missing = join(tmp, 'missing.png');
+    expectOneLineError(await cli(['predict', '--model', model, missing]), missing);
+  });
+
+  it('--data pointing at an empty folder or at none', async () => {
+    const empty = join(tmp, 'empty-data');
+    mkdirSync(empty);
+    expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--data', empty]), empty, 'empty');
+    expectOneLineError(await cli(['train', '--preset', 'cifar-cnn', '--data', empty]), empty, 'cifar10');
+    expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--data', join(tmp, 'nowhere')]), join(tmp, 'nowhere'), 'no such folder');
+  });
+
+  it('unknown command and unknown option', async () => {
+    expectOneLineError(await cli(['fit']), '"fit"', 'train');
+    expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--epoch', '3']), '--epoch');
+  });
+});

@@ -1,17 +1,20 @@
 // The Node entry point: everything in src/index.ts plus what needs the file system (saving/loading models,
 // dataset loaders, PNG files). The browser bundle is built from src/index.ts alone.
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ModelFormatError } from './errors.js';
 import type { Engine } from './gpu/engine.js';
-import { fromArtifacts, toArtifacts, type ModelJson } from './model/io.js';
+import { fromArtifacts, parseModelJson, toArtifacts, type ModelJson } from './model/io.js';
 import type { Checkpoint, Sequential } from './model/sequential.js';
 
 export * from './index.js';
 export * from './data/loaders.js';
 export * from './data/image.js';
 
-/** Writes `data` to `path` atomically: a temp file, fsync, then rename (a crash leaves the old file or the new one). */
+/**
+ * Writes `data` to `path` atomically: a temp file in the same folder, fsync, rename over `path`, then fsync the
+ * folder so the rename itself is durable. A crash at any moment leaves the old file or the new one, never a mix.
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   const fh = await open(tmp, 'w');
@@ -22,6 +25,19 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await fh.close();
   }
   await rename(tmp, path);
+  await syncDir(dirname(path));
+}
+
+async function syncDir(dir: string): Promise<void> {
+  let dh;
+  try {
+    dh = await open(dir, 'r');
+    await dh.sync();
+  } catch {
+    // Some platforms (Windows) cannot open or fsync a folder; the rename is still atomic there.
+  } finally {
+    await dh?.close();
+  }
 }
 
 /** Saves model.json and weights.bin (TensorFlow.js layers format) into `dir`. */
@@ -35,19 +51,21 @@ export async function saveModel(model: Sequential, dir: string): Promise<void> {
 /** Loads a TensorFlow.js layers-format model (model.json + the weight files its manifest names) from `dir`. */
 export async function loadModel(engine: Engine, dir: string): Promise<Sequential> {
   const jsonPath = join(dir, 'model.json');
-  let json: unknown;
+  let text: Uint8Array;
   try {
-    json = JSON.parse(await readFile(jsonPath, 'utf8'));
+    text = await readFile(jsonPath);
   } catch (e) {
-    throw new ModelFormatError(`${jsonPath}: cannot read it as JSON (${(e as Error).message}).`, { cause: e });
+    throw new ModelFormatError(`${jsonPath}: cannot read it (${(e as Error).message}).`, { cause: e });
   }
+  const json = parseModelJson(text, jsonPath);
   const manifest = (json as { weightsManifest?: { paths?: unknown }[] }).weightsManifest;
   if (!Array.isArray(manifest)) throw new ModelFormatError(`${jsonPath}: weightsManifest is missing.`);
   const parts: Uint8Array[] = [];
   for (const g of manifest) {
     if (!Array.isArray(g?.paths)) throw new ModelFormatError(`${jsonPath}: a weightsManifest group has no paths.`);
     for (const p of g.paths) {
-      if (typeof p !== 'string' || p.includes('..') || p.startsWith('/')) throw new ModelFormatError(`${jsonPath}: weight path ${JSON.stringify(p)} must be a file name next to model.json.`);
+      if (typeof p !== 'string' || p === '' || p.includes('..') || p.startsWith('/') || p.includes('\\') || p.includes('\0'))
+        throw new ModelFormatError(`${jsonPath}: weight path ${JSON.stringify(p)?.slice(0, 80)} must be a file name next to model.json.`);
       try {
         parts.push(new Uint8Array(await readFile(join(dir, p))));
       } catch (e) {
@@ -62,7 +80,13 @@ export async function loadModel(engine: Engine, dir: string): Promise<Sequential
     all.set(p, off);
     off += p.byteLength;
   }
-  return fromArtifacts(engine, json, all);
+  try {
+    return fromArtifacts(engine, json, all);
+  } catch (e) {
+    // Name the files: fromArtifacts only knows them as model.json and weights.bin.
+    if (e instanceof ModelFormatError) throw new ModelFormatError(`${dir}: ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
 /**
@@ -98,6 +122,9 @@ export function fileCheckpointer(dir: string, model: Sequential, o: { everySteps
         seed: c.seed,
         stats: c.stats,
         step: c.optimizer.step,
+        // The random state is counter-based: shuffling is a function of (seed, epoch), dropout masks of
+        // (seed, layer, step), so these two numbers restore every random stream exactly.
+        rng: { seed: c.seed, step: c.optimizer.step, epoch: c.epoch },
         optimizerTensors: c.optimizer.tensors.map((t) => t.length),
         history: c.history,
       };
@@ -118,45 +145,85 @@ function flatten(parts: Float32Array[]): Float32Array {
   return out;
 }
 
-/** Reads the checkpoint in `dir` (as written by fileCheckpointer), or undefined when there is none. */
+/** Reads the checkpoint in `dir` (as written by fileCheckpointer), or undefined when there is none; every field is checked. */
 export async function readCheckpoint(dir: string): Promise<Checkpoint | undefined> {
+  const metaPath = join(dir, 'checkpoint.json');
+  let metaText: string;
+  try {
+    metaText = await readFile(metaPath, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ModelFormatError(`${metaPath}: cannot read it (${(e as Error).message}).`, { cause: e });
+  }
+  const bad = (file: string, what: string): never => {
+    throw new ModelFormatError(`${join(dir, file)}: ${what} Delete the checkpoint folder to start afresh.`);
+  };
   let meta: Record<string, unknown>;
   try {
-    meta = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8'));
-  } catch {
-    return undefined;
+    meta = JSON.parse(metaText);
+  } catch (e) {
+    return bad('checkpoint.json', `malformed JSON (${(e as Error).message}).`);
   }
-  const gen = meta.generation as string;
-  if (meta.format !== 'shaderflow-checkpoint-1' || typeof gen !== 'string') throw new ModelFormatError(`${join(dir, 'checkpoint.json')}: not a shaderflow checkpoint.`);
-  const modelJson = JSON.parse(await readFile(join(dir, `model-${gen}.json`), 'utf8')) as ModelJson;
-  const wbytes = await readFile(join(dir, `weights-${gen}.bin`));
-  const obytes = await readFile(join(dir, `optimizer-${gen}.bin`));
-  const w = new Float32Array(wbytes.buffer.slice(wbytes.byteOffset, wbytes.byteOffset + wbytes.byteLength));
-  const ob = new Float32Array(obytes.buffer.slice(obytes.byteOffset, obytes.byteOffset + obytes.byteLength));
+  if (typeof meta !== 'object' || meta === null || meta.format !== 'shaderflow-checkpoint-1') return bad('checkpoint.json', 'not a shaderflow checkpoint.');
+  const gen = meta.generation;
+  if (typeof gen !== 'string' || !/^[a-z0-9-]+$/.test(gen)) return bad('checkpoint.json', `generation ${JSON.stringify(gen)} is not a checkpoint name.`);
+  const whole = (k: string, min = 0): number => {
+    const v = meta[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad('checkpoint.json', `${k} ${JSON.stringify(v)} is not a whole number >= ${min}.`);
+    return v as number;
+  };
+  const [epoch, batch, batchSize, trainCount, seed, step] = [whole('epoch'), whole('batch'), whole('batchSize', 1), whole('trainCount', 1), whole('seed'), whole('step')];
+  // JSON has no NaN: a fit with nanGuard off may have saved a non-finite loss sum as null.
+  const stats = Array.isArray(meta.stats) ? meta.stats.map((v) => (v === null ? NaN : v)) : undefined;
+  if (!stats || stats.length !== 4 || !stats.every((v) => typeof v === 'number')) bad('checkpoint.json', 'stats must be four numbers.');
+  const counts = meta.optimizerTensors;
+  if (!Array.isArray(counts) || counts.length > 4 || !counts.every((n) => Number.isInteger(n) && n >= 0)) bad('checkpoint.json', 'optimizerTensors must list the state tensor sizes.');
+  const history = meta.history as Checkpoint['history'];
+  if (typeof history !== 'object' || history === null || !Array.isArray(history.epoch) || typeof history.history !== 'object' || history.history === null)
+    bad('checkpoint.json', 'history is missing.');
+
+  const modelFile = `model-${gen}.json`;
+  const weightsFile = `weights-${gen}.bin`;
+  const optFile = `optimizer-${gen}.bin`;
+  const read = async (file: string): Promise<Uint8Array> => {
+    try {
+      return new Uint8Array(await readFile(join(dir, file)));
+    } catch (e) {
+      return bad(file, `cannot read it (${(e as Error).message}); checkpoint.json points to generation ${gen}.`);
+    }
+  };
+  const modelJson = parseModelJson(await read(modelFile), join(dir, modelFile)) as ModelJson;
+  const specs = Array.isArray(modelJson.weightsManifest) ? modelJson.weightsManifest[0]?.weights : undefined;
+  if (!Array.isArray(specs)) bad(modelFile, 'weightsManifest is missing.');
+  const w = floats(await read(weightsFile), weightsFile, bad);
+  const ob = floats(await read(optFile), optFile, bad);
   let off = 0;
-  const weights = modelJson.weightsManifest[0]!.weights.map((s) => {
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    if (off + n > w.length) throw new ModelFormatError(`${join(dir, `weights-${gen}.bin`)}: too short for "${s.name}" (byte ${off * 4}).`);
+  const weights = specs!.map((s, i) => {
+    const shape = s?.shape;
+    if (typeof s?.name !== 'string' || !Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 1))
+      bad(modelFile, `weight ${i} has no name or a bad shape ${JSON.stringify(shape)?.slice(0, 80)}.`);
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (off + n > w.length) bad(weightsFile, `too short for "${s.name}" ${JSON.stringify(shape)}: it needs bytes ${off * 4}..${(off + n) * 4} of ${w.length * 4}.`);
+    // Values are not checked for NaN: with the guard on fit never saves them, with nanGuard: false it may.
     const v = w.slice(off, off + n);
     off += n;
-    return { name: s.name, shape: s.shape, values: v };
+    return { name: s.name, shape: [...shape], values: v };
   });
+  if (off !== w.length) bad(weightsFile, `has ${w.length * 4} bytes but ${modelFile} describes ${off * 4}.`);
   let o2 = 0;
-  const tensors = (meta.optimizerTensors as number[]).map((n) => {
-    if (o2 + n > ob.length) throw new ModelFormatError(`${join(dir, `optimizer-${gen}.bin`)}: too short (byte ${o2 * 4}).`);
+  const tensors = (counts as number[]).map((n, i) => {
+    if (o2 + n > ob.length) bad(optFile, `too short for state tensor ${i}: it needs bytes ${o2 * 4}..${(o2 + n) * 4} of ${ob.length * 4}.`);
     const v = ob.slice(o2, o2 + n);
     o2 += n;
     return v;
   });
-  return {
-    epoch: meta.epoch as number,
-    batch: meta.batch as number,
-    batchSize: meta.batchSize as number,
-    trainCount: meta.trainCount as number,
-    seed: meta.seed as number,
-    stats: meta.stats as number[],
-    weights,
-    optimizer: { step: meta.step as number, tensors },
-    history: meta.history as Checkpoint['history'],
-  };
+  if (o2 !== ob.length) bad(optFile, `has ${ob.length * 4} bytes but checkpoint.json describes ${o2 * 4}.`);
+  return { epoch, batch, batchSize, trainCount, seed, stats: stats!, weights, optimizer: { step, tensors }, history };
+}
+
+function floats(bytes: Uint8Array, file: string, bad: (file: string, what: string) => never): Float32Array {
+  if (bytes.byteLength % 4 !== 0) bad(file, `${bytes.byteLength} bytes is not a whole number of float32 values.`);
+  const out = new Float32Array(bytes.byteLength / 4);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
 }

@@ -8,6 +8,7 @@ import data from '../shaders/data.wgsl';
 import conv2d from '../shaders/conv2d.wgsl';
 import pool from '../shaders/pool.wgsl';
 import activation from '../shaders/activation.wgsl'; import loss from '../shaders/loss.wgsl'; import optimizer from '../shaders/optimizer.wgsl'; import dropout from '../shaders/dropout.wgsl'; import initializer from '../shaders/initializer.wgsl';
+import finite from '../shaders/finite.wgsl';
 
 export const SHADERS = {
   elementwise,
@@ -19,6 +20,7 @@ export const SHADERS = {
   conv2d,
   pool,
   activation, loss, optimizer, dropout, initializer,
+  finite,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

@@ -4,7 +4,7 @@
 //
 // Untrusted input: every check runs before any GPU allocation, and failures are ModelFormatErrors naming the
 // layer or weight at fault.
-import { ModelFormatError, shapeStr } from '../errors.js';
+import { DeviceError, ModelFormatError, ShaderflowError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import { Activation } from '../layers/activation.js';
 import { initializerConfig, parseInitializer } from '../layers/config.js';
@@ -72,19 +72,71 @@ export async function toArtifacts(model: Sequential): Promise<ModelArtifacts> {
 }
 
 const MAX_DIM = 1 << 24;
+/** model.json files larger than this are refused before parsing (a real one is a few kB). */
+export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
 function fail(msg: string): never {
   throw new ModelFormatError(`model.json: ${msg}`);
 }
 
+/**
+ * Parses model.json text or bytes (UTF-8) into the object fromArtifacts takes; a ModelFormatError names the file
+ * and the byte (or character) position where the JSON stops making sense.
+ */
+export function parseModelJson(text: string | Uint8Array, file = 'model.json'): unknown {
+  const size = typeof text === 'string' ? text.length : text.byteLength;
+  if (size > MAX_MODEL_JSON_BYTES) throw new ModelFormatError(`${file}: ${size} bytes is too large for a model.json (at most ${MAX_MODEL_JSON_BYTES}); is it the weights file?`);
+  let str: string;
+  if (typeof text === 'string') str = text;
+  else {
+    try {
+      str = new TextDecoder('utf-8', { fatal: true }).decode(text);
+    } catch (e) {
+      throw new ModelFormatError(`${file}: not UTF-8 text (${(e as Error).message}); a model.json is JSON.`, { cause: e });
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(str);
+  } catch (e) {
+    throw new ModelFormatError(`${file}: malformed JSON (${(e as Error).message}). Re-export the model or restore the file.`, { cause: e });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ModelFormatError(`${file}: the top level must be a JSON object, got ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}.`);
+  return json;
+}
+
+/** A value as JSON for an error message, cut to 80 characters. */
+function show(v: unknown): string {
+  let t: string;
+  try {
+    t = JSON.stringify(v) ?? String(v);
+  } catch {
+    t = String(v);
+  }
+  return t.length > 80 ? `${t.slice(0, 77)}...` : t;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** An initializer given as a name or {class_name}; anything else is a ModelFormatError naming the layer. */
+function initializer(v: unknown, layer: string, key: string): ReturnType<typeof parseInitializer> {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string' || (isRecord(v) && typeof v.class_name === 'string')) return parseInitializer(v);
+  fail(`layer "${layer}": ${key} ${show(v)} is neither an initializer name nor {class_name: ...}.`);
+}
+
 function dims(v: unknown, what: string, allowNullFirst = false): number[] {
-  if (!Array.isArray(v)) fail(`${what} must be an array of sizes, got ${JSON.stringify(v)}.`);
+  if (!Array.isArray(v)) fail(`${what} must be an array of sizes, got ${show(v)}.`);
+  if (v.length > 8) fail(`${what} has ${v.length} dimensions; at most 8 are supported.`);
   const out: number[] = [];
   v.forEach((d, i) => {
     if (d === null && allowNullFirst && i === 0) return;
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d > MAX_DIM) fail(`${what}[${i}] = ${JSON.stringify(d)} is not a size between 1 and ${MAX_DIM}.`);
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d > MAX_DIM) fail(`${what}[${i}] = ${show(d)} is not a size between 1 and ${MAX_DIM}.`);
     out.push(d);
   });
+  if (out.length === 0) fail(`${what} ${show(v)} has no sizes.`);
   return out;
 }
 
@@ -95,7 +147,7 @@ function pair(v: unknown, what: string, dflt?: [number, number]): [number, numbe
   }
   if (typeof v === 'number') return dims([v, v], what) as [number, number];
   const d = dims(v, what);
-  if (d.length !== 2) fail(`${what} must have two entries, got ${JSON.stringify(v)}.`);
+  if (d.length !== 2) fail(`${what} must have two entries, got ${show(v)}.`);
   return d as [number, number];
 }
 
@@ -103,24 +155,24 @@ const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh', 'softmax'];
 
 function activation(v: unknown, layer: string): ActivationName {
   const a = v === undefined || v === null ? 'linear' : v;
-  if (typeof a !== 'string' || !ACTIVATIONS.includes(a)) fail(`layer "${layer}": unsupported activation ${JSON.stringify(v)} (supported: ${ACTIVATIONS.join(', ')}).`);
+  if (typeof a !== 'string' || !ACTIVATIONS.includes(a)) fail(`layer "${layer}": unsupported activation ${show(v)} (supported: ${ACTIVATIONS.join(', ')}).`);
   return a as ActivationName;
 }
 
 function padding(v: unknown, layer: string): 'same' | 'valid' {
   const p = v ?? 'valid';
-  if (p !== 'same' && p !== 'valid') fail(`layer "${layer}": padding ${JSON.stringify(v)} is not 'same' or 'valid'.`);
+  if (p !== 'same' && p !== 'valid') fail(`layer "${layer}": padding ${show(v)} is not 'same' or 'valid'.`);
   return p;
 }
 
 /** Builds the layers a model.json describes (no GPU work). */
 export function layersFromJson(json: unknown): { name: string; layers: Layer[]; trainingConfig?: ModelJson['trainingConfig'] } {
-  if (typeof json !== 'object' || json === null) fail('not a JSON object.');
+  if (!isRecord(json)) fail('not a JSON object.');
   const j = json as Partial<ModelJson> & { modelTopology?: { model_config?: ModelJson['modelTopology'] } & Partial<ModelJson['modelTopology']> };
   let topo = j.modelTopology as Partial<ModelJson['modelTopology']> & { model_config?: ModelJson['modelTopology'] } | undefined;
   if (topo?.model_config) topo = topo.model_config; // Keras' own model.json nests it
-  if (!topo || typeof topo !== 'object') fail('modelTopology is missing.');
-  if (topo.class_name !== 'Sequential') fail(`modelTopology.class_name is ${JSON.stringify(topo.class_name)}; only Sequential models are supported.`);
+  if (!isRecord(topo)) fail('modelTopology is missing.');
+  if (topo.class_name !== 'Sequential') fail(`modelTopology.class_name is ${show(topo.class_name)}; only Sequential models are supported.`);
   const cfg = topo.config as unknown;
   const layerList = Array.isArray(cfg) ? cfg : (cfg as { layers?: unknown })?.layers;
   if (!Array.isArray(layerList) || layerList.length === 0) fail('modelTopology.config.layers is missing or empty.');
@@ -129,9 +181,10 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
   let pendingInput: number[] | undefined;
   const seen = new Set<string>();
   layerList.forEach((entry: unknown, idx: number) => {
-    const e = entry as { class_name?: unknown; config?: Record<string, unknown> };
-    const cls = e?.class_name;
-    const c = e?.config ?? {};
+    if (!isRecord(entry)) fail(`layer ${idx} is ${show(entry)}, not a {class_name, config} object.`);
+    const cls = entry.class_name;
+    if (entry.config !== undefined && entry.config !== null && !isRecord(entry.config)) fail(`layer ${idx} (${show(cls)}): config must be an object.`);
+    const c: Record<string, unknown> = isRecord(entry.config) ? entry.config : {};
     const name = typeof c.name === 'string' && c.name ? c.name : `layer_${idx}`;
     if (seen.has(name)) fail(`two layers are named "${name}".`);
     seen.add(name);
@@ -140,25 +193,38 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
       (c.batch_input_shape !== undefined ? dims(c.batch_input_shape, `layer "${name}" batch_input_shape`, true) : c.batch_shape !== undefined ? dims(c.batch_shape, `layer "${name}" batch_shape`, true) : undefined);
     pendingInput = undefined;
     const base = { name, inputShape: layers.length === 0 ? inputShape : undefined };
+    try {
+      buildLayer(cls, c, name, idx, base);
+    } catch (e) {
+      // A layer constructor's own checks (ShapeError etc.) become format errors naming the layer; bugs stay bugs.
+      if (e instanceof ShaderflowError && !(e instanceof ModelFormatError)) fail(`layer ${idx} "${name}": ${e.message}`);
+      throw e;
+    }
+  });
+  const tc = trainingConfig(j.trainingConfig);
+  return { name: isRecord(cfg) && typeof cfg.name === 'string' ? cfg.name : 'sequential', layers, trainingConfig: tc };
+
+  function buildLayer(cls: unknown, c: Record<string, unknown>, name: string, idx: number, base: { name: string; inputShape?: number[] }): void {
     switch (cls) {
       case 'InputLayer':
-        pendingInput = inputShape ?? fail(`InputLayer "${name}" has no batch_input_shape.`);
+        if (layers.length > 0) fail(`InputLayer "${name}" (layer ${idx}) must come first.`);
+        pendingInput = base.inputShape ?? fail(`InputLayer "${name}" has no batch_input_shape.`);
         seen.delete(name);
         return;
       case 'Dense': {
         const units = c.units;
-        if (typeof units !== 'number' || !Number.isInteger(units) || units < 1 || units > MAX_DIM) fail(`layer "${name}": units ${JSON.stringify(units)} is not a size.`);
+        if (typeof units !== 'number' || !Number.isInteger(units) || units < 1 || units > MAX_DIM) fail(`layer "${name}": units ${show(units)} is not a size.`);
         layers.push(
-          new Dense({ ...base, units, activation: activation(c.activation, name), useBias: c.use_bias !== false, kernelInitializer: parseInitializer(c.kernel_initializer), biasInitializer: parseInitializer(c.bias_initializer) }),
+          new Dense({ ...base, units, activation: activation(c.activation, name), useBias: c.use_bias !== false, kernelInitializer: initializer(c.kernel_initializer, name, 'kernel_initializer'), biasInitializer: initializer(c.bias_initializer, name, 'bias_initializer') }),
         );
         return;
       }
       case 'Conv2D': {
         const filters = c.filters;
-        if (typeof filters !== 'number' || !Number.isInteger(filters) || filters < 1 || filters > 65536) fail(`layer "${name}": filters ${JSON.stringify(filters)} is not a size.`);
+        if (typeof filters !== 'number' || !Number.isInteger(filters) || filters < 1 || filters > 65536) fail(`layer "${name}": filters ${show(filters)} is not a size.`);
         if (c.data_format !== undefined && c.data_format !== 'channels_last') fail(`layer "${name}": only data_format 'channels_last' is supported.`);
         const dil = c.dilation_rate === undefined ? [1, 1] : pair(c.dilation_rate, `layer "${name}" dilation_rate`);
-        if (dil[0] !== 1 || dil[1] !== 1) fail(`layer "${name}": dilation_rate ${JSON.stringify(c.dilation_rate)} is not supported.`);
+        if (dil[0] !== 1 || dil[1] !== 1) fail(`layer "${name}": dilation_rate ${show(c.dilation_rate)} is not supported.`);
         layers.push(
           new Conv2D({
             ...base,
@@ -168,7 +234,7 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
             padding: padding(c.padding, name),
             activation: activation(c.activation, name),
             useBias: c.use_bias !== false,
-            kernelInitializer: parseInitializer(c.kernel_initializer),
+            kernelInitializer: initializer(c.kernel_initializer, name, 'kernel_initializer'),
           }),
         );
         return;
@@ -187,7 +253,9 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
         return;
       case 'Dropout': {
         const rate = c.rate;
-        if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) fail(`layer "${name}": dropout rate ${JSON.stringify(rate)} is not in [0, 1).`);
+        if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) fail(`layer "${name}": dropout rate ${show(rate)} is not in [0, 1).`);
+        if (c.seed !== undefined && c.seed !== null && !(typeof c.seed === 'number' && Number.isInteger(c.seed) && c.seed >= 0 && c.seed <= 0xffffffff))
+          fail(`layer "${name}": dropout seed ${show(c.seed)} is not a whole number in [0, 2^32).`);
         layers.push(new Dropout({ ...base, rate, seed: typeof c.seed === 'number' ? c.seed : undefined }));
         return;
       }
@@ -195,10 +263,43 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
         layers.push(new Activation({ ...base, activation: activation(c.activation, name) }));
         return;
       default:
-        fail(`layer ${idx} "${name}" has class ${JSON.stringify(cls)}, which shaderflow does not implement (Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout, Activation).`);
+        fail(`layer ${idx} "${name}" has class ${show(cls)}, which shaderflow does not implement (Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout, Activation).`);
     }
-  });
-  return { name: typeof (cfg as { name?: unknown })?.name === 'string' ? (cfg as { name: string }).name : 'sequential', layers, trainingConfig: j.trainingConfig };
+  }
+}
+
+// The loss names compile accepts, in the form it compares them (lower case, only letters and underscores).
+const LOSSES = ['categorical_crossentropy', 'categoricalcrossentropy', 'sparse_categorical_crossentropy', 'sparsecategoricalcrossentropy', 'mean_squared_error', 'meansquarederror', 'mse'];
+
+/** The trainingConfig, type-checked (absent stays absent): loss, metrics and optimizer_config as compile takes them. */
+function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
+  if (v === undefined || v === null) return undefined;
+  if (!isRecord(v)) fail(`trainingConfig must be an object, got ${show(v)}.`);
+  const loss = v.loss;
+  if (typeof loss !== 'string' || !LOSSES.includes(loss.toLowerCase().replace(/[^a-z_]/g, '')))
+    fail(`trainingConfig.loss ${show(loss)} is not categorical_crossentropy, sparse_categorical_crossentropy or mean_squared_error.`);
+  const metrics = v.metrics ?? [];
+  if (!Array.isArray(metrics) || !metrics.every((m) => m === 'accuracy' || m === 'acc'))
+    fail(`trainingConfig.metrics ${show(v.metrics)} must be a list of 'accuracy'.`);
+  const oc = v.optimizer_config;
+  if (oc !== undefined && oc !== null) {
+    if (!isRecord(oc) || typeof oc.class_name !== 'string') fail(`trainingConfig.optimizer_config must be {class_name, config}, got ${show(oc)}.`);
+    if (oc.config !== undefined && oc.config !== null) {
+      if (!isRecord(oc.config)) fail(`trainingConfig.optimizer_config.config must be an object.`);
+      for (const [k, x] of Object.entries(oc.config)) {
+        if (k === 'nesterov' || k === 'amsgrad' || k === 'centered') {
+          if (typeof x !== 'boolean') fail(`trainingConfig.optimizer_config.config.${k} must be true or false, got ${show(x)}.`);
+        } else if (['learning_rate', 'lr', 'momentum', 'beta_1', 'beta_2', 'epsilon', 'rho', 'decay'].includes(k)) {
+          if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) fail(`trainingConfig.optimizer_config.config.${k} must be a finite number >= 0, got ${show(x)}.`);
+        }
+      }
+    }
+  }
+  return {
+    loss,
+    metrics: metrics as string[],
+    optimizer_config: (oc ?? undefined) as NonNullable<ModelJson['trainingConfig']>['optimizer_config'],
+  };
 }
 
 /**
@@ -207,52 +308,83 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
  * training config (or `compileArgs`), weights uploaded.
  */
 export function fromArtifacts(engine: Engine, json: unknown, weights: ArrayBuffer | Uint8Array, compileArgs?: { optimizer: string; loss: string; metrics?: string[] }): Sequential {
-  const { name, layers, trainingConfig } = layersFromJson(json);
+  const { name, layers, trainingConfig: tc } = layersFromJson(json);
   const model = new Sequential([], { name });
-  for (const l of layers) model.add(l);
   try {
+    for (const l of layers) model.add(l);
     model.build();
   } catch (e) {
-    throw new ModelFormatError(`model.json describes layers whose shapes do not fit together: ${(e as Error).message}`, { cause: e });
+    if (!(e instanceof ShaderflowError)) throw e;
+    throw new ModelFormatError(`model.json describes layers whose shapes do not fit together: ${e.message}`, { cause: e });
   }
-  const manifest = (json as ModelJson).weightsManifest;
-  if (!Array.isArray(manifest)) fail('weightsManifest is missing.');
-  const specs: WeightSpec[] = manifest.flatMap((g) => (Array.isArray(g?.weights) ? g.weights : fail('a weightsManifest group has no weights list.')));
+  if (model.outputShape.length !== 1)
+    fail(`the last layer "${model.layers[model.layers.length - 1]!.name}" outputs ${shapeStr(model.outputShape)}; a model must end in a flat [classes] output (Flatten/Dense).`);
+  // Sizes against this device, before anything is allocated: the parameter arena and one example's activations.
+  const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
+  const paramBytes = model.countParams() * 4;
+  if (paramBytes > limit) fail(`the layers hold ${paramBytes} bytes of parameters, over this adapter's ${limit} bytes per storage buffer.`);
+  for (const l of model.layers)
+    for (const shape of [l.inputShape, l.outputShape]) {
+      const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+      if (bytes > limit) fail(`layer "${l.name}" (${l.className}) works on ${shapeStr(shape)} per example: ${bytes} bytes, over this adapter's ${limit} bytes per storage buffer.`);
+    }
+
+  const manifest = (json as { weightsManifest?: unknown }).weightsManifest;
+  if (!Array.isArray(manifest)) fail('weightsManifest is missing (it must be a list of {paths, weights}).');
+  const specs: unknown[] = manifest.flatMap((g: unknown, gi: number) =>
+    isRecord(g) && Array.isArray(g.weights) ? (g.weights as unknown[]) : fail(`weightsManifest[${gi}] has no weights list.`),
+  );
   const bytes = weights instanceof Uint8Array ? weights : new Uint8Array(weights);
   const expected = new Map<string, number[]>();
   for (const l of model.layers) for (const p of l.paramSpecs()) expected.set(`${l.name}/${p.name}`, p.shape);
   const values: { name: string; shape: number[]; values: Float32Array }[] = [];
   let offset = 0;
-  for (const s of specs) {
-    if (typeof s?.name !== 'string') fail('a weight has no name.');
-    if (s.dtype !== undefined && s.dtype !== 'float32') throw new ModelFormatError(`weights: "${s.name}" has dtype ${JSON.stringify(s.dtype)}; only float32 is supported.`);
-    const shape = dims(s.shape, `weight "${s.name}" shape`);
+  for (const [i, spec] of specs.entries()) {
+    if (!isRecord(spec) || typeof spec.name !== 'string') fail(`weightsManifest weight ${i} has no name.`);
+    const wname = spec.name;
+    const at = `"${wname}" (weight ${i}, at byte ${offset} of weights.bin)`;
+    if (spec.dtype !== undefined && spec.dtype !== 'float32') throw new ModelFormatError(`weights: ${at} has dtype ${show(spec.dtype)}; only float32 is supported.`);
+    const shape = dims(spec.shape, `weight "${wname}" shape`);
+    // TF.js may suffix names (dense_Dense1/kernel); match on the layer/param tail when the exact name is absent.
+    const key = expected.has(wname) ? wname : [...expected.keys()].find((k) => wname.endsWith(`/${k}`));
+    if (!key)
+      throw new ModelFormatError(
+        `weights: ${at} does not belong to any layer of this model, or appears twice (still expected: ${[...expected.keys()].join(', ') || 'nothing'}).`,
+      );
+    const want = expected.get(key)!;
+    if (shapeStr(want) !== shapeStr(shape)) throw new ModelFormatError(`weights: ${at} has shape ${shapeStr(shape)} but layer "${key.split('/')[0]}" expects ${shapeStr(want)}.`);
     const count = shape.reduce((a, b) => a * b, 1);
     if (offset + count * 4 > bytes.byteLength)
-      throw new ModelFormatError(`weights.bin: "${s.name}" ${shapeStr(shape)} needs bytes ${offset}..${offset + count * 4}, but the file has ${bytes.byteLength} bytes.`);
-    // TF.js may suffix names (dense_Dense1/kernel); match on the layer/param tail when the exact name is absent.
-    const key = expected.has(s.name) ? s.name : [...expected.keys()].find((k) => s.name.endsWith(`/${k}`) || s.name === k);
-    if (!key) throw new ModelFormatError(`weights: "${s.name}" does not belong to any layer of this model (expected ${[...expected.keys()].join(', ')}).`);
-    const want = expected.get(key)!;
-    if (shapeStr(want) !== shapeStr(shape)) throw new ModelFormatError(`weights: "${s.name}" has shape ${shapeStr(shape)} but layer expects ${shapeStr(want)}.`);
+      throw new ModelFormatError(
+        `weights.bin: ${at} ${shapeStr(shape)} needs bytes ${offset}..${offset + count * 4}, but the file has ${bytes.byteLength} bytes (truncated, or the manifest does not match it).`,
+      );
     const v = new Float32Array(count);
     new Uint8Array(v.buffer).set(bytes.subarray(offset, offset + count * 4));
-    for (let i = 0; i < count; i++)
-      if (!Number.isFinite(v[i]!)) throw new ModelFormatError(`weights.bin: "${s.name}" value ${i} (byte ${offset + i * 4}) is ${v[i]}; weights must be finite.`);
+    for (let k = 0; k < count; k++)
+      if (!Number.isFinite(v[k]!)) throw new ModelFormatError(`weights.bin: "${wname}" value ${k} (byte ${offset + k * 4}) is ${v[k]}; weights must be finite.`);
     values.push({ name: key, shape, values: v });
     expected.delete(key);
     offset += count * 4;
   }
-  if (expected.size > 0) throw new ModelFormatError(`weights: no values for ${[...expected.keys()].join(', ')}.`);
-  if (offset !== bytes.byteLength) throw new ModelFormatError(`weights.bin has ${bytes.byteLength} bytes but the manifest describes ${offset}.`);
-  const tc = trainingConfig;
+  if (expected.size > 0) throw new ModelFormatError(`weights: the manifest has no values for ${[...expected.keys()].join(', ')}.`);
+  if (offset !== bytes.byteLength)
+    throw new ModelFormatError(`weights.bin has ${bytes.byteLength} bytes but the manifest describes ${offset}: the ${bytes.byteLength - offset} bytes from byte ${offset} belong to no weight.`);
   const opt = optimizerFromConfig(tc?.optimizer_config as { class_name?: string; config?: Record<string, number | boolean> });
-  model.compile(engine, {
+  const args = {
     optimizer: compileArgs?.optimizer ?? opt ?? 'sgd',
-    loss: compileArgs?.loss ?? (typeof tc?.loss === 'string' ? tc.loss : 'categorical_crossentropy'),
-    metrics: compileArgs?.metrics ?? (Array.isArray(tc?.metrics) ? tc!.metrics : ['accuracy']),
-  });
-  model.setWeights(values);
+    loss: compileArgs?.loss ?? tc?.loss ?? 'categorical_crossentropy',
+    metrics: compileArgs?.metrics ?? tc?.metrics ?? ['accuracy'],
+  };
+  // Everything is checked: the GPU is touched from here on. Nothing may leak if compile or the upload fails.
+  try {
+    model.compile(engine, args);
+    model.setWeights(values);
+  } catch (e) {
+    model.dispose();
+    if (e instanceof ShaderflowError && !(e instanceof DeviceError) && !(e instanceof ModelFormatError))
+      throw new ModelFormatError(`model.json: the model cannot be compiled: ${e.message}`, { cause: e });
+    throw e;
+  }
   return model;
 }
 

@@ -11,6 +11,7 @@ import { Tensor } from '../gpu/tensor.js';
 import { activationForward } from '../kernels/activation.js';
 import { initialize } from '../kernels/initializer.js';
 import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy } from '../kernels/loss.js';
+import { flagNonFinite } from '../kernels/finite.js';
 import { incrementStep } from '../kernels/optimizer.js';
 import { mulberry32 } from '../reference/random.js';
 import { Dense } from '../layers/dense.js';
@@ -368,7 +369,8 @@ export class Sequential {
     else crossEntropyFromProbs(rec, out, y, dOut, stats, n, c, opts);
   }
 
-  private recordTrainStep(data: BatchSource, order: Tensor, n: number): Recorder {
+  /** One training step; with `guard`, a dispatch after the backward pass flags non-finite gradients (the NaN guard). */
+  private recordTrainStep(data: BatchSource, order: Tensor, n: number, guard = true): Recorder {
     const engine = this.engine!;
     const rec = new Recorder(engine, `${this.name} train step (batch ${n})`);
     incrementStep(rec, this.stepState!.buffer);
@@ -378,6 +380,7 @@ export class Sequential {
     let dy: Tensor | null = sliceBatch(this.dOutBuf!, n);
     const ctx = this.context(n, true);
     for (let i = this.layers.length - 1; i >= 0 && dy; i--) dy = this.layers[i]!.backward(rec, dy, ctx, i > 0);
+    if (guard) flagNonFinite(rec, this.grads!, this.stepState!.buffer);
     recordOptimizerStep(rec, this.optimizer!, this.params!, this.grads!, this.optState, this.stepState!.buffer);
     return rec;
   }
@@ -461,7 +464,7 @@ export class Sequential {
     const steps = new Map<number, Recorder>();
     const stepFor = (n: number): Recorder => {
       let r = steps.get(n);
-      if (!r) steps.set(n, (r = this.recordTrainStep(train, trainOrder, n)));
+      if (!r) steps.set(n, (r = this.recordTrainStep(train, trainOrder, n, nanGuard)));
       return r;
     };
     const history = new History();
@@ -474,20 +477,32 @@ export class Sequential {
       firstBatch = resume.batch;
     }
     const stepsPerEpoch = Math.ceil(train.count / batchSize);
-    /** The NaN guard's error: names the epoch and the first batch (1-based) whose loss or logits were not finite. */
-    const numericError = (epoch: number, s: { countBeforeBad: number }, seenBatches: number): NumericError => {
-      const where = s.countBeforeBad >= 0 ? `at batch ${Math.floor(s.countBeforeBad / batchSize) + 1}/${stepsPerEpoch}` : `by batch ${seenBatches}/${stepsPerEpoch}`;
-      return new NumericError(
-        `fit: the loss became NaN or infinite in epoch ${epoch + 1}/${epochs} ${where}. Training stopped${opts.checkpoint ? '; the last good checkpoint is kept' : ''}. Lower the learning rate, check the inputs for NaN/Inf, or pass nanGuard: false to train on regardless.`,
-      );
+    /**
+     * Reads the epoch's stats and the step state together (both copies are submitted at once, after the same
+     * steps) and, with the NaN guard on, throws a NumericError naming the epoch and the first batch (1-based)
+     * whose loss/logits (the loss kernel's flag) or gradients (flagNonFinite's step) were not finite.
+     */
+    const readGuarded = async (epoch: number, batchesDone: number): Promise<{ stats: number[]; s: StatsSummary }> => {
+      const [stats, state] = await Promise.all([this.trainStats!.data(), this.stepState!.data<Uint32Array>()]);
+      const s = summarizeStats(stats);
+      const [t, badStep] = [state[0]!, state[1]!];
+      if (nanGuard && (s.nonFinite || badStep > 0)) {
+        const lossBatch = s.countBeforeBad >= 0 ? Math.floor(s.countBeforeBad / batchSize) + 1 : Infinity;
+        const gradBatch = badStep > 0 ? badStep - (t - batchesDone) : Infinity;
+        const first = Math.min(lossBatch, gradBatch);
+        const what = lossBatch === gradBatch ? 'loss and gradients' : first === gradBatch ? 'gradients' : 'loss';
+        const where = Number.isFinite(first) && first >= 1 ? `at batch ${first}/${stepsPerEpoch}` : `by batch ${batchesDone}/${stepsPerEpoch}`;
+        throw new NumericError(
+          `fit: the ${what} became NaN or infinite in epoch ${epoch + 1}/${epochs} ${where}. Training stopped${opts.checkpoint ? '; the last good checkpoint is kept' : ''}. Lower the learning rate, check the inputs for NaN/Inf, or pass nanGuard: false to train on regardless.`,
+        );
+      }
+      return { stats: Array.from(stats), s };
     };
     const saveCheckpoint = async (epoch: number, batch: number): Promise<void> => {
       if (!opts.checkpoint) return;
       await engine.sync(`checkpoint (epoch ${epoch + 1}, batch ${batch})`);
-      const stats = Array.from(await this.trainStats!.data());
-      const s = summarizeStats(stats);
       // Never overwrite a good checkpoint with non-finite weights (batch 0 here is the end of the previous epoch).
-      if (nanGuard && s.nonFinite) throw numericError(batch === 0 ? epoch - 1 : epoch, s, batch === 0 ? stepsPerEpoch : batch);
+      const { stats } = await readGuarded(batch === 0 ? epoch - 1 : epoch, batch === 0 ? stepsPerEpoch : batch);
       await opts.checkpoint.save({
         epoch,
         batch,
@@ -501,6 +516,7 @@ export class Sequential {
       });
     };
     this.stopTraining = false;
+    this.engine!.device.queue.writeBuffer(this.stepState!.buffer, 4, new Uint32Array([0])); // the gradient flag: clear
     if (verbose > 0) sink.write(`Train on ${train.count} samples${val ? `, validate on ${val.count} samples` : ''}\n`);
     try {
       await cb.onTrainBegin?.();
@@ -533,9 +549,8 @@ export class Sequential {
           if (verbose === 1 && sink.isTTY && !reading && Date.now() - lastRead > 250) {
             lastRead = Date.now();
             const b = batch + 1;
-            reading = this.readStats(this.trainStats!).then(
-              (s) => {
-                if (nanGuard && s.nonFinite) readError = numericError(epoch, s, b);
+            reading = readGuarded(epoch, b).then(
+              ({ s }) => {
                 shown = this.logValues(s.loss, s.accuracy, '');
                 reading = null;
               },
@@ -556,8 +571,7 @@ export class Sequential {
         await Promise.all(inFlight);
         if (reading) await reading;
         if (readError) throw readError;
-        const tr = await this.readStats(this.trainStats!);
-        if (nanGuard && tr.nonFinite) throw numericError(epoch, tr, stepsPerEpoch);
+        const { s: tr } = await readGuarded(epoch, stepsPerEpoch);
         const logs: Logs = this.logValues(tr.loss, tr.accuracy, '');
         if (val && valOrder) Object.assign(logs, this.logValues(...(await this.evaluateSource(val, valOrder, batchSize)), 'val_'));
         bar.finish(logs);

@@ -13,8 +13,8 @@
 // go to stdout, and the progress lines and the table go to stderr.
 import { parseArgs } from 'node:util';
 import { createEngine } from '../src/gpu/engine.js';
-import { loadDataset, trainTestSplit, type ImageSet } from '../src/data/loaders.js';
-import { buildPreset, RECIPES, type KerasFigures, type PresetName } from '../src/model/presets.js';
+import { loadDataset, type ImageSet } from '../src/data/loaders.js';
+import { buildPreset, recipeSplit, RECIPES, type KerasFigures, type PresetName } from '../src/model/presets.js';
 
 const ALIASES: Record<string, PresetName> = {
   mlp: 'mnist-mlp',
@@ -124,9 +124,9 @@ export async function accuracy(argv: string[]): Promise<void> {
       const { model, compileArgs, recipe } = buildPreset(name, { seed });
       const epochs = epochsOverride ?? recipe.epochs;
       const isRecipe = epochsOverride === undefined && limit === 0;
-      log(`\n== ${name}: ${recipe.dataset}, batch ${recipe.batchSize}, ${epochs} epochs, optimizer ${typeof compileArgs.optimizer === 'string' ? compileArgs.optimizer : compileArgs.optimizer.kind}, split ${recipe.validationFraction} (seed ${recipe.splitSeed})\n`);
+      log(`\n== ${name}: ${recipe.dataset}, batch ${recipe.batchSize}, ${epochs} epochs, optimizer ${typeof compileArgs.optimizer === 'string' ? compileArgs.optimizer : compileArgs.optimizer.kind}, split as the seed's train_test_split(test_size=${recipe.validationFraction}, random_state=${recipe.splitSeed})\n`);
       const data = await loadDataset(recipe.dataset);
-      const split = trainTestSplit(takeFirst(data.train, limit), { testSize: recipe.validationFraction, seed: recipe.splitSeed, shuffle: true });
+      const split = recipeSplit(takeFirst(data.train, limit), recipe);
       const perEpoch: Record<string, number>[] = [];
       const t0 = performance.now();
       let tEpoch = t0;
@@ -135,7 +135,7 @@ export async function accuracy(argv: string[]): Promise<void> {
         const history = await model.fit(split.train, split.train.labels, {
           batchSize: recipe.batchSize,
           epochs,
-          validationData: [split.test, split.test.labels],
+          validationData: [split.validation, split.validation.labels],
           verbose: 2,
           sink: { isTTY: false, write: log },
           seed,

@@ -8,10 +8,10 @@ import { parseArgs } from 'node:util';
 import { ShaderflowError } from './errors.js';
 import { createEngine, type Engine } from './gpu/engine.js';
 import { historyCharts } from './viz/plot.js';
-import { buildPreset, isPreset, PRESETS, type PresetName } from './model/presets.js';
+import { buildPreset, isPreset, PRESETS, recipeSplit, type PresetName } from './model/presets.js';
 import { adam, parseOptimizer, rmsprop, sgd, type OptimizerSpec } from './model/optimizers.js';
 import type { Checkpoint, Sequential } from './model/sequential.js';
-import { loadDataset, trainTestSplit, type DatasetName, type ImageSet } from './data/loaders.js';
+import { loadDataset, type DatasetName, type ImageSet } from './data/loaders.js';
 import { imageGrid, readPng, toModelInput } from './data/image.js';
 import { fileCheckpointer, loadModel, readCheckpoint, saveModel, writeFileAtomic } from './node.js';
 import { mulberry32 } from './reference/random.js';
@@ -123,8 +123,8 @@ async function train(argv: string[]): Promise<void> {
   let trainSet = data.train;
   const limit = int(values.limit, 'limit', 0);
   if (limit > 0 && limit < trainSet.shape[0]) trainSet = subset(trainSet, Array.from({ length: limit }, (_, i) => i));
-  // The seed course: train_test_split(X_train, y_train, test_size=0.2, random_state=9).
-  const split = trainTestSplit(trainSet, { testSize: recipe.validationFraction, seed: recipe.splitSeed, shuffle: true });
+  // The seed course: train_test_split(X_train, y_train, test_size=0.2, random_state=9), the same examples.
+  const split = recipeSplit(trainSet, recipe);
   const engine = await createEngine();
   const log = values.json ? (s: string) => process.stderr.write(s) : (s: string) => process.stdout.write(s);
   try {
@@ -143,7 +143,7 @@ async function train(argv: string[]): Promise<void> {
     const history = await model.fit(split.train, split.train.labels, {
       batchSize,
       epochs,
-      validationData: [split.test, split.test.labels],
+      validationData: [split.validation, split.validation.labels],
       verbose: values.verbose !== undefined ? (int(values.verbose, 'verbose', 1) as 0 | 1 | 2) : 1,
       sink: { isTTY: !values.json && !!process.stdout.isTTY, write: log },
       seed,
@@ -228,7 +228,12 @@ async function evaluate(argv: string[]): Promise<void> {
     const model = await loadModel(engine, dir);
     const dataset = (values.dataset as DatasetName | undefined) ?? datasetOf(model);
     const data = await loadData(dataset, values.data);
-    const [loss, acc] = await model.evaluate(data.test, data.test.labels, { batchSize: 128, verbose: 1 });
+    const [loss, acc] = await model.evaluate(data.test, data.test.labels, {
+      batchSize: 128,
+      verbose: 1,
+      // With --json, stdout holds only the JSON line.
+      sink: values.json ? { isTTY: false, write: (s) => process.stderr.write(s) } : undefined,
+    });
     if (values.json) process.stdout.write(`${JSON.stringify({ dataset, test_loss: loss, test_accuracy: acc })}\n`);
     else process.stdout.write(`${dataset} test: loss ${loss.toFixed(4)} - accuracy ${acc.toFixed(4)}\n`);
     model.dispose();

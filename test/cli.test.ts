@@ -272,6 +272,7 @@ describe('shaderflow train --preset cifar-cnn on CIFAR-10 binary files', () => {
     const fromArchive = timed('evaluate cifar tar.gz', await cli(['evaluate', '--model', out, '--data', archiveDir, '--json']));
     expect(fromFolder.code, fromFolder.stderr).toBe(0);
     expect(fromArchive.code, fromArchive.stderr).toBe(0);
+    expect(fromFolder.stdout.trim().split('\n'), 'with --json, stdout is the JSON line only').toHaveLength(1);
     const a = lastJson(fromFolder.stdout);
     expect(a.dataset).toBe('cifar10');
     expect(lastJson(fromArchive.stdout)).toEqual(a);

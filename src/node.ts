@@ -1,6 +1,6 @@
 // The Node entry point: everything in src/index.ts plus what needs the file system (saving/loading models,
 // dataset loaders, PNG files). The browser bundle is built from src/index.ts alone.
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ModelFormatError } from './errors.js';
 import type { Engine } from './gpu/engine.js';
@@ -91,8 +91,10 @@ export async function loadModel(engine: Engine, dir: string): Promise<Sequential
 
 /**
  * Checkpoints in `dir`: each save writes a new generation (weights.bin, optimizer.bin, model.json) under
- * unique names, fsyncs them, then atomically replaces checkpoint.json (the pointer), then removes the previous
- * generation. A crash at any moment leaves either the old or the new checkpoint intact, never a mix.
+ * unique names, each atomically (temp file, fsync, rename), then atomically replaces checkpoint.json (the
+ * pointer: epoch, batch, step, seed, the epoch's running stats, history and the RNG state), then removes
+ * older generations and leftover temp files. A crash at any moment leaves either the old or the new checkpoint
+ * intact, never a mix.
  */
 export function fileCheckpointer(dir: string, model: Sequential, o: { everySteps?: number } = {}): { save(c: Checkpoint): Promise<void>; everySteps?: number } {
   return {
@@ -106,12 +108,6 @@ export function fileCheckpointer(dir: string, model: Sequential, o: { everySteps
       await writeFileAtomic(join(dir, `weights-${gen}.bin`), new Uint8Array(weights.buffer));
       await writeFileAtomic(join(dir, `optimizer-${gen}.bin`), new Uint8Array(opt.buffer));
       await writeFileAtomic(join(dir, `model-${gen}.json`), JSON.stringify({ ...modelJson, weightsManifest: [{ ...modelJson.weightsManifest[0]!, paths: [`weights-${gen}.bin`] }] }));
-      let previous: string | undefined;
-      try {
-        previous = (JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as { generation?: string }).generation;
-      } catch {
-        previous = undefined;
-      }
       const meta = {
         format: 'shaderflow-checkpoint-1',
         generation: gen,
@@ -129,8 +125,11 @@ export function fileCheckpointer(dir: string, model: Sequential, o: { everySteps
         history: c.history,
       };
       await writeFileAtomic(join(dir, 'checkpoint.json'), JSON.stringify(meta));
-      if (previous && previous !== gen)
-        for (const f of [`weights-${previous}.bin`, `optimizer-${previous}.bin`, `model-${previous}.json`]) await rm(join(dir, f), { force: true });
+      // The pointer now names this generation: remove older ones, and files a killed process left half written.
+      for (const f of await readdir(dir)) {
+        const m = /^(?:weights|optimizer|model)-([a-z0-9-]+)\.(?:bin|json)(\.tmp-\d+)?$|^checkpoint\.json\.tmp-\d+$/.exec(f);
+        if (m && (m[1] !== gen || m[2])) await rm(join(dir, f), { force: true });
+      }
     },
   };
 }

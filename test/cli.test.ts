@@ -11,6 +11,7 @@ import { gridLayout, readPng, writePng } from '../src/data/image.js';
 import type { Image } from '../src/data/types.js';
 import { loadDataset } from '../src/data/loaders.js';
 import { encodeTar } from '../src/data/tar.js';
+import { numpyPermutation, sklearnSplitIndices } from '../src/model/presets.js';
 import { gzip } from './helpers/data-fixtures.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -199,6 +200,34 @@ describe('shaderflow train / evaluate / predict on real MNIST', () => {
     }
     // A gray image and its RGB copy are the same input.
     for (let i = 0; i < 3; i++) expect(lines[i * 3 + 1]!.split(': ').slice(1)).toEqual(lines[i * 3]!.split(': ').slice(1));
+  });
+});
+
+describe("the presets' train/validation split is the seed's train_test_split(test_size=0.2, random_state=9)", () => {
+  // Reference values printed by numpy 2.4: numpy.random.RandomState(9).permutation(n) (the legacy stream is frozen).
+  it('numpyPermutation equals numpy.random.RandomState(9).permutation', () => {
+    const p = numpyPermutation(60000, 9);
+    expect(Array.from(p.subarray(0, 10))).toEqual([13131, 14170, 37932, 50105, 40269, 11929, 52723, 58524, 46502, 42902]);
+    expect(Array.from(p.subarray(-5))).toEqual([22584, 501, 55934, 20828, 57726]);
+    let h = 0;
+    for (const v of p) h = (Math.imul(h, 31) + v) >>> 0;
+    expect(h, 'polynomial hash of the whole permutation, as computed from numpy').toBe(3783689470);
+    expect(Array.from(numpyPermutation(64, 9))).toEqual([
+      36, 6, 7, 38, 30, 31, 2, 39, 23, 37, 14, 32, 55, 25, 17, 5, 15, 47, 34, 45, 48, 20, 3, 21, 4, 8, 41, 61, 60, 26, 43, 44, 51, 13, 16, 9, 19, 11, 35, 57, 59,
+      18, 12, 42, 50, 10, 24, 46, 0, 63, 29, 33, 27, 49, 40, 52, 58, 1, 22, 56, 54, 53, 28, 62,
+    ]);
+  });
+
+  it('sklearnSplitIndices takes validation = perm[:ceil(0.2 n)], train = the rest', () => {
+    const { train, test } = sklearnSplitIndices(60000, 0.2, 9);
+    expect([train.length, test.length]).toEqual([48000, 12000]);
+    expect(test[0]).toBe(13131);
+    expect(train[train.length - 1]).toBe(57726);
+    expect(new Set([...train, ...test]).size).toBe(60000);
+    const cifar = sklearnSplitIndices(50000, 0.2, 9);
+    expect([cifar.train.length, cifar.test.length, cifar.test[0], cifar.train[0]]).toEqual([40000, 10000, 9112, 30309]);
+    const small = sklearnSplitIndices(64, 0.2, 9);
+    expect([small.train.length, small.test.length]).toEqual([51, 13]);
   });
 });
 

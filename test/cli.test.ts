@@ -66,7 +66,8 @@ function timed(what: string, r: Run): Run {
 }
 
 beforeAll(() => {
-  const stale = !existsSync(cliJs) || statSync(cliJs).mtimeMs < Math.max(newest(join(root, 'src'), ['.ts', '.json']), newest(join(root, 'shaders'), ['.wgsl']));
+  const sources = Math.max(newest(join(root, 'src'), ['.ts']), newest(join(root, 'shaders'), ['.wgsl']), newest(join(root, 'datasets'), ['.json']));
+  const stale = !existsSync(cliJs) || statSync(cliJs).mtimeMs < sources;
   if (stale) execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
 }, 300_000);
 

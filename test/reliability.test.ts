@@ -33,6 +33,7 @@ import {
   type MemoryReport,
   type ModelJson,
 } from '../src/node.js';
+import { firstNonFinite, flagNonFinite } from '../src/kernels/finite.js';
 import { parseModelJson } from '../src/model/io.js';
 import { mulberry32 } from '../src/reference/random.js';
 
@@ -164,6 +165,27 @@ describe('NaN guard', () => {
   });
 });
 
+describe('the gradient check kernel (finite.wgsl)', () => {
+  it('stores the step count in state[1] on the first non-finite value, and only then', async () => {
+    const n = 100_003; // past one workgroup row of the 2-D grid fold on small adapters too
+    for (const [bad, at] of [[NaN, n - 1], [Infinity, 0], [-Infinity, 54_321], [null, -1]] as const) {
+      const values = new Float32Array(n).map((_, i) => Math.sin(i) * 1e30);
+      if (bad !== null) values[at] = bad;
+      expect(firstNonFinite(values)).toBe(at);
+      const x = engine.tensor([n], values);
+      const state = engine.tensor([4], new Uint32Array([7, 0, 0, 0]));
+      await runOnce(engine, 'flag test', (rec) => flagNonFinite(rec, x, state.buffer));
+      expect(Array.from(await state.data<Uint32Array>()), `${bad} at ${at}`).toEqual([7, bad === null ? 0 : 7, 0, 0]);
+      // A flag already raised keeps the first step.
+      state.write(new Uint32Array([9, 3, 0, 0]));
+      await runOnce(engine, 'flag test', (rec) => flagNonFinite(rec, x, state.buffer));
+      expect((await state.data<Uint32Array>())[1]).toBe(3);
+      x.dispose();
+      state.dispose();
+    }
+  });
+});
+
 describe('device loss', () => {
   it('fit and predict reject promptly with a DeviceError; the last checkpoint is intact and loads', async () => {
     const lost = await createEngine();
@@ -202,6 +224,34 @@ describe('device loss', () => {
     expect((await again.getOptimizerState()).step).toBe(20);
     again.dispose();
     model.dispose();
+  });
+});
+
+describe('device loss at arbitrary moments', () => {
+  it('destroying the device from a timer (mid-step, mid-readback, mid-checkpoint) never hangs fit', async () => {
+    const d = 6;
+    const { x, y } = rows(400, d, 12);
+    const outcomes: string[] = [];
+    for (const delay of [5, 25, 60, 120, 200]) {
+      const lost = await createEngine();
+      engines.push(lost);
+      const model = mlp(d, { dropout: 0.1 });
+      model.compile(lost, { optimizer: 'adam', loss: 'sparse_categorical_crossentropy', seed: 1 });
+      const dir = join(tmp, `timer-loss-${delay}`);
+      const timer = setTimeout(() => lost.device.destroy(), delay);
+      const t0 = performance.now();
+      const fit = model.fit(x, y, { batchSize: 4, epochs: 20, verbose: 0, validationSplit: 0.1, checkpoint: fileCheckpointer(dir, model, { everySteps: 3 }) });
+      const err = await within(rejection(fit), 15_000, `fit with the device destroyed after ${delay} ms`);
+      clearTimeout(timer);
+      expect(err, `destroyed after ${delay} ms: ${err.message}`).toBeInstanceOf(DeviceError);
+      outcomes.push(`${delay} ms -> rejected after ${(performance.now() - t0).toFixed(0)} ms`);
+      await expect(within(model.predict(x), 5_000, "predict after device loss")).rejects.toBeInstanceOf(DeviceError);
+      // Whatever checkpoint exists is whole: it reads back with every tensor complete.
+      const ckpt = await readCheckpoint(dir);
+      if (ckpt) expect(ckpt.weights.length).toBe(4);
+      model.dispose();
+    }
+    console.log(`device destroyed from a timer: ${outcomes.join('; ')}`);
   });
 });
 

@@ -14,7 +14,7 @@ export { MaxPooling2D, MaxPool2D, AveragePooling2D } from './layers/pooling.js';
 export { Dropout } from './layers/dropout.js';
 export { Activation } from './layers/activation.js';
 
-export { Sequential, sequential, permutation, type CompileArgs, type FitOptions, type LossName, type Checkpoint } from './model/sequential.js';
+export { Sequential, sequential, permutation, type CompileArgs, type FitOptions, type LossName, type Checkpoint, type Checkpointer } from './model/sequential.js';
 export { History, type Callbacks, type Logs } from './model/history.js';
 export * as optimizers from './model/optimizers.js';
 export { buildPreset, PRESETS, RECIPES, isPreset, type PresetName, type PresetRecipe } from './model/presets.js';

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { ModelFormatError } from './errors.js';
 import type { Engine } from './gpu/engine.js';
 import { fromArtifacts, parseModelJson, toArtifacts, type ModelJson } from './model/io.js';
-import type { Checkpoint, Sequential } from './model/sequential.js';
+import { checkpointFolders, type Checkpoint, type Checkpointer, type Sequential } from './model/sequential.js';
 
 export * from './index.js';
 export * from './data/loaders.js';
@@ -96,7 +96,7 @@ export async function loadModel(engine: Engine, dir: string): Promise<Sequential
  * older generations and leftover temp files. A crash at any moment leaves either the old or the new checkpoint
  * intact, never a mix.
  */
-export function fileCheckpointer(dir: string, model: Sequential, o: { everySteps?: number } = {}): { save(c: Checkpoint): Promise<void>; everySteps?: number } {
+export function fileCheckpointer(dir: string, model: Sequential, o: { everySteps?: number } = {}): Checkpointer {
   return {
     everySteps: o.everySteps,
     async save(c: Checkpoint): Promise<void> {
@@ -226,3 +226,7 @@ function floats(bytes: Uint8Array, file: string, bad: (file: string, what: strin
   new Uint8Array(out.buffer).set(bytes);
   return out;
 }
+
+// fit({checkpoint: DIR, resume: DIR}) in Node: folders are written and read by the functions above.
+checkpointFolders.open = fileCheckpointer;
+checkpointFolders.read = readCheckpoint;

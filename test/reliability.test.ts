@@ -188,6 +188,39 @@ describe('the gradient check kernel (finite.wgsl)', () => {
   });
 });
 
+describe('checkpoint and resume by folder (in process)', () => {
+  it('fit({checkpoint: DIR, checkpointEvery}) then fit({resume: DIR}) after a crash ends with the uninterrupted weights', async () => {
+    const d = 6;
+    const { x, y } = rows(90, d, 13);
+    const train = async (o: { checkpoint?: string; resume?: string; crashAt?: [number, number] }) => {
+      const model = mlp(d, { dropout: 0.3 });
+      model.compile(engine, { optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'], seed: 8 });
+      let epoch = 0;
+      const callbacks = {
+        onEpochBegin: (e: number) => void (epoch = e),
+        onBatchEnd: (b: number) => {
+          if (o.crashAt && epoch === o.crashAt[0] && b + 1 === o.crashAt[1]) throw new Error('simulated crash');
+        },
+      };
+      try {
+        const h = await model.fit(x, y, { batchSize: 8, epochs: 3, verbose: 0, checkpoint: o.checkpoint, checkpointEvery: 4, resume: o.resume, callbacks });
+        return { weights: (await model.getWeights()).map((w) => Array.from(w.values)), history: h.history };
+      } finally {
+        model.dispose();
+      }
+    };
+    const full = await train({});
+    const dir = join(tmp, 'folder-resume');
+    await expect(train({ checkpoint: dir, crashAt: [1, 7] })).rejects.toThrow('simulated crash');
+    const ckpt = await readCheckpoint(dir);
+    expect([ckpt!.epoch, ckpt!.batch]).toEqual([1, 4]); // saved every 4 of 12 batches: the last before the crash (after batch 7 of epoch 2)
+    const resumed = await train({ checkpoint: dir, resume: dir });
+    expect(resumed.weights).toEqual(full.weights);
+    expect(resumed.history).toEqual(full.history);
+    await expect(train({ resume: join(tmp, 'no-checkpoint-here') })).rejects.toThrow(/no checkpoint in .*no-checkpoint-here/);
+  });
+});
+
 describe('device loss', () => {
   it('fit and predict reject promptly with a DeviceError; the last checkpoint is intact and loads', async () => {
     const lost = await createEngine();

@@ -43,13 +43,34 @@ export interface FitOptions {
   seed?: number;
   /** Where progress goes (default stdout). */
   sink?: ProgressSink;
-  /** Check the loss for NaN/Inf at each readback and stop with a NumericError (default true). */
+  /**
+   * Check the loss, logits and gradients for NaN/Inf (a GPU flag, read at each readback: progress bar,
+   * checkpoint, epoch end) and stop with a NumericError naming epoch and batch (default true).
+   */
   nanGuard?: boolean;
-  /** Saves a checkpoint at each epoch end (and every `everySteps` batches if set). See src/node.ts fileCheckpointer. */
-  checkpoint?: { save(c: Checkpoint): Promise<void>; everySteps?: number };
-  /** Continues from a checkpoint made by a fit with the same data, batch size and seed. */
-  resume?: Checkpoint;
+  /**
+   * Saves a checkpoint at each epoch end (and every `everySteps` batches if set): a folder (in Node, written by
+   * src/node.ts fileCheckpointer) or any {save}.
+   */
+  checkpoint?: string | Checkpointer;
+  /** With `checkpoint: DIR`: also save every this many batches (default 0: epoch ends only). */
+  checkpointEvery?: number;
+  /** Continues from a checkpoint made by a fit with the same data, batch size and seed: the object, or (Node) its folder. */
+  resume?: Checkpoint | string;
 }
+
+/** Where fit saves checkpoints. */
+export interface Checkpointer {
+  save(c: Checkpoint): Promise<void>;
+  /** Also save every this many batches within an epoch (default: epoch ends only). */
+  everySteps?: number;
+}
+
+/** How fit opens a checkpoint folder given as a string; the Node entry (src/node.ts) fills this in. */
+export const checkpointFolders: {
+  open?: (dir: string, model: Sequential, o: { everySteps?: number }) => Checkpointer;
+  read?: (dir: string) => Promise<Checkpoint | undefined>;
+} = {};
 
 /** Everything a fit needs to continue exactly where it stopped. */
 export interface Checkpoint {
@@ -422,6 +443,13 @@ export class Sequential {
     const seed = opts.seed ?? this.seed;
     const cb = opts.callbacks ?? {};
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ShaderflowError(`fit: batchSize must be a positive whole number, got ${batchSize}.`);
+    const folders = (what: string): Required<typeof checkpointFolders> => {
+      if (!checkpointFolders.open || !checkpointFolders.read)
+        throw new ShaderflowError(`fit: ${what} names a folder, which needs the Node entry point; elsewhere pass {save(checkpoint)} / the Checkpoint object.`);
+      return checkpointFolders as Required<typeof checkpointFolders>;
+    };
+    const checkpointer = typeof opts.checkpoint === 'string' ? folders('checkpoint').open(opts.checkpoint, this, { everySteps: opts.checkpointEvery }) : opts.checkpoint;
+    const resume = typeof opts.resume === 'string' ? await readFolder(folders('resume'), opts.resume) : opts.resume;
 
     let train = makeBatchSource(engine, x, y, this.inputShape, this.numClasses, 'training data');
     let val: BatchSource | undefined;
@@ -439,7 +467,6 @@ export class Sequential {
       val = train.slice(splitAt, train.count);
       train = train.slice(0, splitAt);
     }
-    const resume = opts.resume;
     if (resume && (resume.batchSize !== batchSize || resume.trainCount !== train.count || resume.seed !== seed)) {
       for (const s of owned) s.dispose();
       throw new ShaderflowError(
@@ -493,17 +520,17 @@ export class Sequential {
         const what = lossBatch === gradBatch ? 'loss and gradients' : first === gradBatch ? 'gradients' : 'loss';
         const where = Number.isFinite(first) && first >= 1 ? `at batch ${first}/${stepsPerEpoch}` : `by batch ${batchesDone}/${stepsPerEpoch}`;
         throw new NumericError(
-          `fit: the ${what} became NaN or infinite in epoch ${epoch + 1}/${epochs} ${where}. Training stopped${opts.checkpoint ? '; the last good checkpoint is kept' : ''}. Lower the learning rate, check the inputs for NaN/Inf, or pass nanGuard: false to train on regardless.`,
+          `fit: the ${what} became NaN or infinite in epoch ${epoch + 1}/${epochs} ${where}. Training stopped${checkpointer ? '; the last good checkpoint is kept' : ''}. Lower the learning rate, check the inputs for NaN/Inf, or pass nanGuard: false to train on regardless.`,
         );
       }
       return { stats: Array.from(stats), s };
     };
     const saveCheckpoint = async (epoch: number, batch: number): Promise<void> => {
-      if (!opts.checkpoint) return;
+      if (!checkpointer) return;
       await engine.sync(`checkpoint (epoch ${epoch + 1}, batch ${batch})`);
       // Never overwrite a good checkpoint with non-finite weights (batch 0 here is the end of the previous epoch).
       const { stats } = await readGuarded(batch === 0 ? epoch - 1 : epoch, batch === 0 ? stepsPerEpoch : batch);
-      await opts.checkpoint.save({
+      await checkpointer.save({
         epoch,
         batch,
         batchSize,
@@ -562,7 +589,7 @@ export class Sequential {
           }
           if (readError) throw readError;
           bar.update(start + n, shown);
-          const every = opts.checkpoint?.everySteps ?? 0;
+          const every = checkpointer?.everySteps ?? 0;
           if (every > 0 && (batch + 1) % every === 0 && batch + 1 < stepsPerEpoch) {
             await Promise.all(inFlight.splice(0));
             await saveCheckpoint(epoch, batch + 1);
@@ -763,6 +790,12 @@ export class Sequential {
     if (this.startBuffer) this.engine?.release(this.startBuffer);
     this.optState = [];
   }
+}
+
+async function readFolder(f: Required<typeof checkpointFolders>, dir: string): Promise<Checkpoint> {
+  const c = await f.read(dir);
+  if (!c) throw new ShaderflowError(`fit: resume: there is no checkpoint in ${dir} (checkpoint.json is missing).`);
+  return c;
 }
 
 /** The largest storage buffer this engine can allocate and bind in one piece. */

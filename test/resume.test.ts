@@ -81,7 +81,7 @@ describe('checkpoints and lossless resume', () => {
     const full = await run('full', join(tmp, 'unused'));
     expect(full.result.step).toBe(3 * 34);
 
-    // Train with checkpoints every 5 steps; kill -9 once a checkpoint inside the second epoch exists and the
+    // Train with checkpoints every 5 steps; kill -9 once a checkpoint inside an epoch after the first exists and the
     // child has trained two more steps past it (so the resumed run must redo steps the killed one had done).
     const dir = join(tmp, 'ckpt');
     const c = start('train', dir, join(tmp, 'train.json'));
@@ -94,7 +94,8 @@ describe('checkpoints and lossless resume', () => {
     while (Date.now() < deadline) {
       const meta = readMeta(dir);
       const [e, b] = lastPrinted();
-      if (meta && meta.epoch === 1 && meta.batch > 0 && e === 1 && b! >= meta.batch + 2) {
+      // (Normally in the second epoch; a starved parent may first see it in the third.)
+      if (meta && meta.epoch >= 1 && meta.batch > 0 && e === meta.epoch && b! >= meta.batch + 2) {
         c.proc.kill('SIGKILL');
         killedAt = meta;
         break;
@@ -111,7 +112,7 @@ describe('checkpoints and lossless resume', () => {
     console.log(
       `killed the training child mid-epoch: it had printed epoch ${last[1]! + 1} batch ${last[2]}; the checkpoint on disk is epoch ${final.epoch + 1} batch ${final.batch} (step ${final.step})`,
     );
-    expect(final.epoch).toBe(1); // mid-epoch of the second epoch
+    expect([1, 2]).toContain(final.epoch); // mid-epoch, after at least one whole epoch
     expect(final.batch).toBeGreaterThan(0);
     expect(final.batch).toBeLessThan(34);
     // What a checkpoint holds: model, weights, optimizer state, epoch, batch, step and the counter-based RNG state.
@@ -123,7 +124,7 @@ describe('checkpoints and lossless resume', () => {
     expect(final.optimizerTensors[0]! * 4).toBeGreaterThanOrEqual(readFileSync(join(dir, `weights-${final.generation}.bin`)).byteLength);
 
     const resumed = await run('resume', dir);
-    expect(resumed.output).toMatch(new RegExp(`resuming at epoch 1 batch ${final.batch} step ${final.step}`));
+    expect(resumed.output).toMatch(new RegExp(`resuming at epoch ${final.epoch} batch ${final.batch} step ${final.step}`));
     expect(resumed.result.step).toBe(full.result.step);
     expect(resumed.result.names).toEqual(full.result.names);
     const a = floats(full.result.weights);

@@ -286,11 +286,15 @@ function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
     if (!isRecord(oc) || typeof oc.class_name !== 'string') fail(`trainingConfig.optimizer_config must be {class_name, config}, got ${show(oc)}.`);
     if (oc.config !== undefined && oc.config !== null) {
       if (!isRecord(oc.config)) fail(`trainingConfig.optimizer_config.config must be an object.`);
+      // The fields optimizerFromConfig reads (null: Keras' "not set", the default is used); others are ignored.
       for (const [k, x] of Object.entries(oc.config)) {
-        if (k === 'nesterov' || k === 'amsgrad' || k === 'centered') {
+        if (x === null) continue;
+        if (k === 'nesterov') {
           if (typeof x !== 'boolean') fail(`trainingConfig.optimizer_config.config.${k} must be true or false, got ${show(x)}.`);
-        } else if (['learning_rate', 'lr', 'momentum', 'beta_1', 'beta_2', 'epsilon', 'rho', 'decay'].includes(k)) {
+        } else if (['learning_rate', 'lr', 'momentum', 'epsilon'].includes(k)) {
           if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) fail(`trainingConfig.optimizer_config.config.${k} must be a finite number >= 0, got ${show(x)}.`);
+        } else if (['beta_1', 'beta_2', 'rho'].includes(k)) {
+          if (typeof x !== 'number' || !(x >= 0 && x < 1)) fail(`trainingConfig.optimizer_config.config.${k} must be a number in [0, 1), got ${show(x)}.`);
         }
       }
     }

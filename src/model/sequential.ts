@@ -561,12 +561,14 @@ export class Sequential {
         let reading: Promise<void> | null = null;
         let readError: unknown = null;
         let lastRead = 0;
-        for (let batch = resumeHere ? firstBatch : 0; batch < stepsPerEpoch && !this.stopTraining; batch++) {
+        let batchesDone = resumeHere ? firstBatch : 0; // fewer than stepsPerEpoch when a callback stops training
+        for (let batch = batchesDone; batch < stepsPerEpoch && !this.stopTraining; batch++) {
           const start = batch * batchSize;
           const n = Math.min(batchSize, train.count - start);
           engine.assertAlive(`fit (epoch ${epoch + 1}, batch ${batch + 1})`);
           this.writeStart(start);
           stepFor(n).run();
+          batchesDone = batch + 1;
           // Keep at most two steps queued: the GPU never idles, the host never races ahead unboundedly.
           const done = engine.device.queue.onSubmittedWorkDone();
           done.catch(() => {}); // awaited below; never an unhandled rejection if the device is lost meanwhile
@@ -598,7 +600,7 @@ export class Sequential {
         await Promise.all(inFlight);
         if (reading) await reading;
         if (readError) throw readError;
-        const { s: tr } = await readGuarded(epoch, stepsPerEpoch);
+        const { s: tr } = await readGuarded(epoch, batchesDone);
         const logs: Logs = this.logValues(tr.loss, tr.accuracy, '');
         if (val && valOrder) Object.assign(logs, this.logValues(...(await this.evaluateSource(val, valOrder, batchSize)), 'val_'));
         bar.finish(logs);

@@ -376,6 +376,24 @@ describe('device limits are checked before allocation', () => {
   });
 });
 
+describe('float training data over the limit', () => {
+  it('is refused before upload with a ShapeError naming the data and what to do', async () => {
+    const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
+    const per = 1024;
+    const rowsOver = Math.floor(limit / 4 / per) + 1;
+    resetLayerNames();
+    const model = new Sequential([new Dense({ units: 2, activation: 'softmax', inputDim: per })]);
+    model.compile(engine, { optimizer: 'sgd', loss: 'sparse_categorical_crossentropy' });
+    const before = engine.memory().liveBuffers;
+    const err = await rejection(model.fit(new Float32Array(rowsOver * per), new Uint8Array(rowsOver), { batchSize: 32, verbose: 0 }));
+    expect(err).toBeInstanceOf(ShapeError);
+    expect(err.message).toMatch(new RegExp(`training data: ${rowsOver} float rows of ${per} values are ${rowsOver * per * 4} bytes as float32, over this adapter's limit of ${limit} bytes`));
+    expect(err.message).toMatch(/uint8 images/);
+    expect(engine.memory().liveBuffers).toBe(before);
+    model.dispose();
+  });
+});
+
 describe('WebGPU validation errors name the kernel', () => {
   it('a wrong binding (uniform where storage is declared) is a DeviceError naming the kernel', async () => {
     const a = engine.tensor([4], [1, 2, 3, 4]);

@@ -79,6 +79,7 @@ export function makeBatchSource(engine: Engine, x: XInput, y: LabelInput, inputS
   const rows = Number.isInteger(count) ? targetRows(labels, count, classes, what) : null;
   if (!rows) return makeInputSource(engine, x, y, inputShape, classes, what);
   // Real-valued targets: the input source carries placeholder class 0; its y is overwritten per batch.
+  fitsOneBuffer(engine, count * classes * 4, `${what}: ${count} target rows of ${classes} values`, 'train on fewer examples at a time');
   const source = makeInputSource(engine, x, new Uint8Array(count), inputShape, classes, what);
   return withTargetRows(source, engine.tensor([count, classes], rows), classes, what, true);
 }
@@ -127,8 +128,15 @@ function makeInputSource(engine: Engine, x: XInput, y: LabelInput, inputShape: n
   }
   const data = x instanceof Float32Array ? x : x.data;
   const count = check(data.length, x instanceof Float32Array ? undefined : x.shape);
+  fitsOneBuffer(engine, data.length * 4, `${what}: ${count} float rows of ${per} values`, 'pass uint8 images ({images, shape}: stored packed and split into chunks) or train on fewer examples at a time');
   const labels = labelsToClasses(y, count, classes, what);
   return FloatSource.upload(engine, data, per, labels, classes);
+}
+
+/** Float data lives in one storage buffer: refuse (before allocating) what the adapter cannot bind in one piece. */
+function fitsOneBuffer(engine: Engine, bytes: number, what: string, hint: string): void {
+  const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
+  if (bytes > limit) throw new ShapeError(`${what} are ${bytes} bytes as float32, over this adapter's limit of ${limit} bytes per storage buffer; ${hint}.`);
 }
 
 function wrapDevice(ds: DeviceDataset, base: number, count: number, owner = true): BatchSource {

@@ -316,6 +316,27 @@ describe('memory', () => {
     model.dispose();
   });
 
+  it('a fit that fails its setup (bad validation data, split, resume) leaves no buffers behind', async () => {
+    const d = 5;
+    const { x, y } = rows(32, d, 14);
+    const model = mlp(d);
+    model.compile(engine, { optimizer: 'adam', loss: 'sparse_categorical_crossentropy', seed: 1 });
+    await model.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0 });
+    const before = engine.memory().liveBuffers;
+    const bad: [string, Parameters<Sequential['fit']>[2]][] = [
+      ['validation data of the wrong width', { validationData: [new Float32Array(7), new Uint8Array(1)] }],
+      ['a validation split that leaves nothing', { validationSplit: 0.999 }],
+      ['a checkpoint from another batch size', { resume: { epoch: 0, batch: 1, batchSize: 4, trainCount: 32, seed: 1, stats: [0, 0, 0, 0], weights: [], optimizer: { step: 0, tensors: [] }, history: { epoch: [], history: {} } } }],
+      ['a checkpoint with weights of the wrong shape', { resume: { epoch: 0, batch: 1, batchSize: 8, trainCount: 32, seed: 1, stats: [0, 0, 0, 0], weights: [{ name: 'dense/kernel', shape: [2, 2], values: new Float32Array(4) }], optimizer: { step: 0, tensors: [] }, history: { epoch: [], history: {} } } }],
+    ];
+    for (const [what, o] of bad) {
+      const err = await rejection(model.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0, ...o }));
+      expect(err, what).toBeInstanceOf(ShaderflowError);
+      expect(engine.memory().liveBuffers, what).toBe(before);
+    }
+    model.dispose();
+  });
+
   it('dispose() frees every buffer the model holds', async () => {
     const before = engine.memory();
     resetLayerNames();

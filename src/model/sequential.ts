@@ -455,7 +455,12 @@ export class Sequential {
     let val: BatchSource | undefined;
     const owned: BatchSource[] = [train];
     if (opts.validationData) {
-      val = makeBatchSource(engine, opts.validationData[0], opts.validationData[1], this.inputShape, this.numClasses, 'validation data');
+      try {
+        val = makeBatchSource(engine, opts.validationData[0], opts.validationData[1], this.inputShape, this.numClasses, 'validation data');
+      } catch (e) {
+        train.dispose();
+        throw e;
+      }
       owned.push(val);
     } else if (opts.validationSplit && opts.validationSplit > 0) {
       // Keras takes the last fraction of the data, before any shuffling, splitting at floor(n * (1 - split)).

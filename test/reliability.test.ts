@@ -1,7 +1,7 @@
 // Reliability (issue 8): the NaN guard, device loss, flat memory and freed buffers, device-limit checks before
 // allocation, validation errors that name the kernel, determinism of fit/evaluate/predict, and untrusted model
 // files refused with a typed error before the GPU is touched.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -598,6 +598,27 @@ describe('untrusted model files', () => {
     expect(err.message).toContain(dir);
     expect(err.message).toMatch(/"dense\/kernel" \(weight 0, at byte 0 of weights\.bin\) \[4, 12\] needs bytes 0\.\.192, but the file has 10 bytes/);
     sameMemory(before, engine.memory());
+  });
+
+  it('a save interrupted before its pointer moved leaves the previous checkpoint in force; the next save cleans up', async () => {
+    const d = 4;
+    const { x, y } = rows(16, d, 3);
+    const model = mlp(d);
+    model.compile(engine, { optimizer: 'sgd', loss: 'sparse_categorical_crossentropy', seed: 1 });
+    const dir = join(tmp, 'interrupted-save');
+    await model.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0, checkpoint: dir });
+    const first = await readCheckpoint(dir);
+    // What a process killed mid-save leaves: a new generation without its pointer, and half-written temp files.
+    await writeFile(join(dir, 'weights-zzzz-9-9.bin'), new Uint8Array(12));
+    await writeFile(join(dir, 'model-zzzz-9-9.json'), '{"trunc');
+    await writeFile(join(dir, `checkpoint.json.tmp-4242`), '{"format": "shaderflow-checkpoint-1", "generation": "zzzz-9-9"');
+    const still = await readCheckpoint(dir);
+    expect(still).toEqual(first);
+    await model.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0, checkpoint: dir });
+    const meta = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as { generation: string; step: number };
+    expect(meta.step).toBe(4);
+    expect((await readdir(dir)).sort()).toEqual(['checkpoint.json', `model-${meta.generation}.json`, `optimizer-${meta.generation}.bin`, `weights-${meta.generation}.bin`].sort());
+    model.dispose();
   });
 
   it('a damaged checkpoint is a ModelFormatError naming the file', async () => {

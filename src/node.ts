@@ -178,8 +178,12 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   const counts = meta.optimizerTensors;
   if (!Array.isArray(counts) || counts.length > 4 || !counts.every((n) => Number.isInteger(n) && n >= 0)) bad('checkpoint.json', 'optimizerTensors must list the state tensor sizes.');
   const history = meta.history as Checkpoint['history'];
-  if (typeof history !== 'object' || history === null || !Array.isArray(history.epoch) || typeof history.history !== 'object' || history.history === null)
-    bad('checkpoint.json', 'history is missing.');
+  const numbers = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'number' || x === null);
+  if (typeof history !== 'object' || history === null || !numbers(history.epoch) || typeof history.history !== 'object' || history.history === null || Array.isArray(history.history))
+    bad('checkpoint.json', 'history must be {epoch: [...], history: {name: [...]}}.');
+  for (const [k, v] of Object.entries(history.history)) if (!numbers(v)) bad('checkpoint.json', `history.${k} is not a list of numbers.`);
+  // JSON wrote NaN losses (nanGuard off) as null.
+  for (const k of Object.keys(history.history)) history.history[k] = history.history[k]!.map((x) => (x === null ? NaN : x));
 
   const modelFile = `model-${gen}.json`;
   const weightsFile = `weights-${gen}.bin`;

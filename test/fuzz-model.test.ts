@@ -4,6 +4,9 @@
 // extensions, NaN/Inf patterns). Every case must either load (a usable, compiled model) or throw a ShaderflowError
 // subclass: never a TypeError/RangeError, never a crash or a hang, and a refused file never leaves GPU buffers
 // behind. The case counts per format and outcome are printed.
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Activation,
@@ -15,6 +18,7 @@ import {
   Engine,
   Flatten,
   fromArtifacts,
+  History,
   MaxPooling2D,
   resetLayerNames,
   Sequential,
@@ -22,6 +26,7 @@ import {
   toArtifacts,
   type ModelJson,
 } from '../src/index.js';
+import { readCheckpoint } from '../src/node.js';
 import { parseModelJson } from '../src/model/io.js';
 import { mulberry32 } from '../src/reference/random.js';
 
@@ -34,6 +39,9 @@ let engine: Engine;
 let fixtureJson: ModelJson;
 let fixtureText: Uint8Array;
 let fixtureWeights: Uint8Array;
+let checkpointModel: Sequential;
+let checkpointFiles: Map<string, Uint8Array>;
+let tmp: string;
 
 beforeAll(async () => {
   engine = await createEngine();
@@ -55,8 +63,24 @@ beforeAll(async () => {
   fixtureJson = JSON.parse(JSON.stringify(art.modelJson)) as ModelJson;
   fixtureText = new TextEncoder().encode(JSON.stringify(art.modelJson, null, 1));
   fixtureWeights = new Uint8Array(art.weights);
+
+  // A checkpoint folder (Adam: weights, m, v) from a short fit, kept in memory; each case writes a mutated copy.
+  tmp = await mkdtemp(join(tmpdir(), 'shaderflow-fuzz-model-'));
+  resetLayerNames();
+  checkpointModel = new Sequential([new Dense({ units: 5, activation: 'relu', inputDim: 4 }), new Dropout({ rate: 0.1 }), new Dense({ units: 3, activation: 'softmax' })]);
+  checkpointModel.compile(engine, { optimizer: 'adam', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'], seed: 2 });
+  const x = Float32Array.from({ length: 48 }, (_, i) => Math.sin(i));
+  const y = Uint8Array.from({ length: 12 }, (_, i) => i % 3);
+  const dir = join(tmp, 'fixture');
+  await checkpointModel.fit(x, y, { batchSize: 4, epochs: 1, verbose: 0, checkpoint: dir, checkpointEvery: 2 });
+  checkpointFiles = new Map();
+  for (const f of await readdir(dir)) checkpointFiles.set(f, new Uint8Array(await readFile(join(dir, f))));
 });
-afterAll(() => engine?.dispose());
+afterAll(async () => {
+  checkpointModel?.dispose();
+  engine?.dispose();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
 
 const int = (r: Rand, n: number) => Math.floor(r() * n);
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[int(r, xs.length)]!;
@@ -180,6 +204,64 @@ const FORMATS: Format[] = [
     },
   },
 ];
+
+/** What resume does with a checkpoint: restore weights and optimizer state into a compiled model of that shape. */
+function applyCheckpoint(c: NonNullable<Awaited<ReturnType<typeof readCheckpoint>>>): void {
+  checkpointModel.setWeights(c.weights);
+  checkpointModel.setOptimizerState(c.optimizer);
+  // ... and carry on its history (as fit does).
+  const h = new History();
+  for (const [k, v] of Object.entries(c.history.history)) h.history[k] = [...v];
+  h.epoch.push(...c.history.epoch);
+}
+
+describe('fuzzing checkpoints', () => {
+  it(`checkpoint folders: only a ShaderflowError or a checkpoint that restores`, async () => {
+    const CHECKPOINT_CASES = 1000;
+    const r = mulberry32(0xc4ec);
+    const meta = checkpointFiles.get('checkpoint.json')!;
+    const metaJson = JSON.parse(new TextDecoder().decode(meta)) as ModelJson; // any JSON object will do for the structure mutator
+    expect(await readCheckpoint(join(tmp, 'fixture'))).toBeDefined();
+    const counts: Record<string, number> = { cases: 0, restored: 0 };
+    for (let c = 0; c < CHECKPOINT_CASES; c++) {
+      const dir = join(tmp, `case-${c % 4}`);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir);
+      const files = new Map(checkpointFiles);
+      const target = pick(r, [...files.keys()]);
+      let kind: string;
+      if (target === 'checkpoint.json' && r() < 0.5) {
+        const m = mutateStructure(metaJson, r);
+        files.set(target, new TextEncoder().encode(JSON.stringify(m.json)));
+        kind = `checkpoint.json ${m.kind}`;
+      } else {
+        const m = mutateBytes(files.get(target)!, r);
+        files.set(target, m.bytes);
+        kind = `${target.replace(/-.*\./, '-*.')} ${m.kind}`;
+      }
+      if (r() < 0.05) {
+        files.delete(pick(r, [...files.keys()]));
+        kind = 'file missing';
+      }
+      for (const [f, b] of files) await writeFile(join(dir, f), b);
+      try {
+        const ckpt = await readCheckpoint(dir);
+        if (ckpt) applyCheckpoint(ckpt);
+        counts.restored!++;
+      } catch (e) {
+        if (!(e instanceof ShaderflowError)) throw new Error(`checkpoint case ${c} (${kind}): threw ${(e as Error)?.name}: ${(e as Error)?.message}`, { cause: e });
+        counts[e.name] = (counts[e.name] ?? 0) + 1;
+      }
+      counts.cases!++;
+      const k = kind.replace(/ .*/, '');
+      counts[k] = (counts[k] ?? 0) + 1;
+    }
+    console.log(`fuzz checkpoint folders: ${JSON.stringify(counts)}`);
+    expect(counts.cases).toBe(CHECKPOINT_CASES);
+    expect(counts.restored).toBeGreaterThan(0);
+    expect(counts.cases! - counts.restored!).toBeGreaterThan(0);
+  });
+});
 
 describe('fuzzing the model loader', () => {
   it('the unmutated fixture loads', () => {

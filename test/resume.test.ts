@@ -47,7 +47,10 @@ interface RunResult {
 }
 
 function start(mode: string, dir: string, out: string): { proc: ChildProcess; output: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
-  const proc = spawn(process.execPath, [child, bundle, mode, dir, out], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Every child uses the default kernel tiles: a timing-based matmul autotune could pick another tile (another
+  // summation order) in each fresh process, and bit-exactness holds for one shader variant (README, determinism).
+  const env = { ...process.env, SHADERFLOW_AUTOTUNE: '0' };
+  const proc = spawn(process.execPath, [child, bundle, mode, dir, out], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   proc.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (text += d.toString()));

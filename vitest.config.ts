@@ -20,5 +20,8 @@ export default defineConfig({
     // One WebGPU device per test file; files run one at a time: the machine has 2 cores and a software GPU.
     fileParallelism: false,
     pool: 'forks',
+    // Engines in tests keep the built-in kernel shapes (no timing-dependent choice); test/tuning.test.ts turns the
+    // autotune on explicitly.
+    env: { SHADERFLOW_AUTOTUNE: '0' },
   },
 });

@@ -10,6 +10,11 @@
 //             costs a per-lane loop and only the FMAs per loaded value matter (16 FMAs per loaded float here, 2
 //             for tile4). The blocks are named variables, not arrays: Mesa does not unroll array loops here and
 //             indexes them in scratch memory, which was 2-3x slower.
+//   tile32x16, tile16x32  8x4 / 4x8 blocks: 10.7 FMAs per loaded float instead of 8. On llvmpipe a divergent
+//             storage load costs a branchy per-lane loop (measured ~45 ns per vec4 per 8-lane SIMD group, against
+//             ~0.2 ns per vec4 FMA), so the kernels are load-bound and these run ~15-25% faster than tile16 at
+//             1024^3 even though their accumulators spill. Which one wins depends on the adapter: the autotune in
+//             src/gpu/tuning.ts times them at first use.
 // No variant uses workgroup memory or barriers: on the SIMD-per-lane software adapters barriers serialise the
 // workgroup (a 16x16 shared-memory tile ran at 0.8 GFLOP/s there).
 //
@@ -260,4 +265,72 @@ fn tile16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   storeBlock(c10, i + 4u, j); storeBlock(c11, i + 4u, j + 4u); storeBlock(c12, i + 4u, j + 8u); storeBlock(c13, i + 4u, j + 12u);
   storeBlock(c20, i + 8u, j); storeBlock(c21, i + 8u, j + 4u); storeBlock(c22, i + 8u, j + 8u); storeBlock(c23, i + 8u, j + 12u);
   storeBlock(c30, i + 12u, j); storeBlock(c31, i + 12u, j + 4u); storeBlock(c32, i + 12u, j + 8u); storeBlock(c33, i + 12u, j + 12u);
+}
+
+// ------------------------------------------------------------------ tile32x16: 8x4 blocks per invocation (32 rows x 16 columns)
+
+@compute @workgroup_size(WGX, WGY)
+fn tile32x16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = tileOrigin(wid, lid, nwg, 32u, 16u);
+  let i = o.x;
+  let j = o.y;
+  if (i >= p.M || j >= p.N) { return; }
+  var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>(); var c02 = mat4x4<f32>(); var c03 = mat4x4<f32>();
+  var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>(); var c12 = mat4x4<f32>(); var c13 = mat4x4<f32>();
+  var c20 = mat4x4<f32>(); var c21 = mat4x4<f32>(); var c22 = mat4x4<f32>(); var c23 = mat4x4<f32>();
+  var c30 = mat4x4<f32>(); var c31 = mat4x4<f32>(); var c32 = mat4x4<f32>(); var c33 = mat4x4<f32>();
+  var c40 = mat4x4<f32>(); var c41 = mat4x4<f32>(); var c42 = mat4x4<f32>(); var c43 = mat4x4<f32>();
+  var c50 = mat4x4<f32>(); var c51 = mat4x4<f32>(); var c52 = mat4x4<f32>(); var c53 = mat4x4<f32>();
+  var c60 = mat4x4<f32>(); var c61 = mat4x4<f32>(); var c62 = mat4x4<f32>(); var c63 = mat4x4<f32>();
+  var c70 = mat4x4<f32>(); var c71 = mat4x4<f32>(); var c72 = mat4x4<f32>(); var c73 = mat4x4<f32>();
+  let kFull = p.K & ~3u;
+  for (var k = 0u; k < p.K; k += 4u) {
+    let partial = k == kFull;
+    let a0 = loadAt(i + 0u, k, partial); let a1 = loadAt(i + 4u, k, partial); let a2 = loadAt(i + 8u, k, partial); let a3 = loadAt(i + 12u, k, partial); let a4 = loadAt(i + 16u, k, partial); let a5 = loadAt(i + 20u, k, partial); let a6 = loadAt(i + 24u, k, partial); let a7 = loadAt(i + 28u, k, partial);
+    let b0 = loadBt(k, j + 0u, partial); let b1 = loadBt(k, j + 4u, partial); let b2 = loadBt(k, j + 8u, partial); let b3 = loadBt(k, j + 12u, partial);
+    c00 += b0 * a0; c01 += b1 * a0; c02 += b2 * a0; c03 += b3 * a0;
+    c10 += b0 * a1; c11 += b1 * a1; c12 += b2 * a1; c13 += b3 * a1;
+    c20 += b0 * a2; c21 += b1 * a2; c22 += b2 * a2; c23 += b3 * a2;
+    c30 += b0 * a3; c31 += b1 * a3; c32 += b2 * a3; c33 += b3 * a3;
+    c40 += b0 * a4; c41 += b1 * a4; c42 += b2 * a4; c43 += b3 * a4;
+    c50 += b0 * a5; c51 += b1 * a5; c52 += b2 * a5; c53 += b3 * a5;
+    c60 += b0 * a6; c61 += b1 * a6; c62 += b2 * a6; c63 += b3 * a6;
+    c70 += b0 * a7; c71 += b1 * a7; c72 += b2 * a7; c73 += b3 * a7;
+  }
+  storeBlock(c00, i + 0u, j + 0u); storeBlock(c01, i + 0u, j + 4u); storeBlock(c02, i + 0u, j + 8u); storeBlock(c03, i + 0u, j + 12u);
+  storeBlock(c10, i + 4u, j + 0u); storeBlock(c11, i + 4u, j + 4u); storeBlock(c12, i + 4u, j + 8u); storeBlock(c13, i + 4u, j + 12u);
+  storeBlock(c20, i + 8u, j + 0u); storeBlock(c21, i + 8u, j + 4u); storeBlock(c22, i + 8u, j + 8u); storeBlock(c23, i + 8u, j + 12u);
+  storeBlock(c30, i + 12u, j + 0u); storeBlock(c31, i + 12u, j + 4u); storeBlock(c32, i + 12u, j + 8u); storeBlock(c33, i + 12u, j + 12u);
+  storeBlock(c40, i + 16u, j + 0u); storeBlock(c41, i + 16u, j + 4u); storeBlock(c42, i + 16u, j + 8u); storeBlock(c43, i + 16u, j + 12u);
+  storeBlock(c50, i + 20u, j + 0u); storeBlock(c51, i + 20u, j + 4u); storeBlock(c52, i + 20u, j + 8u); storeBlock(c53, i + 20u, j + 12u);
+  storeBlock(c60, i + 24u, j + 0u); storeBlock(c61, i + 24u, j + 4u); storeBlock(c62, i + 24u, j + 8u); storeBlock(c63, i + 24u, j + 12u);
+  storeBlock(c70, i + 28u, j + 0u); storeBlock(c71, i + 28u, j + 4u); storeBlock(c72, i + 28u, j + 8u); storeBlock(c73, i + 28u, j + 12u);
+}
+
+// ------------------------------------------------------------------ tile16x32: 4x8 blocks per invocation (16 rows x 32 columns)
+
+@compute @workgroup_size(WGX, WGY)
+fn tile16x32(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = tileOrigin(wid, lid, nwg, 16u, 32u);
+  let i = o.x;
+  let j = o.y;
+  if (i >= p.M || j >= p.N) { return; }
+  var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>(); var c02 = mat4x4<f32>(); var c03 = mat4x4<f32>(); var c04 = mat4x4<f32>(); var c05 = mat4x4<f32>(); var c06 = mat4x4<f32>(); var c07 = mat4x4<f32>();
+  var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>(); var c12 = mat4x4<f32>(); var c13 = mat4x4<f32>(); var c14 = mat4x4<f32>(); var c15 = mat4x4<f32>(); var c16 = mat4x4<f32>(); var c17 = mat4x4<f32>();
+  var c20 = mat4x4<f32>(); var c21 = mat4x4<f32>(); var c22 = mat4x4<f32>(); var c23 = mat4x4<f32>(); var c24 = mat4x4<f32>(); var c25 = mat4x4<f32>(); var c26 = mat4x4<f32>(); var c27 = mat4x4<f32>();
+  var c30 = mat4x4<f32>(); var c31 = mat4x4<f32>(); var c32 = mat4x4<f32>(); var c33 = mat4x4<f32>(); var c34 = mat4x4<f32>(); var c35 = mat4x4<f32>(); var c36 = mat4x4<f32>(); var c37 = mat4x4<f32>();
+  let kFull = p.K & ~3u;
+  for (var k = 0u; k < p.K; k += 4u) {
+    let partial = k == kFull;
+    let a0 = loadAt(i + 0u, k, partial); let a1 = loadAt(i + 4u, k, partial); let a2 = loadAt(i + 8u, k, partial); let a3 = loadAt(i + 12u, k, partial);
+    let b0 = loadBt(k, j + 0u, partial); let b1 = loadBt(k, j + 4u, partial); let b2 = loadBt(k, j + 8u, partial); let b3 = loadBt(k, j + 12u, partial); let b4 = loadBt(k, j + 16u, partial); let b5 = loadBt(k, j + 20u, partial); let b6 = loadBt(k, j + 24u, partial); let b7 = loadBt(k, j + 28u, partial);
+    c00 += b0 * a0; c01 += b1 * a0; c02 += b2 * a0; c03 += b3 * a0; c04 += b4 * a0; c05 += b5 * a0; c06 += b6 * a0; c07 += b7 * a0;
+    c10 += b0 * a1; c11 += b1 * a1; c12 += b2 * a1; c13 += b3 * a1; c14 += b4 * a1; c15 += b5 * a1; c16 += b6 * a1; c17 += b7 * a1;
+    c20 += b0 * a2; c21 += b1 * a2; c22 += b2 * a2; c23 += b3 * a2; c24 += b4 * a2; c25 += b5 * a2; c26 += b6 * a2; c27 += b7 * a2;
+    c30 += b0 * a3; c31 += b1 * a3; c32 += b2 * a3; c33 += b3 * a3; c34 += b4 * a3; c35 += b5 * a3; c36 += b6 * a3; c37 += b7 * a3;
+  }
+  storeBlock(c00, i + 0u, j + 0u); storeBlock(c01, i + 0u, j + 4u); storeBlock(c02, i + 0u, j + 8u); storeBlock(c03, i + 0u, j + 12u); storeBlock(c04, i + 0u, j + 16u); storeBlock(c05, i + 0u, j + 20u); storeBlock(c06, i + 0u, j + 24u); storeBlock(c07, i + 0u, j + 28u);
+  storeBlock(c10, i + 4u, j + 0u); storeBlock(c11, i + 4u, j + 4u); storeBlock(c12, i + 4u, j + 8u); storeBlock(c13, i + 4u, j + 12u); storeBlock(c14, i + 4u, j + 16u); storeBlock(c15, i + 4u, j + 20u); storeBlock(c16, i + 4u, j + 24u); storeBlock(c17, i + 4u, j + 28u);
+  storeBlock(c20, i + 8u, j + 0u); storeBlock(c21, i + 8u, j + 4u); storeBlock(c22, i + 8u, j + 8u); storeBlock(c23, i + 8u, j + 12u); storeBlock(c24, i + 8u, j + 16u); storeBlock(c25, i + 8u, j + 20u); storeBlock(c26, i + 8u, j + 24u); storeBlock(c27, i + 8u, j + 28u);
+  storeBlock(c30, i + 12u, j + 0u); storeBlock(c31, i + 12u, j + 4u); storeBlock(c32, i + 12u, j + 8u); storeBlock(c33, i + 12u, j + 12u); storeBlock(c34, i + 12u, j + 16u); storeBlock(c35, i + 12u, j + 20u); storeBlock(c36, i + 12u, j + 24u); storeBlock(c37, i + 12u, j + 28u);
 }

@@ -4,13 +4,19 @@ import { DeviceError, ShaderflowError } from '../errors.js';
 import { SHADERS, type ShaderName } from '../shaders.js';
 import { gpuCandidates, installHint, runtime, type BackendName } from './provider.js';
 import { Tensor, type DType } from './tensor.js';
-import { chooseTuning, type Tuning } from './tuning.js';
+import { autotune, autotuneEnabled, chooseTuning, type Tuning } from './tuning.js';
 
 export interface EngineOptions {
   /** Force a backend; default `SHADERFLOW_BACKEND` in Node, else `auto`. */
   backend?: BackendName;
   /** Ask for a low-power / high-performance adapter where there is a choice. */
   powerPreference?: GPUPowerPreference;
+  /**
+   * Time the matmul tile variants once per adapter and keep the fastest (src/gpu/tuning.ts `autotune`; cached on
+   * disk in Node, in memory in a browser). Default on; `false` or env `SHADERFLOW_AUTOTUNE=0` keeps the built-in
+   * defaults (what the tests do, for kernels that do not depend on timings).
+   */
+  autotune?: boolean;
 }
 
 export interface AdapterReport {
@@ -118,7 +124,16 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     const text = `${report.vendor} ${report.architecture} ${report.description} ${report.device}`.toLowerCase();
     report.software =
       /llvmpipe|lavapipe|swiftshader|software|mesa/.test(text) || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-    return new Engine(device, report, c.gpu);
+    const engine = new Engine(device, report, c.gpu);
+    if (autotuneEnabled(options.autotune)) {
+      try {
+        await autotune(engine);
+      } catch (e) {
+        engine.dispose();
+        throw e;
+      }
+    }
+    return engine;
   }
   throw new DeviceError(
     `No usable WebGPU adapter (backend ${backend}). Tried:\n  - ${tried.join('\n  - ') || 'nothing: no WebGPU implementation'}\n${installHint}`,

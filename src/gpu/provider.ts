@@ -1,5 +1,8 @@
 // Node's WebGPU provider: the `webgpu` npm package (Dawn). The browser bundle swaps this file for
 // provider.browser.ts (see scripts/build.mjs), so no Node built-in reaches the browser path.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 export type BackendName = 'auto' | 'vulkan' | 'opengles' | 'opengl' | 'metal' | 'd3d12' | 'd3d11' | 'null';
 
@@ -64,3 +67,30 @@ export const installHint =
   '`apt-get install -y --no-install-recommends mesa-vulkan-drivers libvulkan1 libegl-mesa0 libgles2` ' +
   '(Mesa >= 25 gives core Vulkan; older Mesa works through OpenGL ES in compatibility mode). ' +
   'Set SHADERFLOW_BACKEND=vulkan|opengles to force one backend.';
+
+/** Where cached per-adapter tuning lives: `SHADERFLOW_CACHE`, else `$XDG_CACHE_HOME/shaderflow`, else ~/.cache/shaderflow. */
+export function cacheDir(): string {
+  if (process.env.SHADERFLOW_CACHE) return process.env.SHADERFLOW_CACHE;
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'shaderflow');
+}
+
+/** The cache entry `name` (a file in cacheDir()), or null when there is none or it cannot be read. */
+export function readCache(name: string): { text: string; where: string } | null {
+  const where = join(cacheDir(), name);
+  try {
+    return { text: readFileSync(where, 'utf8'), where };
+  } catch {
+    return null;
+  }
+}
+
+/** Writes the cache entry `name` atomically (a temporary file renamed over it); returns its path. Throws on failure. */
+export function writeCache(name: string, text: string): string {
+  const dir = cacheDir();
+  mkdirSync(dir, { recursive: true });
+  const where = join(dir, name);
+  const tmp = `${where}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, where);
+  return where;
+}

@@ -5,10 +5,17 @@ import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 
-export type MatmulVariant = 'naive' | 'tile4' | 'tile8' | 'tile16';
+export type MatmulVariant = 'naive' | 'tile4' | 'tile8' | 'tile16' | 'tile32x16' | 'tile16x32';
 
-/** Output rows and columns each invocation of a variant computes. */
-export const MATMUL_TILE: Record<MatmulVariant, number> = { naive: 1, tile4: 4, tile8: 8, tile16: 16 };
+/** Output [rows, columns] each invocation of a variant computes. */
+export const MATMUL_TILE: Record<MatmulVariant, readonly [number, number]> = {
+  naive: [1, 1],
+  tile4: [4, 4],
+  tile8: [8, 8],
+  tile16: [16, 16],
+  tile32x16: [32, 16],
+  tile16x32: [16, 32],
+};
 
 export interface MatmulOptions {
   /** A is stored [k, m] (use Aᵀ). */
@@ -61,9 +68,9 @@ export function matmul(rec: Recorder, a: Tensor, b: Tensor, out: Tensor, m: numb
   const tuning = engine.tuning.matmul;
   const variant = opts.variant ?? tuning.variant;
   const [wgx, wgy] = opts.workgroup ?? tuning.workgroup;
-  const tile = MATMUL_TILE[variant];
-  const groupsX = Math.ceil(Math.ceil(n / tile) / wgx);
-  let groupsY = Math.ceil(Math.ceil(m / tile) / wgy);
+  const [tileRows, tileCols] = MATMUL_TILE[variant];
+  const groupsX = Math.ceil(Math.ceil(n / tileCols) / wgx);
+  let groupsY = Math.ceil(Math.ceil(m / tileRows) / wgy);
   let groupsZ = 1;
   const max = engine.limits.maxComputeWorkgroupsPerDimension;
   if (groupsX > max) throw new ShapeError(`${desc()}: n = ${n} needs ${groupsX} workgroups across, over this adapter's ${max}`);

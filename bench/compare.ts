@@ -8,6 +8,8 @@
 // {"model","engine","ms_per_step","steps"} and one per model {"model","ratio_vs_tfjs_webgpu"} go to stdout and
 // the table, the adapter line and progress go to stderr (so `| grep '^{'` is not even needed).
 import { createEngine, type Engine } from '../src/gpu/engine.js';
+import { buildPreset } from '../src/model/presets.js';
+import { measureFmaPeak } from './kernels.js';
 import { median, tfjsNotes, timeTfjs, type TfjsModelName, type TfjsTiming, type TimeOptions } from './tfjs.js';
 
 const MODELS: TfjsModelName[] = ['mlp', 'mnist-cnn', 'cifar-cnn'];
@@ -21,7 +23,7 @@ const PRESET: Record<TfjsModelName, 'mnist-mlp' | 'mnist-cnn' | 'cifar-cnn'> = {
 const DEFAULT_STEPS: Record<TfjsModelName, { steps: number; warmup: number }> = {
   mlp: { steps: 20, warmup: 3 },
   'mnist-cnn': { steps: 8, warmup: 2 },
-  'cifar-cnn': { steps: 3, warmup: 1 },
+  'cifar-cnn': { steps: 3, warmup: 2 },
 };
 
 type EngineName = 'shaderflow' | 'tfjs-webgpu' | 'tfjs-wasm';
@@ -31,48 +33,24 @@ interface Row {
   engine: EngineName;
   msPerStep: number | null;
   steps: number;
+  /** Dispatches recorded in one training step (shaderflow only). */
+  dispatches?: number;
   error?: string;
 }
 
-/** The shape of `src/model/presets.ts` and `Sequential` that this bench uses (being written alongside). */
-interface PresetModel {
-  compile(engine: Engine, compileArgs: unknown): void | Promise<void>;
-  timeTrainSteps(opts: { batchSize: number; steps: number; warmup: number }): Promise<number[]>;
-  dispose(): void;
-}
-interface PresetsModule {
-  buildPreset(name: string, opts: { seed?: number }): { model: PresetModel; compileArgs: unknown };
-}
-
-async function loadPresets(): Promise<PresetsModule | string> {
+async function timeShaderflow(engine: Engine, model: TfjsModelName, opts: TimeOptions): Promise<TfjsTiming & { dispatches?: number }> {
+  const built = buildPreset(PRESET[model], { seed: 1 });
+  const m = built.model;
   try {
-    // A literal specifier inside try/catch: esbuild bundles the file once it exists, and until then leaves the
-    // import to fail at run time (caught here). TODO: make this a static import once src/model/presets.ts lands.
-    // @ts-ignore -- src/model/presets.ts may not exist yet.
-    const mod = (await import('../src/model/presets.js')) as unknown as PresetsModule;
-    if (typeof mod.buildPreset !== 'function') return 'src/model/presets.ts has no buildPreset';
-    return mod;
-  } catch (e) {
-    return `model API not available yet (${(e as Error).message.split('\n')[0]})`;
-  }
-}
-
-async function timeShaderflow(engine: Engine, presets: PresetsModule | string, model: TfjsModelName, opts: TimeOptions): Promise<TfjsTiming> {
-  if (typeof presets === 'string') return { error: presets };
-  let m: PresetModel | undefined;
-  try {
-    const built = presets.buildPreset(PRESET[model], { seed: 1 });
-    m = built.model;
-    if (typeof m.timeTrainSteps !== 'function') return { error: 'model API not available yet (Sequential.timeTrainSteps is missing)' };
     await m.compile(engine, built.compileArgs);
     const times = await m.timeTrainSteps({ batchSize: opts.batchSize, steps: opts.steps, warmup: opts.warmup });
     if (!times.length) return { error: 'timeTrainSteps returned no times' };
-    return { msPerStep: median(times), steps: times.length };
+    return { msPerStep: median(times), steps: times.length, dispatches: m.dispatchesPerStep(opts.batchSize) };
   } catch (e) {
     return { error: (e as Error).message.split('\n')[0]!.slice(0, 300) };
   } finally {
     try {
-      m?.dispose();
+      m.dispose();
     } catch {
       /* ignore */
     }
@@ -124,14 +102,17 @@ export async function compare(args: string[]): Promise<void> {
   const emit = (o: object) => opt.json && process.stdout.write(JSON.stringify(o) + '\n');
 
   const engine = await createEngine();
+  const peak = await measureFmaPeak(engine);
   log(`adapter: ${engine.describe()}`);
-  emit({ adapter: engine.describe() });
-  const presets = await loadPresets();
-  if (typeof presets === 'string') progress(`shaderflow: ${presets}`);
+  log(`FMA probe: ${peak.toFixed(1)} GFLOP/s; matmul tiles: ${engine.tuning.matmul.variant} wg ${engine.tuning.matmul.workgroup.join('x')}`);
+  emit({ adapter: engine.describe(), probe_gflops: round(peak, 2), matmul: engine.tuning.matmul });
 
   const rows: Row[] = [];
   const add = (model: TfjsModelName, eng: EngineName, r: TfjsTiming) => {
-    const row: Row = 'error' in r ? { model, engine: eng, msPerStep: null, steps: 0, error: r.error } : { model, engine: eng, msPerStep: r.msPerStep, steps: r.steps };
+    const row: Row =
+      'error' in r
+        ? { model, engine: eng, msPerStep: null, steps: 0, error: r.error }
+        : { model, engine: eng, msPerStep: r.msPerStep, steps: r.steps, dispatches: (r as { dispatches?: number }).dispatches };
     rows.push(row);
     progress(
       `  ${model} ${eng}: ${row.msPerStep !== null ? `${row.msPerStep.toFixed(1)} ms/step (median of ${row.steps})` : `- (${row.error})`}`,
@@ -144,7 +125,7 @@ export async function compare(args: string[]): Promise<void> {
       const d = DEFAULT_STEPS[model];
       const o: TimeOptions = { steps: opt.steps ?? d.steps, warmup: opt.warmup ?? d.warmup, batchSize: opt.batch };
       progress(`${model}: batch ${o.batchSize}, ${o.warmup} warm-up + ${o.steps} timed steps per engine`);
-      add(model, 'shaderflow', await timeShaderflow(engine, presets, model, o));
+      add(model, 'shaderflow', await timeShaderflow(engine, model, o));
       add(model, 'tfjs-webgpu', await timeTfjs(engine, model, 'webgpu', o));
       if (model === 'mlp') add(model, 'tfjs-wasm', await timeTfjs(engine, model, 'wasm', o));
       else if (opt.wasmCnn) {
@@ -159,21 +140,27 @@ export async function compare(args: string[]): Promise<void> {
     engine.dispose();
   }
 
-  // The table.
-  const header = ['model', 'engine', 'ms/step', 'steps', 'ratio vs tfjs-webgpu'];
-  const body = rows.map((r) => {
-    const tw = rows.find((q) => q.model === r.model && q.engine === 'tfjs-webgpu')?.msPerStep ?? null;
+  // The table: one row per model.
+  const header = ['model', 'shaderflow ms/step', 'dispatches/step', 'TF.js webgpu ms/step', 'ratio', 'TF.js wasm ms/step'];
+  const cell = (r: Row | undefined) =>
+    r?.msPerStep != null ? r.msPerStep.toFixed(1) : r?.error && /^cannot train/.test(r.error) ? 'cannot train' : 'n/a';
+  const body = opt.models.map((model) => {
+    const get = (e: EngineName) => rows.find((q) => q.model === model && q.engine === e);
+    const sf = get('shaderflow');
+    const tw = get('tfjs-webgpu');
     return [
-      r.model,
-      r.engine,
-      r.msPerStep !== null ? r.msPerStep.toFixed(1) : r.error && /^cannot train/.test(r.error) ? 'cannot train' : 'n/a',
-      r.msPerStep !== null ? String(r.steps) : '-',
-      r.msPerStep !== null && tw !== null ? (r.msPerStep / tw).toFixed(2) : '-',
+      model,
+      cell(sf),
+      sf?.dispatches !== undefined ? String(sf.dispatches) : '-',
+      cell(tw),
+      sf?.msPerStep != null && tw?.msPerStep != null ? (sf.msPerStep / tw.msPerStep).toFixed(2) : '-',
+      cell(get('tfjs-wasm')),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ');
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ');
   log('');
+  log(`batch ${opt.batch}; median step after warm-up; ratio = shaderflow / TF.js webgpu`);
   log(line(header));
   log(widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const b of body) log(line(b));

@@ -1,20 +1,26 @@
-// Kernel benchmarks: the adapter's peak FMA rate (shaders/probe.wgsl) and matmul (shaders/matmul.wgsl) at
-// 1024³ and the seed MLP's Dense shapes, forward and backward. Each timing is the median of several runs after a
-// warm-up (which also compiles the pipeline); a run is one recorded dispatch, submitted and waited for with
-// `engine.sync()`. FLOPs count 2 per multiply-add. `node dist/node/bench.js kernels`, or main() from here.
+// Kernel benchmarks, one table: the adapter's peak FMA rate (shaders/probe.wgsl), matmul (shaders/matmul.wgsl) at
+// 1024³ (the autotuned variant and the other candidates) and the seed MLP's Dense shapes, conv2d forward /
+// backward-input / backward-filter at the seed CNNs' shapes and max-pool (bench/conv.ts), each with its fraction
+// of the probe. Each timing is the median of several runs after a warm-up (which also compiles the pipeline); a
+// run is one recorded dispatch, submitted and waited for with `engine.sync()`. FLOPs count 2 per multiply-add.
+// `node dist/node/bench.js kernels [--json]`, or main() from here.
 import { createEngine, type Engine } from '../src/gpu/engine.js';
 import { Recorder } from '../src/gpu/recorder.js';
 import type { Tensor } from '../src/gpu/tensor.js';
 import { matmul, type MatmulOptions, type MatmulVariant } from '../src/kernels/matmul.js';
 import { randomUniform } from '../src/reference/random.js';
+import { matmulCandidates } from '../src/gpu/tuning.js';
+import { benchConv } from './conv.js';
 
 export interface Row {
   shape: string;
   variant: string;
   ms: number;
   gflops: number;
-  /** gflops / the FMA probe's GFLOP/s (NaN when the peak was not measured). */
+  /** gflops / the FMA probe's GFLOP/s (NaN when the peak was not measured or the row is not FLOPs). */
   ofPeak: number;
+  /** 'GFLOP/s' (default) or 'GB/s' (memory-bound kernels: pooling). */
+  unit?: 'GFLOP/s' | 'GB/s';
 }
 
 /** Median milliseconds of `runs` replays of what `record` records, after one warm-up replay. */
@@ -71,15 +77,18 @@ interface MatmulCase {
   opts?: MatmulOptions;
 }
 
-const VARIANTS: MatmulVariant[] = ['tile4', 'tile8', 'tile16'];
-
-/** Times matmul at 1024³ (every tiled variant) and the seed MLP's Dense shapes with the tuned variant. */
-export async function benchMatmul(engine: Engine, opts: { runs?: number; peak?: number } = {}): Promise<Row[]> {
+/** Times matmul at 1024³ (the tuned choice first, then the other autotune candidates) and the seed MLP's Dense shapes with the tuned variant. */
+export async function benchMatmul(engine: Engine, opts: { runs?: number; peak?: number; candidates?: boolean } = {}): Promise<Row[]> {
   const runs = opts.runs ?? 5;
   const peak = opts.peak ?? NaN;
   const tuned = engine.tuning.matmul;
   const cases: MatmulCase[] = [];
-  for (const v of VARIANTS) cases.push({ shape: '1024x1024x1024', m: 1024, n: 1024, k: 1024, opts: { variant: v } });
+  cases.push({ shape: '1024x1024x1024', m: 1024, n: 1024, k: 1024 });
+  if (opts.candidates ?? true)
+    for (const c of matmulCandidates(engine.adapter.software)) {
+      if (c.variant === tuned.variant && c.workgroup.join() === tuned.workgroup.join()) continue;
+      cases.push({ shape: '1024x1024x1024', m: 1024, n: 1024, k: 1024, opts: { variant: c.variant, workgroup: c.workgroup } });
+    }
   // Dense 784 -> 512 and 512 -> 10 at batch 128: forward, weight gradient (Xᵀ·dY), input gradient (dY·Wᵀ).
   for (const [inF, outF] of [
     [784, 512],
@@ -97,10 +106,12 @@ export async function benchMatmul(engine: Engine, opts: { runs?: number; peak?: 
     const b = engine.tensor(o.transB ? [n, k] : [k, n], randomUniform(k * n, 2));
     const out = engine.empty([m, n]);
     const variant = o.variant ?? tuned.variant;
+    const wg = o.workgroup ?? tuned.workgroup;
+    const isTuned = variant === tuned.variant && wg.join() === tuned.workgroup.join();
     try {
       const ms = await timeRecording(engine, `matmul ${c.shape}`, (rec) => matmul(rec, a, b, out, m, n, k, o), runs);
       const gflops = (2 * m * n * k) / ms / 1e6;
-      rows.push({ shape: c.shape, variant: `${variant}${variant === tuned.variant ? ' (tuned)' : ''} wg ${tuned.workgroup.join('x')}`, ms, gflops, ofPeak: gflops / peak });
+      rows.push({ shape: `matmul ${c.shape}`, variant: `${variant} wg ${wg.join('x')}${isTuned ? ' (tuned)' : ''}`, ms, gflops, ofPeak: gflops / peak });
     } finally {
       for (const t of [a, b, out] as Tensor[]) t.dispose();
     }
@@ -108,27 +119,59 @@ export async function benchMatmul(engine: Engine, opts: { runs?: number; peak?: 
   return rows;
 }
 
+/** Conv2D (forward, backward-input, backward-filter at the seed CNNs' shapes) and max-pool rows (bench/conv.ts). */
+export async function benchConvRows(engine: Engine, peak: number, runs = 3): Promise<Row[]> {
+  const t = engine.tuning.conv2d;
+  const tile = (what: string) => {
+    const c = what.includes('backward-input') ? t.backwardInput : what.includes('backward-filter') ? t.backwardFilter : t.forward;
+    return `wg ${c.workgroup} px ${c.px} x ch ${4 * c.cv}`;
+  };
+  const results = await benchConv(engine, { runs, shapes: ['mnist', 'cifar1', 'cifar2'] });
+  return results.map((r) => {
+    if (r.name.startsWith('max-pool')) {
+      // Bytes moved: forward reads x (4 B per element) and writes the max and its argmax (a quarter each);
+      // backward reads those two and writes dx: 6 bytes per input element either way.
+      const elements = r.gflops * r.ms * 1e6;
+      const gbs = (6 * elements) / r.ms / 1e6;
+      return { shape: r.name, variant: `wg ${engine.tuning.poolWorkgroup}`, ms: r.ms, gflops: gbs, ofPeak: NaN, unit: 'GB/s' as const };
+    }
+    return { shape: `conv2d ${r.name}`, variant: tile(r.name), ms: r.ms, gflops: r.gflops, ofPeak: r.gflops / peak };
+  });
+}
+
 export function formatTable(rows: Row[], peak: number): string {
-  const lines = [`FMA probe peak: ${peak.toFixed(1)} GFLOP/s`, ''];
-  const head = ['shape (m x n x k)', 'variant', 'ms', 'GFLOP/s', '% of probe'];
-  const body = rows.map((r) => [r.shape, r.variant, r.ms.toFixed(2), r.gflops.toFixed(2), Number.isFinite(r.ofPeak) ? `${(100 * r.ofPeak).toFixed(1)}%` : '-']);
+  const lines: string[] = [];
+  const head = ['kernel and shape', 'variant', 'ms', 'rate', '% of probe'];
+  const body = [
+    ['FMA probe (16 independent FMA chains per invocation)', 'wg 64', '-', `${peak.toFixed(1)} GFLOP/s`, '100.0%'],
+    ...rows.map((r) => [
+      r.shape,
+      r.variant,
+      r.ms.toFixed(2),
+      `${r.gflops.toFixed(2)} ${r.unit ?? 'GFLOP/s'}`,
+      Number.isFinite(r.ofPeak) ? `${(100 * r.ofPeak).toFixed(1)}%` : '-',
+    ]),
+  ];
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   lines.push(fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(fmt));
   return lines.join('\n');
 }
 
-/** `bench kernels [--json]`: prints the probe and the matmul table. */
+/** `bench kernels [--json]`: the probe, matmul, conv2d and pooling in one table. */
 export async function main(args: string[] = []): Promise<void> {
   const engine = await createEngine();
   try {
-    process.stdout.write(`adapter: ${engine.describe()}\n`);
+    const json = args.includes('--json');
+    if (!json) process.stdout.write(`adapter: ${engine.describe()}\n`);
     const peak = await measureFmaPeak(engine);
-    const rows = await benchMatmul(engine, { peak });
-    // The probe again after the matmuls: a busy machine shows up as two different peaks.
+    const rows = [...(await benchMatmul(engine, { peak })), ...(await benchConvRows(engine, peak))];
+    // The probe again after the table: a busy machine shows up as two different peaks.
     const peak2 = await measureFmaPeak(engine);
-    if (args.includes('--json')) process.stdout.write(`${JSON.stringify({ adapter: engine.describe(), peak, peakAfter: peak2, rows })}\n`);
-    else process.stdout.write(`${formatTable(rows, peak)}\n(probe again after the table: ${peak2.toFixed(1)} GFLOP/s)\n`);
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ adapter: engine.describe(), peak_gflops: peak, peak_after_gflops: peak2, matmul: engine.tuning.matmul })}\n`);
+      for (const r of rows) process.stdout.write(`${JSON.stringify({ kernel: r.shape, variant: r.variant, ms: r.ms, [r.unit === 'GB/s' ? 'gbs' : 'gflops']: r.gflops, fraction_of_probe: Number.isFinite(r.ofPeak) ? r.ofPeak : null })}\n`);
+    } else process.stdout.write(`${formatTable(rows, peak)}\n(probe again after the table: ${peak2.toFixed(1)} GFLOP/s)\n`);
   } finally {
     engine.dispose();
   }

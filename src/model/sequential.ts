@@ -702,7 +702,7 @@ export class Sequential {
     for (let i = 0; i < images.length; i++) images[i] = Math.floor(r() * 256);
     const labels = new Uint8Array(n);
     for (let i = 0; i < n; i++) labels[i] = Math.floor(r() * this.numClasses);
-    const data = makeBatchSource(engine, { images, shape: [n, ...this.inputShape] }, labels, this.inputShape, this.numClasses, 'benchmark data');
+    const data = makeBatchSource(engine, { images, shape: imageShape(n, this.inputShape) }, labels, this.inputShape, this.numClasses, 'benchmark data');
     const order = engine.tensor([n], identityOrder(data));
     this.prepare(n);
     const rec = this.recordTrainStep(data, order, n);
@@ -728,7 +728,7 @@ export class Sequential {
     const engine = this.requireCompiled('dispatchesPerStep');
     this.prepare(n);
     const per = this.inputShape.reduce((a, b) => a * b, 1);
-    const data = makeBatchSource(engine, { images: new Uint8Array(n * per), shape: [n, ...this.inputShape] }, new Uint8Array(n), this.inputShape, this.numClasses, 'count');
+    const data = makeBatchSource(engine, { images: new Uint8Array(n * per), shape: imageShape(n, this.inputShape) }, new Uint8Array(n), this.inputShape, this.numClasses, 'count');
     const order = engine.tensor([n], identityOrder(data));
     const rec = this.recordTrainStep(data, order, n);
     const count = rec.dispatchCount;
@@ -857,4 +857,11 @@ export function permutation(n: number, rng: () => number, base = 0): Uint32Array
 
 export function sequential(layers: Layer[] = [], opts: { name?: string } = {}): Sequential {
   return new Sequential(layers, opts);
+}
+
+/** An [n, h, w, c] image-set shape holding `n` examples of `inputShape` (leading 1s for flat inputs, e.g. [784]). */
+function imageShape(n: number, inputShape: readonly number[]): [number, number, number, number] {
+  const s = [1, 1, 1, ...inputShape].slice(-3);
+  if (inputShape.length > 3) s[0] = inputShape.slice(0, inputShape.length - 2).reduce((a, b) => a * b, 1);
+  return [n, s[0]!, s[1]!, s[2]!];
 }

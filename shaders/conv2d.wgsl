@@ -130,6 +130,90 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
   }
 }
 
+// forward4: `forward` for inC and outC multiples of 4 (and channel passes starting at multiples of 4): x and w are
+// read as vec4s through a4 / b4 (the same bindings as a / b, typed array<vec4<f32>>; each entry point uses one
+// of the two). Four input channels per step: PX x loads and 4*CV w loads of a vec4 each, instead of 4*PX + 16*CV
+// scalar loads. On llvmpipe every storage load is a per-lane loop whose cost hardly depends on its width, so this
+// roughly halves the load work, which is what bounds these kernels there.
+@group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn forward4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+            @builtin(num_workgroups) nwg: vec3<u32>) {
+  let co0 = i32(wid.y * 4u * CV);
+  var acc: array<vec4<f32>, 64>;
+  var ih0: array<i32, 16>;
+  var iw0: array<i32, 16>;
+  var xb: array<i32, 16>;
+  var live: array<bool, 16>;
+  for (var p = 0u; p < PX; p++) {
+    let r = rowOf(wid, nwg, lid.x, p);
+    live[p] = r < g.rows;
+    let pos = i32(min(r, g.rows - 1u));
+    let ow = pos % g.outW;
+    let t = pos / g.outW;
+    let oh = t % g.outH;
+    let bb = t / g.outH;
+    ih0[p] = oh * g.strideH - g.padTop;
+    iw0[p] = ow * g.strideW - g.padLeft;
+    xb[p] = bb * g.inH * g.inW * g.inC;
+    for (var j = 0u; j < CV; j++) { acc[p * CV + j] = vec4<f32>(0.0); }
+  }
+  // In vec4 units. Channel blocks past outC (a partial last block) read a clamped neighbour; never stored.
+  let lastW = (g.kH * g.kW * g.inC * g.outC) / 4 - 1;
+  let outC4 = g.outC / 4;
+  var xo: array<i32, 16>;
+  var ok: array<bool, 16>;
+  for (var kh = 0; kh < g.kH; kh++) {
+    for (var kw = 0; kw < g.kW; kw++) {
+      for (var p = 0u; p < PX; p++) {
+        let ih = ih0[p] + kh;
+        let iw = iw0[p] + kw;
+        ok[p] = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW;
+        xo[p] = select(0, (xb[p] + (ih * g.inW + iw) * g.inC) / 4, ok[p]);
+      }
+      var wo = (((kh * g.kW + kw) * g.inC + g.k0) * g.outC + co0) / 4;
+      for (var ci = g.k0; ci < g.k1; ci += 4) {
+        // wv[d * 4 + j]: channels co0 + 4j .. +3 of input channel ci + d.
+        var wv: array<vec4<f32>, 16>;
+        for (var d = 0; d < 4; d++) {
+          for (var j = 0u; j < CV; j++) { wv[u32(d) * 4u + j] = b4[min(wo + d * outC4 + i32(j), lastW)]; }
+        }
+        let c4 = ci / 4;
+        for (var p = 0u; p < PX; p++) {
+          let xv = select(vec4<f32>(0.0), a4[xo[p] + c4], ok[p]);
+          for (var j = 0u; j < CV; j++) {
+            var s = acc[p * CV + j];
+            s = fma(vec4<f32>(xv.x), wv[j], s);
+            s = fma(vec4<f32>(xv.y), wv[4u + j], s);
+            s = fma(vec4<f32>(xv.z), wv[8u + j], s);
+            s = fma(vec4<f32>(xv.w), wv[12u + j], s);
+            acc[p * CV + j] = s;
+          }
+        }
+        wo += outC4 * 4;
+      }
+    }
+  }
+  for (var p = 0u; p < PX; p++) {
+    if (!live[p]) { continue; }
+    let base = i32(rowOf(wid, nwg, lid.x, p)) * g.outC;
+    for (var j = 0u; j < CV; j++) {
+      for (var c = 0; c < 4; c++) {
+        let co = co0 + i32(j) * 4 + c;
+        if (co < g.outC) {
+          var v = acc[p * CV + j][c];
+          if (g.accumulate == 1u) { v += out[base + co]; }
+          if (g.hasBias == 1u) { v += bias[co]; }
+          if (g.relu == 1u) { v = max(v, 0.0); }
+          out[base + co] = v;
+        }
+      }
+    }
+  }
+}
+
 // The baseline: one invocation per output value, scattered loads, nothing reused. Grid: 1-D over all outputs.
 @compute @workgroup_size(WG)
 fn forwardNaive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -229,6 +313,74 @@ fn backwardInput(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
 // dw[kh, kw, ci, co] = sum_b sum_oh sum_ow x[b, oh*sH + kh - padTop, ow*sW + kw - padLeft, ci] * dy[b, oh, ow, co]
 // Rows are the kH*kW*inC filter rows (kh, kw, ci); channels are co. The loop over (b, oh, ow) is the same in
 // every lane, so the dy loads are shared; the sum runs in that fixed order.
+// backwardInput4: backwardInput for inC and outC multiples of 4 (passes starting at multiples of 4). Four output
+// channels per step: dy loads as one vec4 per pixel and each of the 4*CV weight rows as a vec4 over those output
+// channels (4*CV + PX vec4 loads instead of 16*CV + 4*PX scalar ones); block j gains dy · W_j, where W_j's column
+// c is weight row ci0 + 4j + c.
+@compute @workgroup_size(WG)
+fn backwardInput4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+                  @builtin(num_workgroups) nwg: vec3<u32>) {
+  let ci0 = i32(wid.y * 4u * CV);
+  var acc: array<vec4<f32>, 64>;
+  var hh: array<i32, 16>;
+  var ww: array<i32, 16>;
+  var db: array<i32, 16>;
+  var live: array<bool, 16>;
+  for (var p = 0u; p < PX; p++) {
+    let r = rowOf(wid, nwg, lid.x, p);
+    live[p] = r < g.rows;
+    let pos = i32(min(r, g.rows - 1u));
+    let iw = pos % g.inW;
+    let t = pos / g.inW;
+    let ih = t % g.inH;
+    let bb = t / g.inH;
+    hh[p] = ih + g.padTop;
+    ww[p] = iw + g.padLeft;
+    db[p] = bb * g.outH * g.outW * g.outC;
+    for (var j = 0u; j < CV; j++) { acc[p * CV + j] = vec4<f32>(0.0); }
+  }
+  let lastRow = g.kH * g.kW * g.inC - 1;
+  let outC4 = g.outC / 4;
+  var dyo: array<i32, 16>;
+  var ok: array<bool, 16>;
+  for (var kh = 0; kh < g.kH; kh++) {
+    for (var kw = 0; kw < g.kW; kw++) {
+      for (var p = 0u; p < PX; p++) {
+        let nh = hh[p] - kh;
+        let nw = ww[p] - kw;
+        let oh = idiv(max(nh, 0), g.strideH);
+        let ow = idiv(max(nw, 0), g.strideW);
+        ok[p] = nh >= 0 && nw >= 0 && oh * g.strideH == nh && ow * g.strideW == nw && oh < g.outH && ow < g.outW;
+        dyo[p] = select(0, (db[p] + (oh * g.outW + ow) * g.outC) / 4, ok[p]);
+      }
+      let wrow = (kh * g.kW + kw) * g.inC + ci0;
+      for (var co = g.k0; co < g.k1; co += 4) {
+        let c4 = co / 4;
+        var wm: array<mat4x4<f32>, 4>;
+        for (var j = 0u; j < CV; j++) {
+          let r0 = wrow + i32(j) * 4;
+          wm[j] = mat4x4<f32>(b4[min(r0, lastRow) * outC4 + c4], b4[min(r0 + 1, lastRow) * outC4 + c4],
+                              b4[min(r0 + 2, lastRow) * outC4 + c4], b4[min(r0 + 3, lastRow) * outC4 + c4]);
+        }
+        for (var p = 0u; p < PX; p++) {
+          let dv = select(vec4<f32>(0.0), a4[dyo[p] + c4], ok[p]);
+          for (var j = 0u; j < CV; j++) { acc[p * CV + j] += dv * wm[j]; }
+        }
+      }
+    }
+  }
+  for (var p = 0u; p < PX; p++) {
+    if (!live[p]) { continue; }
+    let base = i32(rowOf(wid, nwg, lid.x, p)) * g.inC;
+    for (var j = 0u; j < CV; j++) {
+      for (var c = 0; c < 4; c++) {
+        let ci = ci0 + i32(j) * 4 + c;
+        if (ci < g.inC) { out[base + ci] = acc[p * CV + j][c] + select(0.0, out[base + ci], g.accumulate == 1u); }
+      }
+    }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn backwardFilter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -345,6 +497,65 @@ fn backwardFilterAligned(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_i
 // ---------------------------------------------------------------- split reductions
 // out[i] = sum over chunks c (in order) of a[c * rows + i], for i < rows (rows = g.rows, chunks = g.chunk).
 // Sums backwardFilter's per-chunk partial filters (and biasPartial's partial sums) in a fixed order.
+// backwardFilterAligned4: backwardFilterAligned for PX and outC multiples of 4 (so inC, a multiple of PX, is one
+// too): the PX consecutive x channels load as PX/4 vec4s and the dy channels as CV vec4s (a4 / b4), instead of
+// PX + 4*CV scalar loads per position. Same loops and summation order as backwardFilterAligned.
+@compute @workgroup_size(WG)
+fn backwardFilterAligned4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+                          @builtin(num_workgroups) nwg: vec3<u32>) {
+  let co0 = i32(wid.y * 4u * CV);
+  let v = wid.x * WG + lid.x; // tiles are never folded here: z is the chunk
+  let live = v * PX < g.rows;
+  let row0 = i32(min(v * PX, g.rows - PX));
+  let ci0 = row0 % g.inC;
+  let t = row0 / g.inC;
+  let dw0 = t % g.kW - g.padLeft;
+  let dh0 = t / g.kW - g.padTop;
+  var acc: array<vec4<f32>, 64>;
+  for (var p = 0u; p < PX; p++) { for (var j = 0u; j < CV; j++) { acc[p * CV + j] = vec4<f32>(0.0); } }
+  // In vec4 units; a partial last channel block reads a clamped neighbour (never stored).
+  let lastCo4 = g.outC / 4 - 1;
+  let outC4 = g.outC / 4;
+  let co04 = co0 / 4;
+  let r0 = i32(wid.z) * g.chunk;
+  let r1 = min(r0 + g.chunk, g.batch * g.outH);
+  for (var rr = r0; rr < r1; rr++) {
+    let bb = rr / g.outH;
+    let ih = (rr - bb * g.outH) * g.strideH + dh0;
+    let rowOk = ih >= 0 && ih < g.inH;
+    let xrow = ((bb * g.inH + ih) * g.inW * g.inC + ci0) / 4;
+    let inC4 = g.inC / 4;
+    var dyo = rr * g.outW * outC4;
+    for (var ow = 0; ow < g.outW; ow++) {
+      var dv: array<vec4<f32>, 4>;
+      for (var j = 0u; j < CV; j++) { dv[j] = b4[dyo + min(co04 + i32(j), lastCo4)]; }
+      let iw = ow * g.strideW + dw0;
+      let inside = rowOk && iw >= 0 && iw < g.inW;
+      let xo = select(0, xrow + iw * inC4, inside);
+      for (var q = 0u; q < PX / 4u; q++) {
+        let xv = select(vec4<f32>(0.0), a4[xo + i32(q)], inside);
+        for (var j = 0u; j < CV; j++) {
+          acc[(4u * q) * CV + j] = fma(vec4<f32>(xv.x), dv[j], acc[(4u * q) * CV + j]);
+          acc[(4u * q + 1u) * CV + j] = fma(vec4<f32>(xv.y), dv[j], acc[(4u * q + 1u) * CV + j]);
+          acc[(4u * q + 2u) * CV + j] = fma(vec4<f32>(xv.z), dv[j], acc[(4u * q + 2u) * CV + j]);
+          acc[(4u * q + 3u) * CV + j] = fma(vec4<f32>(xv.w), dv[j], acc[(4u * q + 3u) * CV + j]);
+        }
+      }
+      dyo += outC4;
+    }
+  }
+  if (!live) { return; }
+  for (var p = 0u; p < PX; p++) {
+    let base = (i32(wid.z * g.rows) + row0 + i32(p)) * g.outC; // chunk z's partial
+    for (var j = 0u; j < CV; j++) {
+      for (var c = 0; c < 4; c++) {
+        let co = co0 + i32(j) * 4 + c;
+        if (co < g.outC) { out[base + co] = acc[p * CV + j][c]; }
+      }
+    }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn reducePartials(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;

@@ -41,6 +41,11 @@ const CASES: Case[] = [
   // inC a multiple of the tile's 16 rows: backward-filter's aligned variant.
   [1, 4, 5, 32, 6, 3, 3, 1, 1, 'same'],
   [1, 6, 5, 16, 5, 2, 2, 2, 2, 'same'],
+  // inC and outC multiples of 4: forward's vec4 variant (forward4), a partial last channel block in the second.
+  [3, 5, 7, 4, 8, 3, 3, 1, 1, 'same'],
+  [1, 6, 5, 12, 20, 3, 3, 2, 2, 'valid'],
+  // inC a multiple of 8 and 16 and outC of 4 (a partial channel block): backward-filter's vec4 aligned variant.
+  [2, 5, 6, 16, 12, 3, 3, 1, 1, 'same'],
 ];
 
 function caseName(c: Case): string {
@@ -236,7 +241,7 @@ describe('conv2d tiles and grids', () => {
     { workgroup: 4, px: 3, cv: 2, steps: 1 },
   ];
   it.each(tiles)('tile %o matches the references', async (tile) => {
-    for (const c of [CASES[2]!, CASES[12]!, CASES[14]!]) {
+    for (const c of [CASES[2]!, CASES[12]!, CASES[14]!, CASES[16]!, CASES[17]!]) {
       const s = setup(c, 5);
       const { g } = s;
       const got = await gpuBackward(s, tile);

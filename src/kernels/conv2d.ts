@@ -169,12 +169,17 @@ export function conv2dForward(
   const rows = g.batch * g.outH * g.outW;
   if (rows === 0) return;
   // Input channels per pass (see conv2dStepsPerPass); later passes add to y, the last adds bias and applies relu.
-  const passes = ranges(g.inC, Math.max(1, Math.floor(conv2dStepsPerPass(rec.engine, tile) / (g.kH * g.kW))));
+  // forward4 (vec4 loads) when both channel counts are multiples of 4; its passes start at multiples of 4 (it
+  // takes a quarter of the loop steps per channel, so the same pass length is safe).
+  const vec4 = g.inC % 4 === 0 && g.outC % 4 === 0;
+  let per = Math.max(1, Math.floor(conv2dStepsPerPass(rec.engine, tile) / (g.kH * g.kW)));
+  if (vec4) per = Math.max(4, per - (per % 4));
+  const passes = ranges(g.inC, per);
   passes.forEach(([k0, k1], i) => {
     const last = i === passes.length - 1;
     rec.dispatch({
       shader: 'conv2d',
-      entry: 'forward',
+      entry: vec4 ? 'forward4' : 'forward',
       constants: tileConstants(tile),
       // An absent bias binds w in its slot (never read: hasBias is 0).
       bindings: [uniform(rec, g, rows, { relu: last && activation === 'relu', hasBias: last && bias !== null, k0, k1, accumulate: i > 0 }), x, w, bias ?? w, y],
@@ -222,12 +227,16 @@ export function conv2dBackwardInput(
   expectSize('conv2dBackwardInput', dx, g.batch * g.inH * g.inW * g.inC, 'dx');
   const rows = g.batch * g.inH * g.inW;
   if (rows === 0) return;
-  // Output channels per pass; later passes add to dx.
-  const passes = ranges(g.outC, Math.max(1, Math.floor(conv2dStepsPerPass(rec.engine, tile) / (g.kH * g.kW))));
+  // Output channels per pass; later passes add to dx. backwardInput4 (vec4 loads) when both channel counts are
+  // multiples of 4, with passes starting at multiples of 4.
+  const vec4 = g.inC % 4 === 0 && g.outC % 4 === 0;
+  let per = Math.max(1, Math.floor(conv2dStepsPerPass(rec.engine, tile) / (g.kH * g.kW)));
+  if (vec4) per = Math.max(4, per - (per % 4));
+  const passes = ranges(g.outC, per);
   passes.forEach(([k0, k1], i) => {
     rec.dispatch({
       shader: 'conv2d',
-      entry: 'backwardInput',
+      entry: vec4 ? 'backwardInput4' : 'backwardInput',
       constants: tileConstants(tile),
       bindings: [uniform(rec, g, rows, { k0, k1, accumulate: i > 0 }), dy, w, null, dx],
       workgroups: conv2dTileGrid(rec.engine, rows, g.inC, tile),
@@ -267,8 +276,9 @@ export function conv2dBackwardFilter(
   if (chunks > Math.min(limit, 60000) || tiles > limit)
     throw new ShapeError(`conv2dBackwardFilter: ${positions} positions in ${chunks} chunks or ${rows} filter rows are too many for one call; use a smaller batch.`);
   const target = chunks === 1 ? dw : scratch(rec.engine, chunks * rows * g.outC, 'conv2dBackwardFilter');
-  // PX consecutive rows share one (kh, kw) when inC is a multiple of PX: the cheaper aligned variant.
-  const entry = aligned ? 'backwardFilterAligned' : 'backwardFilter';
+  // PX consecutive rows share one (kh, kw) when inC is a multiple of PX: the cheaper aligned variant, with vec4
+  // loads when PX and outC are multiples of 4 as well.
+  const entry = aligned ? (tile.px % 4 === 0 && g.outC % 4 === 0 ? 'backwardFilterAligned4' : 'backwardFilterAligned') : 'backwardFilter';
   rec.dispatch({
     shader: 'conv2d',
     entry,

@@ -55,6 +55,11 @@ const CASES: Case[] = [
   [1, 9, 9, 1, 5, 5, 2, 2, 'same'],
   [3, 5, 7, 3, 1, 1, 1, 1, 'valid'],
   [1, 7, 7, 5, 2, 3, 3, 3, 'valid'],
+  // Channels a multiple of 4: the vec4 kernels (maxForward4, maxBackwardScatter4), disjoint windows with padding,
+  // exact tiling and inputs outside every window.
+  [2, 6, 8, 8, 2, 2, 2, 2, 'valid'],
+  [1, 5, 7, 4, 2, 2, 2, 2, 'same'],
+  [1, 7, 7, 4, 2, 3, 3, 3, 'valid'],
 ];
 const name = (c: Case) => `${c[0]}x${c[1]}x${c[2]}x${c[3]} pool ${c[4]}x${c[5]} /${c[6]}x${c[7]} ${c[8]}`;
 const geom = (c: Case) => pool2dGeometry([c[0], c[1], c[2], c[3]], [c[4], c[5]], [c[6], c[7]], c[8]);
@@ -135,9 +140,13 @@ describe('pool geometry and known answers (Keras same)', () => {
     expect(Array.from(a.dx)).toEqual([2.5, 2.5, 10, 2.5, 2.5, 10, 15, 15, 40]);
   });
 
-  it('ties go to the first maximum in row-major window order, every run', async () => {
-    // Integer values in 0..2 tie often; overlapping 3x3 windows at stride 1.
-    const g = pool2dGeometry([3, 7, 5, 2], [3, 3], [1, 1], 'same');
+  it.each([
+    // Integer values in 0..2 tie often; overlapping 3x3 windows at stride 1 (scalar kernels), and disjoint 2x2/2
+    // windows over 8 channels (the vec4 kernels).
+    [[3, 7, 5, 2], [3, 3], [1, 1]],
+    [[3, 6, 6, 8], [2, 2], [2, 2]],
+  ] as [[number, number, number, number], [number, number], [number, number]][])('ties go to the first maximum in row-major window order, every run (%o)', async (shape, pool, strides) => {
+    const g = pool2dGeometry(shape, pool, strides, 'same');
     const x = Float32Array.from(randomUniform(inSize(g), 77), (v) => Math.floor((v + 1) * 1.5));
     const dy = randomUniform(outSize(g), 78);
     const ref = maxPool2dForwardRef(x, g);

@@ -70,7 +70,9 @@ export function maxPool2dForward(rec: Recorder, x: Tensor, y: Tensor, argmax: Te
   check('maxPool2dForward', y, outSize(g), 'y');
   check('maxPool2dForward', argmax, outSize(g), 'argmax');
   if (argmax.dtype !== 'u32') throw new ShapeError(`maxPool2dForward: argmax must be a u32 tensor, got ${argmax.dtype}.`);
-  run(rec, 'maxForward', g, outSize(g), [x, null, y, argmax]);
+  // Channels a multiple of 4: four per invocation, vec4 loads and stores (maxForward4).
+  if (g.c % 4 === 0) run(rec, 'maxForward4', g, outSize(g) / 4, [x, null, y, argmax]);
+  else run(rec, 'maxForward', g, outSize(g), [x, null, y, argmax]);
 }
 
 /**
@@ -83,7 +85,8 @@ export function maxPool2dBackward(rec: Recorder, dy: Tensor, argmax: Tensor, dx:
   check('maxPool2dBackward', dx, inSize(g), 'dx');
   if (!disjoint(g)) return run(rec, 'maxBackward', g, inSize(g), [dy, argmax, dx, null]);
   if (!covers(g)) rec.clear(dx, 'pool.maxBackward (clear)');
-  run(rec, 'maxBackwardScatter', g, outSize(g), [dy, argmax, dx, null]);
+  if (g.c % 4 === 0) run(rec, 'maxBackwardScatter4', g, outSize(g) / 4, [dy, argmax, dx, null]);
+  else run(rec, 'maxBackwardScatter', g, outSize(g), [dy, argmax, dx, null]);
 }
 
 /** y = mean of the window's real elements (Keras 'same' divides by the count of non-padded elements). */

@@ -213,6 +213,19 @@ export function conv2dForwardNaive(
   });
 }
 
+/**
+ * The tuned backward-filter tile, narrowed for layers with few filter rows (kH*kW*inC, e.g. 9 for a 3x3 conv on
+ * one channel): every lane of a tile computes all its PX rows, so a 64-row tile on 9 rows wastes 85% of the work.
+ * The smallest power-of-two PX whose workgroup still covers the rows, with the widest channel block (CV 4).
+ * Measured on llvmpipe, batch 128: MNIST conv (9 rows) 56.9 -> 24.1 ms, CIFAR conv1 (27 rows) 79.3 -> 44.9 ms.
+ */
+export function fitFilterRows(t: ConvTile, rows: number): ConvTile {
+  if (rows >= t.workgroup * t.px) return t;
+  let px = 1;
+  while (px < t.px && t.workgroup * px < rows) px *= 2;
+  return { ...t, px: Math.min(px, t.px), cv: 4 };
+}
+
 /** dx = gradient of Σ y·dy with respect to x for the linear convolution (a gather; every dx value written). */
 export function conv2dBackwardInput(
   rec: Recorder,
@@ -252,12 +265,13 @@ export function conv2dBackwardFilter(
   dy: Tensor,
   dw: Tensor,
   g: Conv2dGeometry,
-  tile: ConvTile = rec.engine.tuning.conv2d.backwardFilter,
+  explicitTile?: ConvTile,
 ): void {
   expectSize('conv2dBackwardFilter', x, g.batch * g.inH * g.inW * g.inC, 'x');
   expectSize('conv2dBackwardFilter', dy, g.batch * g.outH * g.outW * g.outC, 'dy');
   expectSize('conv2dBackwardFilter', dw, g.kH * g.kW * g.inC * g.outC, 'dw');
   const rows = g.kH * g.kW * g.inC;
+  const tile = explicitTile ?? fitFilterRows(rec.engine.tuning.conv2d.backwardFilter, rows);
   if (g.batch === 0) {
     rec.clear(dw, 'conv2d.backwardFilter (empty batch)');
     return;

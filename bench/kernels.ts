@@ -11,6 +11,7 @@ import { matmul, type MatmulOptions, type MatmulVariant } from '../src/kernels/m
 import { randomUniform } from '../src/reference/random.js';
 import { matmulCandidates } from '../src/gpu/tuning.js';
 import { benchConv } from './conv.js';
+import { fitFilterRows } from '../src/kernels/conv2d.js';
 
 export interface Row {
   shape: string;
@@ -122,8 +123,11 @@ export async function benchMatmul(engine: Engine, opts: { runs?: number; peak?: 
 /** Conv2D (forward, backward-input, backward-filter at the seed CNNs' shapes) and max-pool rows (bench/conv.ts). */
 export async function benchConvRows(engine: Engine, peak: number, runs = 3): Promise<Row[]> {
   const t = engine.tuning.conv2d;
+  // Filter rows (kH*kW*inC) per shape: backward-filter narrows its tile for few rows (fitFilterRows).
+  const filterRows: Record<string, number> = { mnist: 9, cifar1: 27, cifar2: 288 };
   const tile = (what: string) => {
-    const c = what.includes('backward-input') ? t.backwardInput : what.includes('backward-filter') ? t.backwardFilter : t.forward;
+    const rows = filterRows[what.startsWith('mnist') ? 'mnist' : what.includes('conv1') ? 'cifar1' : 'cifar2']!;
+    const c = what.includes('backward-input') ? t.backwardInput : what.includes('backward-filter') ? fitFilterRows(t.backwardFilter, rows) : t.forward;
     return `wg ${c.workgroup} px ${c.px} x ch ${4 * c.cv}`;
   };
   const results = await benchConv(engine, { runs, shapes: ['mnist', 'cifar1', 'cifar2'] });

@@ -175,22 +175,16 @@ fn forward4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
       }
       var wo = (((kh * g.kW + kw) * g.inC + g.k0) * g.outC + co0) / 4;
       for (var ci = g.k0; ci < g.k1; ci += 4) {
-        // wv[d * 4 + j]: channels co0 + 4j .. +3 of input channel ci + d.
-        var wv: array<vec4<f32>, 16>;
-        for (var d = 0; d < 4; d++) {
-          for (var j = 0u; j < CV; j++) { wv[u32(d) * 4u + j] = b4[min(wo + d * outC4 + i32(j), lastW)]; }
+        // wm[j]'s column d: channels co0 + 4j .. +3 of input channel ci + d, so wm[j] * x adds all four inputs.
+        var wm: array<mat4x4<f32>, 4>;
+        for (var j = 0u; j < CV; j++) {
+          let o = wo + i32(j);
+          wm[j] = mat4x4<f32>(b4[min(o, lastW)], b4[min(o + outC4, lastW)], b4[min(o + 2 * outC4, lastW)], b4[min(o + 3 * outC4, lastW)]);
         }
         let c4 = ci / 4;
         for (var p = 0u; p < PX; p++) {
           let xv = select(vec4<f32>(0.0), a4[xo[p] + c4], ok[p]);
-          for (var j = 0u; j < CV; j++) {
-            var s = acc[p * CV + j];
-            s = fma(vec4<f32>(xv.x), wv[j], s);
-            s = fma(vec4<f32>(xv.y), wv[4u + j], s);
-            s = fma(vec4<f32>(xv.z), wv[8u + j], s);
-            s = fma(vec4<f32>(xv.w), wv[12u + j], s);
-            acc[p * CV + j] = s;
-          }
+          for (var j = 0u; j < CV; j++) { acc[p * CV + j] += wm[j] * xv; }
         }
         wo += outC4 * 4;
       }

@@ -3,7 +3,8 @@
 // larger workgroups and smaller per-invocation tiles. chooseTuning gives the starting point; `autotune` (run by
 // createEngine unless disabled) times the matmul candidates once per adapter and keeps the fastest, cached on disk
 // in Node (provider.ts) and in memory in a browser (provider.browser.ts).
-import { MATMUL_TILE, matmul, type MatmulVariant } from '../kernels/matmul.js';
+import { ShaderflowError } from '../errors.js';
+import { matmul, type MatmulVariant } from '../kernels/matmul.js';
 import type { AdapterReport, Engine } from './engine.js';
 import { readCache, writeCache } from './provider.js';
 import { Recorder } from './recorder.js';
@@ -163,7 +164,7 @@ export async function autotune(engine: Engine, opts: AutotuneOptions = {}): Prom
   const candidates = (opts.candidates ?? matmulCandidates(software)).filter(
     (c) => c.workgroup[0] * c.workgroup[1] <= maxInv && c.workgroup[0] <= engine.limits.maxComputeWorkgroupSizeX && c.workgroup[1] <= engine.limits.maxComputeWorkgroupSizeY,
   );
-  if (candidates.length === 0) throw new Error('autotune: no matmul candidate fits this adapter\'s workgroup limits');
+  if (candidates.length === 0) throw new ShaderflowError(`autotune: no matmul candidate fits this adapter's workgroup limits (${maxInv} invocations); pass candidates that do, or createEngine({ autotune: false }).`);
   const name = tuningCacheName(engine, candidates);
   const cached = readCache(name);
   if (cached) {
@@ -242,10 +243,4 @@ async function timeMatmul(engine: Engine, a: Tensor, b: Tensor, out: Tensor, m: 
   } finally {
     rec.dispose();
   }
-}
-
-/** Output rows x columns per invocation of the tuned matmul (for reports). */
-export function matmulTileOf(choice: MatmulChoice): string {
-  const [r, c] = MATMUL_TILE[choice.variant];
-  return `${r}x${c}`;
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEngine, type Engine } from '../src/gpu/engine.js';
-import { autotune, autotuneEnabled, chooseTuning, matmulCandidates, tuningCacheName, type MatmulChoice } from '../src/gpu/tuning.js';
+import { autotune, autotuneEnabled, chooseTuning, matmulCandidates, TUNING_VERSION, tuningCacheName, type MatmulChoice } from '../src/gpu/tuning.js';
 
 let engine: Engine;
 let dir: string;
@@ -76,7 +76,8 @@ describe('matmul autotune', () => {
 
   it.each([
     ['not JSON', '{"format": 1, "version": '],
-    ['an unknown variant', JSON.stringify({ format: 1, version: 2, matmul: { variant: 'tile99', workgroup: [8, 4] }, timings: [] })],
+    ['an unknown variant', JSON.stringify({ format: 1, version: TUNING_VERSION, matmul: { variant: 'tile99', workgroup: [8, 4] }, timings: [] })],
+    ['an older tuning version', JSON.stringify({ format: 1, version: TUNING_VERSION - 1, matmul: { variant: 'tile16', workgroup: [8, 4] }, timings: [] })],
   ])('ignores a corrupt cache (%s) with a warning and rewrites it', async (_what, text) => {
     const file = join(dir, tuningCacheName(engine, candidates()));
     writeFileSync(file, text);

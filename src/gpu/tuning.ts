@@ -31,9 +31,11 @@ export interface MatmulChoice {
   workgroup: [number, number];
 }
 
-// Software adapters (llvmpipe): each storage load costs a per-lane loop, so the biggest register block wins (16
-// FMAs per loaded float); 8x4 invocations per workgroup. GPUs: a 4x4 block keeps registers low and occupancy high
-// (untuned guess: no GPU was at hand).
+// Defaults when the autotune is off (tests, SHADERFLOW_AUTOTUNE=0). Software adapters (llvmpipe): each storage
+// load costs a per-lane loop, so big register blocks win; tile16 rather than the usually faster tile32x16 because
+// its pipelines compile in ~2 s instead of 5-10 s on llvmpipe (the autotune picks tile32x16 wg 8x8 there:
+// 12.8 ms vs 16.3 ms for tile16 at 512^3). GPUs: a 4x4 block keeps registers low and occupancy high (untuned
+// guess: no GPU was at hand; the autotune times the GPU candidates below).
 const MATMUL_SOFTWARE: Tuning['matmul'] = { variant: 'tile16', workgroup: [8, 4] };
 const MATMUL_GPU: Tuning['matmul'] = { variant: 'tile4', workgroup: [16, 16] };
 

@@ -29,10 +29,10 @@ node scripts/build.mjs
 filter() { grep -v -e 'XDG_RUNTIME_DIR' -e '^Warning: ' -e 'While initializing adapter' -e 'at InitializeImpl' -e 'artificially reduced' -e '^$' || true; }
 
 echo "== kernels (SHADERFLOW_BACKEND=$SHADERFLOW_BACKEND)"
-timeout "$limit" node dist/node/bench.js kernels 2>&1 | filter || echo "kernels: exited with status $? (timeout ${limit}s?)"
+timeout "$limit" node dist/node/bench.js kernels 2>&1 | filter || echo "kernels: exited with status $? (124: ran past ${limit} s)"
 
 echo "== compare (batch 128; 3 warm-up + $steps timed steps per model and engine)"
 # On a GPU every model, CIFAR included, runs the same small step counts in seconds.
-timeout "$limit" node dist/node/bench.js compare --steps "$steps" --warmup 3 2>&1 | filter || echo "compare: exited with status $?"
+timeout "$limit" node dist/node/bench.js compare --steps "$steps" --warmup 3 2>&1 | filter || echo "compare: exited with status $? (124: ran past ${limit} s)"
 
 echo "== done in $(( $(date +%s) - start )) s"

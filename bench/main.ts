@@ -1,5 +1,9 @@
 // `npm run bench -- <command> [args]`: hand-run benchmarks (never part of `npm test`).
 //   compare   shaderflow vs TF.js (WebGPU, wasm) training-step time on the seed course's models (bench/compare.ts)
+//   kernels   FMA probe, matmul, conv2d and pooling in one table (bench/kernels.ts)
+//   matmul    matmul at square and the seed's Dense shapes, with the probe (bench/matmul.ts)
+//   accuracy  the seed recipes on real data next to the seed's Keras figures (bench/accuracy.ts)
+//   decode    dataset decode speed (bench/decode.ts)
 // Each command lives in its own file and is loaded only when asked for.
 const [command, ...args] = process.argv.slice(2);
 
@@ -15,6 +19,11 @@ async function main(): Promise<void> {
       await kernels(args);
       break;
     }
+    case 'matmul': {
+      const { benchMatmulCommand } = await import('./matmul.js');
+      await benchMatmulCommand(args);
+      break;
+    }
     case 'decode': {
       const { benchDecode } = await import('./decode.js');
       const json = args.includes('--json');
@@ -23,7 +32,7 @@ async function main(): Promise<void> {
     }
     case 'accuracy': { const { accuracy } = await import('./accuracy.js'); await accuracy(args); break; }
     default:
-      process.stderr.write(`usage: npm run bench -- <compare> [args]${command ? ` (unknown command "${command}")` : ''}\n`);
+      process.stderr.write(`usage: npm run bench -- <compare|kernels|matmul|accuracy|decode> [args]${command ? ` (unknown command "${command}")` : ''}\n`);
       process.exitCode = 2;
   }
 }

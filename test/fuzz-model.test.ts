@@ -280,10 +280,15 @@ describe('fuzzing the model loader', () => {
       const live = engine.memory().liveBuffers;
       const t0 = performance.now();
       let model: Sequential | undefined;
+      // The bound is on the loader (parse, validate, upload); the predict below is excluded because its first
+      // run per shape compiles pipelines, seconds on a busy software adapter, which says nothing about the file.
+      let ms = 0;
       try {
         model = load();
+        ms = performance.now() - t0;
         counts.loaded!++;
       } catch (e) {
+        ms = performance.now() - t0;
         if (!(e instanceof ShaderflowError)) throw new Error(`${name} case ${c} (${kind}): threw ${(e as Error)?.name}: ${(e as Error)?.message}`, { cause: e });
         expect(e.message.length).toBeGreaterThan(10);
         counts[e.name] = (counts[e.name] ?? 0) + 1;
@@ -300,9 +305,8 @@ describe('fuzzing the model loader', () => {
         model.dispose();
         expect(engine.memory().liveBuffers, `${name} case ${c} (${kind}): dispose left buffers`).toBe(live);
       }
-      const ms = performance.now() - t0;
       worst = Math.max(worst, ms);
-      if (ms > MAX_MS) throw new Error(`${name} case ${c} (${kind}) took ${ms.toFixed(0)} ms`);
+      if (ms > MAX_MS) throw new Error(`${name} case ${c} (${kind}) took ${ms.toFixed(0)} ms to load or refuse`);
       counts.cases!++;
       counts[kind] = (counts[kind] ?? 0) + 1;
     }

@@ -30,6 +30,19 @@ function instance(create: DawnModule['create'], flags: string[]): GPU {
 
 async function loadDawn(): Promise<DawnModule> {
   if (!dawn) {
+    // Mesa's loaders print "XDG_RUNTIME_DIR is invalid" on headless machines where it is unset; give them a
+    // private folder (what a desktop session would) so a user's first run starts without alarming noise.
+    if (!process.env.XDG_RUNTIME_DIR) {
+      const { mkdirSync } = await import('node:fs');
+      const { tmpdir, userInfo } = await import('node:os');
+      const dir = `${tmpdir()}/shaderflow-runtime-${userInfo().uid}`;
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        process.env.XDG_RUNTIME_DIR = dir;
+      } catch {
+        // only cosmetic: leave it unset
+      }
+    }
     const mod = (await import('webgpu')) as unknown as DawnModule;
     // GPUBufferUsage etc. are globals in a browser; make them so in Node too.
     for (const [k, v] of Object.entries(mod.globals)) {

@@ -14,7 +14,7 @@ export { MaxPooling2D, MaxPool2D, AveragePooling2D } from './layers/pooling.js';
 export { Dropout } from './layers/dropout.js';
 export { Activation } from './layers/activation.js';
 
-export { Sequential, sequential, permutation, type CompileArgs, type FitOptions, type LossName, type Checkpoint, type Checkpointer } from './model/sequential.js';
+export { Sequential, sequential, type CompileArgs, type FitOptions, type LossName, type Checkpoint, type Checkpointer } from './model/sequential.js';
 export { History, type Callbacks, type Logs } from './model/history.js';
 export * as optimizers from './model/optimizers.js';
 export { buildPreset, PRESETS, RECIPES, isPreset, type PresetName, type PresetRecipe } from './model/presets.js';
@@ -31,4 +31,4 @@ export { decodeCifarBatch, decodeCifarMeta, readCifar10Archive, type CifarOption
 export { readTar, type TarMember } from './data/tar.js';
 export { isGzip, gunzipBounded } from './data/gzip.js';
 export { DeviceDataset, cpuGather, chunkPlan, type GatherOptions, type UploadOptions } from './data/device.js';
-export { trainTestSplit, toCategorical, normalize, byteTable, epochOrder, pixelStats, standardizeParams, type SplitOptions } from './data/preprocess.js';
+export { trainTestSplit, toCategorical, normalize, byteTable, epochOrder, permutation, pixelStats, standardizeParams, type SplitOptions } from './data/preprocess.js';

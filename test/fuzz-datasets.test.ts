@@ -7,55 +7,19 @@ import { readCifar10Archive, decodeCifarBatch } from '../src/data/cifar.js';
 import { decodeIdx } from '../src/data/idx.js';
 import { mulberry32 } from '../src/reference/random.js';
 import { cifarTar, gzip, idxImages, syntheticSet } from './helpers/data-fixtures.js';
+import { mutateBytes, randInt, type Rand } from './helpers/mutate.js';
 
 const CASES = 1500; // per format
 const MAX_MS = 2000; // per case
 
-type Rand = () => number;
-
-function mutate(src: Uint8Array, r: Rand): { bytes: Uint8Array; kind: string } {
-  const int = (n: number) => Math.floor(r() * n);
-  // Bias some mutations to the first 64 bytes, where the headers (IDX, gzip, first tar header) live.
-  const pos = (len: number) => (r() < 0.3 ? int(Math.min(64, len)) : int(len));
-  const k = int(6);
-  if (k === 0) {
-    const b = src.slice();
-    const flips = 1 + int(8);
-    for (let i = 0; i < flips; i++) b[pos(b.length)] ^= 1 << int(8);
-    return { bytes: b, kind: 'bit flips' };
-  }
-  if (k === 1) return { bytes: src.slice(0, int(src.length)), kind: 'truncation' };
-  if (k === 2) {
-    const at = pos(src.length + 1);
-    const ins = Uint8Array.from({ length: 1 + int(16) }, () => int(256));
-    const b = new Uint8Array(src.length + ins.length);
-    b.set(src.subarray(0, at));
-    b.set(ins, at);
-    b.set(src.subarray(at), at + ins.length);
-    return { bytes: b, kind: 'inserted bytes' };
-  }
-  if (k === 3) {
-    const at = pos(src.length);
-    const n = 1 + int(16);
-    const b = new Uint8Array(Math.max(0, src.length - n));
-    b.set(src.subarray(0, at));
-    b.set(src.subarray(at + n).subarray(0, b.length - at), at);
-    return { bytes: b, kind: 'deleted bytes' };
-  }
-  if (k === 4) {
-    // An extreme 32-bit value (dims, sizes, lengths) written somewhere.
-    const b = src.slice();
-    const at = pos(Math.max(1, b.length - 3));
-    const v = [0xffffffff, 0x7fffffff, 0x80000000, 0, 1, 0x00010000][int(6)]!;
-    for (let i = 0; i < 4 && at + i < b.length; i++) b[at + i] = (v >>> (8 * (3 - i))) & 255;
-    return { bytes: b, kind: 'extreme u32' };
-  }
-  const b = src.slice();
-  const at = pos(b.length);
-  const n = 1 + int(32);
-  for (let i = 0; i < n && at + i < b.length; i++) b[at + i] = int(256);
-  return { bytes: b, kind: 'random run' };
-}
+// An extreme 32-bit value (dims, sizes, lengths), big-endian as IDX writes them.
+const extremeU32 = (b: Uint8Array, r: Rand, pos: (len: number) => number): string => {
+  const at = pos(Math.max(1, b.length - 3));
+  const v = [0xffffffff, 0x7fffffff, 0x80000000, 0, 1, 0x00010000][randInt(r, 6)]!;
+  for (let i = 0; i < 4 && at + i < b.length; i++) b[at + i] = (v >>> (8 * (3 - i))) & 255;
+  return 'extreme u32';
+};
+const mutate = (src: Uint8Array, r: Rand) => mutateBytes(src, r, extremeU32);
 
 interface Format {
   name: string;

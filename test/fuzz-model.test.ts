@@ -29,11 +29,11 @@ import {
 import { readCheckpoint } from '../src/node.js';
 import { parseModelJson } from '../src/model/io.js';
 import { mulberry32 } from '../src/reference/random.js';
+import { mutateBytes, randInt, type Rand } from './helpers/mutate.js';
 
 const CASES = 2000; // per format
 const MAX_MS = 2000; // per case
 
-type Rand = () => number;
 
 let engine: Engine;
 let fixtureJson: ModelJson;
@@ -82,50 +82,17 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-const int = (r: Rand, n: number) => Math.floor(r() * n);
+const int = randInt;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[int(r, xs.length)]!;
 
-function mutateBytes(src: Uint8Array, r: Rand, headerBias = 64): { bytes: Uint8Array; kind: string } {
-  const pos = (len: number) => (r() < 0.3 ? int(r, Math.min(headerBias, len)) : int(r, len));
-  const k = int(r, 6);
-  if (k === 0) {
-    const b = src.slice();
-    const flips = 1 + int(r, 8);
-    for (let i = 0; i < flips; i++) b[pos(b.length)] ^= 1 << int(r, 8);
-    return { bytes: b, kind: 'bit flips' };
-  }
-  if (k === 1) return { bytes: src.slice(0, int(r, src.length)), kind: 'truncation' };
-  if (k === 2) {
-    const at = pos(src.length + 1);
-    const ins = Uint8Array.from({ length: 1 + int(r, 16) }, () => int(r, 256));
-    const b = new Uint8Array(src.length + ins.length);
-    b.set(src.subarray(0, at));
-    b.set(ins, at);
-    b.set(src.subarray(at), at + ins.length);
-    return { bytes: b, kind: 'inserted bytes' };
-  }
-  if (k === 3) {
-    const n = 1 + int(r, 16);
-    const b = new Uint8Array(Math.max(0, src.length - n));
-    const at = Math.min(pos(src.length), b.length);
-    b.set(src.subarray(0, at));
-    b.set(src.subarray(at + n).subarray(0, b.length - at), at);
-    return { bytes: b, kind: 'deleted bytes' };
-  }
-  if (k === 4) {
-    // A float32 pattern that is not a weight (NaN, infinities) or an extreme one, at a 4-byte boundary.
-    const b = src.slice();
-    const at = Math.floor(pos(Math.max(1, b.length - 3)) / 4) * 4;
-    const v = pick(r, [0x7fc00000, 0x7f800000, 0xff800000, 0x7f7fffff, 0x00000001, 0xffffffff]);
-    for (let i = 0; i < 4 && at + i < b.length; i++) b[at + i] = (v >>> (8 * i)) & 255;
-    return { bytes: b, kind: 'special float' };
-  }
-  const b = src.slice();
-  const at = pos(b.length);
-  const n = 1 + int(r, 32);
-  for (let i = 0; i < n && at + i < b.length; i++) b[at + i] = int(r, 256);
-  return { bytes: b, kind: 'random run' };
-}
+// A float32 pattern that is not a weight (NaN, infinities) or an extreme one, little-endian at a 4-byte boundary.
+const specialFloat = (b: Uint8Array, r: Rand, pos: (len: number) => number): string => {
+  const at = Math.floor(pos(Math.max(1, b.length - 3)) / 4) * 4;
+  const v = pick(r, [0x7fc00000, 0x7f800000, 0xff800000, 0x7f7fffff, 0x00000001, 0xffffffff]);
+  for (let i = 0; i < 4 && at + i < b.length; i++) b[at + i] = (v >>> (8 * i)) & 255;
+  return 'special float';
+};
+const mutateFileBytes = (src: Uint8Array, r: Rand, headerBias = 64) => mutateBytes(src, r, specialFloat, headerBias);
 
 /** Every [container, key] in a JSON value, depth first. */
 function slots(v: unknown, out: [Record<string, unknown> | unknown[], string | number][] = []): [Record<string, unknown> | unknown[], string | number][] {
@@ -185,7 +152,7 @@ const FORMATS: Format[] = [
   {
     name: 'model.json bytes',
     attempt: (r) => {
-      const { bytes, kind } = mutateBytes(fixtureText, r, 400);
+      const { bytes, kind } = mutateFileBytes(fixtureText, r, 400);
       return { kind, load: () => fromArtifacts(engine, parseModelJson(bytes, 'fuzz/model.json'), fixtureWeights) };
     },
   },
@@ -199,7 +166,7 @@ const FORMATS: Format[] = [
   {
     name: 'weights.bin',
     attempt: (r) => {
-      const { bytes, kind } = mutateBytes(fixtureWeights, r);
+      const { bytes, kind } = mutateFileBytes(fixtureWeights, r);
       return { kind, load: () => fromArtifacts(engine, JSON.parse(JSON.stringify(fixtureJson)), bytes) };
     },
   },
@@ -235,7 +202,7 @@ describe('fuzzing checkpoints', () => {
         files.set(target, new TextEncoder().encode(JSON.stringify(m.json)));
         kind = `checkpoint.json ${m.kind}`;
       } else {
-        const m = mutateBytes(files.get(target)!, r);
+        const m = mutateFileBytes(files.get(target)!, r);
         files.set(target, m.bytes);
         kind = `${target.replace(/-.*\./, '-*.')} ${m.kind}`;
       }

@@ -5,11 +5,14 @@ import { ShaderflowError } from '../errors.js';
 import { mulberry32 } from '../reference/random.js';
 import { exampleBytes, type ImageSet } from './types.js';
 
-/** A seeded random permutation of 0..n-1 (Fisher-Yates over mulberry32): the same seed gives the same order everywhere. */
-export function permutation(n: number, seed: number): Uint32Array {
+/**
+ * A seeded random permutation of base..base+n-1 (Fisher-Yates over mulberry32): the same seed gives the same order
+ * everywhere.
+ */
+export function permutation(n: number, seed: number, base = 0): Uint32Array {
   if (!Number.isInteger(n) || n < 0) throw new ShaderflowError(`permutation: n must be a whole number >= 0, got ${n}.`);
   const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = i;
+  for (let i = 0; i < n; i++) out[i] = i + base;
   const r = mulberry32(seed);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));

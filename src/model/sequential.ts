@@ -14,6 +14,7 @@ import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy } from '..
 import { flagNonFinite } from '../kernels/finite.js';
 import { incrementStep } from '../kernels/optimizer.js';
 import { mulberry32 } from '../reference/random.js';
+import { permutation } from '../data/preprocess.js';
 import { Dense } from '../layers/dense.js';
 import { Layer, sliceBatch, type StepContext } from '../layers/layer.js';
 import { makeBatchSource, type BatchSource, type LabelInput, type XInput } from './data.js';
@@ -556,7 +557,7 @@ export class Sequential {
         await cb.onEpochBegin?.(epoch);
         if (verbose > 0) sink.write(`Epoch ${epoch + 1}/${epochs}\n`);
         // Each epoch's order depends only on (seed, epoch), so a resumed run shuffles exactly as the original.
-        trainOrder.write(shuffle ? permutation(train.count, mulberry32((seed * 2654435761 + epoch * 40503 + 0x5eed) >>> 0), train.base) : identityOrder(train));
+        trainOrder.write(shuffle ? permutation(train.count, (seed * 2654435761 + epoch * 40503 + 0x5eed) >>> 0, train.base) : identityOrder(train));
         const resumeHere = resume && epoch === firstEpoch && firstBatch > 0;
         if (resumeHere) this.trainStats!.write(Float32Array.from(resume.stats));
         else this.clearStats(this.trainStats!);
@@ -839,19 +840,6 @@ function summarizeStats(stats: ArrayLike<number>): StatsSummary {
 function identityOrder(d: { count: number; base?: number }): Uint32Array {
   const o = new Uint32Array(d.count);
   for (let i = 0; i < o.length; i++) o[i] = i + (d.base ?? 0);
-  return o;
-}
-
-/** Seeded Fisher-Yates shuffle of base..base+n-1. */
-export function permutation(n: number, rng: () => number, base = 0): Uint32Array {
-  const o = new Uint32Array(n);
-  for (let i = 0; i < n; i++) o[i] = i + base;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    const t = o[i]!;
-    o[i] = o[j]!;
-    o[j] = t;
-  }
   return o;
 }
 

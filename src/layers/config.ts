@@ -21,3 +21,18 @@ export function parseInitializer(v: unknown): InitializerName | undefined {
   const snake = raw.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
   return (Object.keys(KERAS_INITIALIZERS) as InitializerName[]).find((k) => k === snake);
 }
+
+/** The config fields Dense and Conv2D share: activation, bias, initializers, and the (unsupported, null) extras. */
+export function weightedLayerConfig(l: { activation: string; useBias: boolean; kernelInitializer: InitializerName; biasInitializer: InitializerName }): Record<string, unknown> {
+  return {
+    activation: l.activation,
+    use_bias: l.useBias,
+    kernel_initializer: initializerConfig(l.kernelInitializer),
+    bias_initializer: initializerConfig(l.biasInitializer),
+    kernel_regularizer: null,
+    bias_regularizer: null,
+    activity_regularizer: null,
+    kernel_constraint: null,
+    bias_constraint: null,
+  };
+}

@@ -10,7 +10,7 @@ import { activationBackward, activationForward } from '../kernels/activation.js'
 import {
   conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dGeometry,
 } from '../kernels/conv2d.js';
-import { initializerConfig } from './config.js';
+import { weightedLayerConfig } from './config.js';
 import { Layer, type ActivationName, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
 import { checkPadding, toPair, type Padding } from './pooling.js';
 
@@ -99,15 +99,7 @@ export class Conv2D extends Layer {
       data_format: 'channels_last',
       dilation_rate: [1, 1],
       groups: 1,
-      activation: this.activation,
-      use_bias: this.useBias,
-      kernel_initializer: initializerConfig(this.kernelInitializer),
-      bias_initializer: initializerConfig(this.biasInitializer),
-      kernel_regularizer: null,
-      bias_regularizer: null,
-      activity_regularizer: null,
-      kernel_constraint: null,
-      bias_constraint: null,
+      ...weightedLayerConfig(this),
     };
   }
 

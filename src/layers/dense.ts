@@ -7,7 +7,7 @@ import { matmul } from '../kernels/matmul.js';
 import { activationBackward, activationForward } from '../kernels/activation.js';
 import { columnSum } from '../kernels/elementwise.js';
 import { Layer, type ActivationName, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
-import { initializerConfig } from './config.js';
+import { weightedLayerConfig } from './config.js';
 
 export interface DenseOptions {
   units: number;
@@ -72,15 +72,7 @@ export class Dense extends Layer {
   getConfig(): Record<string, unknown> {
     return {
       units: this.units,
-      activation: this.activation,
-      use_bias: this.useBias,
-      kernel_initializer: initializerConfig(this.kernelInitializer),
-      bias_initializer: initializerConfig(this.biasInitializer),
-      kernel_regularizer: null,
-      bias_regularizer: null,
-      activity_regularizer: null,
-      kernel_constraint: null,
-      bias_constraint: null,
+      ...weightedLayerConfig(this),
     };
   }
 

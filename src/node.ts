@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { ModelFormatError } from './errors.js';
 import type { Engine } from './gpu/engine.js';
 import { fromArtifacts, parseModelJson, toArtifacts, type ModelJson } from './model/io.js';
+import { stateNames } from './model/optimizers.js';
 import { checkpointFolders, type Checkpoint, type Checkpointer, type Sequential } from './model/sequential.js';
 
 export * from './index.js';
@@ -45,10 +46,84 @@ export async function saveModel(model: Sequential, dir: string): Promise<void> {
   const { modelJson, weights } = await toArtifacts(model);
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, 'weights.bin'), new Uint8Array(weights));
+  // Beside the TF.js files (which TF.js ignores): the optimizer's state, so training can continue where it stopped.
+  if (model.optimizer) {
+    const state = await model.getOptimizerState();
+    const names = stateNames(model.optimizer);
+    const bin = new Float32Array(state.tensors.reduce((n, t) => n + t.length, 0));
+    let off = 0;
+    for (const t of state.tensors) bin.set(t, (off += t.length) - t.length);
+    await writeFileAtomic(join(dir, OPTIMIZER_BIN), new Uint8Array(bin.buffer));
+    const meta: OptimizerFile = { format: OPTIMIZER_FORMAT, optimizer: model.optimizer.kind, seed: model.seed, step: state.step, tensors: state.tensors.map((t, i) => ({ name: names[i] ?? `state${i}`, size: t.length })) };
+    await writeFileAtomic(join(dir, OPTIMIZER_JSON), JSON.stringify(meta, null, 1));
+  }
   await writeFileAtomic(join(dir, 'model.json'), JSON.stringify(modelJson, null, 1));
 }
 
-/** Loads a TensorFlow.js layers-format model (model.json + the weight files its manifest names) from `dir`. */
+const OPTIMIZER_JSON = 'optimizer.json';
+const OPTIMIZER_BIN = 'optimizer.bin';
+const OPTIMIZER_FORMAT = 'shaderflow-optimizer-state 1';
+interface OptimizerFile {
+  format: string;
+  optimizer: string;
+  /** The model's seed: with the step count, the whole random state (dropout masks, shuffles) of further training. */
+  seed: number;
+  step: number;
+  tensors: { name: string; size: number }[];
+}
+
+/**
+ * Restores optimizer.json + optimizer.bin (written by saveModel) into a loaded model, when present and when the
+ * model was compiled with the same optimizer; a file that does not match is a ModelFormatError naming it.
+ */
+async function restoreOptimizerState(model: Sequential, dir: string): Promise<void> {
+  const jsonPath = join(dir, OPTIMIZER_JSON);
+  let text: string;
+  try {
+    text = await readFile(jsonPath, 'utf8');
+  } catch {
+    return; // saved without optimizer state (or by TF.js): nothing to restore
+  }
+  const bad = (what: string): never => {
+    throw new ModelFormatError(`${jsonPath}: ${what} Delete optimizer.json and optimizer.bin to load the model without its optimizer state.`);
+  };
+  let meta: OptimizerFile;
+  try {
+    meta = JSON.parse(text) as OptimizerFile;
+  } catch (e) {
+    return bad(`not valid JSON (${(e as Error).message}).`);
+  }
+  if (meta?.format !== OPTIMIZER_FORMAT) bad(`format must be "${OPTIMIZER_FORMAT}", got ${JSON.stringify(meta?.format)?.slice(0, 60)}.`);
+  if (!model.optimizer || meta.optimizer !== model.optimizer.kind)
+    bad(`holds ${JSON.stringify(meta.optimizer)?.slice(0, 40)} state but model.json's training config compiles ${model.optimizer?.kind ?? 'no optimizer'}.`);
+  if (!Number.isInteger(meta.seed) || meta.seed < 0 || meta.seed > 0xffffffff) bad(`seed must be a whole number in [0, 2^32), got ${JSON.stringify(meta.seed)?.slice(0, 40)}.`);
+  if (!Number.isInteger(meta.step) || meta.step < 0 || meta.step > 0xffffffff) bad(`step must be a whole number in [0, 2^32), got ${JSON.stringify(meta.step)?.slice(0, 40)}.`);
+  if (!Array.isArray(meta.tensors) || !meta.tensors.every((t) => Number.isInteger(t?.size) && t.size >= 0)) bad('tensors must list {name, size}.');
+  const binPath = join(dir, OPTIMIZER_BIN);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(binPath));
+  } catch (e) {
+    return bad(`names ${OPTIMIZER_BIN}, which cannot be read (${(e as Error).message}).`);
+  }
+  const total = meta.tensors.reduce((n, t) => n + t.size, 0);
+  if (bytes.byteLength !== total * 4) bad(`${OPTIMIZER_BIN} holds ${bytes.byteLength} bytes; the listed tensors need ${total * 4}.`);
+  const all = new Float32Array(bytes.buffer, bytes.byteOffset, total);
+  for (let i = 0; i < all.length; i++) if (!Number.isFinite(all[i]!)) bad(`${OPTIMIZER_BIN} holds ${all[i]} at byte offset ${i * 4}; state must be finite.`);
+  let off = 0;
+  const tensors = meta.tensors.map((t) => all.slice(off, (off += t.size)));
+  try {
+    model.setOptimizerState({ step: meta.step, tensors });
+    model.seed = meta.seed;
+  } catch (e) {
+    bad(`does not fit this model: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Loads a TensorFlow.js layers-format model (model.json + the weight files its manifest names) from `dir`, and the
+ * optimizer state saveModel wrote beside it (optimizer.json + optimizer.bin) when present, so training continues.
+ */
 export async function loadModel(engine: Engine, dir: string): Promise<Sequential> {
   const jsonPath = join(dir, 'model.json');
   let text: Uint8Array;
@@ -80,13 +155,21 @@ export async function loadModel(engine: Engine, dir: string): Promise<Sequential
     all.set(p, off);
     off += p.byteLength;
   }
+  let model: Sequential;
   try {
-    return fromArtifacts(engine, json, all);
+    model = fromArtifacts(engine, json, all);
   } catch (e) {
     // Name the files: fromArtifacts only knows them as model.json and weights.bin.
     if (e instanceof ModelFormatError) throw new ModelFormatError(`${dir}: ${e.message}`, { cause: e });
     throw e;
   }
+  try {
+    await restoreOptimizerState(model, dir);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
 }
 
 /**

@@ -43,17 +43,7 @@ struct Geometry {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-// n / d for 0 <= n < 2^31, d > 0, without integer division (CPUs have no vector integer divide, so software
-// adapters run it lane by lane): float quotient, a float correction from the remainder, a final +-1 fix. Exact.
-fn idiv(n: i32, d: i32) -> i32 {
-  let fd = f32(d);
-  var q = i32(f32(n) / fd);
-  q += i32(floor(f32(n - q * d) / fd));
-  let r = n - q * d;
-  q = select(q, q - 1, r < 0);
-  q = select(q, q + 1, r >= d);
-  return q;
-}
+// idiv(n, d): exact division without an integer divide, from shaders/indexing.wgsl (prepended by src/shaders.ts).
 
 // Row index of slot p of this invocation (may be >= g.rows: the caller masks it).
 fn rowOf(wid: vec3<u32>, nwg: vec3<u32>, lid: u32, p: u32) -> u32 {

@@ -20,18 +20,7 @@ struct Geometry {
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;  // forward: y;  backward: dx
 @group(0) @binding(4) var<storage, read_write> argOut: array<u32>; // maxForward: argmax
 
-// n / d for 0 <= n < 2^31, d > 0, without integer division: a vector integer divide does not exist on CPUs,
-// so software adapters run it lane by lane (it dominated these kernels). Float quotient, one float correction
-// of the remainder, then a final +-1 fix: exact.
-fn idiv(n: i32, d: i32) -> i32 {
-  let fd = f32(d);
-  var q = i32(f32(n) / fd);
-  q += i32(floor(f32(n - q * d) / fd));
-  let r = n - q * d;
-  q = select(q, q - 1, r < 0);
-  q = select(q, q + 1, r >= d);
-  return q;
-}
+// idiv(n, d): exact division without an integer divide, from shaders/indexing.wgsl (prepended by src/shaders.ts).
 
 fn flatIndex(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;

@@ -9,6 +9,7 @@ import conv2d from '../shaders/conv2d.wgsl';
 import pool from '../shaders/pool.wgsl';
 import activation from '../shaders/activation.wgsl'; import loss from '../shaders/loss.wgsl'; import optimizer from '../shaders/optimizer.wgsl'; import dropout from '../shaders/dropout.wgsl'; import initializer from '../shaders/initializer.wgsl';
 import finite from '../shaders/finite.wgsl';
+import indexing from '../shaders/indexing.wgsl';
 
 export const SHADERS = {
   elementwise,
@@ -17,8 +18,9 @@ export const SHADERS = {
   probe,
   gather,
   data,
-  conv2d,
-  pool,
+  // Prepended helpers: shaders/indexing.wgsl (idiv).
+  conv2d: indexing + conv2d,
+  pool: indexing + pool,
   activation, loss, optimizer, dropout, initializer,
   finite,
 } as const;

@@ -31,4 +31,6 @@ export { decodeCifarBatch, decodeCifarMeta, readCifar10Archive, type CifarOption
 export { readTar, type TarMember } from './data/tar.js';
 export { isGzip, gunzipBounded } from './data/gzip.js';
 export { DeviceDataset, cpuGather, chunkPlan, type GatherOptions, type UploadOptions } from './data/device.js';
+// The seeded generator behind splits and shuffles (mulberry32), for reproducible data in user code and tests.
+export { mulberry32 } from './reference/random.js';
 export { trainTestSplit, toCategorical, normalize, byteTable, epochOrder, permutation, pixelStats, standardizeParams, type SplitOptions } from './data/preprocess.js';

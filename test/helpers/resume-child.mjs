@@ -15,18 +15,8 @@ if (!bundle || !['full', 'train', 'resume'].includes(mode) || !dir || !out) {
 const sf = await import(pathToFileURL(bundle).href);
 
 // The same data in every child: uint8 6x6 images whose class is the brightest of three column blocks.
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const n = 300;
-const r = mulberry32(77);
+const r = sf.mulberry32(77);
 const images = new Uint8Array(n * 36);
 const labels = new Uint8Array(n);
 for (let i = 0; i < n; i++) {

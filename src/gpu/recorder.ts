@@ -1,7 +1,7 @@
 // The step recorder: a list of dispatches (and the odd copy/clear) recorded once, with bind groups and
 // uniform buffers built at record time, then replayed as one command encoder per `run()`. A training step is
 // one Recorder: `run()` re-encodes the same list (WebGPU command buffers cannot be resubmitted) and submits once.
-import { ShaderflowError } from '../errors.js';
+import { ShaderflowError, ShapeError } from '../errors.js';
 import type { ShaderName } from '../shaders.js';
 import type { Engine } from './engine.js';
 import { Tensor } from './tensor.js';
@@ -93,7 +93,7 @@ export class Recorder {
   scratch(bytes: number, what: string): GPUBufferBinding {
     const size = Math.max(16, Math.ceil(bytes / 4) * 4);
     if (size > this.engine.limits.maxStorageBufferBindingSize)
-      throw new ShaderflowError(`${what}: needs ${size} bytes of scratch, over this adapter's ${this.engine.limits.maxStorageBufferBindingSize} bytes per binding. Use a smaller batch.`);
+      throw new ShapeError(`${what}: needs ${size} bytes of scratch, over this adapter's ${this.engine.limits.maxStorageBufferBindingSize} bytes per binding. Use a smaller batch.`);
     const buf = this.engine.acquire(size);
     this.scratchBuffers.push(buf);
     return { buffer: buf, offset: 0, size };

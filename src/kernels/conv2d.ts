@@ -100,23 +100,6 @@ export function conv2dStepsPerPass(engine: Engine, t: ConvTile): number {
   return limit > 0 ? Math.max(1, Math.floor(limit / (2 + t.px + t.px * t.cv + t.cv))) : 2 ** 30;
 }
 
-/**
- * A per-engine scratch buffer for split reductions, grown on demand. A grown-out buffer is never released: a
- * recording made earlier may still bind it. Dispatches run in order, so every split reduction can share it.
- */
-const scratchBuffers = new WeakMap<Engine, GPUBuffer>();
-function scratch(engine: Engine, floats: number, what: string): GPUBufferBinding {
-  const bytes = Math.max(16, floats * 4);
-  if (bytes > engine.limits.maxStorageBufferBindingSize)
-    throw new ShapeError(`${what}: the split reduction needs ${bytes} bytes of scratch, over this adapter's ${engine.limits.maxStorageBufferBindingSize} per binding. Use a smaller batch.`);
-  let buf = scratchBuffers.get(engine);
-  if (!buf || buf.size < bytes) {
-    buf = engine.acquire(bytes);
-    scratchBuffers.set(engine, buf);
-  }
-  return { buffer: buf, offset: 0, size: bytes };
-}
-
 /** out[i] = sum over `chunks` partials (in order) of partial[c * n + i]. */
 function reducePartials(rec: Recorder, partial: GPUBufferBinding, n: number, chunks: number, out: Tensor, g: Conv2dGeometry, label: string): void {
   const wg = rec.engine.tuning.elementwiseWorkgroup;
@@ -289,7 +272,7 @@ export function conv2dBackwardFilter(
   const tiles = Math.ceil(rows / (tile.workgroup * tile.px));
   if (chunks > Math.min(limit, 60000) || tiles > limit)
     throw new ShapeError(`conv2dBackwardFilter: ${positions} positions in ${chunks} chunks or ${rows} filter rows are too many for one call; use a smaller batch.`);
-  const target = chunks === 1 ? dw : scratch(rec.engine, chunks * rows * g.outC, 'conv2dBackwardFilter');
+  const target = chunks === 1 ? dw : rec.scratch(chunks * rows * g.outC * 4, 'conv2dBackwardFilter (partial sums)');
   // PX consecutive rows share one (kh, kw) when inC is a multiple of PX: the cheaper aligned variant, with vec4
   // loads when PX and outC are multiples of 4 as well.
   const entry = aligned ? (tile.px % 4 === 0 && g.outC % 4 === 0 ? 'backwardFilterAligned4' : 'backwardFilterAligned') : 'backwardFilter';
@@ -319,7 +302,7 @@ export function conv2dBackwardBias(rec: Recorder, dy: Tensor, db: Tensor, g: Con
   const limit = rec.engine.tuning.conv2d.loopLimit;
   const per = limit > 0 ? Math.min(rows, limit) : rows;
   const chunks = Math.ceil(rows / per);
-  const target = chunks === 1 ? db : scratch(rec.engine, chunks * g.outC, 'conv2dBackwardBias');
+  const target = chunks === 1 ? db : rec.scratch(chunks * g.outC * 4, 'conv2dBackwardBias (partial sums)');
   const wg = rec.engine.tuning.elementwiseWorkgroup;
   rec.dispatch({
     shader: 'conv2d',

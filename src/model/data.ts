@@ -75,7 +75,7 @@ function targetRows(y: LabelInput, count: number, classes: number, what: string)
 export function makeBatchSource(engine: Engine, x: XInput, y: LabelInput, inputShape: number[], classes: number, what: string): BatchSource {
   const labels = y ?? (!(x instanceof Float32Array) && 'labels' in x ? (x.labels as LabelInput) : undefined);
   const per = inputShape.reduce((a, b) => a * b, 1);
-  const count = x instanceof Float32Array ? x.length / per : 'images' in x ? x.shape[0]! : x.shape[0]!;
+  const count = x instanceof Float32Array ? x.length / per : x.shape[0]!;
   const rows = Number.isInteger(count) ? targetRows(labels, count, classes, what) : null;
   if (!rows) return makeInputSource(engine, x, y, inputShape, classes, what);
   // Real-valued targets: the input source carries placeholder class 0; its y is overwritten per batch.

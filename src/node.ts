@@ -50,10 +50,7 @@ export async function saveModel(model: Sequential, dir: string): Promise<void> {
   if (model.optimizer) {
     const state = await model.getOptimizerState();
     const names = stateNames(model.optimizer);
-    const bin = new Float32Array(state.tensors.reduce((n, t) => n + t.length, 0));
-    let off = 0;
-    for (const t of state.tensors) bin.set(t, (off += t.length) - t.length);
-    await writeFileAtomic(join(dir, OPTIMIZER_BIN), new Uint8Array(bin.buffer));
+    await writeFileAtomic(join(dir, OPTIMIZER_BIN), new Uint8Array(flatten(state.tensors).buffer));
     const meta: OptimizerFile = { format: OPTIMIZER_FORMAT, optimizer: model.optimizer.kind, seed: model.seed, step: state.step, tensors: state.tensors.map((t, i) => ({ name: names[i] ?? `state${i}`, size: t.length })) };
     await writeFileAtomic(join(dir, OPTIMIZER_JSON), JSON.stringify(meta, null, 1));
   }
@@ -108,10 +105,10 @@ async function restoreOptimizerState(model: Sequential, dir: string): Promise<vo
   }
   const total = meta.tensors.reduce((n, t) => n + t.size, 0);
   if (bytes.byteLength !== total * 4) bad(`${OPTIMIZER_BIN} holds ${bytes.byteLength} bytes; the listed tensors need ${total * 4}.`);
-  const all = new Float32Array(bytes.buffer, bytes.byteOffset, total);
+  const fileBad = (file: string, what: string): never => bad(`${file} ${what}`);
+  const all = floats(bytes, OPTIMIZER_BIN, fileBad);
   for (let i = 0; i < all.length; i++) if (!Number.isFinite(all[i]!)) bad(`${OPTIMIZER_BIN} holds ${all[i]} at byte offset ${i * 4}; state must be finite.`);
-  let off = 0;
-  const tensors = meta.tensors.map((t) => all.slice(off, (off += t.size)));
+  const tensors = splitFloats(all, meta.tensors.map((t) => t.size), OPTIMIZER_BIN, OPTIMIZER_JSON, fileBad);
   try {
     model.setOptimizerState({ step: meta.step, tensors });
     model.seed = meta.seed;
@@ -296,15 +293,19 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
     return { name: s.name, shape: [...shape], values: v };
   });
   if (off !== w.length) bad(weightsFile, `has ${w.length * 4} bytes but ${modelFile} describes ${off * 4}.`);
-  let o2 = 0;
-  const tensors = (counts as number[]).map((n, i) => {
-    if (o2 + n > ob.length) bad(optFile, `too short for state tensor ${i}: it needs bytes ${o2 * 4}..${(o2 + n) * 4} of ${ob.length * 4}.`);
-    const v = ob.slice(o2, o2 + n);
-    o2 += n;
-    return v;
-  });
-  if (o2 !== ob.length) bad(optFile, `has ${ob.length * 4} bytes but checkpoint.json describes ${o2 * 4}.`);
+  const tensors = splitFloats(ob, counts as number[], optFile, 'checkpoint.json', bad);
   return { epoch, batch, batchSize, trainCount, seed, stats: stats!, weights, optimizer: { step, tensors }, history };
+}
+
+/** `all` cut into consecutive tensors of `sizes`, which must cover it exactly (`describedBy` names the file listing them). */
+function splitFloats(all: Float32Array, sizes: number[], file: string, describedBy: string, bad: (file: string, what: string) => never): Float32Array[] {
+  let off = 0;
+  const out = sizes.map((n, i) => {
+    if (off + n > all.length) bad(file, `too short for state tensor ${i}: it needs bytes ${off * 4}..${(off + n) * 4} of ${all.length * 4}.`);
+    return all.slice(off, (off += n));
+  });
+  if (off !== all.length) bad(file, `has ${all.length * 4} bytes but ${describedBy} describes ${off * 4}.`);
+  return out;
 }
 
 function floats(bytes: Uint8Array, file: string, bad: (file: string, what: string) => never): Float32Array {

@@ -101,23 +101,27 @@ export async function benchMatmul(engine: Engine, opts: { runs?: number; peak?: 
   }
   const rows: Row[] = [];
   for (const c of cases) {
-    const { m, n, k } = c;
     const o = c.opts ?? {};
-    const a = engine.tensor(o.transA ? [k, m] : [m, k], randomUniform(m * k, 1));
-    const b = engine.tensor(o.transB ? [n, k] : [k, n], randomUniform(k * n, 2));
-    const out = engine.empty([m, n]);
     const variant = o.variant ?? tuned.variant;
     const wg = o.workgroup ?? tuned.workgroup;
     const isTuned = variant === tuned.variant && wg.join() === tuned.workgroup.join();
-    try {
-      const ms = await timeRecording(engine, `matmul ${c.shape}`, (rec) => matmul(rec, a, b, out, m, n, k, o), runs);
-      const gflops = (2 * m * n * k) / ms / 1e6;
-      rows.push({ shape: `matmul ${c.shape}`, variant: `${variant} wg ${wg.join('x')}${isTuned ? ' (tuned)' : ''}`, ms, gflops, ofPeak: gflops / peak });
-    } finally {
-      for (const t of [a, b, out] as Tensor[]) t.dispose();
-    }
+    const { ms, gflops } = await timeMatmul(engine, c.m, c.n, c.k, o, runs);
+    rows.push({ shape: `matmul ${c.shape}`, variant: `${variant} wg ${wg.join('x')}${isTuned ? ' (tuned)' : ''}`, ms, gflops, ofPeak: gflops / peak });
   }
   return rows;
+}
+
+/** Median ms and GFLOP/s of one m x n x k matmul (operands laid out as `opts` transposes them) on random inputs. */
+export async function timeMatmul(engine: Engine, m: number, n: number, k: number, opts: MatmulOptions = {}, runs = 5): Promise<{ ms: number; gflops: number }> {
+  const a = engine.tensor(opts.transA ? [k, m] : [m, k], randomUniform(m * k, 1));
+  const b = engine.tensor(opts.transB ? [n, k] : [k, n], randomUniform(k * n, 2));
+  const out = engine.empty([m, n]);
+  try {
+    const ms = await timeRecording(engine, `matmul ${m}x${n}x${k}`, (rec) => matmul(rec, a, b, out, m, n, k, opts), runs);
+    return { ms, gflops: (2 * m * n * k) / ms / 1e6 };
+  } finally {
+    for (const t of [a, b, out] as Tensor[]) t.dispose();
+  }
 }
 
 /** Conv2D (forward, backward-input, backward-filter at the seed CNNs' shapes) and max-pool rows (bench/conv.ts). */

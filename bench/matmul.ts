@@ -2,10 +2,8 @@
 // 256..2048 and at the seed models' Dense shapes (batch 128: 784->512, 6272->128 of the MNIST CNN, 16384->128 of
 // the CIFAR CNN) with their backward transposes, next to the FMA probe measured in the same run.
 import { createEngine } from '../src/gpu/engine.js';
-import type { Tensor } from '../src/gpu/tensor.js';
-import { matmul, type MatmulOptions } from '../src/kernels/matmul.js';
-import { randomUniform } from '../src/reference/random.js';
-import { measureFmaPeak, timeRecording } from './kernels.js';
+import type { MatmulOptions } from '../src/kernels/matmul.js';
+import { measureFmaPeak, timeMatmul } from './kernels.js';
 
 interface Case {
   name: string;
@@ -43,19 +41,11 @@ export async function benchMatmulCommand(args: string[]): Promise<void> {
     for (const c of cases()) {
       const { m, n, k } = c;
       const o = c.opts ?? {};
-      const a = engine.tensor(o.transA ? [k, m] : [m, k], randomUniform(m * k, 1));
-      const b = engine.tensor(o.transB ? [n, k] : [k, n], randomUniform(k * n, 2));
-      const out = engine.empty([m, n]);
-      try {
-        const ms = await timeRecording(engine, `matmul ${c.name}`, (rec) => matmul(rec, a, b, out, m, n, k, o), m * n * k > 5e8 ? 3 : 5);
-        const gflops = (2 * m * n * k) / ms / 1e6;
-        if (json)
-          process.stdout.write(`${JSON.stringify({ kernel: 'matmul', case: c.name, m, n, k, transA: !!o.transA, transB: !!o.transB, gflops: +gflops.toFixed(2), peak_gflops: +peak.toFixed(1) })}\n`);
-        else
-          process.stdout.write(`${c.name.padEnd(34)} ${`${m}x${n}x${k}`.padEnd(18)} ${ms.toFixed(2).padStart(9)} ${gflops.toFixed(2).padStart(9)} ${`${((100 * gflops) / peak).toFixed(1)}%`.padStart(10)}\n`);
-      } finally {
-        for (const x of [a, b, out] as Tensor[]) x.dispose();
-      }
+      const { ms, gflops } = await timeMatmul(engine, m, n, k, o, m * n * k > 5e8 ? 3 : 5);
+      if (json)
+        process.stdout.write(`${JSON.stringify({ kernel: 'matmul', case: c.name, m, n, k, transA: !!o.transA, transB: !!o.transB, gflops: +gflops.toFixed(2), peak_gflops: +peak.toFixed(1) })}\n`);
+      else
+        process.stdout.write(`${c.name.padEnd(34)} ${`${m}x${n}x${k}`.padEnd(18)} ${ms.toFixed(2).padStart(9)} ${gflops.toFixed(2).padStart(9)} ${`${((100 * gflops) / peak).toFixed(1)}%`.padStart(10)}\n`);
     }
   } finally {
     engine.dispose();

@@ -13,6 +13,10 @@ export { Conv2D } from './layers/conv2d.js';
 export { MaxPooling2D, MaxPool2D, AveragePooling2D } from './layers/pooling.js';
 export { Dropout } from './layers/dropout.js';
 export { Activation } from './layers/activation.js';
+export { defineLayer, CustomLayer, wgslBindings, type CustomLayerDefinition, type CustomLayerClass, type CustomKernel, type CustomParam, type CustomDims } from './layers/custom.js';
+export { registerLayer, registeredLayer, type SerializableLayerClass } from './layers/registry.js';
+// Numeric gradient and kernel checks (src/check), and the self-test built on them (src/selftest).
+export { checkGradients, formatGradientFailure, type GradientCheckOptions, type GradientReport, type TensorCheck } from './check/gradients.js';
 
 export { Sequential, sequential, type CompileArgs, type FitOptions, type LossName, type Checkpoint, type Checkpointer } from './model/sequential.js';
 export { History, type Callbacks, type Logs } from './model/history.js';

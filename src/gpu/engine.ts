@@ -149,6 +149,9 @@ export class Engine {
   private readonly live = new Map<GPUBuffer, number>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly modules = new Map<string, GPUShaderModule>();
+  /** Pipelines built from source text (pipelineFromSource): key -> source, and pipeline key -> its error check. */
+  private readonly sources = new Map<string, string>();
+  private readonly sourceChecks = new Map<string, Promise<string | null>>();
   private pending: PendingError[] = [];
   private lostInfo: string | null = null;
   private uncaptured: string | null = null;
@@ -332,6 +335,46 @@ export class Engine {
     this.watch(`building pipeline ${key}`, this.device.popErrorScope());
     this.pipelines.set(key, p);
     return p;
+  }
+
+  /**
+   * The compute pipeline for WGSL source text that is not one of src/shaders.ts (custom layers, user kernels),
+   * cached by `key`, `entry` and `constants`; a key names one source (the same key with other text throws).
+   * `layout` is 'auto' or an explicit layout (custom layers build one from their declared bindings, so WebGPU
+   * checks the shader against the declaration). Returns the pipeline and a promise of the first compile or
+   * validation error ("line L:C message" from the compilation info), or null. The caller awaits it: it is NOT
+   * reported by `checkErrors`, so that a caller that rejects bad code leaves the engine usable.
+   */
+  pipelineFromSource(
+    key: string, code: string, entry = 'main', constants: Record<string, number> = {}, layout: GPUPipelineLayout | 'auto' = 'auto',
+  ): { pipeline: GPUComputePipeline; errors: Promise<string | null> } {
+    const known = this.sources.get(key);
+    if (known !== undefined && known !== code) throw new ShaderflowError(`pipelineFromSource: the key "${key}" already names other WGSL source; give each source its own key.`);
+    const pkey = `source:${key}:${entry}:${Object.entries(constants).sort().map(([k, v]) => `${k}=${v}`).join(',')}`;
+    const cached = this.pipelines.get(pkey);
+    if (cached) return { pipeline: cached, errors: this.sourceChecks.get(pkey)! };
+    this.assertAlive(`building kernel ${key}`);
+    this.sources.set(key, code);
+    let module = this.modules.get(`source:${key}`);
+    let moduleErrors: Promise<string | null> = Promise.resolve(null);
+    if (!module) {
+      this.device.pushErrorScope('validation');
+      module = this.device.createShaderModule({ code, label: key });
+      const m = module;
+      moduleErrors = this.device.popErrorScope().then(async (err) => {
+        const info = await m.getCompilationInfo().catch(() => null);
+        const msgs = (info?.messages ?? []).filter((x) => x.type === 'error').map((x) => `line ${x.lineNum}:${x.linePos} ${x.message}`);
+        return msgs.length ? msgs.join('; ') : err ? err.message : null;
+      });
+      this.modules.set(`source:${key}`, module);
+    }
+    this.device.pushErrorScope('validation');
+    const pipeline = this.device.createComputePipeline({ label: `${key}:${entry}`, layout, compute: { module, entryPoint: entry, constants } });
+    const pipelineErrors = this.device.popErrorScope().then((err) => (err ? err.message : null));
+    const errors = Promise.all([moduleErrors, pipelineErrors]).then(([a, b]) => a ?? b);
+    this.pipelines.set(pkey, pipeline);
+    this.sourceChecks.set(pkey, errors);
+    return { pipeline, errors };
   }
 
   /**

@@ -13,7 +13,10 @@ export type Binding = Tensor | GPUBuffer | GPUBufferBinding;
 export type UniformTypes = string;
 
 export interface DispatchSpec {
-  shader: ShaderName;
+  /** A kernel family of src/shaders.ts, or omitted when `pipeline` is given. */
+  shader?: ShaderName;
+  /** A prebuilt pipeline (Engine.pipelineFromSource: custom layers and user kernels) instead of `shader`. */
+  pipeline?: GPUComputePipeline;
   entry?: string;
   /** WGSL `override` constants (part of the pipeline cache key). */
   constants?: Record<string, number>;
@@ -101,8 +104,9 @@ export class Recorder {
 
   dispatch(spec: DispatchSpec): void {
     const entry = spec.entry ?? 'main';
-    const label = spec.label ?? `${spec.shader}.${entry}`;
-    const pipeline = this.engine.pipeline(spec.shader, entry, spec.constants ?? {});
+    const label = spec.label ?? `${spec.shader ?? 'custom'}.${entry}`;
+    if (!spec.pipeline && !spec.shader) throw new ShaderflowError(`dispatch ${label}: give a shader name or a pipeline.`);
+    const pipeline = spec.pipeline ?? this.engine.pipeline(spec.shader!, entry, spec.constants ?? {});
     const device = this.engine.device;
     device.pushErrorScope('validation');
     const group = device.createBindGroup({

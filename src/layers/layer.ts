@@ -78,6 +78,19 @@ export abstract class Layer {
     if (opts.inputShape) this.declaredInputShape = [...opts.inputShape];
   }
 
+  /**
+   * A float64 CPU twin of forward, for layers the built-in references (src/reference/model.ts) do not know, i.e.
+   * custom layers: x is [n, ...inputShape] flattened, `weight(name)` a parameter's values; returns
+   * [n, ...outputShape] flattened. checkGradients differentiates it numerically when present.
+   */
+  referenceForward?(x: Float64Array, weight: (name: string) => ArrayLike<number>, n: number): ArrayLike<number>;
+
+  /**
+   * Async checks a layer must pass on an engine before its first recorded step (custom layers compile their WGSL
+   * and dry-run it here); fit, evaluate, predict and checkGradients await it.
+   */
+  ready?(engine: Engine): Promise<void>;
+
   /** Output shape for `inputShape` (no batch); throws a ShapeError naming this layer when it cannot apply. */
   abstract computeOutputShape(inputShape: number[]): number[];
 

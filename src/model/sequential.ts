@@ -329,6 +329,11 @@ export class Sequential {
     return this.engine;
   }
 
+  /** Awaits every layer's async checks (custom WGSL layers compile and dry-run their kernels) before the first step. */
+  private async layersReady(engine: Engine): Promise<void> {
+    for (const l of this.layers) if (l.ready) await l.ready(engine);
+  }
+
   get numClasses(): number {
     return this.outputShape[0]!;
   }
@@ -435,6 +440,7 @@ export class Sequential {
 
   async fit(x: XInput, y: LabelInput, opts: FitOptions = {}): Promise<History> {
     const engine = this.requireCompiled('fit');
+    await this.layersReady(engine);
     const batchSize = opts.batchSize ?? 32;
     const epochs = opts.epochs ?? 1;
     const verbose: Verbosity = opts.verbose ?? 1;
@@ -653,6 +659,7 @@ export class Sequential {
   /** [loss, accuracy] over (x, y), in batches. */
   async evaluate(x: XInput, y: LabelInput, opts: { batchSize?: number; verbose?: Verbosity; sink?: ProgressSink } = {}): Promise<[number, number]> {
     const engine = this.requireCompiled('evaluate');
+    await this.layersReady(engine);
     const data = makeBatchSource(engine, x, y, this.inputShape, this.numClasses, 'evaluation data');
     const order = engine.tensor([data.count], identityOrder(data));
     try {
@@ -669,6 +676,7 @@ export class Sequential {
   /** Output probabilities (or values) for every example, row-major [n, outputs]. */
   async predict(x: XInput, opts: { batchSize?: number } = {}): Promise<Float32Array> {
     const engine = this.requireCompiled('predict');
+    await this.layersReady(engine);
     const data = makeBatchSource(engine, x, undefined, this.inputShape, this.numClasses, 'prediction input');
     const order = engine.tensor([data.count], identityOrder(data));
     const c = this.numClasses;
@@ -696,6 +704,7 @@ export class Sequential {
   /** Times `steps` training steps (after `warmup`) on random data of one batch; ms per step, for the benchmarks. */
   async timeTrainSteps(o: { batchSize: number; steps: number; warmup?: number }): Promise<number[]> {
     const engine = this.requireCompiled('timeTrainSteps');
+    await this.layersReady(engine);
     const n = o.batchSize;
     const per = this.inputShape.reduce((a, b) => a * b, 1);
     const r = mulberry32(12345);

@@ -145,7 +145,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 `;
 const DOUBLE_BACK = DOUBLE.replace('var<storage, read> x', 'var<storage, read> dy').replace('read_write> y', 'read_write> dx').replace('y[i] = 2.0 * x[i]', 'dx[i] = 2.0 * dy[i]');
 
-function doubling(over: Partial<CustomLayerDefinition<Record<string, never>>> & { forwardCode?: string; forwardBindings?: string[] } = {}): CustomLayerDefinition<Record<string, never>> {
+function doubling(over: Partial<CustomLayerDefinition<Record<never, never>>> & { forwardCode?: string; forwardBindings?: string[] } = {}): CustomLayerDefinition<Record<never, never>> {
   return {
     className: 'Double',
     forward: { code: over.forwardCode ?? DOUBLE, bindings: over.forwardBindings ?? ['dims', 'x', 'y'], workgroups: (d) => [Math.ceil((d.n * d.outSize) / 64)] },
@@ -156,7 +156,7 @@ function doubling(over: Partial<CustomLayerDefinition<Record<string, never>>> & 
 }
 
 describe('bad custom layers fail at compile time, naming the layer and the WGSL line', () => {
-  const ready = async (def: CustomLayerDefinition<Record<string, never>>, inputShape = [5]) => {
+  const ready = async (def: CustomLayerDefinition<Record<never, never>>, inputShape = [5]) => {
     const Cls = defineLayer(def);
     const l = new Cls({ name: 'bad', inputShape });
     l.build(inputShape);
@@ -171,7 +171,7 @@ describe('bad custom layers fail at compile time, naming the layer and the WGSL 
 
   it('WGSL that does not compile', async () => {
     const code = DOUBLE.replace('y[i] = 2.0 * x[i];', 'y[i] = 2.0 * undefinedThing;');
-    const e = await ready(doubling({ forwardCode: code })).catch((err: unknown) => err);
+    const e = (await ready(doubling({ forwardCode: code })).catch((err: unknown) => err)) as Error;
     expect(e).toBeInstanceOf(ShaderflowError);
     expect((e as Error).message).toMatch(/^Layer "bad" \(Double\): forward kernel 0: the WGSL does not compile: line 10:\d+ .*undefinedThing/s);
     expect((e as Error).message).toMatch(/10 \| y\[i\] = 2\.0 \* undefinedThing;/);
@@ -187,7 +187,7 @@ describe('bad custom layers fail at compile time, naming the layer and the WGSL 
 
   it('a written binding declared read-only, and a read one declared read_write', async () => {
     const ro = DOUBLE.replace('var<storage, read_write> y', 'var<storage, read> y');
-    const e = await ready(doubling({ forwardCode: ro })).catch((err: unknown) => err as Error);
+    const e = (await ready(doubling({ forwardCode: ro })).catch((err: unknown) => err)) as Error;
     expect(e).toBeInstanceOf(ShaderflowError);
     expect(e.message).toMatch(/Layer "bad" \(Double\): forward kernel 0/);
     expect(e.message).toMatch(/line (5|10)/); // the declaration (or the store WGSL refuses)
@@ -203,14 +203,14 @@ describe('bad custom layers fail at compile time, naming the layer and the WGSL 
   it('an output shape larger than what the WGSL writes', async () => {
     // declares [6] but the shader (bounded by inSize) writes 5 values per example... of a packed [n, 6] output
     const code = DOUBLE.replace('dims.n * dims.outSize', 'dims.n * dims.inSize');
-    const e = await ready(doubling({ forwardCode: code, outputShape: (s) => [s[0]! + 1] })).catch((err: unknown) => err as Error);
+    const e = (await ready(doubling({ forwardCode: code, outputShape: (s) => [s[0]! + 1] })).catch((err: unknown) => err)) as Error;
     expect(e).toBeInstanceOf(ShaderflowError);
     expect(e.message).toMatch(/Layer "bad" \(Double\): forward kernel 0 \(fn main at WGSL line 7, "y" declared at line 5\) leaves 2 of the 12 values of "y" unwritten/);
   });
 
   it('an output shape smaller than what the WGSL writes', async () => {
     const code = DOUBLE.replace('dims.n * dims.outSize', 'dims.n * dims.inSize');
-    await expect(ready(doubling({ forwardCode: code, outputShape: (s) => [s[0]! - 2], workgroups: undefined } as never))).rejects.toThrow(
+    await expect(ready(doubling({ forwardCode: code, outputShape: (s: number[]) => [s[0]! - 2] }))).rejects.toThrow(
       /forward kernel 0 \(fn main at WGSL line 7, "y" declared at line 5\) writes "y" past the 6 values its outputShape \[3\] gives for a batch of 2/,
     );
   });

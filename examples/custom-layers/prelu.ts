@@ -67,7 +67,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 const groups = (count: number): [number] => [Math.max(1, Math.ceil(count / WG))];
 const channels = (shape: number[]) => shape[shape.length - 1]!;
 
-function definition(className: string, alphaSign: '+' | '-'): CustomLayerDefinition<Record<string, never>> {
+function definition(className: string, alphaSign: '+' | '-'): CustomLayerDefinition<Record<never, never>> {
   return {
     className,
     baseName: 'p_re_lu',

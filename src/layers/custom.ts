@@ -474,7 +474,7 @@ export class CustomLayer<C extends object> extends Layer {
  * A Layer class from a WGSL definition (see the top of src/layers/custom.ts for bindings and the checks). Register
  * it with `registerLayer(Cls)` so models using it save and load.
  */
-export function defineLayer<C extends object = Record<string, never>>(definition: CustomLayerDefinition<C>): CustomLayerClass<C> {
+export function defineLayer<C extends object = Record<never, never>>(definition: CustomLayerDefinition<C>): CustomLayerClass<C> {
   if (typeof definition.className !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(definition.className))
     throw new ShaderflowError(`defineLayer: className ${JSON.stringify(definition.className)} must be an identifier.`);
   for (const stage of ['forward', 'backward'] as const) {

@@ -30,11 +30,11 @@ const browserProvider = {
     b.onResolve({ filter: /\/provider\.js$/ }, (args) => ({ path: resolve(args.resolveDir, args.path.replace(/provider\.js$/, 'provider.browser.ts')) }));
   },
 };
-const browserEntries = ['src/index.ts', 'web/demo.ts'].filter((f) => existsSync(resolve(root, f)));
+const browserEntries = ['src/index.ts', 'web/demo.ts', 'web/selftest.ts'].filter((f) => existsSync(resolve(root, f)));
 await build({
   ...common,
   absWorkingDir: root,
-  entryPoints: browserEntries.map((f) => ({ in: f, out: f === 'src/index.ts' ? 'shaderflow' : 'demo' })),
+  entryPoints: browserEntries.map((f) => ({ in: f, out: f === 'src/index.ts' ? 'shaderflow' : f.replace(/^web\/(.*)\.ts$/, '$1') })),
   outdir: 'dist/browser',
   platform: 'browser',
   plugins: [browserProvider],

@@ -17,6 +17,9 @@ export { defineLayer, CustomLayer, wgslBindings, type CustomLayerDefinition, typ
 export { registerLayer, registeredLayer, type SerializableLayerClass } from './layers/registry.js';
 // Numeric gradient and kernel checks (src/check), and the self-test built on them (src/selftest).
 export { checkGradients, formatGradientFailure, type GradientCheckOptions, type GradientReport, type TensorCheck } from './check/gradients.js';
+export { checkKernel, type KernelCheckSpec, type KernelCheckOptions, type KernelReport, type KernelTensorSpec } from './check/kernel.js';
+export { runSelftest, formatSelftestTable, type SelftestOptions, type SelftestReport, type SelftestRow } from './selftest/run.js';
+export { SELFTEST_CASES, type SelftestCase, type CaseOutcome } from './selftest/cases.js';
 
 export { Sequential, sequential, type CompileArgs, type FitOptions, type LossName, type Checkpoint, type Checkpointer } from './model/sequential.js';
 export { History, type Callbacks, type Logs } from './model/history.js';

@@ -272,4 +272,34 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     expect(problems, problems.join('\n')).toEqual([]);
     await page.close();
   }, 90_000);
+
+  it('web/selftest.html: the quick self-test passes on SwiftShader; a corrupted kernel is reported by name', async () => {
+    type PageState = import('../web/selftest.js').SelftestPageState;
+    const state = (page: Page) => page.evaluate(() => JSON.parse(JSON.stringify((window as unknown as { __selftest: PageState }).__selftest)) as PageState);
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const problems = watch(page);
+    await page.goto(`${server.url}selftest.html?quick=1`);
+    await page.waitForFunction(() => ['done', 'error', 'no-webgpu'].includes((window as unknown as { __selftest: PageState }).__selftest?.status), null, { timeout: 240_000 });
+    const s = await state(page);
+    expect(s.error).toBeNull();
+    expect(s.adapter).toMatch(/swiftshader|google/i);
+    const failing = s.rows.filter((r) => !r.pass).map((r) => `${r.kernel} ${r.variant}: ${r.failure ?? `${r.error} > ${r.bound} (${r.tensor})`}`);
+    expect(failing, failing.join('\n')).toEqual([]);
+    expect(s.report!.pass).toBe(true);
+    expect(s.rows.map((r) => r.kernel)).toEqual(expect.arrayContaining(['matmul', 'conv2d', 'pool', 'activation', 'loss', 'optimizer', 'gradients']));
+    expect(await page.locator('#rows tr').count()).toBe(s.rows.length);
+    expect(await page.textContent('#verdict')).toMatch(/^All \d+ checks pass/);
+    expect(await page.inputValue('#report')).toMatch(/^adapter: .*\n\n\| kernel +\| variant/);
+    writeFileSync(join(ARTIFACTS, 'selftest-swiftshader.md'), s.text);
+    // The test-only switch: corrupt matmul's output; the page must fail and name it.
+    await page.goto(`${server.url}selftest.html?quick=1&corrupt=matmul`);
+    await page.waitForFunction(() => ['done', 'error'].includes((window as unknown as { __selftest: PageState }).__selftest?.status), null, { timeout: 240_000 });
+    const bad = await state(page);
+    expect(bad.report!.pass).toBe(false);
+    expect(new Set(bad.report!.failed.map((f) => f.split(' ')[0]))).toEqual(new Set(['matmul']));
+    expect(await page.textContent('#verdict')).toMatch(/FAIL: matmul \(naive\)/);
+    expect(await page.locator('#rows tr.fail').count()).toBe(bad.report!.failed.length);
+    expect(problems, problems.join('\n')).toEqual([]);
+    await page.close();
+  }, 600_000);
 });

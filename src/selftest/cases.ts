@@ -49,8 +49,8 @@ export interface SelftestCase {
   /** The variant: an entry point, tile shape, activation or layer configuration. */
   variant: string;
   shapes: string;
-  /** Part of --quick. */
-  quick: boolean;
+  /** Part of --quick: always, or on engines where this is the variant training uses (the tuned matmul tile). */
+  quick: boolean | ((engine: Engine) => boolean);
   /** Whether this adapter can run the variant (default: yes). */
   available?(engine: Engine): boolean;
   /** `corrupt`: the test-only switch; the case overwrites one output value after its kernel ran. */
@@ -61,7 +61,7 @@ const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const sqrt = Math.sqrt;
 
 /** A case around one checkKernel spec (the variant shown is the spec's, or the entry points that ran). */
-function kernelCase(kernel: string, variant: string, shapes: string, quick: boolean, spec: () => Omit<KernelCheckSpec, 'kernel' | 'variant' | 'shapes'>, entryVariant = false): SelftestCase {
+function kernelCase(kernel: string, variant: string, shapes: string, quick: SelftestCase['quick'], spec: () => Omit<KernelCheckSpec, 'kernel' | 'variant' | 'shapes'>, entryVariant = false): SelftestCase {
   return {
     kernel,
     variant,
@@ -77,7 +77,7 @@ function kernelCase(kernel: string, variant: string, shapes: string, quick: bool
 
 // ------------------------------------------------------------------ matmul: every tile variant
 
-function matmulCase(variant: MatmulVariant, m: number, n: number, k: number, o: { transA?: boolean; transB?: boolean; bias?: boolean; relu?: boolean; accumulate?: boolean }, quick: boolean): SelftestCase {
+function matmulCase(variant: MatmulVariant, m: number, n: number, k: number, o: { transA?: boolean; transB?: boolean; bias?: boolean; relu?: boolean; accumulate?: boolean }, quick: SelftestCase['quick']): SelftestCase {
   const flags = [o.transA && 'Aᵀ', o.transB && 'Bᵀ', o.bias && '+bias', o.relu && 'relu', o.accumulate && '+=out'].filter(Boolean).join(' ');
   const c = kernelCase('matmul', variant, `${m}x${n}x${k}${flags ? ` ${flags}` : ''}`, quick, () => ({
     inputs: { a: { shape: o.transA ? [k, m] : [m, k] }, b: { shape: o.transB ? [n, k] : [k, n] }, bias: { shape: [n] } },
@@ -99,8 +99,10 @@ function matmulCase(variant: MatmulVariant, m: number, n: number, k: number, o: 
   return c;
 }
 
+// --quick: the naive reference variant and the tile this adapter trains with (each big register tile costs llvmpipe
+// tens of seconds to compile the first time); the full run: every variant, transposed and accumulating too.
 const MATMUL_CASES: SelftestCase[] = (Object.keys(MATMUL_TILE) as MatmulVariant[]).flatMap((v) => [
-  matmulCase(v, 33, 17, 127, { bias: true, relu: true }, true),
+  matmulCase(v, 33, 17, 127, { bias: true, relu: true }, (engine) => v === 'naive' || v === engine.tuning.matmul.variant),
   matmulCase(v, 7, 33, 65, { transA: true }, false),
   matmulCase(v, 37, 257, 9, { transB: true, accumulate: true }, false),
 ]);
@@ -457,9 +459,12 @@ function gradientCase(variant: string, make: () => Layer | Sequential, inputShap
   };
 }
 
+// Sizes that are multiples of 4 where a Dense meets them, so the matmul pipelines (specialized on alignment, bias,
+// relu and transposes) are shared between cases: fewer first-time shader compiles.
 const GRADIENT_CASES: SelftestCase[] = [
-  gradientCase('Dense relu', () => new Dense({ name: 'dense', units: 5, activation: 'relu' }), [7], true),
-  gradientCase('Dense softmax', () => new Dense({ name: 'dense', units: 4, activation: 'softmax' }), [6], true),
+  gradientCase('Dense relu', () => new Dense({ name: 'dense', units: 4, activation: 'relu' }), [8], true),
+  gradientCase('Dense softmax', () => new Dense({ name: 'dense', units: 5, activation: 'softmax' }), [6], false),
+  gradientCase('Dense sigmoid, no bias', () => new Dense({ name: 'dense', units: 3, activation: 'sigmoid', useBias: false }), [7], false),
   gradientCase('Conv2D 3x3 same relu', () => new Conv2D({ name: 'conv2d', filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' }), [5, 7, 2], true),
   gradientCase('Conv2D 2x2 /2 same tanh', () => new Conv2D({ name: 'conv2d', filters: 4, kernelSize: 2, strides: 2, padding: 'same', activation: 'tanh' }), [5, 7, 3], true),
   gradientCase('MaxPooling2D 2x2', () => new MaxPooling2D({ name: 'max_pooling2d', poolSize: 2 }), [5, 7, 3], true),
@@ -467,12 +472,13 @@ const GRADIENT_CASES: SelftestCase[] = [
   gradientCase('Flatten', () => new Flatten({ name: 'flatten' }), [3, 2, 5], true),
   gradientCase('Dropout 0.4 (fixed step)', () => new Dropout({ name: 'dropout', rate: 0.4 }), [33], true),
   ...(['sigmoid', 'tanh', 'softmax'] as const).map((a) => gradientCase(`Activation ${a}`, () => new Activation({ name: 'activation', activation: a }), [3, 7], true)),
-  gradientCase('CNN conv/pool/flatten/dense', () =>
+  gradientCase('CNN conv/pool/flatten/dense/softmax', () =>
     new Sequential([
-      new Conv2D({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [5, 7, 2] }),
+      new Conv2D({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [4, 6, 2] }),
       new MaxPooling2D({ poolSize: 2 }),
       new Flatten(),
-      new Dense({ units: 4, activation: 'softmax' }),
+      new Dense({ units: 4, activation: 'relu' }),
+      new Activation({ activation: 'softmax' }),
     ]), undefined, true),
   gradientCase('Dense tanh', () => new Dense({ name: 'dense', units: 3, activation: 'tanh' }), [5], false, 'gpu'),
   gradientCase('Conv2D 3x3 same relu', () => new Conv2D({ name: 'conv2d', filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' }), [4, 5, 2], false, 'gpu'),

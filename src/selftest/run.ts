@@ -46,7 +46,8 @@ export interface SelftestOptions {
 export async function runSelftest(engine: Engine, options: SelftestOptions = {}): Promise<SelftestReport> {
   const t0 = Date.now();
   const quick = options.quick ?? false;
-  const cases = (options.cases ?? SELFTEST_CASES).filter((c) => (!quick || c.quick) && (c.available?.(engine) ?? true));
+  const inQuick = (c: SelftestCase) => (typeof c.quick === 'function' ? c.quick(engine) : c.quick);
+  const cases = (options.cases ?? SELFTEST_CASES).filter((c) => (!quick || inQuick(c)) && (c.available?.(engine) ?? true));
   const rows: SelftestRow[] = [];
   for (const [i, c] of cases.entries()) {
     const start = Date.now();

@@ -164,6 +164,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       tried.push(`${c.label}: requestDevice failed: ${(e as Error).message}`);
       continue;
     }
+    // Read field by field: GPUAdapterInfo's fields are getters, which an object spread does not copy.
     const info = adapter.info ?? ({} as GPUAdapterInfo);
     const report: AdapterReport = {
       vendor: info.vendor ?? '',
@@ -172,7 +173,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       device: (info as { device?: string }).device ?? '',
       featureLevel: c.featureLevel,
       backend: c.label.replace(/ \(.*\)$/, ''),
-      ...classifyAdapter({ ...info, isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter }, forcedClass),
+      ...classifyAdapter({ vendor: info.vendor, architecture: info.architecture, description: info.description, device: (info as { device?: string }).device, isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter }, forcedClass),
       software: false,
       runtime,
     };

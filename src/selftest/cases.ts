@@ -15,6 +15,7 @@ import { flagNonFinite } from '../kernels/finite.js';
 import { initialize } from '../kernels/initializer.js';
 import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy } from '../kernels/loss.js';
 import { matmul, MATMUL_TILE, type MatmulVariant } from '../kernels/matmul.js';
+import { tuningOf } from '../kernels/tuning.js';
 import { adamStep, rmspropStep, sgdStep } from '../kernels/optimizer.js';
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward, pool2dGeometry, type Pool2dGeometry } from '../kernels/pool.js';
 import { DeviceDataset, cpuGather } from '../data/device.js';
@@ -93,7 +94,7 @@ function matmulCase(variant: MatmulVariant, m: number, n: number, k: number, o: 
     floor: Math.max(1, sqrt(k)),
   }));
   c.available = (engine) => {
-    const [x, y] = engine.tuning.matmul.workgroup;
+    const [x, y] = tuningOf(engine).matmul.workgroup;
     return x * y <= engine.limits.maxComputeInvocationsPerWorkgroup;
   };
   return c;
@@ -102,7 +103,7 @@ function matmulCase(variant: MatmulVariant, m: number, n: number, k: number, o: 
 // --quick: the naive reference variant and the tile this adapter trains with (each big register tile costs llvmpipe
 // tens of seconds to compile the first time); the full run: every variant, transposed and accumulating too.
 const MATMUL_CASES: SelftestCase[] = (Object.keys(MATMUL_TILE) as MatmulVariant[]).flatMap((v) => [
-  matmulCase(v, 33, 17, 127, { bias: true, relu: true }, (engine) => v === 'naive' || v === engine.tuning.matmul.variant),
+  matmulCase(v, 33, 17, 127, { bias: true, relu: true }, (engine) => v === 'naive' || v === tuningOf(engine).matmul.variant),
   matmulCase(v, 7, 33, 65, { transA: true }, false),
   matmulCase(v, 37, 257, 9, { transB: true, accumulate: true }, false),
 ]);

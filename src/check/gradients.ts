@@ -69,6 +69,9 @@ export interface GradientReport {
 
 /** Float64 path default: float32 forward and backward over sums of at most ~10^3 terms (measured <= 2e-6). */
 const DEFAULT_RTOL = 2e-5;
+/** Upstream-gradient scale of the noise-measuring second backward, and how many times that noise a bound allows. */
+const NOISE_SCALE = 0.7;
+const NOISE_FACTOR = 16;
 /** float32 unit roundoff. */
 const U32 = 2 ** -24;
 /** GPU-path steps: h = 2^-7 · max(1, |v|) and h/2 (see gpuNumeric). */
@@ -90,8 +93,12 @@ interface Param {
  *
  * Bounds, per element i (pass: |gpu_i − numeric_i| <= bound_i, and gpu_i finite):
  *  - float64 reference (default when every layer has one): step h = 1e-6 in float64, whose own error (~1e-10)
- *    is negligible; bound_i = rtol · max_j |numeric_j| (rtol 2e-5): the float32 rounding of the GPU's forward and
- *    backward sums, relative to the tensor's scale.
+ *    is negligible; bound_i = rtol · max_j |numeric_j| + 16·ν (rtol 2e-5): the float32 rounding of the GPU's forward
+ *    and backward, relative to the tensor's scale, plus ν, the float32 noise of this very backward, measured: the max
+ *    over the tensor of |g(0.7·r)/0.7 − g(r)| (a second backward with the upstream gradient scaled; gradients are
+ *    linear in it, so the difference is rounding only, whatever a bug does). ν matters where a gradient is a
+ *    cancellation of much larger terms (softmax and normalization backward subtract sums of order |r| from terms of
+ *    order |r|): its absolute error is then u·|r|, however small the result, which rtol·scale alone would not allow.
  *  - GPU forward (no reference): L from the GPU's float32 outputs, differenced in float64 (outputs the element does
  *    not reach are bit-identical in every pass, so they cancel exactly). Steps h = 2^-7·max(1, |v_i|) (about the
  *    float32 optimum (3u/|f'''|)^(1/3) for unit-scale values) and h/2; D(h) the central difference, S(h) the second
@@ -102,7 +109,7 @@ interface Param {
  *    where it is about the jump in slope (the case the first term misses: a kink right at v makes D(h) = D(h/2));
  *    for one kink within the step the two terms together exceed the error of D(h/2) wherever the kink lies. The
  *    third term is the rounding of the outputs that moved (u = 2^-24), the last the backward's own float32
- *    rounding. So the bound widens only for elements next to a kink. A wrong backward (a sign, a missing term) is
+ *    rounding (and 16·ν, as above). So the bound widens only for elements next to a kink. A wrong backward (a sign, a missing term) is
  *    off by O(1) of the scale, far past it; a 1% error is caught at unit-scale smooth points.
  * Report and pass per tensor; throws (a NumericError) only with `throwOnFailure`.
  */
@@ -173,13 +180,31 @@ export async function checkGradients(target: Layer | Sequential, options: Gradie
     back.run();
     const dx = await d!.data();
     const grads = await Promise.all(params.map((p) => p.g.data()));
+    // The float32 rounding noise of this backward, measured: the same backward with the upstream gradient scaled by
+    // NOISE_SCALE (not a power of two, so every rounding falls differently). Gradients are linear in dy, so
+    // g(s·r)/s − g(r) is rounding alone, whatever a bug does to g; the gradients are re-poisoned first, so a
+    // backward that accumulates instead of overwriting shows up as NaN rather than as noise.
+    dy.write(Float32Array.from(r, (v) => v * NOISE_SCALE));
+    for (const p of params) p.g.write(new Float32Array(p.g.size).fill(NaN));
+    back.run();
+    const dxScaled = await d!.data();
+    const gradsScaled = await Promise.all(params.map((p) => p.g.data()));
+    const noiseOf = (a: Float32Array, b: Float32Array): number => {
+      let m = 0;
+      for (let i = 0; i < a.length; i++) {
+        const e = Math.abs(b[i]! / NOISE_SCALE - a[i]!);
+        if (Number.isFinite(e)) m = Math.max(m, e);
+      }
+      return m;
+    };
+    const noise = [noiseOf(dx, dxScaled), ...grads.map((g, i) => noiseOf(g, gradsScaled[i]!))];
 
     const maxElements = options.maxElements ?? (useRef ? 256 : 48);
     const rand = mulberry32(seed * 31 + 5);
     const tensors: TensorCheck[] = [];
     const subjects = [
-      { name: 'input', shape: [n, ...inputShape], values: x0, tensor: x, gpu: dx, param: undefined as Param | undefined },
-      ...params.map((p, i) => ({ name: p.name, shape: p.shape, values: p.values, tensor: p.w, gpu: grads[i]!, param: p })),
+      { name: 'input', shape: [n, ...inputShape], values: x0, tensor: x, gpu: dx, noise: noise[0]!, param: undefined as Param | undefined },
+      ...params.map((p, i) => ({ name: p.name, shape: p.shape, values: p.values, tensor: p.w, gpu: grads[i]!, noise: noise[i + 1]!, param: p })),
     ];
     if (useRef) {
       const w64 = new Map(params.map((p) => [p.name, Float64Array.from(p.values)]));
@@ -206,7 +231,7 @@ export async function checkGradients(target: Layer | Sequential, options: Gradie
         }
         const scale = idx.reduce((m, i) => Math.max(m, Math.abs(numeric[i]!)), 0);
         const rtol = options.rtol ?? DEFAULT_RTOL;
-        tensors.push(compareTensor(s.name, s.shape, s.gpu, numeric, () => rtol * scale, scale, idx));
+        tensors.push(compareTensor(s.name, s.shape, s.gpu, numeric, () => rtol * scale + NOISE_FACTOR * s.noise, scale, idx));
       }
     } else {
       const fwd = new Recorder(engine, `checkGradients ${label} (forward)`);
@@ -250,7 +275,7 @@ export async function checkGradients(target: Layer | Sequential, options: Gradie
           allowed[i] = 2 * Math.abs(wide.d - narrow.d) + Math.abs(wide.second - 4 * narrow.second) / step + 4 * U32 * narrow.mag;
         }
         const scale = idx.reduce((m, i) => Math.max(m, Math.abs(numeric[i]!)), 0);
-        tensors.push(compareTensor(s.name, s.shape, s.gpu, numeric, (i) => allowed[i]! + 1e-4 * scale, scale, idx));
+        tensors.push(compareTensor(s.name, s.shape, s.gpu, numeric, (i) => allowed[i]! + 1e-4 * scale + NOISE_FACTOR * s.noise, scale, idx));
       }
     }
     await engine.checkErrors(`checkGradients(${label})`);

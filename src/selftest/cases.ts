@@ -2,7 +2,9 @@
 // checkKernel against the float64 reference (src/reference/) or a checkGradients. A new kernel variant is one more
 // entry here. `quick` entries make `shaderflow selftest --quick` (under a minute on llvmpipe); the full run adds
 // larger and edge shapes (transposes, accumulation, chunked reductions, the GPU-forward gradient path).
-import type { Engine } from '../gpu/engine.js';
+import type { Engine, PipelineSpec } from '../gpu/engine.js';
+import { Recorder } from '../gpu/recorder.js';
+import type { Tensor } from '../gpu/tensor.js';
 import { checkGradients, type TensorCheck } from '../check/gradients.js';
 import { checkKernel, type KernelCheckSpec } from '../check/kernel.js';
 import { activationBackward, activationForward } from '../kernels/activation.js';
@@ -56,6 +58,8 @@ export interface SelftestCase {
   available?(engine: Engine): boolean;
   /** `corrupt`: the test-only switch; the case overwrites one output value after its kernel ran. */
   run(engine: Engine, corrupt: boolean): Promise<CaseOutcome>;
+  /** The pipelines `run` will build (from a dry recording), so that all can be compiled at once, in parallel. */
+  pipelines?(engine: Engine): PipelineSpec[];
 }
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -68,6 +72,20 @@ function kernelCase(kernel: string, variant: string, shapes: string, quick: Self
     variant,
     shapes,
     quick,
+    pipelines(engine) {
+      const s = spec();
+      const made: Tensor[] = [];
+      const t: Record<string, Tensor> = {};
+      for (const [name, x] of Object.entries({ ...s.inputs, ...s.outputs })) made.push((t[name] = engine.empty(x.shape, x.dtype ?? 'f32')));
+      const rec = new Recorder(engine, `selftest ${kernel} ${variant} (dry)`, { dry: true });
+      try {
+        s.record(rec, t);
+        return rec.pipelineSpecs();
+      } finally {
+        rec.dispose();
+        for (const x of made) x.dispose();
+      }
+    },
     async run(engine, corrupt) {
       const r = await checkKernel(engine, { kernel, variant, shapes, ...spec() }, { corrupt });
       const ran = [...new Set(r.dispatches.map((d) => d.replace(/^[a-z0-9]+\./i, '').replace(/\[\d+\]$/, '').replace(/ \(.*\)$/, '')))];

@@ -48,6 +48,9 @@ export async function runSelftest(engine: Engine, options: SelftestOptions = {})
   const quick = options.quick ?? false;
   const inQuick = (c: SelftestCase) => (typeof c.quick === 'function' ? c.quick(engine) : c.quick);
   const cases = (options.cases ?? SELFTEST_CASES).filter((c) => (!quick || inQuick(c)) && (c.available?.(engine) ?? true));
+  // Every kernel case's pipelines compiled at once (createComputePipelineAsync, in parallel where the driver can):
+  // the first run on a machine is mostly shader compilation.
+  await engine.compilePipelines(cases.flatMap((c) => c.pipelines?.(engine) ?? []));
   const rows: SelftestRow[] = [];
   for (const [i, c] of cases.entries()) {
     const start = Date.now();

@@ -16,7 +16,7 @@ export { Activation } from './layers/activation.js';
 export { defineLayer, CustomLayer, wgslBindings, type CustomLayerDefinition, type CustomLayerClass, type CustomKernel, type CustomParam, type CustomDims } from './layers/custom.js';
 export { registerLayer, registeredLayer, type SerializableLayerClass } from './layers/registry.js';
 // Numeric gradient and kernel checks (src/check), and the self-test built on them (src/selftest).
-export { checkGradients, formatGradientFailure, type GradientCheckOptions, type GradientReport, type TensorCheck } from './check/gradients.js';
+export { checkGradients, centralDifferences, formatGradientFailure, type GradientCheckOptions, type GradientReport, type TensorCheck } from './check/gradients.js';
 export { checkKernel, type KernelCheckSpec, type KernelCheckOptions, type KernelReport, type KernelTensorSpec } from './check/kernel.js';
 export { runSelftest, formatSelftestTable, type SelftestOptions, type SelftestReport, type SelftestRow } from './selftest/run.js';
 export { SELFTEST_CASES, type SelftestCase, type CaseOutcome } from './selftest/cases.js';

@@ -116,7 +116,7 @@ interface Param {
 export async function checkGradients(target: Layer | Sequential, options: GradientCheckOptions = {}): Promise<GradientReport> {
   const engine = options.engine ?? (target instanceof Sequential ? target.engine : undefined);
   if (!engine) throw new ShaderflowError('checkGradients: pass { engine } (only a compiled model brings its own).');
-  const { layers, weights: modelWeights, release } = await layerChain(target);
+  const { layers, weights: modelWeights } = await layerChain(target);
   const n = options.batch ?? 2;
   if (!Number.isInteger(n) || n < 1) throw new ShaderflowError(`checkGradients: batch must be a positive whole number, got ${n}.`);
   const seed = options.seed ?? 1;
@@ -218,17 +218,7 @@ export async function checkGradients(target: Layer | Sequential, options: Gradie
       for (const s of subjects) {
         const v = s.param ? w64.get(s.name)! : x64;
         const idx = sampleIndices(v.length, maxElements, rand);
-        const numeric = new Float64Array(v.length);
-        const h = 1e-6;
-        for (const i of idx) {
-          const v0 = v[i]!;
-          v[i] = v0 + h;
-          const up = loss();
-          v[i] = v0 - h;
-          const down = loss();
-          v[i] = v0;
-          numeric[i] = (up - down) / (2 * h);
-        }
+        const numeric = centralDifferences(v, loss, idx);
         const scale = idx.reduce((m, i) => Math.max(m, Math.abs(numeric[i]!)), 0);
         const rtol = options.rtol ?? DEFAULT_RTOL;
         tensors.push(compareTensor(s.name, s.shape, s.gpu, numeric, () => rtol * scale + NOISE_FACTOR * s.noise, scale, idx));
@@ -297,8 +287,25 @@ export async function checkGradients(target: Layer | Sequential, options: Gradie
       l.grads = [];
     }
     for (const t of made) t.dispose();
-    release();
   }
+}
+
+/**
+ * Central differences (f(v + h) − f(v − h)) / 2h of `f` (which reads `values`) at `indices` (default all), changing
+ * one element at a time in place and restoring it; float64, for float64 references (h = 1e-6).
+ */
+export function centralDifferences(values: Float64Array, f: () => number, indices?: readonly number[], h = 1e-6): Float64Array {
+  const numeric = new Float64Array(values.length);
+  for (const i of indices ?? values.keys()) {
+    const v0 = values[i]!;
+    values[i] = v0 + h;
+    const up = f();
+    values[i] = v0 - h;
+    const down = f();
+    values[i] = v0;
+    numeric[i] = (up - down) / (2 * h);
+  }
+  return numeric;
 }
 
 /** "checkGradients(prelu (PReLU)): prelu/alpha ... FAIL" for every failing tensor. */
@@ -311,17 +318,17 @@ export function formatGradientFailure(report: GradientReport): string {
  * The layers to check and, for a compiled model, its current weights. A compiled model is never touched: its
  * layers are rebuilt from its topology (so built-in and registered custom layers only) on buffers of our own.
  */
-async function layerChain(target: Layer | Sequential): Promise<{ layers: Layer[]; weights?: Map<string, Float32Array>; release: () => void }> {
-  if (!(target instanceof Sequential)) return { layers: [target], release: () => {} };
+async function layerChain(target: Layer | Sequential): Promise<{ layers: Layer[]; weights?: Map<string, Float32Array> }> {
+  if (!(target instanceof Sequential)) return { layers: [target] };
   if (!target.compiled) {
     target.build();
     target.layers.forEach((l, i) => (l.id = i));
-    return { layers: target.layers, release: () => {} };
+    return { layers: target.layers };
   }
   const { layers } = layersFromJson({ modelTopology: topologyOf(target) });
   layers.forEach((l, i) => (l.id = i));
   const weights = new Map((await target.getWeights()).map((w) => [w.name, w.values]));
-  return { layers, weights, release: () => {} };
+  return { layers, weights };
 }
 
 /** Builds each layer for the shape it will see (rebuilding one built for another shape). */

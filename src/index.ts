@@ -3,7 +3,7 @@ export * from './errors.js';
 export { createEngine, Engine, sizeClass, type EngineOptions, type AdapterReport, type MemoryReport } from './gpu/engine.js';
 export { Tensor, shapeSize, type DType } from './gpu/tensor.js';
 export { Recorder, runOnce, grid1d, type Binding, type DispatchSpec } from './gpu/recorder.js';
-export type { Tuning } from './gpu/tuning.js';
+export type { Tuning } from './kernels/tuning.js';
 export * as kernels from './kernels/index.js';
 
 export { Layer, resetLayerNames, type ActivationName, type InitializerName, type StepContext } from './layers/layer.js';

@@ -4,7 +4,13 @@ import { DeviceError, ShaderflowError } from '../errors.js';
 import { SHADERS, type ShaderName } from '../shaders.js';
 import { gpuCandidates, installHint, runtime, type BackendName } from './provider.js';
 import { Tensor, type DType } from './tensor.js';
-import { autotune, autotuneEnabled, chooseTuning, type Tuning } from './tuning.js';
+
+/**
+ * Which kernel variant set an engine runs. 'software': a CPU rasterizer (llvmpipe, lavapipe, softpipe,
+ * SwiftShader, WARP), where every invocation is a SIMD lane and barrier-free register-blocked kernels win.
+ * 'gpu': everything else, where kernels must fill hundreds of workgroups and stage tiles in workgroup memory.
+ */
+export type AdapterClass = 'software' | 'gpu';
 
 export interface EngineOptions {
   /** Force a backend; default `SHADERFLOW_BACKEND` in Node, else `auto`. */
@@ -17,6 +23,18 @@ export interface EngineOptions {
    * defaults (what the tests do, for kernels that do not depend on timings).
    */
   autotune?: boolean;
+  /**
+   * Force the kernel variant set ('software' or 'gpu') instead of classifying the adapter; default
+   * `SHADERFLOW_ADAPTER_CLASS` in Node. Forcing 'gpu' on llvmpipe is how the GPU kernels are tested without a GPU.
+   */
+  adapterClass?: AdapterClass;
+}
+
+/** Whether autotuning is on: the option wins, else `SHADERFLOW_AUTOTUNE=0` (Node) turns it off; default on. */
+export function autotuneEnabled(option?: boolean): boolean {
+  if (option !== undefined) return option;
+  const env = typeof process !== 'undefined' && process.env ? process.env.SHADERFLOW_AUTOTUNE : undefined;
+  return !(env !== undefined && /^(0|false|off|no)$/i.test(env.trim()));
 }
 
 export interface AdapterReport {
@@ -26,8 +44,36 @@ export interface AdapterReport {
   device: string;
   featureLevel: 'core' | 'compatibility';
   backend: string;
+  /** The kernel variant set this engine runs (see AdapterClass). */
+  adapterClass: AdapterClass;
+  /** Why that class: the name that matched, the fallback flag, or the option / variable that forced it. */
+  classReason: string;
+  /** adapterClass === 'software' (kept for callers that only ask this). */
   software: boolean;
   runtime: 'node' | 'browser';
+}
+
+/** Software rasterizers by the names their drivers report (Mesa's llvmpipe/lavapipe/softpipe, SwiftShader, WARP). */
+const SOFTWARE_NAMES = /llvmpipe|lavapipe|softpipe|swiftshader|microsoft basic render driver/i;
+
+/**
+ * The adapter's class: 'software' only for a known CPU rasterizer or an adapter flagged `isFallbackAdapter`;
+ * every other adapter, including Mesa's hardware drivers (radv, anv, iris, NVK, ...), is a GPU. `forced` wins.
+ */
+export function classifyAdapter(
+  info: { vendor?: string; architecture?: string; description?: string; device?: string; isFallbackAdapter?: boolean },
+  forced?: { value: string; source: string },
+): { adapterClass: AdapterClass; classReason: string } {
+  if (forced) {
+    if (forced.value !== 'software' && forced.value !== 'gpu')
+      throw new ShaderflowError(`${forced.source} must be 'software' or 'gpu', got ${JSON.stringify(forced.value)}.`);
+    return { adapterClass: forced.value, classReason: `forced by ${forced.source}` };
+  }
+  const text = [info.vendor, info.architecture, info.description, info.device].filter((s) => s).join(' ');
+  const m = SOFTWARE_NAMES.exec(text);
+  if (m) return { adapterClass: 'software', classReason: `software rasterizer "${m[0]}" in the adapter info` };
+  if (info.isFallbackAdapter === true) return { adapterClass: 'software', classReason: 'the adapter is a fallback adapter (isFallbackAdapter)' };
+  return { adapterClass: 'gpu', classReason: `no software rasterizer named in "${text || 'empty adapter info'}"` };
 }
 
 export interface MemoryReport {
@@ -74,6 +120,14 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const envBackend =
     typeof process !== 'undefined' && process.env ? (process.env.SHADERFLOW_BACKEND as BackendName | undefined) : undefined;
   const backend: BackendName = options.backend ?? envBackend ?? 'auto';
+  const envClass = typeof process !== 'undefined' && process.env ? process.env.SHADERFLOW_ADAPTER_CLASS : undefined;
+  const forcedClass =
+    options.adapterClass !== undefined
+      ? { value: options.adapterClass, source: 'createEngine({ adapterClass })' }
+      : envClass
+        ? { value: envClass.trim(), source: 'SHADERFLOW_ADAPTER_CLASS' }
+        : undefined;
+  if (forcedClass) classifyAdapter({}, forcedClass); // a bad value fails before any adapter is requested
   const tried: string[] = [];
   let candidates;
   try {
@@ -118,22 +172,13 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       device: (info as { device?: string }).device ?? '',
       featureLevel: c.featureLevel,
       backend: c.label.replace(/ \(.*\)$/, ''),
+      ...classifyAdapter({ ...info, isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter }, forcedClass),
       software: false,
       runtime,
     };
-    const text = `${report.vendor} ${report.architecture} ${report.description} ${report.device}`.toLowerCase();
-    report.software =
-      /llvmpipe|lavapipe|swiftshader|software|mesa/.test(text) || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-    const engine = new Engine(device, report, c.gpu);
-    if (autotuneEnabled(options.autotune)) {
-      try {
-        await autotune(engine);
-      } catch (e) {
-        engine.dispose();
-        throw e;
-      }
-    }
-    return engine;
+    report.software = report.adapterClass === 'software';
+    // Kernel tiles are autotuned per shape when a model's step is first prepared (src/kernels/autotune.ts), not here.
+    return new Engine(device, report, c.gpu, autotuneEnabled(options.autotune));
   }
   throw new DeviceError(
     `No usable WebGPU adapter (backend ${backend}). Tried:\n  - ${tried.join('\n  - ') || 'nothing: no WebGPU implementation'}\n${installHint}`,
@@ -144,7 +189,6 @@ type PendingError = Promise<string | null>;
 
 export class Engine {
   readonly limits: GPUSupportedLimits;
-  readonly tuning: Tuning;
   private readonly pool = new Map<string, GPUBuffer[]>();
   private readonly live = new Map<GPUBuffer, number>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
@@ -159,9 +203,10 @@ export class Engine {
     readonly adapter: AdapterReport,
     /** The GPU instance the device came from: held so it outlives the device (see provider.ts). */
     readonly gpu?: GPU,
+    /** Whether kernels may time their candidate variants (createEngine's `autotune`, `SHADERFLOW_AUTOTUNE`). */
+    readonly autotune = false,
   ) {
     this.limits = device.limits;
-    this.tuning = chooseTuning(adapter, device.limits);
     device.lost.then((info) => {
       if (!this.destroyed || info.reason !== 'destroyed') this.lostInfo = `${info.reason}: ${info.message}`;
       else this.lostInfo = 'destroyed: the engine was disposed';
@@ -176,7 +221,25 @@ export class Engine {
   describe(): string {
     const a = this.adapter;
     const name = [a.vendor, a.architecture, a.description, a.device].filter((s) => s).join(' / ');
-    return `${name || 'unknown adapter'} [${a.backend}, ${a.featureLevel}${a.software ? ', software' : ''}]`;
+    const fallbacks = this.fallbackNotes.length ? `; ${this.fallbackNotes.join('; ')}` : '';
+    return `${name || 'unknown adapter'} [${a.backend}, ${a.featureLevel}, ${a.adapterClass} class (${a.classReason})${fallbacks}]`;
+  }
+
+  /** Names the adapter and class for caches (unlike describe(), without the fallback notes that kernels add). */
+  adapterKey(): string {
+    const a = this.adapter;
+    return `${[a.vendor, a.architecture, a.description, a.device].filter((s) => s).join(' / ')} [${a.backend}, ${a.featureLevel}, ${a.adapterClass}]`;
+  }
+
+  /** What `describe()` says about kernel variants replaced because this adapter cannot run them. */
+  readonly fallbackNotes: string[] = [];
+
+  /**
+   * Records (once) that a kernel variant was replaced by the next one that fits the adapter's limits, e.g. a
+   * workgroup-memory GEMM on an adapter with too little workgroup storage; `describe()` lists these.
+   */
+  noteFallback(note: string): void {
+    if (!this.fallbackNotes.includes(note)) this.fallbackNotes.push(note);
   }
 
   get isLost(): boolean {

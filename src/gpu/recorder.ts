@@ -12,6 +12,33 @@ export type Binding = Tensor | GPUBuffer | GPUBufferBinding;
 /** Uniform field types for `Recorder.uniform`: u32, i32 or f32, one letter per value. */
 export type UniformTypes = string;
 
+/**
+ * What one dispatch costs, as its kernel states it (for `model.plan()`'s report and its modeled time). Every
+ * kernel family fills this in; the device layer only stores it.
+ */
+export interface DispatchCost {
+  /** The kernel variant (e.g. 'gemm64x64', 'tile16', 'naive'). */
+  variant: string;
+  /** Invocations per workgroup. */
+  threads: number;
+  /** The longest serial loop one invocation runs: its trip count over the reduction (1 for elementwise work). */
+  serial: number;
+  /** Floating-point operations (2 per multiply-add). */
+  flops: number;
+  /** Bytes read and written (each tensor counted once, as an ideal cache would). */
+  bytes: number;
+}
+
+/** One recorded operation as `Recorder.plan()` reports it. */
+export interface PlanEntry {
+  label: string;
+  kind: 'dispatch' | 'copy' | 'clear';
+  /** Workgroup counts (x, y, z); [0, 0, 0] for copies and clears. */
+  workgroups: [number, number, number];
+  /** The kernel's stated cost; for copies and clears, bytes moved (variant 'copy' / 'clear'); null when a kernel stated none. */
+  cost: DispatchCost | null;
+}
+
 export interface DispatchSpec {
   shader: ShaderName;
   entry?: string;
@@ -23,10 +50,12 @@ export interface DispatchSpec {
   workgroups: [number, number?, number?];
   /** Names the dispatch in errors and profiles; defaults to the shader and entry. */
   label?: string;
+  /** What the dispatch costs (see DispatchCost); every kernel states it, so `plan()` can report the whole step. */
+  cost?: DispatchCost;
 }
 
 type Op =
-  | { kind: 'dispatch'; pipeline: GPUComputePipeline; group: GPUBindGroup; wg: [number, number, number]; label: string }
+  | { kind: 'dispatch'; pipeline: GPUComputePipeline; group: GPUBindGroup; wg: [number, number, number]; label: string; cost: DispatchCost | null }
   | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number; label: string }
   | { kind: 'clear'; buffer: GPUBuffer; offset: number; bytes: number; label: string };
 
@@ -90,6 +119,15 @@ export class Recorder {
     return this.ops.map((o) => o.label);
   }
 
+  /** Every recorded operation in order, with its workgroups and stated cost (for `model.plan()` and profiles). */
+  plan(): PlanEntry[] {
+    return this.ops.map((op): PlanEntry => {
+      if (op.kind === 'dispatch') return { label: op.label, kind: 'dispatch', workgroups: [...op.wg], cost: op.cost ? { ...op.cost } : null };
+      const bytes = op.kind === 'copy' ? 2 * op.bytes : op.bytes;
+      return { label: op.label, kind: op.kind, workgroups: [0, 0, 0], cost: { variant: op.kind, threads: 0, serial: 0, flops: 0, bytes } };
+    });
+  }
+
   /**
    * A uniform buffer owned by this recorder, holding `values` typed by `types` ('u' u32, 'i' i32, 'f' f32, one
    * letter per value; default all u32), padded to 16 bytes as WGSL uniform structs require.
@@ -141,7 +179,7 @@ export class Recorder {
     if (x > max || y > max || z > max)
       throw new ShaderflowError(`${label}: ${x}x${y}x${z} workgroups exceed the adapter's ${max} per dimension (use grid1d).`);
     if (x === 0 || y === 0 || z === 0) return; // nothing to do (an empty tensor)
-    this.ops.push({ kind: 'dispatch', pipeline, group, wg: [x, y, z], label });
+    this.ops.push({ kind: 'dispatch', pipeline, group, wg: [x, y, z], label, cost: spec.cost ?? null });
   }
 
   copy(src: Binding, dst: Binding, bytes?: number, label = 'copy'): void {

@@ -7,6 +7,7 @@
 import { NumericError, ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import { Recorder } from '../gpu/recorder.js';
+import { prepareTuning } from '../kernels/autotune.js';
 import { Tensor } from '../gpu/tensor.js';
 import { activationForward } from '../kernels/activation.js';
 import { initialize } from '../kernels/initializer.js';
@@ -494,6 +495,9 @@ export class Sequential {
       for (const s of owned) s.dispose();
       throw e;
     }
+    // Kernel variants are timed per shape before the first step is recorded (cached per adapter; a no-op when the
+    // autotune is off or every choice is cached).
+    await prepareTuning(engine, () => this.recordTrainStep(train, trainOrder, Math.min(batchSize, train.count), nanGuard));
     const steps = new Map<number, Recorder>();
     const stepFor = (n: number): Recorder => {
       let r = steps.get(n);
@@ -706,6 +710,7 @@ export class Sequential {
     const data = makeBatchSource(engine, { images, shape: imageShape(n, this.inputShape) }, labels, this.inputShape, this.numClasses, 'benchmark data');
     const order = engine.tensor([n], identityOrder(data));
     this.prepare(n);
+    await prepareTuning(engine, () => this.recordTrainStep(data, order, n));
     const rec = this.recordTrainStep(data, order, n);
     const times: number[] = [];
     try {

@@ -15,6 +15,7 @@ import { loadDataset, type DatasetName, type ImageSet } from './data/loaders.js'
 import { imageGrid, readPng, toModelInput } from './data/image.js';
 import { fileCheckpointer, loadModel, readCheckpoint, saveModel, writeFileAtomic } from './node.js';
 import { mulberry32 } from './reference/random.js';
+import { profileCommand } from './profile-command.js';
 
 const USAGE = `shaderflow — Keras-style training on WebGPU compute shaders
 
@@ -26,6 +27,8 @@ Usage:
   shaderflow evaluate --model DIR [--data DIR] [--dataset mnist|fashion-mnist|cifar10]
   shaderflow predict --model DIR IMAGE.png...
   shaderflow adapter            print the WebGPU adapter in use
+  shaderflow profile --preset NAME [--batch-size N] [--adapter-class software|gpu] [--json]
+                                every dispatch of one training step with its measured time
 
 Environment: SHADERFLOW_BACKEND=vulkan|opengles forces a backend; SHADERFLOW_DATA=DIR holds datasets.`;
 
@@ -277,6 +280,8 @@ async function main(): Promise<void> {
       return evaluate(rest);
     case 'predict':
       return predict(rest);
+    case 'profile':
+      return profileCommand(rest);
     case 'adapter': {
       const e = await createEngine();
       process.stdout.write(`${e.describe()}\n`);
@@ -290,7 +295,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${USAGE}\n`);
       return;
     default:
-      throw new ShaderflowError(`Unknown command "${cmd}": use train, summary, evaluate, predict or adapter (shaderflow --help shows their options).`);
+      throw new ShaderflowError(`Unknown command "${cmd}": use train, summary, evaluate, predict, profile or adapter (shaderflow --help shows their options).`);
   }
 }
 

@@ -26,6 +26,8 @@ Usage:
   shaderflow summary --preset NAME
   shaderflow evaluate --model DIR [--data DIR] [--dataset mnist|fashion-mnist|cifar10]
   shaderflow predict --model DIR IMAGE.png...
+  shaderflow plan --preset NAME [--batch-size N] [--adapter-class software|gpu] [--gpu-spec h200|JSON] [--json]
+                                the recorded training step's dispatches with a modeled GPU time
   shaderflow adapter            print the WebGPU adapter in use
   shaderflow profile --preset NAME [--batch-size N] [--adapter-class software|gpu] [--json]
                                 every dispatch of one training step with its measured time
@@ -280,6 +282,10 @@ async function main(): Promise<void> {
       return evaluate(rest);
     case 'predict':
       return predict(rest);
+    case 'plan': {
+      const { planCommand } = await import('./cli-plan.js');
+      return planCommand(rest);
+    }
     case 'profile':
       return profileCommand(rest);
     case 'adapter': {
@@ -295,7 +301,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${USAGE}\n`);
       return;
     default:
-      throw new ShaderflowError(`Unknown command "${cmd}": use train, summary, evaluate, predict, profile or adapter (shaderflow --help shows their options).`);
+      throw new ShaderflowError(`Unknown command "${cmd}": use train, summary, evaluate, predict, plan, profile or adapter (shaderflow --help shows their options).`);
   }
 }
 

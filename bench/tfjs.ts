@@ -239,11 +239,8 @@ const INPUT_SHAPES: Record<TfjsModelName, number[]> = {
   'cifar-cnn': [32, 32, 3],
 };
 
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-}
+export { median } from '../src/gpu/recorder.js';
+import { median } from '../src/gpu/recorder.js';
 
 /**
  * Median ms of one `trainOnBatch` on random inputs and one-hot labels (fixed across steps), each step awaited to

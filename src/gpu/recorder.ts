@@ -83,7 +83,8 @@ export function timingMethod(engine: Engine): TimingMethod {
   return engine.device.features.has('timestamp-query') ? 'timestamp' : 'wallclock';
 }
 
-function median(xs: readonly number[]): number {
+/** The median of `xs` (NaN when empty). */
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const n = s.length;
   return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;

@@ -34,12 +34,6 @@ export interface StepProfile {
   entries: ProfileEntry[];
 }
 
-export function medianOf(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-}
-
 /** Joins a recorder's plan with the times `Recorder.profile` measured for the same operations. */
 export function stepProfile(p: {
   model: string;

@@ -6,7 +6,7 @@
 // the progress bar or an epoch end needs them.
 import { NumericError, ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
-import { Recorder } from '../gpu/recorder.js';
+import { median, Recorder } from '../gpu/recorder.js';
 import { prepareTuning } from '../kernels/autotune.js';
 import { buildPlan, H200, type GpuSpec, type Plan } from './plan.js';
 import { Tensor } from '../gpu/tensor.js';
@@ -21,7 +21,7 @@ import { Dense } from '../layers/dense.js';
 import { Layer, sliceBatch, type StepContext } from '../layers/layer.js';
 import { makeBatchSource, type BatchSource, type LabelInput, type XInput } from './data.js';
 import { History, type Callbacks, type Logs } from './history.js';
-import { medianOf, stepProfile, type StepProfile } from './profile.js';
+import { stepProfile, type StepProfile } from './profile.js';
 import { optimizerStateCount, parseOptimizer, recordOptimizerStep, type OptimizerSpec } from './optimizers.js';
 import { defaultSink, Progbar, type ProgressSink, type Verbosity } from './progress.js';
 
@@ -773,7 +773,7 @@ export class Sequential {
           times.push(performance.now() - t0);
         }
         const { method, us } = await rec.profile({ runs: opts.runs });
-        return stepProfile({ model: this.name, batchSize, adapter: engine.describe(), adapterClass: engine.adapter.adapterClass, method, stepMs: medianOf(times), plan: rec.plan(), us });
+        return stepProfile({ model: this.name, batchSize, adapter: engine.describe(), adapterClass: engine.adapter.adapterClass, method, stepMs: median(times), plan: rec.plan(), us });
       } finally {
         await restore();
       }

@@ -267,7 +267,7 @@ function probeJson(kind: 'fma' | 'copy', p: Probe): string {
   return JSON.stringify({ kernel: `${kind} probe`, work: p.work, workgroups: p.workgroups, measured_ms: round(p.measuredMs), [kind === 'fma' ? 'gflops' : 'gbs']: round(p.rate, 2), method: p.method });
 }
 
-/** `bench kernels [--json]`: the probes, matmul, conv2d and pooling in one table. */
+/** `bench kernels [--json] [--quick]`: the probes, matmul, conv2d and pooling in one table. */
 export async function main(args: string[] = []): Promise<void> {
   const engine = await createEngine();
   try {
@@ -281,7 +281,10 @@ export async function main(args: string[] = []): Promise<void> {
       say(probeJson('fma', fma));
       say(probeJson('copy', copy));
     }
-    const rows = [...(await benchMatmul(engine, { peak: fma.rate })), ...(await benchConvRows(engine, fma.rate))];
+    // --quick (the device bundle on a software adapter): one timed run per row, no 1024³ candidates.
+    const quick = args.includes('--quick');
+    const runs = quick ? 1 : undefined;
+    const rows = [...(await benchMatmul(engine, { peak: fma.rate, runs, candidates: !quick })), ...(await benchConvRows(engine, fma.rate, runs))];
     // The FMA probe again after the table: a busy machine shows up as two different peaks.
     const fma2 = await fmaProbe(engine);
     if (json) {

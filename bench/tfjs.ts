@@ -8,6 +8,7 @@
 // node_modules.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type * as TfLayers from '@tensorflow/tfjs-layers';
 import type { Engine } from '../src/gpu/engine.js';
@@ -165,6 +166,19 @@ async function installNavigatorGpu(engine: Engine): Promise<void> {
   setNavigator(wrapped as unknown as GPU);
 }
 
+/**
+ * Where TF.js's .wasm files are: `SHADERFLOW_TFJS_WASM_DIR`, else the installed package's dist folder, else
+ * `tfjs-wasm/` beside this file (the device bundle, which carries no node_modules; scripts/device-pack.mjs).
+ */
+function wasmDir(): string {
+  if (process.env.SHADERFLOW_TFJS_WASM_DIR) return join(process.env.SHADERFLOW_TFJS_WASM_DIR, '/');
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')), '/');
+  } catch {
+    return join(dirname(fileURLToPath(import.meta.url)), 'tfjs-wasm', '/');
+  }
+}
+
 async function loadTfjs(engine: Engine): Promise<Tfjs> {
   if (!loaded) {
     loaded = (async () => {
@@ -174,8 +188,7 @@ async function loadTfjs(engine: Engine): Promise<Tfjs> {
       // Registers 'webgpu' (navigator.gpu is set by now) and 'wasm'.
       await import('@tensorflow/tfjs-backend-webgpu');
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      const dir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));
-      wasm.setWasmPaths(join(dir, '/'));
+      wasm.setWasmPaths(wasmDir());
       tf.env().set('PROD', true);
       return { tf, tfl };
     })();

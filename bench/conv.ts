@@ -28,6 +28,8 @@ export interface BenchOptions {
   naive?: boolean;
   /** Override the tuned tiles (for autotuning experiments). */
   tiles?: { forward?: ConvTile; backwardInput?: ConvTile; backwardFilter?: ConvTile };
+  /** Called with each result as soon as it is measured. */
+  onResult?: (r: BenchResult) => void;
   /** Which shapes: default both. */
   shapes?: ('cifar2' | 'mnist' | 'cifar1')[];
 }
@@ -38,7 +40,8 @@ export interface BenchOptions {
  */
 export async function benchConv(engine: Engine, opts: BenchOptions = {}): Promise<BenchResult[]> {
   const runs = opts.runs ?? 3;
-  const out: BenchResult[] = [];
+  const results: BenchResult[] = [];
+  const out = { push: (r: BenchResult) => (results.push(r), opts.onResult?.(r)) };
   const shapes = {
     cifar2: { name: 'cifar conv2 128x32x32x32->64 3x3 same', g: conv2dGeometry([128, 32, 32, 32], 64, [3, 3], [1, 1], 'same') },
     mnist: { name: 'mnist conv 128x28x28x1->32 3x3 same', g: conv2dGeometry([128, 28, 28, 1], 32, [3, 3], [1, 1], 'same') },
@@ -86,5 +89,5 @@ export async function benchConv(engine: Engine, opts: BenchOptions = {}): Promis
     pool('backward', await time(engine, 'maxpool-bwd', (r) => maxPool2dBackward(r, y, am, dx, pg), runs));
     for (const t of [x, y, am, dx]) t.dispose();
   }
-  return out;
+  return results;
 }

@@ -10,7 +10,7 @@ import type { Tensor } from '../src/gpu/tensor.js';
 import { matmul, type MatmulOptions, type MatmulVariant } from '../src/kernels/matmul.js';
 import { randomUniform } from '../src/reference/random.js';
 import { matmulCandidates } from '../src/kernels/tuning.js';
-import { benchConv } from './conv.js';
+import { benchConv, type BenchResult } from './conv.js';
 import { fitFilterRows } from '../src/kernels/conv2d.js';
 import { tuningOf } from '../src/kernels/tuning.js';
 
@@ -183,7 +183,7 @@ interface MatmulCase {
  * variant, the Dense shapes of the seed's models at batch 128: forward, weight gradient (Xᵀ·dY) and input
  * gradient (dY·Wᵀ) of the MLP's 784->512 and 512->10, the MNIST CNN's 6272->128 and the CIFAR CNN's 16384->128.
  */
-export async function benchMatmul(engine: Engine, opts: { runs?: number; peak?: number; candidates?: boolean } = {}): Promise<Row[]> {
+export async function benchMatmul(engine: Engine, opts: { runs?: number; peak?: number; candidates?: boolean; onRow?: (r: Row) => void } = {}): Promise<Row[]> {
   const runs = opts.runs ?? 5;
   const peak = opts.peak ?? NaN;
   const tuned = tuningOf(engine).matmul;
@@ -211,6 +211,7 @@ export async function benchMatmul(engine: Engine, opts: { runs?: number; peak?: 
     const t = await timeMatmul(engine, c.m, c.n, c.k, o, runs);
     const variant = forced ? `${o.variant} wg ${o.workgroup!.join('x')}` : `${t.variants || tuned.variant} (tuned)`;
     rows.push({ shape: `matmul ${c.shape}`, variant, ms: t.ms, gflops: t.gflops, ofPeak: t.gflops / peak, workgroups: t.workgroups, method: t.method });
+    opts.onRow?.(rows.at(-1)!);
   }
   return rows;
 }
@@ -229,13 +230,14 @@ export async function timeMatmul(engine: Engine, m: number, n: number, k: number
 }
 
 /** Conv2D (forward, backward-input, backward-filter, bias gradient at the seed CNNs' shapes) and max-pool rows (bench/conv.ts). */
-export async function benchConvRows(engine: Engine, peak: number, runs = 3): Promise<Row[]> {
-  const results = await benchConv(engine, { runs, shapes: ['mnist', 'cifar1', 'cifar2'] });
-  return results.map((r) => {
+export async function benchConvRows(engine: Engine, peak: number, runs = 3, onRow?: (r: Row) => void): Promise<Row[]> {
+  const toRow = (r: BenchResult): Row => {
     const common = { ms: r.ms, workgroups: r.workgroups, method: r.method, variant: r.variants || '-' };
     if (r.gbs !== undefined) return { shape: r.name, ...common, gflops: r.gbs, ofPeak: NaN, unit: 'GB/s' as const };
     return { shape: `conv2d ${r.name}`, ...common, gflops: r.gflops, ofPeak: r.gflops / peak };
-  });
+  };
+  const results = await benchConv(engine, { runs, shapes: ['mnist', 'cifar1', 'cifar2'], onResult: (r) => onRow?.(toRow(r)) });
+  return results.map(toRow);
 }
 
 export function formatTable(rows: Row[], fma: Probe, copy: Probe): string {
@@ -276,6 +278,13 @@ export async function main(args: string[] = []): Promise<void> {
     if (!json) say(`adapter: ${engine.describe()}`);
     const fma = await fmaProbe(engine);
     const copy = await bandwidthProbe(engine);
+    // Without --json each row is printed as soon as it is measured (a stopped run still leaves its rows), then
+    // the whole table.
+    const progress = (r: Row) => !json && say(`  ${r.shape}: ${r.variant}, ${r.workgroups ?? '-'} workgroups, ${r.ms.toFixed(3)} ms, ${r.gflops.toFixed(2)} ${r.unit ?? 'GFLOP/s'} (${r.method})`);
+    if (!json) {
+      say(`FMA probe: ${fma.rate.toFixed(1)} GFLOP/s over ${fma.measuredMs.toFixed(1)} ms of ${fma.work} (${fma.method})`);
+      say(`copy probe: ${copy.rate.toFixed(1)} GB/s over ${copy.measuredMs.toFixed(1)} ms of ${copy.work} (${copy.method})`);
+    }
     if (json) {
       say(JSON.stringify({ adapter: engine.describe(), adapter_class: engine.adapter.adapterClass, matmul: tuningOf(engine).matmul, method: fma.method }));
       say(probeJson('fma', fma));
@@ -284,7 +293,7 @@ export async function main(args: string[] = []): Promise<void> {
     // --quick (the device bundle on a software adapter): one timed run per row, no 1024³ candidates.
     const quick = args.includes('--quick');
     const runs = quick ? 1 : undefined;
-    const rows = [...(await benchMatmul(engine, { peak: fma.rate, runs, candidates: !quick })), ...(await benchConvRows(engine, fma.rate, runs))];
+    const rows = [...(await benchMatmul(engine, { peak: fma.rate, runs, candidates: !quick, onRow: progress })), ...(await benchConvRows(engine, fma.rate, runs, progress))];
     // The FMA probe again after the table: a busy machine shows up as two different peaks.
     const fma2 = await fmaProbe(engine);
     if (json) {

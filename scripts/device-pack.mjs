@@ -105,7 +105,10 @@ async function packBench() {
     external: ['webgpu'],
     minify: true,
     logLevel: 'warning',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    // CommonJS inside the bundle (TF.js's emscripten glue) expects require, __filename and __dirname.
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; import { dirname as __dn } from 'node:path'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);",
+    },
   });
   const req = createRequire(join(root, 'package.json'));
   const wasmDir = dirname(req.resolve('@tensorflow/tfjs-backend-wasm'));

@@ -415,13 +415,13 @@ describe('conv2d implicit GEMM: long sums, determinism, limits', () => {
     }
   });
 
-  it('sums more than 4096 bias chunks in two levels (4,199,401 rows), in a fixed order', async () => {
+  it('sums more than 4096 bias chunks in two levels (4,199,401 rows, 3 channels), in a fixed order', async () => {
     const rows = 4096 * 1024 + 5001;
-    const dyv = randomUniform(rows, 54);
-    const gb = conv2dGeometry([1, rows, 1, 1], 1, [1, 1], [1, 1], 'valid');
+    const dyv = randomUniform(rows * 3, 54);
+    const gb = conv2dGeometry([1, rows, 1, 1], 3, [1, 1], [1, 1], 'valid');
     const once = () =>
       gpu(async (t) => {
-        const dy = t([1, rows, 1, 1], dyv), db = t([1], nanArray(1));
+        const dy = t([1, rows, 1, 3], dyv), db = t([3], nanArray(3));
         const rec = new Recorder(gpuEngine, 'bias');
         try {
           conv2dBackwardBias(rec, dy, db, gb, 'biasChunks');

@@ -396,8 +396,10 @@ export const GPU_SERIAL_MAX = 4096;
 const MIN_WORKGROUPS = 256;
 /** Rows of dy per biasChunks workgroup. */
 const BIAS_CHUNK = 1024;
-/** Partials per group in a level of orderedSum when there are more than GPU_SERIAL_MAX. */
-const SUM_GROUP = 2048;
+/** Partials per group in a level of orderedSum that does not sum everything at once. */
+const SUM_GROUP = 64;
+/** orderedSum adds all partials in one level when that is at most this many additions (or n alone fills the GPU). */
+const SMALL_SUM = 1 << 22;
 
 type ConvPass = 'forward' | 'backwardInput' | 'backwardFilter';
 type GemmLimits = Pick<GPUSupportedLimits, 'maxComputeWorkgroupStorageSize' | 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupSizeX' | 'maxComputeWorkgroupSizeY'>;
@@ -585,15 +587,16 @@ function gemmBackwardFilter(rec: Recorder, x: Tensor, dy: Tensor, dw: Tensor, g:
 
 /**
  * out[i] (+)= sum over `chunks` partials (in order) of partial[c * n + i], no invocation adding more than
- * GPU_SERIAL_MAX: while more remain, groups of SUM_GROUP consecutive partials are summed first (a fixed tree of
- * in-order sums, the same for every run of a shape).
+ * GPU_SERIAL_MAX. One level when that is small work or n outputs alone give MIN_WORKGROUPS workgroups; else
+ * groups of SUM_GROUP consecutive partials are summed first, level by level (a fixed tree of in-order sums that
+ * depends only on the shape, so every run adds in the same order).
  */
 function orderedSum(rec: Recorder, partial: GPUBufferBinding, n: number, chunks: number, out: Tensor, accumulate: boolean, g: Conv2dGeometry, label: string): void {
   const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   let src = partial;
   let count = chunks;
   for (let level = 0; ; level++) {
-    const final = count <= GPU_SERIAL_MAX;
+    const final = count <= GPU_SERIAL_MAX && (n * count <= SMALL_SUM || Math.ceil(n / wg) >= MIN_WORKGROUPS);
     const group = final ? count : SUM_GROUP;
     const groups = Math.ceil(count / group);
     const dst = final ? out : rec.scratch(groups * n * 4, `${label} (level ${level})`);

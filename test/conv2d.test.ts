@@ -415,6 +415,27 @@ describe('conv2d implicit GEMM: long sums, determinism, limits', () => {
     }
   });
 
+  it('runs split-K slices in rounds when all partials would not fit one binding, each round added in order', async () => {
+    const s = setup([8, 16, 16, 3, 5, 3, 3, 1, 1, 'same'], 55); // K = 2048 positions: 128 slices of 16
+    const { g } = s;
+    const dwOf = (round?: number) =>
+      gpu(async (t) => {
+        const x = t([g.batch, g.inH, g.inW, g.inC], s.x), dy = t([g.batch, g.outH, g.outW, g.outC], s.r);
+        const dw = t([g.kH, g.kW, g.inC, g.outC], nanArray(wSize(g)));
+        const rec = new Recorder(gpuEngine, 'rounds');
+        try {
+          conv2dBackwardFilter(rec, x, dy, dw, g, 'gemm32x32', round);
+          if (round) expect(rec.plan().filter((p) => p.cost!.variant.startsWith('gemmBackwardFilter'))).toHaveLength(Math.ceil(128 / round));
+          rec.run();
+        } finally {
+          rec.dispose();
+        }
+        await gpuEngine.checkErrors('rounds');
+        return dw.data();
+      }, gpuEngine);
+    for (const round of [50, 7]) expectClose(await dwOf(round), conv2dBackwardFilterRef(s.x, s.r, g), 1e-5, Math.sqrt(2048), `dw, ${round} slices per round`);
+  });
+
   it('sums more than 4096 bias chunks in two levels (4,199,401 rows, 3 channels), in a fixed order', async () => {
     const rows = 4096 * 1024 + 5001;
     const dyv = randomUniform(rows * 3, 54);
@@ -466,29 +487,7 @@ describe('conv2d implicit GEMM: long sums, determinism, limits', () => {
   });
 });
 
-/**
- * A Recorder that keeps what each dispatch states (workgroups, cost) without binding buffers, so the plan of
- * shapes too big for this adapter's bindings (batch 1024 and more) can be checked. Tensors are stand-ins.
- */
-class PlanOnlyRecorder extends Recorder {
-  private readonly entries: ReturnType<Recorder['plan']> = [];
-  override dispatch(spec: Parameters<Recorder['dispatch']>[0]): void {
-    const [x, y = 1, z = 1] = spec.workgroups;
-    const max = this.engine.limits.maxComputeWorkgroupsPerDimension;
-    expect(Math.max(x, y, z), spec.label).toBeLessThanOrEqual(max);
-    this.entries.push({ label: spec.label ?? spec.entry ?? '', kind: 'dispatch', workgroups: [x, y, z], cost: spec.cost ?? null });
-  }
-  override uniform(): GPUBuffer {
-    return {} as GPUBuffer;
-  }
-  override scratch(bytes: number): GPUBufferBinding {
-    return { buffer: { size: bytes } as GPUBuffer, offset: 0, size: bytes };
-  }
-  override plan(): ReturnType<Recorder['plan']> {
-    return this.entries;
-  }
-}
-
+/** A tensor that only states its shape: for dry recordings (no binding) of shapes too big for this adapter. */
 function standIn(shape: number[]): Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
   return { shape, size, byteLength: 4 * size, offset: 0, buffer: { size: 4 * size + 16 }, binding: () => ({}) } as unknown as Tensor;
@@ -525,9 +524,13 @@ describe('conv2d dispatch plan rules (GPU class, seed shapes)', () => {
   it.each([128, 1024, 8192])('batch %i: > 10 MFLOP dispatches launch >= 256 workgroups of >= 64 threads; no serial loop > 4096', (batch) => {
     for (const [h, w, ci, co] of SEED_CONVS) {
       const g = conv2dGeometry([batch, h, w, ci], co, [3, 3], [1, 1], 'same');
-      const rec = new PlanOnlyRecorder(gpuEngine, 'plan');
-      recordConvStep(rec, g, standIn);
-      expectPlanRules(rec.plan(), `batch ${batch} ${h}x${w}x${ci}->${co}`);
+      const rec = new Recorder(gpuEngine, 'plan', { dry: true });
+      try {
+        recordConvStep(rec, g, standIn);
+        expectPlanRules(rec.plan(), `batch ${batch} ${h}x${w}x${ci}->${co}`);
+      } finally {
+        rec.dispose();
+      }
     }
   });
 

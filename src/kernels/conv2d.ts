@@ -292,6 +292,8 @@ export function conv2dBackwardFilter(
   dw: Tensor,
   g: Conv2dGeometry,
   kernel?: ConvKernel,
+  /** GEMM: at most this many split-K slices' partials at once (default: what one binding holds); for tests. */
+  slicesPerRound?: number,
 ): void {
   expectSize('conv2dBackwardFilter', x, g.batch * g.inH * g.inW * g.inC, 'x');
   expectSize('conv2dBackwardFilter', dy, g.batch * g.outH * g.outW * g.outC, 'dy');
@@ -303,7 +305,7 @@ export function conv2dBackwardFilter(
   }
   const pick = convKernelFor(rec.engine, 'backwardFilter', g, kernel);
   if (pick.gemm) {
-    gemmBackwardFilter(rec, x, dy, dw, g, pick.gemm);
+    gemmBackwardFilter(rec, x, dy, dw, g, pick.gemm, slicesPerRound);
     return;
   }
   const tile = kernel === undefined ? fitFilterRows(pick.tile, rows) : pick.tile;
@@ -553,7 +555,7 @@ function gemmPasses(
  * them for MIN_WORKGROUPS workgroups; slice z writes partial filter z, orderedSum adds them in slice order. When
  * all partials would not fit one binding, the slices run in rounds, each round's sum added to dw in order.
  */
-function gemmBackwardFilter(rec: Recorder, x: Tensor, dy: Tensor, dw: Tensor, g: Conv2dGeometry, v: ConvGemmVariant): void {
+function gemmBackwardFilter(rec: Recorder, x: Tensor, dy: Tensor, dw: Tensor, g: Conv2dGeometry, v: ConvGemmVariant, roundLimit = Infinity): void {
   const { gx, gy } = CONV_GEMM[v];
   const [m, n, k] = gemmDims('backwardFilter', g);
   const engine = rec.engine;
@@ -566,7 +568,7 @@ function gemmBackwardFilter(rec: Recorder, x: Tensor, dy: Tensor, dw: Tensor, g:
   const per = Math.max(16, Math.floor(Math.ceil(k / wanted) / 16) * 16);
   const slices = Math.ceil(k / per);
   const filter = m * n;
-  const perRound = Math.min(slices, maxDim, Math.floor(engine.limits.maxStorageBufferBindingSize / (4 * filter)));
+  const perRound = Math.min(slices, maxDim, roundLimit, Math.floor(engine.limits.maxStorageBufferBindingSize / (4 * filter)));
   if (perRound < 1) throw new ShapeError(`conv2dBackwardFilter: a ${m}x${n} filter's partial sums exceed this adapter's binding size.`);
   const scratch = slices === 1 ? null : rec.scratch(perRound * filter * 4, 'conv2dBackwardFilter (partial sums)');
   for (let s0 = 0, round = 0; s0 < slices; s0 += perRound, round++) {

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareTuning } from '../src/kernels/autotune.js';
 import { createEngine, type Engine } from '../src/gpu/engine.js';
 import { runOnce } from '../src/gpu/recorder.js';
 import type { ConvTile } from '../src/kernels/tuning.js';
@@ -461,6 +465,43 @@ describe('conv2d implicit GEMM: long sums, determinism, limits', () => {
     expect(bitsEqual(a, b)).toBe(true);
   });
 
+  it('autotunes the GEMM tile per pass and shape bucket (families conv2d.forward, .backwardInput, .backwardFilter)', async () => {
+    const saved = process.env.SHADERFLOW_CACHE;
+    const dir = mkdtempSync(join(tmpdir(), 'shaderflow-conv-tuning-'));
+    process.env.SHADERFLOW_CACHE = dir;
+    const e = await createEngine({ adapterClass: 'gpu', autotune: true });
+    try {
+      const g = conv2dGeometry([2, 9, 9, 3], 40, [3, 3], [1, 1], 'same');
+      const shapes = [[2, 9, 9, 3], [3, 3, 3, 40], [2, 9, 9, 40], [2, 9, 9, 3], [3, 3, 3, 40]];
+      const record = () => {
+        const rec = new Recorder(e, 'conv tuning step');
+        const [x, w, y, dx, dw] = shapes.map((sh) => e.empty(sh)) as Tensor[];
+        conv2dForward(rec, x!, w!, null, y!, g, 'relu');
+        conv2dBackwardInput(rec, y!, w!, dx!, g);
+        conv2dBackwardFilter(rec, x!, y!, dw!, g);
+        for (const t of [x, w, y, dx, dw]) t!.dispose(); // recording only
+        return rec;
+      };
+      const reports = await prepareTuning(e, record, { runs: 1 });
+      expect(reports.map((r) => r.family).sort()).toEqual(['conv2d.backwardFilter', 'conv2d.backwardInput', 'conv2d.forward']);
+      for (const r of reports) {
+        expect([...r.timings.map((t) => t.candidate)].sort()).toEqual([...GEMMS].sort());
+        expect(GEMMS).toContain(r.choice);
+      }
+      // The real recording uses the stored choices.
+      const rec = record();
+      const used = rec.plan().map((p) => p.cost!.variant).filter((v) => v.startsWith('gemm'));
+      rec.dispose();
+      const choice = (f: string) => reports.find((r) => r.family === f)!.choice;
+      expect(used).toEqual([`gemmForward.${choice('conv2d.forward')}`, `gemmBackwardInput.${choice('conv2d.backwardInput')}`, `gemmBackwardFilter.${choice('conv2d.backwardFilter')}`]);
+    } finally {
+      e.dispose();
+      if (saved === undefined) delete process.env.SHADERFLOW_CACHE;
+      else process.env.SHADERFLOW_CACHE = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('picks the next GEMM tile that fits the limits, then none (fake limits)', () => {
     const full = { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupSizeY: 256 };
     expect(pickConvGemm(full, 'gemm64x64')).toEqual({ variant: 'gemm64x64', skipped: [] });
@@ -588,7 +629,9 @@ describe('Conv2D layer', () => {
     expect(() => new Conv2D({ filters: 2, kernelSize: 3, strides: 1.5 })).toThrow(/strides/);
   });
 
-  it.each(['linear', 'relu', 'tanh'] as const)('forward/backward on a partial batch match the references (%s)', async (act) => {
+  it.each(['linear', 'relu', 'tanh'].flatMap((a) => (Object.keys(engines) as EngineName[]).map((c) => [a, c])) as ['linear' | 'relu' | 'tanh', EngineName][])(
+    'forward/backward on a partial batch match the references (%s, %s class)', async (act, cls) => {
+    const engine = engines[cls]();
     const layer = new Conv2D({ filters: 6, kernelSize: 3, strides: [2, 1], padding: 'same', activation: act });
     layer.build([5, 7, 3]);
     layer.allocate(engine, 4);
@@ -619,7 +662,7 @@ describe('Conv2D layer', () => {
       let none: Tensor | null = x;
       await runOnce(engine, 'layer', (rec) => (none = layer.backward(rec, dy, ctx, false)));
       expect(none).toBeNull();
-    });
+    }, engine);
     engine.release(stepState);
     layer.release();
   });

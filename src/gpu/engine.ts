@@ -164,6 +164,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       tried.push(`${c.label}: requestDevice failed: ${(e as Error).message}`);
       continue;
     }
+    // Read field by field: GPUAdapterInfo's fields are getters, which an object spread does not copy.
     const info = adapter.info ?? ({} as GPUAdapterInfo);
     const report: AdapterReport = {
       vendor: info.vendor ?? '',
@@ -389,6 +390,7 @@ export class Engine {
     if (p) return p;
     this.assertAlive(`building kernel ${key}`);
     const module = this.module(shader);
+    this.pipelineBuilds.sync++;
     this.device.pushErrorScope('validation');
     p = this.device.createComputePipeline({
       label: key,
@@ -436,16 +438,19 @@ export class Engine {
           this.assertAlive(`compiling kernel ${key}`);
           throw new DeviceError(`WebGPU could not build kernel ${key} (shaders/${sp.shader}.wgsl): ${(e as Error).message}. This is a shaderflow bug or an unsupported adapter; please report it with \`engine.describe()\`.`, { cause: e });
         }
+        this.pipelineBuilds.async++;
         if (!this.pipelines.has(key)) this.pipelines.set(key, p);
       }),
     );
     await this.checkErrors('compiling kernels');
   }
 
-  /** How many pipelines are compiled and cached (tests: a recorded step after compilePipelines adds none). */
-  get pipelineCount(): number {
-    return this.pipelines.size;
-  }
+  /**
+   * Pipelines built so far: synchronously (`pipeline()` on a cache miss, which stalls the calling thread while the
+   * driver compiles) and with createComputePipelineAsync (`compilePipelines`). A model's fit, evaluate and
+   * predict compile asynchronously first, so their steps add no synchronous build.
+   */
+  readonly pipelineBuilds = { sync: 0, async: 0 };
 
   /**
    * Remembers an error-scope result; `checkErrors` throws the first error found, naming `what` and, when `locate`

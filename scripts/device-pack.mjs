@@ -91,12 +91,12 @@ function packDawn() {
   return pkg.version;
 }
 
-/** One bundle of bench/main.ts with TF.js inside (webgpu stays an import: it is a native module). */
-async function packBench() {
-  await build({
+/** esbuild options for the one bundle of bench/main.ts with TF.js inside (webgpu stays an import: it is native). */
+export function benchBuildOptions(outfile) {
+  return {
     absWorkingDir: root,
     entryPoints: ['bench/main.ts'],
-    outfile: join(stage, 'bench.mjs'),
+    outfile,
     bundle: true,
     format: 'esm',
     platform: 'node',
@@ -109,7 +109,11 @@ async function packBench() {
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; import { dirname as __dn } from 'node:path'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);",
     },
-  });
+  };
+}
+
+async function packBench() {
+  await build(benchBuildOptions(join(stage, 'bench.mjs')));
   const req = createRequire(join(root, 'package.json'));
   const wasmDir = dirname(req.resolve('@tensorflow/tfjs-backend-wasm'));
   mkdirSync(join(stage, 'tfjs-wasm'), { recursive: true });

@@ -3,24 +3,14 @@
 // defaults of its class, and the autotune's choices with their candidate timings for the seed models' training
 // steps at batch N (default 128): the autotune runs here as it runs at a model's first step (cached per adapter
 // in $SHADERFLOW_CACHE, so later runs in the same cache reuse the choices).
-import { createEngine } from '../src/gpu/engine.js';
+import { createEngine, RAISED_LIMITS } from '../src/gpu/engine.js';
 import { timingMethod } from '../src/gpu/recorder.js';
 import { tuningChoices } from '../src/kernels/autotune.js';
 import { tuningOf } from '../src/kernels/tuning.js';
 import { buildPreset, type PresetName } from '../src/model/presets.js';
 
-const LIMITS = [
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupSizeZ',
-  'maxComputeWorkgroupStorageSize',
-  'maxComputeWorkgroupsPerDimension',
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxStorageBuffersPerShaderStage',
-  'minStorageBufferOffsetAlignment',
-] as const;
+/** The limits shaderflow raises to the adapter's values, and the storage offset alignment it packs parameters by. */
+const LIMITS = [...RAISED_LIMITS, 'minStorageBufferOffsetAlignment'] as const;
 
 export async function adapterCommand(args: string[]): Promise<void> {
   const json = args.includes('--json');

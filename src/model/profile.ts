@@ -35,16 +35,7 @@ export interface StepProfile {
 }
 
 /** Joins a recorder's plan with the times `Recorder.profile` measured for the same operations. */
-export function stepProfile(p: {
-  model: string;
-  batchSize: number;
-  adapter: string;
-  adapterClass: string;
-  method: TimingMethod;
-  stepMs: number;
-  plan: PlanEntry[];
-  us: (number | null)[];
-}): StepProfile {
+export function stepProfile(p: Omit<StepProfile, 'sumMs' | 'entries'> & { plan: PlanEntry[]; us: (number | null)[] }): StepProfile {
   const sumUs = p.us.reduce<number>((a, v) => a + (v ?? 0), 0);
   const entries = p.plan.map((e, i): ProfileEntry => {
     const us = p.us[i] ?? null;

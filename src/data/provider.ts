@@ -1,4 +1,4 @@
-// Node's side of the data layer: files, the home folder, package resolution and PNG (pngjs). The browser bundle
+// Node's side of the data layer: files, the home folder, package resolution, PNG (pngjs) and JPEG (jpeg-js). The browser bundle
 // swaps this file for provider.browser.ts (scripts/build.mjs swaps every `./provider.js`), so no Node built-in
 // reaches the browser path; decoders (idx, cifar, tar, gzip) take bytes and work in both.
 import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
 export const hasFileSystem = true;
@@ -104,5 +105,28 @@ export function pngEncode(data: Uint8Array, width: number, height: number, chann
   const png = new PNG({ width, height, colorType, inputColorType: colorType, bitDepth: 8, inputHasAlpha: channels === 2 || channels === 4 });
   png.data = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const out = PNG.sync.write(png, { colorType, inputColorType: colorType, bitDepth: 8, inputHasAlpha: channels === 2 || channels === 4 });
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+export interface JpegLimits {
+  /** jpeg-js refuses images above this many megapixels (checked on the frame header, before any pixel is decoded). */
+  maxResolutionInMP: number;
+  /** jpeg-js refuses to allocate more than this in total while decoding. */
+  maxMemoryUsageInMB: number;
+}
+
+/**
+ * Decodes a baseline or progressive JPEG with jpeg-js (pure JavaScript, no native code) to RGB, 8 bits per
+ * channel (a gray JPEG comes back with R = G = B). jpeg-js' default tolerance is kept: scan data beyond the
+ * frame's last block row (written by some cameras) is ignored; a truncated file is still an error.
+ */
+export function jpegDecode(bytes: Uint8Array, limits: JpegLimits): { width: number; height: number; rgb: Uint8Array } {
+  const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, ...limits });
+  return { width: img.width, height: img.height, rgb: img.data };
+}
+
+/** Encodes RGBA pixels as a baseline JPEG (jpeg-js; 4:2:0 YCbCr, alpha dropped) at `quality` 1..100. */
+export function jpegEncode(rgba: Uint8Array, width: number, height: number, quality: number): Uint8Array {
+  const out = jpeg.encode({ width, height, data: rgba }, quality).data;
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }

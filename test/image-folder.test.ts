@@ -15,19 +15,13 @@ import { mnist } from '../src/data/loaders.js';
 import { numpyPermutation } from '../src/data/preprocess.js';
 import type { Image, ImageSet } from '../src/data/types.js';
 import { DatasetError, ShaderflowError } from '../src/errors.js';
-import { mulberry32 } from '../src/reference/random.js';
-import { tempDir } from './helpers/data-fixtures.js';
+import { randomImage, tempDir } from './helpers/data-fixtures.js';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeAll(() => {
   tmp = tempDir('sf-images-');
 });
 afterAll(() => tmp.cleanup());
-
-function randomImage(h: number, w: number, c: number, seed: number): Image {
-  const r = mulberry32(seed);
-  return { data: Uint8Array.from({ length: h * w * c }, () => Math.floor(r() * 256)), shape: [h, w, c] };
-}
 
 /** float64 bilinear resize with exact half-pixel sample positions, clamped to the image (TensorFlow's definition). */
 function bilinearReference(img: Image, H: number, W: number): Float64Array {

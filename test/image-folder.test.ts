@@ -4,6 +4,7 @@
 // first practice (`shaderflow image`: numpy's printout of a picture).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enlarge, imageReport, numpyStr } from '../src/cli-images.js';
 import { groupFileList } from '../src/data/browser-images.js';
@@ -177,6 +178,29 @@ describe('image headers, read before decoding', () => {
     expectDatasetError(() => decodeImage(png.subarray(0, png.length - 20), 'cut.png'), /cut\.png/);
     const jpg = writeJpeg(randomImage(9, 9, 3, 4));
     expectDatasetError(() => decodeImage(jpg.subarray(0, jpg.length - 30), 'cut.jpg'), /cut\.jpg: not a readable JPEG/);
+  });
+
+  it('a PNG whose image data inflates short (valid CRCs) is refused, not filled from uninitialised memory', () => {
+    const png = writePng(randomImage(9, 11, 3, 6));
+    const v = new DataView(png.buffer, png.byteOffset);
+    const idat = 33; // writePng writes IHDR then one IDAT
+    expect(String.fromCharCode(...png.subarray(idat + 4, idat + 8))).toBe('IDAT');
+    const raw = inflateSync(png.subarray(idat + 8, idat + 8 + v.getUint32(idat)));
+    expect(raw.length).toBe(9 * (1 + 11 * 3));
+    const chunk = (type: string, data: Uint8Array) => {
+      const b = new Uint8Array(12 + data.length);
+      const d = new DataView(b.buffer);
+      d.setUint32(0, data.length);
+      b.set(new TextEncoder().encode(type), 4);
+      b.set(data, 8);
+      d.setUint32(8 + data.length, crc32(b.subarray(4, 8 + data.length)));
+      return b;
+    };
+    for (const rows of [5, 12]) {
+      const data = rows < 9 ? raw.subarray(0, rows * 34) : Buffer.concat([raw, raw.subarray(0, 3 * 34)]);
+      const bad = Buffer.concat([png.subarray(0, idat), chunk('IDAT', deflateSync(data)), chunk('IEND', new Uint8Array(0))]);
+      expectDatasetError(() => decodeImage(bad, `rows-${rows}.png`), new RegExp(`rows-${rows}\\.png: not a readable PNG: its image data holds`));
+    }
   });
 
   it('a JPEG round trip stays close; the content decides the format, not the name', () => {

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
@@ -88,7 +89,56 @@ export interface DecodedPng {
   rgba: Uint8Array;
 }
 
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
+
+/**
+ * Checks that a PNG's image data inflates to exactly the size its header implies (one filter byte per row, per
+ * Adam7 pass when interlaced). pngjs does not: it filters short data out of an uninitialised buffer (so a
+ * truncated or corrupt file decodes to whatever memory held) and inflates interlaced data without a bound.
+ */
+function checkPngData(bytes: Uint8Array): void {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 33) return; // pngjs reports it
+  const width = v.getUint32(16);
+  const height = v.getUint32(20);
+  const bits = bytes[24]! * (PNG_CHANNELS[bytes[25]!] ?? 0);
+  const passes = bytes[28] === 1 ? ADAM7 : [[0, 0, 1, 1]];
+  let expected = 0;
+  for (const [x0, y0, dx, dy] of passes) {
+    const w = width > x0! ? Math.ceil((width - x0!) / dx!) : 0;
+    const h = height > y0! ? Math.ceil((height - y0!) / dy!) : 0;
+    if (w > 0 && h > 0) expected += h * (1 + Math.ceil((w * bits) / 8));
+  }
+  const parts: Uint8Array[] = [];
+  for (let at = 8; at + 8 <= bytes.length; ) {
+    const len = v.getUint32(at);
+    const type = String.fromCharCode(bytes[at + 4]!, bytes[at + 5]!, bytes[at + 6]!, bytes[at + 7]!);
+    if (at + 12 + len > bytes.length) throw new Error(`truncated: the ${type} chunk at byte ${at} runs past the end of the file`);
+    if (type === 'IDAT') parts.push(bytes.subarray(at + 8, at + 8 + len));
+    if (type === 'IEND') break;
+    at += 12 + len;
+  }
+  let inflated: Uint8Array;
+  try {
+    inflated = inflateSync(Buffer.concat(parts), { maxOutputLength: expected + 1 });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new Error(code === 'ERR_BUFFER_TOO_LARGE' ? `its image data holds more than the ${expected} bytes its ${width}x${height} header implies` : `its image data does not inflate (${(e as Error).message})`);
+  }
+  if (inflated.length !== expected) throw new Error(`its image data holds ${inflated.length} bytes where its ${width}x${height} header implies ${expected} (truncated or corrupt)`);
+}
+
 export function pngDecode(bytes: Uint8Array): DecodedPng {
+  checkPngData(bytes);
   const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as PNG & { colorType?: number; alpha?: boolean };
   return {
     width: png.width,

@@ -4,7 +4,9 @@
 // references of src/reference/. Prints the max relative error per kernel, so a miscompile or a bad register
 // spill on real hardware shows. Relative error: max |gpu - ref| / max(|ref|, 1% of max |ref|) over all elements
 // (the floor keeps near-zero outputs from turning float32 rounding into huge ratios); NaN or an unwritten
-// element is Infinity. A kernel passes at <= 1e-4 (float32 sums of up to 16384 terms land near 1e-6).
+// element is Infinity. A kernel passes at <= 1e-3: float32 round-off reaches ~1e-4 against that floor on the
+// long sums (the CIFAR conv2 bias gradient at batch 16 measured 9e-5 on llvmpipe; batch 128 sums 8x more terms),
+// while a miscompiled or mis-indexed kernel is off by O(1).
 import { createEngine, type Engine } from '../src/gpu/engine.js';
 import { Recorder } from '../src/gpu/recorder.js';
 import type { Tensor } from '../src/gpu/tensor.js';
@@ -24,7 +26,7 @@ import { adamRef, sgdRef } from '../src/reference/optimizer.js';
 import { maxPool2dBackwardRef, maxPool2dForwardRef } from '../src/reference/pool.js';
 import { randomUniform } from '../src/reference/random.js';
 
-export const CHECK_TOLERANCE = 1e-4;
+export const CHECK_TOLERANCE = 1e-3;
 
 export interface CheckResult {
   kernel: string;

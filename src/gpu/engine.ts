@@ -90,7 +90,7 @@ const UNIFORM_USAGE = 0x0040 | 0x0008; // UNIFORM | COPY_DST
 const READBACK_USAGE = 0x0001 | 0x0008; // MAP_READ | COPY_DST
 
 /** Limits we ask for at the adapter's real value: WebGPU's defaults (128 invocations in compatibility mode) are too low. */
-const RAISED_LIMITS = [
+export const RAISED_LIMITS = [
   'maxComputeInvocationsPerWorkgroup',
   'maxComputeWorkgroupSizeX',
   'maxComputeWorkgroupSizeY',

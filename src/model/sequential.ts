@@ -6,7 +6,7 @@
 // the progress bar or an epoch end needs them.
 import { NumericError, ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
-import { Recorder } from '../gpu/recorder.js';
+import { median, Recorder } from '../gpu/recorder.js';
 import { prepareTuning } from '../kernels/autotune.js';
 import { buildPlan, H200, type GpuSpec, type Plan } from './plan.js';
 import { Tensor } from '../gpu/tensor.js';
@@ -21,6 +21,7 @@ import { Dense } from '../layers/dense.js';
 import { Layer, sliceBatch, type StepContext } from '../layers/layer.js';
 import { makeBatchSource, type BatchSource, type LabelInput, type XInput } from './data.js';
 import { History, type Callbacks, type Logs } from './history.js';
+import { stepProfile, type StepProfile } from './profile.js';
 import { optimizerStateCount, parseOptimizer, recordOptimizerStep, type OptimizerSpec } from './optimizers.js';
 import { defaultSink, Progbar, type ProgressSink, type Verbosity } from './progress.js';
 
@@ -726,11 +727,71 @@ export class Sequential {
     }
   }
 
-  /** Times `steps` training steps (after `warmup`) on random data of one batch; ms per step, for the benchmarks. */
-  async timeTrainSteps(o: { batchSize: number; steps: number; warmup?: number }): Promise<number[]> {
+  /**
+   * Times `steps` training steps (after `warmup`) on random data of one batch; ms per step, for the benchmarks.
+   * 'sync' (default): each step submitted and waited for, one time per step. 'pipelined': all `steps` submitted
+   * back to back and waited for once at the end, one time (the mean per step) in the returned array.
+   */
+  async timeTrainSteps(o: { batchSize: number; steps: number; warmup?: number; mode?: 'sync' | 'pipelined' }): Promise<number[]> {
     const engine = this.requireCompiled('timeTrainSteps');
+    return this.withBenchmarkStep(o.batchSize, async (rec) => {
+      const warmup = o.warmup ?? 2;
+      for (let i = 0; i < warmup; i++) {
+        rec.run();
+        await engine.sync('benchmark step');
+      }
+      if (o.mode === 'pipelined') {
+        const t0 = performance.now();
+        for (let i = 0; i < o.steps; i++) rec.run();
+        await engine.sync('benchmark steps');
+        return [(performance.now() - t0) / o.steps];
+      }
+      const times: number[] = [];
+      for (let i = 0; i < o.steps; i++) {
+        const t0 = performance.now();
+        rec.run();
+        await engine.sync('benchmark step');
+        times.push(performance.now() - t0);
+      }
+      return times;
+    });
+  }
+
+  /**
+   * Every operation of one training step of batch `batchSize` (recorded as fit records it) with its kernel
+   * variant, workgroups and measured time: GPU timestamps around one compute pass per dispatch where the device
+   * has 'timestamp-query', else each operation replayed alone by wall clock (src/gpu/recorder.ts `profile`).
+   * Also the synchronous step time (median of `steps` steps, each waited for) measured in the same call. Runs on
+   * random data; the weights, gradients, optimizer and step state and stats are saved on the GPU first and put
+   * back afterwards, so the model is exactly as it was.
+   */
+  async profile(batchSize = 32, opts: { steps?: number; runs?: number } = {}): Promise<StepProfile> {
+    const engine = this.requireCompiled('profile');
+    return this.withBenchmarkStep(batchSize, async (rec) => {
+      const restore = this.saveTrainingState();
+      try {
+        const steps = opts.steps ?? 5;
+        rec.run(); // warm-up
+        await engine.sync('profile warm-up');
+        const times: number[] = [];
+        for (let i = 0; i < steps; i++) {
+          const t0 = performance.now();
+          rec.run();
+          await engine.sync('profile step');
+          times.push(performance.now() - t0);
+        }
+        const { method, us } = await rec.profile({ runs: opts.runs });
+        return stepProfile({ model: this.name, batchSize, adapter: engine.describe(), adapterClass: engine.adapter.adapterClass, method, stepMs: median(times), plan: rec.plan(), us });
+      } finally {
+        await restore();
+      }
+    });
+  }
+
+  /** Records one training step of batch `n` on seeded random data (as fit records it), runs `fn` on it, frees it. */
+  private async withBenchmarkStep<T>(n: number, fn: (rec: Recorder) => Promise<T>): Promise<T> {
+    const engine = this.engine!;
     await this.layersReady(engine);
-    const n = o.batchSize;
     const per = this.inputShape.reduce((a, b) => a * b, 1);
     const r = mulberry32(12345);
     const images = new Uint8Array(n * per);
@@ -739,25 +800,45 @@ export class Sequential {
     for (let i = 0; i < n; i++) labels[i] = Math.floor(r() * this.numClasses);
     const data = makeBatchSource(engine, { images, shape: imageShape(n, this.inputShape) }, labels, this.inputShape, this.numClasses, 'benchmark data');
     const order = engine.tensor([n], identityOrder(data));
-    this.prepare(n);
-    await prepareTuning(engine, () => this.recordTrainStep(data, order, n, true, true));
-    await this.compileSteps(() => this.recordTrainStep(data, order, n, true, true));
-    const rec = this.recordTrainStep(data, order, n);
-    const times: number[] = [];
+    let rec: Recorder | undefined;
     try {
+      this.prepare(n);
+      await prepareTuning(engine, () => this.recordTrainStep(data, order, n, true, true));
+      await this.compileSteps(() => this.recordTrainStep(data, order, n, true, true));
+      rec = this.recordTrainStep(data, order, n);
       this.writeStart(0);
-      for (let i = 0; i < (o.warmup ?? 2) + o.steps; i++) {
-        const t0 = performance.now();
-        rec.run();
-        await engine.sync('benchmark step');
-        if (i >= (o.warmup ?? 2)) times.push(performance.now() - t0);
-      }
-      return times;
+      return await fn(rec);
     } finally {
-      rec.dispose();
+      rec?.dispose();
       order.dispose();
       data.dispose();
     }
+  }
+
+  /**
+   * Copies (on the GPU) everything a training step leaves behind: weights, gradients, optimizer state, step
+   * state and training stats. The returned function copies them back, waits, and frees the copies.
+   */
+  private saveTrainingState(): () => Promise<void> {
+    const engine = this.engine!;
+    const tensors = [this.params!, this.grads!, ...this.optState, this.stepState!, this.trainStats!];
+    const copies = tensors.map((t) => ({ t, bytes: Math.ceil(t.byteLength / 4) * 4, buf: engine.acquire(t.byteLength) }));
+    const copyAll = (back: boolean) => {
+      const enc = engine.device.createCommandEncoder({ label: back ? 'restore training state' : 'save training state' });
+      for (const c of copies)
+        if (back) enc.copyBufferToBuffer(c.buf, 0, c.t.buffer, c.t.offset, c.bytes);
+        else enc.copyBufferToBuffer(c.t.buffer, c.t.offset, c.buf, 0, c.bytes);
+      engine.device.queue.submit([enc.finish()]);
+    };
+    copyAll(false);
+    return async () => {
+      copyAll(true);
+      try {
+        await engine.sync('restoring the training state');
+      } finally {
+        for (const c of copies) engine.release(c.buf);
+      }
+    };
   }
 
   /** Dispatches recorded in one training step of batch `n` (for the benchmark's report). */

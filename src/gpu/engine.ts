@@ -125,6 +125,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     report.software =
       /llvmpipe|lavapipe|swiftshader|software|mesa/.test(text) || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
     const engine = new Engine(device, report, c.gpu);
+    c.chosen?.(tried); // lets the provider remember which backend works here
     if (autotuneEnabled(options.autotune)) {
       try {
         await autotune(engine);

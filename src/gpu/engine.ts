@@ -6,6 +6,7 @@ import { gpuCandidates, installHint, runtime, type BackendName } from './provide
 import { Tensor, type DType } from './tensor.js';
 import { autotune, autotuneEnabled, chooseTuning, type Tuning } from './tuning.js';
 
+/** Options of createEngine. */
 export interface EngineOptions {
   /** Force a backend; default `SHADERFLOW_BACKEND` in Node, else `auto`. */
   backend?: BackendName;
@@ -19,6 +20,7 @@ export interface EngineOptions {
   autotune?: boolean;
 }
 
+/** The WebGPU adapter an engine runs on, as Engine.adapter reports it. */
 export interface AdapterReport {
   vendor: string;
   architecture: string;
@@ -30,6 +32,7 @@ export interface AdapterReport {
   runtime: 'node' | 'browser';
 }
 
+/** GPU buffers an engine holds (Engine.memory): in use, and kept in its pool for reuse. */
 export interface MemoryReport {
   /** Buffers handed out and not yet released (tensors, uniforms, staging). */
   liveBuffers: number;
@@ -70,6 +73,7 @@ export function sizeClass(bytes: number): number {
   return p * 2;
 }
 
+/** Opens a WebGPU device: the first adapter that works (see EngineOptions.backend), with its real limits raised, and autotunes the matmul tiles once per adapter unless told not to. Throws a DeviceError naming every attempt when none works. */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const envBackend =
     typeof process !== 'undefined' && process.env ? (process.env.SHADERFLOW_BACKEND as BackendName | undefined) : undefined;
@@ -143,6 +147,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
 
 type PendingError = Promise<string | null>;
 
+/** One WebGPU device with its buffer pool, pipeline cache and tuning. Every tensor, recorder and model holds the engine it was made with; there is no global device. */
 export class Engine {
   readonly limits: GPUSupportedLimits;
   readonly tuning: Tuning;
@@ -219,6 +224,7 @@ export class Engine {
     return buf;
   }
 
+  /** Returns a buffer to the pool (what Tensor.dispose does). */
   release(buf: GPUBuffer): void {
     const size = this.live.get(buf);
     if (size === undefined) return; // released twice, or not ours
@@ -240,6 +246,7 @@ export class Engine {
     this.pool.clear();
   }
 
+  /** How many buffers (and bytes) are in use and pooled. */
   memory(): MemoryReport {
     let liveBytes = 0;
     for (const s of this.live.values()) liveBytes += s;
@@ -259,6 +266,7 @@ export class Engine {
     return Tensor.allocate(this, shape, dtype);
   }
 
+  /** A new tensor of `shape`, filled with zeros. */
   zeros(shape: readonly number[], dtype: DType = 'f32'): Tensor {
     const t = Tensor.allocate(this, shape, dtype);
     const enc = this.device.createCommandEncoder();

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 
+/** A WebGPU backend to force (Dawn's names), or `auto`: shaderflow's own order (see gpuCandidates). */
 export type BackendName = 'auto' | 'vulkan' | 'opengles' | 'opengl' | 'metal' | 'd3d12' | 'd3d11' | 'null';
 
 export interface GpuCandidate {

@@ -13,6 +13,7 @@ import type { Tensor } from './tensor.js';
 /** A register-blocked conv tile (shaders/conv2d.wgsl): WG invocations, each PX rows by 4*CV channels. */
 export interface ConvTile { workgroup: number; px: number; cv: number; /** Innermost steps per pass (default: from loopLimit). */ steps?: number }
 
+/** Workgroup and tile shapes chosen for one adapter (Engine.tuning). */
 export interface Tuning {
   /** Conv2D tiles per kernel (src/kernels/conv2d.ts); pooling workgroup size (src/kernels/pool.ts). */
   conv2d: { forward: ConvTile; backwardInput: ConvTile; backwardFilter: ConvTile; /** Loop iterations an invocation may run (0: no limit; llvmpipe stops at 65535). */ loopLimit: number };
@@ -26,6 +27,7 @@ export interface Tuning {
   matmul: MatmulChoice;
 }
 
+/** The matmul variant and workgroup an adapter uses. */
 export interface MatmulChoice {
   variant: MatmulVariant;
   workgroup: [number, number];

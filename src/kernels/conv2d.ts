@@ -8,6 +8,7 @@ import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { ConvTile } from '../gpu/tuning.js';
 
+/** Sizes of one 2-D convolution, NHWC: batch, input, filter, stride, padding and output. */
 export interface Conv2dGeometry {
   batch: number;
   inH: number;

@@ -4,6 +4,7 @@ import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 
+/** How the fused loss kernel reads its labels and where it adds its statistics. */
 export interface LossOptions {
   /** Multiplies every gradient element, e.g. 1/n for a batch mean. */
   gradScale: number;

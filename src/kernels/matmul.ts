@@ -5,6 +5,7 @@ import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 
+/** The matmul kernels side by side, simplest first: naive, then register-blocked tiles. */
 export type MatmulVariant = 'naive' | 'tile4' | 'tile8' | 'tile16' | 'tile32x16' | 'tile16x32';
 
 /** Output [rows, columns] each invocation of a variant computes. */
@@ -17,6 +18,7 @@ export const MATMUL_TILE: Record<MatmulVariant, readonly [number, number]> = {
   tile16x32: [16, 32],
 };
 
+/** Options of matmul: transposes, the fused epilogue (bias, ReLU, accumulate) and the variant. */
 export interface MatmulOptions {
   /** A is stored [k, m] (use Aᵀ). */
   transA?: boolean;

@@ -11,6 +11,7 @@ import { createEngine, type Engine } from '../src/gpu/engine.js';
 import { buildPreset } from '../src/model/presets.js';
 import { measureFmaPeak } from './kernels.js';
 import { median, tfjsNotes, timeTfjs, type TfjsModelName, type TfjsTiming, type TimeOptions } from './tfjs.js';
+import { tuningOf } from '../src/kernels/tuning.js';
 
 const MODELS: TfjsModelName[] = ['mlp', 'mnist-cnn', 'cifar-cnn'];
 /** shaderflow preset names. */
@@ -104,8 +105,8 @@ export async function compare(args: string[]): Promise<void> {
   const engine = await createEngine();
   const peak = await measureFmaPeak(engine);
   log(`adapter: ${engine.describe()}`);
-  log(`FMA probe: ${peak.toFixed(1)} GFLOP/s; matmul tiles: ${engine.tuning.matmul.variant} wg ${engine.tuning.matmul.workgroup.join('x')}`);
-  emit({ adapter: engine.describe(), probe_gflops: round(peak, 2), matmul: engine.tuning.matmul });
+  log(`FMA probe: ${peak.toFixed(1)} GFLOP/s; matmul tiles: ${tuningOf(engine).matmul.variant} wg ${tuningOf(engine).matmul.workgroup.join('x')}`);
+  emit({ adapter: engine.describe(), probe_gflops: round(peak, 2), matmul: tuningOf(engine).matmul });
 
   const rows: Row[] = [];
   const add = (model: TfjsModelName, eng: EngineName, r: TfjsTiming) => {

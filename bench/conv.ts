@@ -4,7 +4,7 @@
 import type { Engine } from '../src/gpu/engine.js';
 import { Recorder } from '../src/gpu/recorder.js';
 import type { Tensor } from '../src/gpu/tensor.js';
-import type { ConvTile } from '../src/gpu/tuning.js';
+import type { ConvTile } from '../src/kernels/tuning.js';
 import {
   conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, type Conv2dGeometry,
 } from '../src/kernels/conv2d.js';

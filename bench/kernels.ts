@@ -9,9 +9,10 @@ import { Recorder } from '../src/gpu/recorder.js';
 import type { Tensor } from '../src/gpu/tensor.js';
 import { matmul, type MatmulOptions, type MatmulVariant } from '../src/kernels/matmul.js';
 import { randomUniform } from '../src/reference/random.js';
-import { matmulCandidates } from '../src/gpu/tuning.js';
+import { matmulCandidates } from '../src/kernels/tuning.js';
 import { benchConv } from './conv.js';
 import { fitFilterRows } from '../src/kernels/conv2d.js';
+import { tuningOf } from '../src/kernels/tuning.js';
 
 export interface Row {
   shape: string;
@@ -82,11 +83,11 @@ interface MatmulCase {
 export async function benchMatmul(engine: Engine, opts: { runs?: number; peak?: number; candidates?: boolean } = {}): Promise<Row[]> {
   const runs = opts.runs ?? 5;
   const peak = opts.peak ?? NaN;
-  const tuned = engine.tuning.matmul;
+  const tuned = tuningOf(engine).matmul;
   const cases: MatmulCase[] = [];
   cases.push({ shape: '1024x1024x1024', m: 1024, n: 1024, k: 1024 });
   if (opts.candidates ?? true)
-    for (const c of matmulCandidates(engine.adapter.software)) {
+    for (const c of matmulCandidates(engine.adapter.adapterClass)) {
       if (c.variant === tuned.variant && c.workgroup.join() === tuned.workgroup.join()) continue;
       cases.push({ shape: '1024x1024x1024', m: 1024, n: 1024, k: 1024, opts: { variant: c.variant, workgroup: c.workgroup } });
     }
@@ -126,7 +127,7 @@ export async function timeMatmul(engine: Engine, m: number, n: number, k: number
 
 /** Conv2D (forward, backward-input, backward-filter at the seed CNNs' shapes) and max-pool rows (bench/conv.ts). */
 export async function benchConvRows(engine: Engine, peak: number, runs = 3): Promise<Row[]> {
-  const t = engine.tuning.conv2d;
+  const t = tuningOf(engine).conv2d;
   // Filter rows (kH*kW*inC) per shape: backward-filter narrows its tile for few rows (fitFilterRows).
   const filterRows: Record<string, number> = { mnist: 9, cifar1: 27, cifar2: 288 };
   const tile = (what: string) => {
@@ -141,7 +142,7 @@ export async function benchConvRows(engine: Engine, peak: number, runs = 3): Pro
       // backward reads those two and writes dx: 6 bytes per input element either way.
       const elements = r.gflops * r.ms * 1e6;
       const gbs = (6 * elements) / r.ms / 1e6;
-      return { shape: r.name, variant: `wg ${engine.tuning.poolWorkgroup}`, ms: r.ms, gflops: gbs, ofPeak: NaN, unit: 'GB/s' as const };
+      return { shape: r.name, variant: `wg ${tuningOf(engine).poolWorkgroup}`, ms: r.ms, gflops: gbs, ofPeak: NaN, unit: 'GB/s' as const };
     }
     return { shape: `conv2d ${r.name}`, variant: tile(r.name), ms: r.ms, gflops: r.gflops, ofPeak: r.gflops / peak };
   });
@@ -177,7 +178,7 @@ export async function main(args: string[] = []): Promise<void> {
     // The probe again after the table: a busy machine shows up as two different peaks.
     const peak2 = await measureFmaPeak(engine);
     if (json) {
-      process.stdout.write(`${JSON.stringify({ adapter: engine.describe(), peak_gflops: peak, peak_after_gflops: peak2, matmul: engine.tuning.matmul })}\n`);
+      process.stdout.write(`${JSON.stringify({ adapter: engine.describe(), peak_gflops: peak, peak_after_gflops: peak2, matmul: tuningOf(engine).matmul })}\n`);
       for (const r of rows) process.stdout.write(`${JSON.stringify({ kernel: r.shape, variant: r.variant, ms: r.ms, [r.unit === 'GB/s' ? 'gbs' : 'gflops']: r.gflops, fraction_of_probe: Number.isFinite(r.ofPeak) ? r.ofPeak : null })}\n`);
     } else process.stdout.write(`${formatTable(rows, peak)}\n(probe again after the table: ${peak2.toFixed(1)} GFLOP/s)\n`);
   } finally {

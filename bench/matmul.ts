@@ -4,6 +4,7 @@
 import { createEngine } from '../src/gpu/engine.js';
 import type { MatmulOptions } from '../src/kernels/matmul.js';
 import { measureFmaPeak, timeMatmul } from './kernels.js';
+import { tuningOf } from '../src/kernels/tuning.js';
 
 interface Case {
   name: string;
@@ -32,7 +33,7 @@ export async function benchMatmulCommand(args: string[]): Promise<void> {
   const engine = await createEngine();
   try {
     const peak = await measureFmaPeak(engine);
-    const t = engine.tuning.matmul;
+    const t = tuningOf(engine).matmul;
     if (!json) {
       process.stdout.write(`adapter: ${engine.describe()}\nFMA probe: ${peak.toFixed(1)} GFLOP/s; matmul variant: ${t.variant} wg ${t.workgroup.join('x')}\n`);
       process.stdout.write(`${'case'.padEnd(34)} ${'m x n x k'.padEnd(18)} ${'ms'.padStart(9)} ${'GFLOP/s'.padStart(9)} ${'% of probe'.padStart(10)}\n`);

@@ -246,7 +246,8 @@ interface Command<F extends Record<string, Flag> = Record<string, Flag>> {
   /** Arguments after the flags (predict's images); none unless set. */
   positionals?: string;
   examples: string[];
-  run(values: ValuesOf<F>, positionals: string[]): Promise<void>;
+  /** Gets the parsed flags, the positionals, and the arguments as given (for a command that parses its own). */
+  run(values: ValuesOf<F>, positionals: string[], argv: string[]): Promise<void>;
 }
 
 /** Checks one entry of COMMANDS against its own flags (run gets exactly their values). */
@@ -317,6 +318,19 @@ const COMMANDS: Record<string, Command> = {
     positionals: 'IMAGE.png...',
     examples: ['shaderflow predict --model runs/mnist-cnn-2026-01-01T00-00-00-000Z digit.png'],
     run: (v, images) => predict(v, images),
+  }),
+  plan: command({
+    summary: "the recorded training step's dispatches with a modeled GPU time (nothing runs)",
+    usage: '--preset NAME [flags]',
+    flags: {
+      preset: { value: 'NAME', help: `${PRESETS.join(' | ')} (required)` },
+      'batch-size': { value: 'N', help: 'the batch the step is recorded for (default 128)' },
+      'adapter-class': { value: 'software|gpu', help: "the kernel set to plan (default: this adapter's class)" },
+      'gpu-spec': { value: 'h200|JSON', help: 'the reference GPU of the modeled time (default h200)' },
+      json: { help: 'one JSON object per dispatch, then {"total_modeled_us"}' },
+    },
+    examples: ['shaderflow plan --preset mnist-cnn --batch-size 128 --adapter-class gpu'],
+    run: async (_v, _p, argv) => (await import('./cli-plan.js')).planCommand(argv),
   }),
   adapter: command({
     summary: 'print the WebGPU adapter shaderflow picks on this machine',
@@ -391,7 +405,7 @@ async function main(): Promise<void> {
   for (const [flag, f] of Object.entries(c.flags)) options[flag] = { type: f.value ? 'string' : 'boolean' };
   const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: c.positionals !== undefined, strict: true });
   if (values.help) return void process.stdout.write(`${commandHelp(cmd, c)}\n`);
-  return c.run(values as ValuesOf<Record<string, Flag>>, positionals);
+  return c.run(values as ValuesOf<Record<string, Flag>>, positionals, rest);
 }
 
 main().catch((e: unknown) => {

@@ -1,9 +1,10 @@
 // shaderflow's public API. The browser bundle exports exactly this; the Node entry (src/node.ts) adds file IO.
 export * from './errors.js';
-export { createEngine, Engine, sizeClass, type EngineOptions, type AdapterReport, type MemoryReport } from './gpu/engine.js';
+export { createEngine, Engine, sizeClass, type EngineOptions, type AdapterReport, type MemoryReport, type AdapterClass, type PipelineSpec } from './gpu/engine.js';
 export { Tensor, shapeSize, type DType } from './gpu/tensor.js';
-export { Recorder, runOnce, grid1d, type Binding, type DispatchSpec } from './gpu/recorder.js';
-export type { Tuning, MatmulChoice, ConvTile } from './gpu/tuning.js';
+export { Recorder, runOnce, grid1d, type Binding, type DispatchSpec, type DispatchCost, type PlanEntry } from './gpu/recorder.js';
+export type { Tuning, MatmulChoice, ConvTile } from './kernels/tuning.js';
+export type { Plan, PlanRow, GpuSpec } from './model/plan.js';
 export type { BackendName } from './gpu/provider.js';
 /** The kernel families' TypeScript side: each function records one or more dispatches into a Recorder. */
 export * as kernels from './kernels/index.js';

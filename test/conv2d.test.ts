@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/gpu/engine.js';
 import { runOnce } from '../src/gpu/recorder.js';
 import type { Tensor } from '../src/gpu/tensor.js';
-import type { ConvTile } from '../src/gpu/tuning.js';
+import type { ConvTile } from '../src/kernels/tuning.js';
 import {
   conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, type Conv2dGeometry,
 } from '../src/kernels/conv2d.js';

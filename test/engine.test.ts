@@ -120,3 +120,45 @@ describe('device acquisition', () => {
     }
   });
 });
+
+describe('adapter classes', () => {
+  it('calls only software rasterizers and fallback adapters software; Mesa hardware drivers are GPUs', async () => {
+    const { classifyAdapter } = await import('../src/gpu/engine.js');
+    const cls = (info: Parameters<typeof classifyAdapter>[0]) => classifyAdapter(info).adapterClass;
+    expect(cls({ vendor: 'mesa', architecture: 'llvmpipe', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).toBe('software');
+    expect(cls({ vendor: 'mesa', description: 'lavapipe' })).toBe('software');
+    expect(cls({ description: 'softpipe' })).toBe('software');
+    expect(cls({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader Device (Subzero)' })).toBe('software');
+    expect(cls({ vendor: 'microsoft', description: 'Microsoft Basic Render Driver' })).toBe('software');
+    expect(cls({ vendor: 'amd', description: 'AMD Radeon RX 7600 (RADV NAVI33), Mesa 24.2' })).toBe('gpu');
+    expect(cls({ vendor: 'intel', description: 'Mesa Intel(R) Graphics (ADL GT2) anv' })).toBe('gpu');
+    expect(cls({ vendor: 'nvidia', description: 'NVK AD106, Mesa 25.0' })).toBe('gpu');
+    expect(cls({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' })).toBe('gpu');
+    expect(cls({ vendor: 'unknown', isFallbackAdapter: true })).toBe('software');
+    expect(classifyAdapter({ description: 'llvmpipe' }).classReason).toContain('llvmpipe');
+  });
+
+  it('a forced class wins and says so; a bad forced value is a clear error before any adapter is requested', async () => {
+    const { classifyAdapter } = await import('../src/gpu/engine.js');
+    expect(classifyAdapter({ description: 'llvmpipe' }, { value: 'gpu', source: 'SHADERFLOW_ADAPTER_CLASS' })).toEqual({
+      adapterClass: 'gpu',
+      classReason: 'forced by SHADERFLOW_ADAPTER_CLASS',
+    });
+    await expect(createEngine({ adapterClass: 'fast' as 'gpu' })).rejects.toThrow(/adapterClass.*'software' or 'gpu'.*"fast"/);
+    const gpu = await createEngine({ adapterClass: 'gpu' });
+    try {
+      expect(gpu.adapter.adapterClass).toBe('gpu');
+      expect(gpu.adapter.software).toBe(false);
+      expect(gpu.describe()).toContain('gpu class (forced by createEngine({ adapterClass }))');
+    } finally {
+      gpu.dispose();
+    }
+    expect(engine.describe()).toMatch(/(software|gpu) class \(/);
+    // This machine's adapter (llvmpipe here, SwiftShader in a browser) is classed software by its own info.
+    const a = engine.adapter;
+    if (/llvmpipe|lavapipe|swiftshader/i.test(`${a.vendor} ${a.architecture} ${a.description} ${a.device}`) && !process.env.SHADERFLOW_ADAPTER_CLASS) {
+      expect(a.adapterClass).toBe('software');
+      expect(a.classReason).toMatch(/software rasterizer/);
+    }
+  });
+});

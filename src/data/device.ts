@@ -12,6 +12,7 @@ import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { byteTable } from './preprocess.js';
 import { exampleBytes, type ImageSet } from './types.js';
+import { tuningOf } from '../kernels/tuning.js';
 
 /** How a batch of uint8 examples becomes float32 inputs and labels (on the GPU, and in cpuGather, its CPU twin). */
 export interface GatherOptions {
@@ -160,7 +161,7 @@ export class DeviceDataset {
     if (y.size < n * yPer)
       throw new ShapeError(`DeviceDataset.recordGather: y ${shapeStr(y.shape)} holds ${y.size} values, a batch of ${n} needs ${n * yPer} (${sparse ? 'sparse labels' : 'one-hot rows'}).`);
     const table = byteTable(opts.scale ?? 1 / 255, opts.offset ?? 0);
-    const wg = rec.engine.tuning.elementwiseWorkgroup;
+    const wg = tuningOf(rec.engine).elementwiseWorkgroup;
     const threads = Math.max(n * row, n * yPer);
     const types = 'u'.repeat(8) + 'f'.repeat(256);
     this.chunks.forEach((c, k) => {

@@ -4,7 +4,13 @@ import { DeviceError, ShaderflowError } from '../errors.js';
 import { SHADERS, type ShaderName } from '../shaders.js';
 import { gpuCandidates, installHint, runtime, type BackendName } from './provider.js';
 import { Tensor, type DType } from './tensor.js';
-import { autotune, autotuneEnabled, chooseTuning, type Tuning } from './tuning.js';
+
+/**
+ * Which kernel variant set an engine runs. 'software': a CPU rasterizer (llvmpipe, lavapipe, softpipe,
+ * SwiftShader, WARP), where every invocation is a SIMD lane and barrier-free register-blocked kernels win.
+ * 'gpu': everything else, where kernels must fill hundreds of workgroups and stage tiles in workgroup memory.
+ */
+export type AdapterClass = 'software' | 'gpu';
 
 /** Options of createEngine. */
 export interface EngineOptions {
@@ -18,6 +24,18 @@ export interface EngineOptions {
    * defaults (what the tests do, for kernels that do not depend on timings).
    */
   autotune?: boolean;
+  /**
+   * Force the kernel variant set ('software' or 'gpu') instead of classifying the adapter; default
+   * `SHADERFLOW_ADAPTER_CLASS` in Node. Forcing 'gpu' on llvmpipe is how the GPU kernels are tested without a GPU.
+   */
+  adapterClass?: AdapterClass;
+}
+
+/** Whether autotuning is on: the option wins, else `SHADERFLOW_AUTOTUNE=0` (Node) turns it off; default on. */
+export function autotuneEnabled(option?: boolean): boolean {
+  if (option !== undefined) return option;
+  const env = typeof process !== 'undefined' && process.env ? process.env.SHADERFLOW_AUTOTUNE : undefined;
+  return !(env !== undefined && /^(0|false|off|no)$/i.test(env.trim()));
 }
 
 /** The WebGPU adapter an engine runs on, as Engine.adapter reports it. */
@@ -28,8 +46,36 @@ export interface AdapterReport {
   device: string;
   featureLevel: 'core' | 'compatibility';
   backend: string;
+  /** The kernel variant set this engine runs (see AdapterClass). */
+  adapterClass: AdapterClass;
+  /** Why that class: the name that matched, the fallback flag, or the option / variable that forced it. */
+  classReason: string;
+  /** adapterClass === 'software' (kept for callers that only ask this). */
   software: boolean;
   runtime: 'node' | 'browser';
+}
+
+/** Software rasterizers by the names their drivers report (Mesa's llvmpipe/lavapipe/softpipe, SwiftShader, WARP). */
+const SOFTWARE_NAMES = /llvmpipe|lavapipe|softpipe|swiftshader|microsoft basic render driver/i;
+
+/**
+ * The adapter's class: 'software' only for a known CPU rasterizer or an adapter flagged `isFallbackAdapter`;
+ * every other adapter, including Mesa's hardware drivers (radv, anv, iris, NVK, ...), is a GPU. `forced` wins.
+ */
+export function classifyAdapter(
+  info: { vendor?: string; architecture?: string; description?: string; device?: string; isFallbackAdapter?: boolean },
+  forced?: { value: string; source: string },
+): { adapterClass: AdapterClass; classReason: string } {
+  if (forced) {
+    if (forced.value !== 'software' && forced.value !== 'gpu')
+      throw new ShaderflowError(`${forced.source} must be 'software' or 'gpu', got ${JSON.stringify(forced.value)}.`);
+    return { adapterClass: forced.value, classReason: `forced by ${forced.source}` };
+  }
+  const text = [info.vendor, info.architecture, info.description, info.device].filter((s) => s).join(' ');
+  const m = SOFTWARE_NAMES.exec(text);
+  if (m) return { adapterClass: 'software', classReason: `software rasterizer "${m[0]}" in the adapter info` };
+  if (info.isFallbackAdapter === true) return { adapterClass: 'software', classReason: 'the adapter is a fallback adapter (isFallbackAdapter)' };
+  return { adapterClass: 'gpu', classReason: `no software rasterizer named in "${text || 'empty adapter info'}"` };
 }
 
 /** GPU buffers an engine holds (Engine.memory): in use, and kept in its pool for reuse. */
@@ -78,6 +124,14 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const envBackend =
     typeof process !== 'undefined' && process.env ? (process.env.SHADERFLOW_BACKEND as BackendName | undefined) : undefined;
   const backend: BackendName = options.backend ?? envBackend ?? 'auto';
+  const envClass = typeof process !== 'undefined' && process.env ? process.env.SHADERFLOW_ADAPTER_CLASS : undefined;
+  const forcedClass =
+    options.adapterClass !== undefined
+      ? { value: options.adapterClass, source: 'createEngine({ adapterClass })' }
+      : envClass
+        ? { value: envClass.trim(), source: 'SHADERFLOW_ADAPTER_CLASS' }
+        : undefined;
+  if (forcedClass) classifyAdapter({}, forcedClass); // a bad value fails before any adapter is requested
   const tried: string[] = [];
   let candidates;
   try {
@@ -114,6 +168,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       tried.push(`${c.label}: requestDevice failed: ${(e as Error).message}`);
       continue;
     }
+    // Read field by field: GPUAdapterInfo's fields are getters, which an object spread does not copy.
     const info = adapter.info ?? ({} as GPUAdapterInfo);
     const report: AdapterReport = {
       vendor: info.vendor ?? '',
@@ -122,22 +177,14 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       device: (info as { device?: string }).device ?? '',
       featureLevel: c.featureLevel,
       backend: c.label.replace(/ \(.*\)$/, ''),
+      ...classifyAdapter({ vendor: info.vendor, architecture: info.architecture, description: info.description, device: (info as { device?: string }).device, isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter }, forcedClass),
       software: false,
       runtime,
     };
-    const text = `${report.vendor} ${report.architecture} ${report.description} ${report.device}`.toLowerCase();
-    report.software =
-      /llvmpipe|lavapipe|swiftshader|software|mesa/.test(text) || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-    const engine = new Engine(device, report, c.gpu);
+    report.software = report.adapterClass === 'software';
+    // Kernel tiles are autotuned per shape when a model's step is first prepared (src/kernels/autotune.ts), not here.
+    const engine = new Engine(device, report, c.gpu, autotuneEnabled(options.autotune));
     c.chosen?.(tried); // lets the provider remember which backend works here
-    if (autotuneEnabled(options.autotune)) {
-      try {
-        await autotune(engine);
-      } catch (e) {
-        engine.dispose();
-        throw e;
-      }
-    }
     return engine;
   }
   throw new DeviceError(
@@ -147,10 +194,23 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
 
 type PendingError = Promise<string | null>;
 
+/** A compute pipeline by shader, entry point and `override` constants (the pipeline cache's key). */
+export interface PipelineSpec {
+  shader: ShaderName;
+  entry: string;
+  constants: Record<string, number>;
+}
+
+function pipelineKey(shader: ShaderName, entry: string, constants: Record<string, number>): string {
+  return `${shader}:${entry}:${Object.entries(constants)
+    .sort()
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')}`;
+}
+
 /** One WebGPU device with its buffer pool, pipeline cache and tuning. Every tensor, recorder and model holds the engine it was made with; there is no global device. */
 export class Engine {
   readonly limits: GPUSupportedLimits;
-  readonly tuning: Tuning;
   private readonly pool = new Map<string, GPUBuffer[]>();
   private readonly live = new Map<GPUBuffer, number>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
@@ -165,9 +225,10 @@ export class Engine {
     readonly adapter: AdapterReport,
     /** The GPU instance the device came from: held so it outlives the device (see provider.ts). */
     readonly gpu?: GPU,
+    /** Whether kernels may time their candidate variants (createEngine's `autotune`, `SHADERFLOW_AUTOTUNE`). */
+    readonly autotune = false,
   ) {
     this.limits = device.limits;
-    this.tuning = chooseTuning(adapter, device.limits);
     device.lost.then((info) => {
       if (!this.destroyed || info.reason !== 'destroyed') this.lostInfo = `${info.reason}: ${info.message}`;
       else this.lostInfo = 'destroyed: the engine was disposed';
@@ -182,7 +243,25 @@ export class Engine {
   describe(): string {
     const a = this.adapter;
     const name = [a.vendor, a.architecture, a.description, a.device].filter((s) => s).join(' / ');
-    return `${name || 'unknown adapter'} [${a.backend}, ${a.featureLevel}${a.software ? ', software' : ''}]`;
+    const fallbacks = this.fallbackNotes.length ? `; ${this.fallbackNotes.join('; ')}` : '';
+    return `${name || 'unknown adapter'} [${a.backend}, ${a.featureLevel}, ${a.adapterClass} class (${a.classReason})${fallbacks}]`;
+  }
+
+  /** Names the adapter and class for caches (unlike describe(), without the fallback notes that kernels add). */
+  adapterKey(): string {
+    const a = this.adapter;
+    return `${[a.vendor, a.architecture, a.description, a.device].filter((s) => s).join(' / ')} [${a.backend}, ${a.featureLevel}, ${a.adapterClass}]`;
+  }
+
+  /** What `describe()` says about kernel variants replaced because this adapter cannot run them. */
+  readonly fallbackNotes: string[] = [];
+
+  /**
+   * Records (once) that a kernel variant was replaced by the next one that fits the adapter's limits, e.g. a
+   * workgroup-memory GEMM on an adapter with too little workgroup storage; `describe()` lists these.
+   */
+  noteFallback(note: string): void {
+    if (!this.fallbackNotes.includes(note)) this.fallbackNotes.push(note);
   }
 
   get isLost(): boolean {
@@ -316,22 +395,12 @@ export class Engine {
    * Compilation and validation errors are collected and thrown (naming the shader) by the next `checkErrors`.
    */
   pipeline(shader: ShaderName, entry = 'main', constants: Record<string, number> = {}): GPUComputePipeline {
-    const key = `${shader}:${entry}:${Object.entries(constants)
-      .sort()
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',')}`;
+    const key = pipelineKey(shader, entry, constants);
     let p = this.pipelines.get(key);
     if (p) return p;
     this.assertAlive(`building kernel ${key}`);
-    let module = this.modules.get(shader);
-    if (!module) {
-      const code = SHADERS[shader];
-      if (code === undefined) throw new ShaderflowError(`Unknown shader "${shader}": add it to src/shaders.ts.`);
-      this.device.pushErrorScope('validation');
-      module = this.device.createShaderModule({ code, label: shader });
-      this.watch(`compiling shaders/${shader}.wgsl`, this.device.popErrorScope(), module);
-      this.modules.set(shader, module);
-    }
+    const module = this.module(shader);
+    this.pipelineBuilds.sync++;
     this.device.pushErrorScope('validation');
     p = this.device.createComputePipeline({
       label: key,
@@ -342,6 +411,56 @@ export class Engine {
     this.pipelines.set(key, p);
     return p;
   }
+
+  private module(shader: ShaderName): GPUShaderModule {
+    let module = this.modules.get(shader);
+    if (!module) {
+      const code = SHADERS[shader];
+      if (code === undefined) throw new ShaderflowError(`Unknown shader "${shader}": add it to src/shaders.ts.`);
+      this.device.pushErrorScope('validation');
+      module = this.device.createShaderModule({ code, label: shader });
+      this.watch(`compiling shaders/${shader}.wgsl`, this.device.popErrorScope(), module);
+      this.modules.set(shader, module);
+    }
+    return module;
+  }
+
+  /**
+   * Compiles every listed pipeline not yet cached with `createComputePipelineAsync`, all at once, so that a
+   * model's step can then be recorded without a synchronous compile (no stall of a page's main thread). Errors
+   * become a DeviceError naming the shader, entry and constants.
+   */
+  async compilePipelines(specs: readonly PipelineSpec[]): Promise<void> {
+    const todo = new Map<string, PipelineSpec>();
+    for (const sp of specs) {
+      const key = pipelineKey(sp.shader, sp.entry, sp.constants);
+      if (!this.pipelines.has(key)) todo.set(key, sp);
+    }
+    if (todo.size === 0) return;
+    this.assertAlive('compiling kernels');
+    await Promise.all(
+      [...todo].map(async ([key, sp]) => {
+        const module = this.module(sp.shader);
+        let p: GPUComputePipeline;
+        try {
+          p = await this.device.createComputePipelineAsync({ label: key, layout: 'auto', compute: { module, entryPoint: sp.entry, constants: sp.constants } });
+        } catch (e) {
+          this.assertAlive(`compiling kernel ${key}`);
+          throw new DeviceError(`WebGPU could not build kernel ${key} (shaders/${sp.shader}.wgsl): ${(e as Error).message}. This is a shaderflow bug or an unsupported adapter; please report it with \`engine.describe()\`.`, { cause: e });
+        }
+        this.pipelineBuilds.async++;
+        if (!this.pipelines.has(key)) this.pipelines.set(key, p);
+      }),
+    );
+    await this.checkErrors('compiling kernels');
+  }
+
+  /**
+   * Pipelines built so far: synchronously (`pipeline()` on a cache miss, which stalls the calling thread while the
+   * driver compiles) and with createComputePipelineAsync (`compilePipelines`). A model's fit, evaluate and
+   * predict compile asynchronously first, so their steps add no synchronous build.
+   */
+  readonly pipelineBuilds = { sync: 0, async: 0 };
 
   /**
    * Remembers an error-scope result; `checkErrors` throws the first error found, naming `what` and, when `locate`

@@ -3,7 +3,7 @@
 // one Recorder: `run()` re-encodes the same list (WebGPU command buffers cannot be resubmitted) and submits once.
 import { ShaderflowError, ShapeError } from '../errors.js';
 import type { ShaderName } from '../shaders.js';
-import type { Engine } from './engine.js';
+import type { Engine, PipelineSpec } from './engine.js';
 import { Tensor } from './tensor.js';
 
 /** What a binding slot can hold: a tensor, a whole buffer, or an explicit buffer range. */
@@ -11,6 +11,33 @@ export type Binding = Tensor | GPUBuffer | GPUBufferBinding;
 
 /** Uniform field types for `Recorder.uniform`: u32, i32 or f32, one letter per value. */
 export type UniformTypes = string;
+
+/**
+ * What one dispatch costs, as its kernel states it (for `model.plan()`'s report and its modeled time). Every
+ * kernel family fills this in; the device layer only stores it.
+ */
+export interface DispatchCost {
+  /** The kernel variant (e.g. 'gemm64x64', 'tile16', 'naive'). */
+  variant: string;
+  /** Invocations per workgroup. */
+  threads: number;
+  /** The longest serial loop one invocation runs: its trip count over the reduction (1 for elementwise work). */
+  serial: number;
+  /** Floating-point operations (2 per multiply-add). */
+  flops: number;
+  /** Bytes read and written (each tensor counted once, as an ideal cache would). */
+  bytes: number;
+}
+
+/** One recorded operation as `Recorder.plan()` reports it. */
+export interface PlanEntry {
+  label: string;
+  kind: 'dispatch' | 'copy' | 'clear';
+  /** Workgroup counts (x, y, z); [0, 0, 0] for copies and clears. */
+  workgroups: [number, number, number];
+  /** The kernel's stated cost; for copies and clears, bytes moved (variant 'copy' / 'clear'); null when a kernel stated none. */
+  cost: DispatchCost | null;
+}
 
 /** One compute dispatch: the kernel, its bindings in order, its uniforms and its workgroup count. */
 export interface DispatchSpec {
@@ -24,10 +51,13 @@ export interface DispatchSpec {
   workgroups: [number, number?, number?];
   /** Names the dispatch in errors and profiles; defaults to the shader and entry. */
   label?: string;
+  /** What the dispatch costs (see DispatchCost); every kernel states it, so `plan()` can report the whole step. */
+  cost?: DispatchCost;
 }
 
 type Op =
-  | { kind: 'dispatch'; pipeline: GPUComputePipeline; group: GPUBindGroup; wg: [number, number, number]; label: string }
+  | { kind: 'dispatch'; pipeline: GPUComputePipeline; group: GPUBindGroup; wg: [number, number, number]; label: string; cost: DispatchCost | null }
+  | { kind: 'dry'; pipeline: PipelineSpec; wg: [number, number, number]; label: string; cost: DispatchCost | null }
   | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number; label: string }
   | { kind: 'clear'; buffer: GPUBuffer; offset: number; bytes: number; label: string };
 
@@ -53,18 +83,42 @@ export class Recorder {
   private readonly scratchBuffers: GPUBuffer[] = [];
   private disposed = false;
 
+  /**
+   * A dry recorder (`{ dry: true }`) notes what each dispatch would run (pipeline, workgroups, cost) without
+   * compiling or binding anything: for `plan()` reports and for collecting the pipelines to compile
+   * asynchronously (`pipelineSpecs()`). It cannot run.
+   */
+  readonly dry: boolean;
+
   constructor(
     readonly engine: Engine,
     readonly label = 'step',
-  ) {}
+    opts: { dry?: boolean } = {},
+  ) {
+    this.dry = opts.dry ?? false;
+  }
+
+  /** The distinct pipelines the recorded dispatches use (for `engine.compilePipelines`). */
+  pipelineSpecs(): PipelineSpec[] {
+    return this.ops.flatMap((o) => (o.kind === 'dry' ? [o.pipeline] : []));
+  }
 
   get dispatchCount(): number {
-    return this.ops.filter((o) => o.kind === 'dispatch').length;
+    return this.ops.filter((o) => o.kind === 'dispatch' || o.kind === 'dry').length;
   }
 
   /** Labels of the recorded operations, in order (for profiles and `--json` dispatch counts). */
   get labels(): string[] {
     return this.ops.map((o) => o.label);
+  }
+
+  /** Every recorded operation in order, with its workgroups and stated cost (for `model.plan()` and profiles). */
+  plan(): PlanEntry[] {
+    return this.ops.map((op): PlanEntry => {
+      if (op.kind === 'dispatch' || op.kind === 'dry') return { label: op.label, kind: 'dispatch', workgroups: [...op.wg], cost: op.cost ? { ...op.cost } : null };
+      const bytes = op.kind === 'copy' ? 2 * op.bytes : op.bytes;
+      return { label: op.label, kind: op.kind, workgroups: [0, 0, 0], cost: { variant: op.kind, threads: 0, serial: 0, flops: 0, bytes } };
+    });
   }
 
   /**
@@ -105,6 +159,13 @@ export class Recorder {
   dispatch(spec: DispatchSpec): void {
     const entry = spec.entry ?? 'main';
     const label = spec.label ?? `${spec.shader}.${entry}`;
+    if (this.dry) {
+      const [x, y = 1, z = 1] = spec.workgroups;
+      this.checkGrid(label, x, y, z);
+      if (x === 0 || y === 0 || z === 0) return;
+      this.ops.push({ kind: 'dry', pipeline: { shader: spec.shader, entry, constants: { ...(spec.constants ?? {}) } }, wg: [x, y, z], label, cost: spec.cost ?? null });
+      return;
+    }
     const pipeline = this.engine.pipeline(spec.shader, entry, spec.constants ?? {});
     const device = this.engine.device;
     device.pushErrorScope('validation');
@@ -115,11 +176,15 @@ export class Recorder {
     });
     this.engine.watch(`the bindings of kernel ${label} in ${this.label}`, device.popErrorScope());
     const [x, y = 1, z = 1] = spec.workgroups;
+    this.checkGrid(label, x, y, z);
+    if (x === 0 || y === 0 || z === 0) return; // nothing to do (an empty tensor)
+    this.ops.push({ kind: 'dispatch', pipeline, group, wg: [x, y, z], label, cost: spec.cost ?? null });
+  }
+
+  private checkGrid(label: string, x: number, y: number, z: number): void {
     const max = this.engine.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max)
       throw new ShaderflowError(`${label}: ${x}x${y}x${z} workgroups exceed the adapter's ${max} per dimension (use grid1d).`);
-    if (x === 0 || y === 0 || z === 0) return; // nothing to do (an empty tensor)
-    this.ops.push({ kind: 'dispatch', pipeline, group, wg: [x, y, z], label });
   }
 
   /** Appends a buffer-to-buffer copy (the whole of `src`, or its first `bytes`). */
@@ -152,7 +217,7 @@ export class Recorder {
         pass = null;
       }
       if (op.kind === 'copy') encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
-      else encoder.clearBuffer(op.buffer, op.offset, op.bytes);
+      else if (op.kind === 'clear') encoder.clearBuffer(op.buffer, op.offset, op.bytes);
     }
     if (pass) pass.end();
   }
@@ -160,6 +225,7 @@ export class Recorder {
   /** Replays the recording: one command encoder, one submit, no readback. */
   run(): void {
     if (this.disposed) throw new ShaderflowError(`Recorder "${this.label}" was run after dispose().`);
+    if (this.dry) throw new ShaderflowError(`Recorder "${this.label}" is a dry recording (for plans and compiling); record the step again without { dry: true } to run it.`);
     const engine = this.engine;
     engine.assertAlive(this.label);
     const device = engine.device;

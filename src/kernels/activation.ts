@@ -4,6 +4,7 @@ import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { ActivationName } from '../layers/layer.js';
+import { tuningOf } from './tuning.js';
 
 const ACT_CODE: Record<Exclude<ActivationName, 'softmax'>, number> = { linear: 0, relu: 1, sigmoid: 2, tanh: 3 };
 
@@ -28,7 +29,7 @@ function checkKind(what: string, kind: string): void {
 function dispatch(rec: Recorder, kind: ActivationName, entry: string, rows: number, cols: number, bindings: (Tensor | null)[]): void {
   const n = rows * cols;
   if (n === 0) return;
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   const softmax = kind === 'softmax';
   const name = softmax ? `softmax${entry[0]!.toUpperCase()}${entry.slice(1)}` : entry;
   rec.dispatch({

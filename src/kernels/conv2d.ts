@@ -6,7 +6,8 @@ import { ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
-import type { ConvTile } from '../gpu/tuning.js';
+import type { ConvTile } from '../kernels/tuning.js';
+import { tuningOf } from './tuning.js';
 
 /** Sizes of one 2-D convolution, NHWC: batch, input, filter, stride, padding and output. */
 export interface Conv2dGeometry {
@@ -97,13 +98,13 @@ function uniform(rec: Recorder, g: Conv2dGeometry, rows: number, f: PassFields =
  */
 export function conv2dStepsPerPass(engine: Engine, t: ConvTile): number {
   if (t.steps) return t.steps;
-  const limit = engine.tuning.conv2d.loopLimit;
+  const limit = tuningOf(engine).conv2d.loopLimit;
   return limit > 0 ? Math.max(1, Math.floor(limit / (2 + t.px + t.px * t.cv + t.cv))) : 2 ** 30;
 }
 
 /** out[i] = sum over `chunks` partials (in order) of partial[c * n + i]. */
 function reducePartials(rec: Recorder, partial: GPUBufferBinding, n: number, chunks: number, out: Tensor, g: Conv2dGeometry, label: string): void {
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'conv2d',
     entry: 'reducePartials',
@@ -144,7 +145,7 @@ export function conv2dForward(
   y: Tensor,
   g: Conv2dGeometry,
   activation: 'linear' | 'relu',
-  tile: ConvTile = rec.engine.tuning.conv2d.forward,
+  tile: ConvTile = tuningOf(rec.engine).conv2d.forward,
 ): void {
   expectSize('conv2dForward', x, g.batch * g.inH * g.inW * g.inC, 'x');
   expectSize('conv2dForward', w, g.kH * g.kW * g.inC * g.outC, 'w');
@@ -186,7 +187,7 @@ export function conv2dForwardNaive(
   const n = g.batch * g.outH * g.outW * g.outC;
   expectSize('conv2dForwardNaive', y, n, 'y');
   if (n === 0) return;
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'conv2d',
     entry: 'forwardNaive',
@@ -217,7 +218,7 @@ export function conv2dBackwardInput(
   w: Tensor,
   dx: Tensor,
   g: Conv2dGeometry,
-  tile: ConvTile = rec.engine.tuning.conv2d.backwardInput,
+  tile: ConvTile = tuningOf(rec.engine).conv2d.backwardInput,
 ): void {
   expectSize('conv2dBackwardInput', dy, g.batch * g.outH * g.outW * g.outC, 'dy');
   expectSize('conv2dBackwardInput', w, g.kH * g.kW * g.inC * g.outC, 'w');
@@ -255,7 +256,7 @@ export function conv2dBackwardFilter(
   expectSize('conv2dBackwardFilter', dy, g.batch * g.outH * g.outW * g.outC, 'dy');
   expectSize('conv2dBackwardFilter', dw, g.kH * g.kW * g.inC * g.outC, 'dw');
   const rows = g.kH * g.kW * g.inC;
-  const tile = explicitTile ?? fitFilterRows(rec.engine.tuning.conv2d.backwardFilter, rows);
+  const tile = explicitTile ?? fitFilterRows(tuningOf(rec.engine).conv2d.backwardFilter, rows);
   if (g.batch === 0) {
     rec.clear(dw, 'conv2d.backwardFilter (empty batch)');
     return;
@@ -300,11 +301,11 @@ export function conv2dBackwardBias(rec: Recorder, dy: Tensor, db: Tensor, g: Con
     rec.clear(db, 'conv2d.backwardBias (empty batch)');
     return;
   }
-  const limit = rec.engine.tuning.conv2d.loopLimit;
+  const limit = tuningOf(rec.engine).conv2d.loopLimit;
   const per = limit > 0 ? Math.min(rows, limit) : rows;
   const chunks = Math.ceil(rows / per);
   const target = chunks === 1 ? db : rec.scratch(chunks * g.outC * 4, 'conv2dBackwardBias (partial sums)');
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'conv2d',
     entry: 'biasPartial',

@@ -3,6 +3,7 @@
 import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { tuningOf } from './tuning.js';
 
 function sameSize(what: string, ...ts: Tensor[]): void {
   for (const t of ts)
@@ -27,7 +28,7 @@ export function dropoutForward(rec: Recorder, x: Tensor, y: Tensor, mask: Tensor
   sameSize('dropoutForward', x, y, mask);
   if (overlaps(x, y) || overlaps(x, mask) || overlaps(y, mask)) throw new ShaderflowError('dropoutForward: x, y and mask must be separate buffers ranges.');
   if (x.size === 0) return;
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'dropout',
     entry: 'forward',
@@ -42,7 +43,7 @@ export function dropoutBackward(rec: Recorder, dy: Tensor, mask: Tensor, dx: Ten
   sameSize('dropoutBackward', dy, mask, dx);
   if (overlaps(dx, dy) || overlaps(dx, mask)) throw new ShaderflowError('dropoutBackward: dx must not overlap dy or the mask.');
   if (dy.size === 0) return;
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'dropout',
     entry: 'backward',

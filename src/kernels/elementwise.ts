@@ -3,6 +3,7 @@
 import { ShapeError, shapeStr } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { tuningOf } from './tuning.js';
 
 function sameSize(what: string, ...ts: Tensor[]): void {
   for (const t of ts)
@@ -12,7 +13,7 @@ function sameSize(what: string, ...ts: Tensor[]): void {
 /** out = alpha * a + beta * b (out may alias a or b). */
 export function axpby(rec: Recorder, a: Tensor, b: Tensor, out: Tensor, alpha = 1, beta = 1): void {
   sameSize('axpby', a, b, out);
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'elementwise',
     entry: 'axpby',
@@ -30,7 +31,7 @@ export function add(rec: Recorder, a: Tensor, b: Tensor, out: Tensor): void {
 /** out = alpha * a */
 export function scale(rec: Recorder, a: Tensor, out: Tensor, alpha: number): void {
   sameSize('scale', a, out);
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'elementwise',
     entry: 'scale',
@@ -57,7 +58,7 @@ function axisSum(rec: Recorder, axis: 'columns' | 'rows', x: Tensor, rows: numbe
   const length = axis === 'columns' ? rows : cols;
   if (rows * cols !== x.size || out.size !== outputs)
     throw new ShapeError(`${name}: x ${shapeStr(x.shape)} as [${rows}, ${cols}] into out ${shapeStr(out.shape)}`);
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   const chunks = Math.max(1, Math.ceil(length / REDUCE_CHUNK));
   const target = chunks === 1 ? out : rec.scratch(chunks * outputs * 4, `${name} of [${rows}, ${cols}]`);
   rec.dispatch({

@@ -2,6 +2,7 @@
 import { ShaderflowError } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { tuningOf } from './tuning.js';
 
 /**
  * Records: if any value of `x` is NaN or infinite and state[1] is 0, state[1] = state[0]. `state` is the
@@ -12,7 +13,7 @@ export function flagNonFinite(rec: Recorder, x: Tensor, state: GPUBuffer): void 
   if (x.dtype !== 'f32') throw new ShaderflowError(`flagNonFinite: needs an f32 tensor, got ${x.dtype}.`);
   if (state.size < 8) throw new ShaderflowError(`flagNonFinite: the state buffer holds ${state.size} bytes; it needs [t, flag] (8).`);
   if (x.size === 0) return;
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'finite',
     constants: { WG: wg },

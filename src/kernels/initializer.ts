@@ -8,6 +8,7 @@ import { ShaderflowError } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { InitializerName } from '../layers/layer.js';
+import { tuningOf } from './tuning.js';
 
 /** Keras' stddev correction for a normal truncated at 2 standard deviations. */
 export const TRUNCATION_CORRECTION = 0.87962566103423978;
@@ -52,7 +53,7 @@ export function initializerPlan(spec: InitializerSpec): { entry: 'fill' | 'unifo
 export function initialize(rec: Recorder, t: Tensor, spec: InitializerSpec, seed: number): void {
   const plan = initializerPlan(spec);
   if (t.size === 0) return;
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'initializer',
     entry: plan.entry,

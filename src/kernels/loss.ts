@@ -3,6 +3,7 @@
 import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { tuningOf } from './tuning.js';
 
 /** How the fused loss kernel reads its labels and where it adds its statistics. */
 export interface LossOptions {
@@ -41,7 +42,7 @@ function validate(what: string, x: Tensor, target: Tensor, outs: (Tensor | null)
 }
 
 function constants(rec: Recorder, kind: LossKind, opts: LossOptions): Record<string, number> {
-  return { WG: rec.engine.tuning.elementwiseWorkgroup, LOSS: LOSS_CODE[kind], SPARSE: opts.sparse ? 1 : 0 };
+  return { WG: tuningOf(rec.engine).elementwiseWorkgroup, LOSS: LOSS_CODE[kind], SPARSE: opts.sparse ? 1 : 0 };
 }
 
 /** Adds this batch's loss sum, correct count, n and the nonFinite flag into stats (one workgroup, fixed order). */
@@ -59,7 +60,7 @@ function accumulate(rec: Recorder, kind: LossKind, x: Tensor, target: Tensor, st
 
 function elementGrad(rec: Recorder, kind: LossKind, x: Tensor, target: Tensor, grad: Tensor, n: number, c: number, opts: LossOptions): void {
   if (n === 0) return;
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'loss',
     entry: 'elementGrad',
@@ -80,7 +81,7 @@ export function softmaxCrossEntropy(
 ): void {
   validate('softmaxCrossEntropy', logits, target, [probs, dLogits], stats, n, c, opts);
   if (n === 0) return;
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'loss',
     entry: dLogits ? 'softmaxProbsGrad' : 'softmaxProbs',

@@ -4,6 +4,9 @@
 import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
+import type { Engine } from '../gpu/engine.js';
+import { pow2Bucket, tunedChoice } from './autotune.js';
+import { matmulCandidates, tuningOf, type MatmulChoice } from './tuning.js';
 
 /** The matmul kernels side by side, simplest first: naive, then register-blocked tiles. */
 export type MatmulVariant = 'naive' | 'tile4' | 'tile8' | 'tile16' | 'tile32x16' | 'tile16x32';
@@ -67,7 +70,7 @@ export function matmul(rec: Recorder, a: Tensor, b: Tensor, out: Tensor, m: numb
     return;
   }
   const engine = rec.engine;
-  const tuning = engine.tuning.matmul;
+  const tuning = opts.variant || opts.workgroup ? tuningOf(engine).matmul : tunedMatmul(engine, m, n, k, transA, transB);
   const variant = opts.variant ?? tuning.variant;
   const [wgx, wgy] = opts.workgroup ?? tuning.workgroup;
   const [tileRows, tileCols] = MATMUL_TILE[variant];
@@ -99,4 +102,51 @@ export function matmul(rec: Recorder, a: Tensor, b: Tensor, out: Tensor, m: numb
     bindings: [rec.uniform([m, n, k, 0]), aVec, vec4Binding(b, 'B'), bias ?? aVec, out],
     workgroups: [groupsX, groupsY, groupsZ],
   });
+}
+
+const choiceId = (c: MatmulChoice): string => `${c.variant}@${c.workgroup[0]}x${c.workgroup[1]}`;
+
+function parseChoice(id: string): MatmulChoice {
+  const [variant, wg] = id.split('@') as [MatmulVariant, string];
+  const [x, y] = wg.split('x').map(Number) as [number, number];
+  return { variant, workgroup: [x, y] };
+}
+
+/** The matmul candidates that fit this adapter's workgroup limits. */
+export function fittingMatmulCandidates(engine: Engine): MatmulChoice[] {
+  const l = engine.limits;
+  return matmulCandidates(engine.adapter.adapterClass).filter(
+    (c) => c.workgroup[0] * c.workgroup[1] <= l.maxComputeInvocationsPerWorkgroup && c.workgroup[0] <= l.maxComputeWorkgroupSizeX && c.workgroup[1] <= l.maxComputeWorkgroupSizeY,
+  );
+}
+
+/** The tuned variant for this shape bucket (src/kernels/autotune.ts), else the class default. */
+function tunedMatmul(engine: Engine, m: number, n: number, k: number, transA: boolean, transB: boolean): MatmulChoice {
+  const dflt = tuningOf(engine).matmul;
+  const candidates = fittingMatmulCandidates(engine);
+  const id = tunedChoice(
+    engine,
+    {
+      family: 'matmul',
+      bucket: `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${pow2Bucket(m)}x${pow2Bucket(n)}x${pow2Bucket(k)}`,
+      candidates: candidates.map(choiceId),
+      setup: (e) => {
+        const a = e.empty(transA ? [k, m] : [m, k]);
+        const b = e.empty(transB ? [n, k] : [k, n]);
+        const out = e.empty([m, n]);
+        // Deterministic finite inputs: the timing must not depend on NaN or denormal paths.
+        a.write(new Float32Array(a.size).fill(0.5));
+        b.write(new Float32Array(b.size).fill(0.25));
+        return {
+          record: (r, c) => {
+            const ch = parseChoice(c);
+            matmul(r, a, b, out, m, n, k, { transA, transB, variant: ch.variant, workgroup: ch.workgroup });
+          },
+          dispose: () => [a, b, out].forEach((t) => t.dispose()),
+        };
+      },
+    },
+    choiceId(dflt),
+  );
+  return parseChoice(id);
 }

@@ -3,6 +3,7 @@
 import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { tuningOf } from './tuning.js';
 
 function sameSize(what: string, ...ts: Tensor[]): void {
   for (const t of ts)
@@ -25,7 +26,7 @@ function finite(what: string, o: Record<string, number | boolean>): void {
 
 function update(rec: Recorder, entry: string, n: number, values: number[], bindings: (Tensor | GPUBuffer | null)[], constants: Record<string, number> = {}): void {
   if (n === 0) return;
-  const wg = rec.engine.tuning.elementwiseWorkgroup;
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'optimizer',
     entry,

@@ -3,6 +3,7 @@ import { ShapeError, shapeStr } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { sameOrValid } from './conv2d.js';
+import { tuningOf } from './tuning.js';
 
 /** Sizes of one 2-D pooling, NHWC: batch, input, window, stride, padding and output. */
 export interface Pool2dGeometry {
@@ -46,7 +47,7 @@ function check(what: string, t: Tensor, n: number, name: string): void {
 
 function run(rec: Recorder, entry: string, g: Pool2dGeometry, n: number, bindings: (Tensor | null)[]): void {
   if (n === 0) return;
-  const wg = rec.engine.tuning.poolWorkgroup;
+  const wg = tuningOf(rec.engine).poolWorkgroup;
   const u = rec.uniform([g.batch, g.inH, g.inW, g.c, g.outH, g.outW, g.poolH, g.poolW, g.strideH, g.strideW, g.padTop, g.padLeft, n, 0, 0, 0], 'iiiiiiiiiiiiuuuu');
   rec.dispatch({ shader: 'pool', entry, constants: { WG: wg }, bindings: [u, ...bindings], workgroups: grid1d(rec.engine, n, wg), label: `pool.${entry}` });
 }

@@ -7,6 +7,7 @@ import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { tuningOf } from '../kernels/tuning.js';
 
 /** uint8 images ({images, shape} or an ImageSet from a loader), float rows ({data, shape}) or a bare Float32Array. */
 export type XInput = { images: Uint8Array; shape: readonly number[]; labels?: ArrayLike<number> } | { data: Float32Array; shape: readonly number[] } | Float32Array;
@@ -93,7 +94,7 @@ function withTargetRows(source: BatchSource, targets: Tensor, classes: number, w
       if (opts.sparse)
         throw new ShaderflowError(`${what}: a sparse loss needs class indices, but the targets are real-valued rows; use 'mean_squared_error' or 'categorical_crossentropy'.`);
       source.recordGather(rec, order, start, n, x, y, opts);
-      const wg = rec.engine.tuning.elementwiseWorkgroup;
+      const wg = tuningOf(rec.engine).elementwiseWorkgroup;
       rec.dispatch({
         shader: 'gather',
         entry: 'targetRows',
@@ -168,7 +169,7 @@ class FloatSource implements BatchSource {
   }
 
   recordGather(rec: Recorder, order: Tensor, start: GPUBuffer, n: number, x: Tensor, y: Tensor, opts: { sparse?: boolean }): void {
-    const wg = rec.engine.tuning.elementwiseWorkgroup;
+    const wg = tuningOf(rec.engine).elementwiseWorkgroup;
     const total = Math.max(n * this.rowSize, n * this.classes);
     rec.dispatch({
       shader: 'gather',

@@ -17,6 +17,9 @@ import { imageGrid, readPng, toModelInput } from './data/image.js';
 import { fileCheckpointer, loadModel, readCheckpoint, saveModel, writeFileAtomic } from './node.js';
 import { mulberry32 } from './reference/random.js';
 import { version } from '../package.json';
+import { finishFolderTraining, folderModelInput, imageCommand, loadTrainingFolder, readClassesFile } from './cli-images.js';
+import { readImage } from './data/image-files.js';
+
 
 function int(v: string | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -83,19 +86,25 @@ function subset(set: ImageSet, idx: number[]): ImageSet {
 async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
   const preset = presetArg(values.preset);
   const seed = int(values.seed, 'seed', 0);
-  const { model, compileArgs, recipe } = buildPreset(preset, { seed });
+  const limit = int(values.limit, 'limit', 0);
+  const log = values.json ? (s: string) => process.stderr.write(s) : (s: string) => process.stdout.write(s);
+  // --images DIR: the folder's classes and images (all read and checked here, before the GPU starts).
+  const folder =
+    values.images === undefined
+      ? undefined
+      : await loadTrainingFolder(values.images, preset, { imageSize: values['image-size'], validationSplit: values['validation-split'], seed, limit, skipBad: values['skip-bad-images'] ?? false, log });
+  const { model, compileArgs, recipe } = buildPreset(preset, { seed, ...(folder && { classes: folder.classes.classNames.length, imageShape: folder.imageShape }) });
   compileArgs.optimizer = optimizerArg(values.optimizer, values.lr, compileArgs.optimizer);
   const epochs = int(values.epochs, 'epochs', recipe.epochs);
   const batchSize = int(values['batch-size'], 'batch-size', recipe.batchSize);
   const out = resolve(values.out ?? join('runs', `${preset}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
-  const data = await loadData(recipe.dataset, values.data);
+  // A folder has no separate test set: its validation subset is evaluated at the end.
+  const data = folder ? { train: folder.train, test: folder.validation, classNames: folder.classes.classNames } : await loadData(recipe.dataset, values.data);
   let trainSet = data.train;
-  const limit = int(values.limit, 'limit', 0);
-  if (limit > 0 && limit < trainSet.shape[0]) trainSet = subset(trainSet, Array.from({ length: limit }, (_, i) => i));
+  if (!folder && limit > 0 && limit < trainSet.shape[0]) trainSet = subset(trainSet, Array.from({ length: limit }, (_, i) => i));
   // The seed course: train_test_split(X_train, y_train, test_size=0.2, random_state=9), the same examples.
-  const split = recipeSplit(trainSet, recipe);
+  const split = folder ? { train: folder.train, validation: folder.validation } : recipeSplit(trainSet, recipe);
   const engine = await createEngine();
-  const log = values.json ? (s: string) => process.stderr.write(s) : (s: string) => process.stdout.write(s);
   try {
     log(`Adapter: ${engine.describe()}\n`);
     model.summary((l) => log(`${l}\n`));
@@ -122,6 +131,7 @@ async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     const stepsPerEpoch = Math.ceil(split.train.shape[0] / batchSize);
     const [testLoss, testAcc] = await model.evaluate(data.test, data.test.labels, { batchSize });
+    if (folder) log(`(${values.images} has no test set: the test figures are of its ${data.test.shape[0]}-image validation subset)\n`);
     log(`Test loss: ${testLoss.toFixed(4)} - test accuracy: ${testAcc.toFixed(4)}\n`);
     await mkdir(out, { recursive: true });
     // Keras' history.history: {"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}.
@@ -131,7 +141,8 @@ async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
     await writeFile(join(out, 'loss.svg'), charts.loss);
     await writePredictions(model, data.test, join(out, 'predictions.png'), seed, data.classNames);
     await saveModel(model, out);
-    log(`Wrote ${out}: model.json, weights.bin, history.json, accuracy.svg, loss.svg, predictions.png\n`);
+    if (folder) await finishFolderTraining(folder, out, log);
+    log(`Wrote ${out}: model.json, weights.bin, ${folder ? 'classes.json, ' : ''}history.json, accuracy.svg, loss.svg, predictions.png\n`);
     const last = (k: string) => history.history[k]?.[history.history[k]!.length - 1] ?? null;
     if (values.json)
       process.stdout.write(
@@ -208,18 +219,22 @@ async function evaluate(values: ValuesOf<typeof EVALUATE_FLAGS>): Promise<void> 
 async function predict(values: ValuesOf<typeof PREDICT_FLAGS>, positionals: string[]): Promise<void> {
   const dir = modelDirArg(values.model, 'predict');
   if (positionals.length === 0) throw new ShaderflowError('predict needs one or more PNG files after --model DIR.');
-  // Every image is read (and checked) before the GPU starts.
-  const images = positionals.map((file) => ({ file, img: readPng(file) }));
+  // Every image is read (and checked) before the GPU starts. A model trained on a folder (classes.json) takes
+  // PNG or JPEG, prepared as in training, and its classes are printed by name.
+  const classes = readClassesFile(dir);
+  const images = positionals.map((file) => ({ file, img: classes ? readImage(file) : readPng(file) }));
   const engine: Engine = await createEngine();
   try {
     const model = await loadModel(engine, dir);
     // Digits are cropped, fitted and centred as MNIST was made; Fashion-MNIST items fill their frame, so those are only resized.
     const digit = datasetOf(model) === 'mnist';
     for (const { file, img } of images) {
-      const input = toModelInput(img, model.inputShape as [number, number, number] | [number], { digit });
+      const input = classes ? folderModelInput(img, classes) : toModelInput(img, model.inputShape as [number, number, number] | [number], { digit });
       const probs = await model.predict({ images: input, shape: [1, ...model.inputShape] });
       const cls = argmax(probs);
-      if (values.json) process.stdout.write(`${JSON.stringify({ file, class: cls, probabilities: Array.from(probs) })}\n`);
+      const named = classes ? { name: classes.classNames[cls] } : {};
+      if (values.json) process.stdout.write(`${JSON.stringify({ file, class: cls, ...named, probabilities: Array.from(probs) })}\n`);
+      else if (classes) process.stdout.write(`${file}: ${classes.classNames[cls]} (class ${cls}, p = ${probs[cls]!.toFixed(4)})  probabilities: ${classes.classNames.map((n, k) => `${n} ${probs[k]!.toFixed(4)}`).join('  ')}\n`);
       else process.stdout.write(`${file}: class ${cls} (p = ${probs[cls]!.toFixed(4)})  probabilities: ${Array.from(probs, (p) => p.toFixed(4)).join(' ')}\n`);
     }
     model.dispose();
@@ -272,6 +287,10 @@ const TRAIN_FLAGS = {
   checkpoint: { value: 'DIR', help: 'save a checkpoint at each epoch end into DIR' },
   'checkpoint-every': { value: 'STEPS', help: 'with --checkpoint: also every STEPS batches' },
   resume: { help: 'with --checkpoint: continue the interrupted run saved in DIR' },
+  images: { value: 'DIR', help: "train on your own pictures, DIR/<class>/*.png|jpg (classes.json names the classes), at the preset's input size" },
+  'image-size': { value: 'HxW', help: "with --images: resize to HxW instead of the preset's input size" },
+  'validation-split': { value: 'F', help: 'with --images: the fraction held out for validation and test (default 0.2)' },
+  'skip-bad-images': { help: 'with --images: skip files that do not decode instead of stopping' },
 } satisfies Record<string, Flag>;
 const EVALUATE_FLAGS = {
   model: { value: 'DIR', help: 'a folder with model.json and weights.bin, as train --out writes (required)' },
@@ -294,6 +313,7 @@ const COMMANDS: Record<string, Command> = {
     examples: [
       'shaderflow train --preset mnist-cnn --epochs 1',
       'shaderflow train --preset fashion-cnn --optimizer adam --lr 0.0005 --checkpoint ckpt --checkpoint-every 100',
+      'shaderflow train --preset mnist-cnn --images my-digits/ --validation-split 0.2',
     ],
     run: (v) => train(v),
   }),
@@ -312,12 +332,23 @@ const COMMANDS: Record<string, Command> = {
     run: (v) => evaluate(v),
   }),
   predict: command({
-    summary: 'classify PNG images with a saved model',
-    usage: '--model DIR [--json] IMAGE.png...',
+    summary: 'classify PNG or JPEG images with a saved model',
+    usage: '--model DIR [--json] IMAGE.png|jpg...',
     flags: PREDICT_FLAGS,
-    positionals: 'IMAGE.png...',
+    positionals: 'IMAGE.png|jpg...',
     examples: ['shaderflow predict --model runs/mnist-cnn-2026-01-01T00-00-00-000Z digit.png'],
     run: (v, images) => predict(v, images),
+  }),
+  image: command({
+    summary: "what the seed's first practice prints for a picture (size, channels, pixel values), and a preview PNG",
+    usage: 'FILE.png|jpg [--out PREVIEW.png] [--scale N]',
+    flags: {
+      out: { value: 'PREVIEW.png', help: 'where the enlarged preview goes (default FILE.preview.png beside it)' },
+      scale: { value: 'N', help: 'preview pixels per image pixel (default: about 280 px on the longer side)' },
+    },
+    positionals: 'FILE.png|jpg',
+    examples: ['shaderflow image digit.png --scale 10'],
+    run: (_v, _p, argv) => imageCommand(argv),
   }),
   plan: command({
     summary: "the recorded training step's dispatches with a modeled GPU time (nothing runs)",

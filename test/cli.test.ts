@@ -270,6 +270,48 @@ describe('shaderflow summary', () => {
   });
 });
 
+describe('shaderflow --version, help and COMMAND --help', () => {
+  const pkgVersion = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  const COMMAND_NAMES = ['train', 'summary', 'evaluate', 'predict', 'image', 'plan', 'adapter'];
+
+  it('--version prints the package version', async () => {
+    const r = await cli(['--version']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${pkgVersion}\n`);
+  });
+
+  it('help (and no command at all) lists every command with a line each', async () => {
+    for (const args of [['help'], [], ['--help']]) {
+      const r = await cli(args);
+      expect(r.code, r.stderr).toBe(0);
+      for (const name of [...COMMAND_NAMES, 'help [COMMAND]']) expect(r.stdout).toMatch(new RegExp(`^  ${name.replace(/[[\]]/g, '\\$&')} +\\S`, 'm'));
+      expect(r.stdout).toContain('SHADERFLOW_VERBOSE=1');
+    }
+  });
+
+  it('help COMMAND and COMMAND --help print the same page: usage, every flag, an example', async () => {
+    // Every flag train accepts: an unknown one is an error (below), so the page must name exactly these.
+    const trainFlags = ['preset', 'epochs', 'batch-size', 'optimizer', 'lr', 'data', 'out', 'seed', 'limit', 'json', 'verbose', 'checkpoint', 'checkpoint-every', 'resume', 'images', 'image-size', 'validation-split', 'skip-bad-images'];
+    for (const name of COMMAND_NAMES) {
+      const a = await cli(['help', name]);
+      const b = await cli([name, '--help']);
+      expect(a.code, a.stderr).toBe(0);
+      expect(b.stdout).toBe(a.stdout);
+      expect(a.stdout).toMatch(new RegExp(`^Usage: shaderflow ${name}`, 'm'));
+      expect(a.stdout).toMatch(new RegExp(`^Examples?:\\n  shaderflow ${name}`, 'm'));
+    }
+    const train = (await cli(['train', '-h'])).stdout;
+    const listed = [...train.matchAll(/^  --([a-z-]+)/gm)].map((m) => m[1]);
+    expect(listed.sort()).toEqual([...trainFlags].sort());
+  });
+
+  it('help for an unknown command is the one-line error', async () => {
+    const r = await cli(['help', 'fit']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^shaderflow: ShaderflowError: Unknown command "fit": use train, summary, evaluate, predict, image, plan, adapter or help/);
+  });
+});
+
 /** A CIFAR-10 batch in the official binary layout: per record 1 label byte, then 1024 red, 1024 green, 1024 blue bytes (row-major 32x32). */
 function cifarBatch(count: number, seed: number): Uint8Array {
   const out = new Uint8Array(count * 3073);

@@ -24,6 +24,7 @@ export interface NamedFile {
   webkitRelativePath?: string;
 }
 
+/** A picked folder's files grouped as image_dataset_from_directory walks them: the images with their classes. */
 export interface GroupedFiles<F extends NamedFile> {
   /** The picked folder's name. */
   root: string;

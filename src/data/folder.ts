@@ -61,6 +61,7 @@ export async function imageDatasetFromDirectory(dir: string, opts: ImageDatasetO
   return assemblePlan(plan, o, decode, dir);
 }
 
+/** How a set is written as class folders of image files. */
 export interface WriteFolderOptions {
   /** Folder names of the classes (default the label numbers). */
   classNames?: string[];

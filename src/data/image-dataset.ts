@@ -7,11 +7,16 @@ import { MAX_IMAGE_SIDE } from './image-files.js';
 import { numpyPermutation, toCategorical } from './preprocess.js';
 import type { Image, ImageSet } from './types.js';
 
+/** Keras' color_mode: the channels every image is converted to (1, 3 or 4). */
 export type ColorMode = 'grayscale' | 'rgb' | 'rgba';
+/** Keras' label_mode: class indices, one-hot rows, or one float (two classes). */
 export type LabelMode = 'int' | 'categorical' | 'binary';
+/** How images are resized (as tf.image.resize). */
 export type Interpolation = 'bilinear' | 'nearest';
+/** Keras' subset: which part of the validation split to return. */
 export type Subset = 'training' | 'validation' | 'both';
 
+/** Options of the image-folder loaders (Keras' image_dataset_from_directory arguments). */
 export interface ImageDatasetOptions {
   /** [height, width] every image is resized to (default [256, 256], as Keras). */
   imageSize?: [number, number];
@@ -41,6 +46,7 @@ export interface ImageDatasetOptions {
   log?: (line: string) => void;
 }
 
+/** An image file left out (with skipping on): the file and why. */
 export interface SkippedImage {
   file: string;
   reason: string;
@@ -145,6 +151,7 @@ export function resolveImageDatasetOptions(o: ImageDatasetOptions = {}): Resolve
   };
 }
 
+/** One image file of a class folder, as listed (its path and class name) before it is read. */
 export interface ListedImage {
   /** What errors and `files` call it (a path below the folder, or a FileList's relative path). */
   file: string;

@@ -14,8 +14,10 @@ export const MAX_IMAGE_PIXELS = 64 * 1000 * 1000;
 /** jpeg-js' own budget for one decode (its coefficient buffers plus the output), MB. */
 const JPEG_MEMORY_MB = 1024;
 
+/** The image file formats read: PNG and baseline JPEG. */
 export type ImageFormat = 'png' | 'jpeg';
 
+/** An image file's header, read before decoding: format, size and channels. */
 export interface ImageHeader {
   format: ImageFormat;
   width: number;

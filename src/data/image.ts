@@ -276,13 +276,17 @@ export function toModelInput(img: Image, inputShape: readonly number[], opts: { 
 
 // ------------------------------------------------------------------ captioned grids
 
+/** One cell of a captioned image grid. */
 export interface GridPanel {
+  /** The image (gray, gray+alpha, RGB or RGBA). */
   image: Image;
+  /** Text under the image (ASCII, in the built-in 5x8 font). */
   caption?: string;
   /** Marks a wrong prediction: caption (and a frame) in `wrongColor` when `markWrong` is on. */
   wrong?: boolean;
 }
 
+/** Layout and colours of a captioned image grid. */
 export interface GridOptions {
   /** Panels per row (default min(count, 5)). */
   columns?: number;
@@ -299,6 +303,7 @@ export interface GridOptions {
   markWrong?: boolean;
 }
 
+/** The pixel geometry of a captioned image grid (gridLayout). */
 export interface GridLayout {
   width: number;
   height: number;

@@ -94,6 +94,7 @@ export function epochOrder(n: number, seed: number, epoch: number): Uint32Array 
   return permutation(n, (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);
 }
 
+/** How trainTestSplit splits: the test part's size, the seed, whether to shuffle. */
 export interface SplitOptions {
   /** A fraction in (0, 1) of the examples, or a whole number of them, for the test part (default 0.25). */
   testSize?: number;
@@ -103,7 +104,8 @@ export interface SplitOptions {
   shuffle?: boolean;
 }
 
-type Labels = Uint8Array | Uint32Array | Int32Array | Float32Array | number[];
+/** Labels as the preprocessing functions take them: class indices or rows of floats. */
+export type Labels = Uint8Array | Uint32Array | Int32Array | Float32Array | number[];
 
 function splitIndices(n: number, opts: SplitOptions): { train: Uint32Array; test: Uint32Array } {
   const ts = opts.testSize ?? 0.25;

@@ -12,6 +12,7 @@ import { Tensor, type DType } from './tensor.js';
  */
 export type AdapterClass = 'software' | 'gpu';
 
+/** Options of createEngine. */
 export interface EngineOptions {
   /** Force a backend; default `SHADERFLOW_BACKEND` in Node, else `auto`. */
   backend?: BackendName;
@@ -37,6 +38,7 @@ export function autotuneEnabled(option?: boolean): boolean {
   return !(env !== undefined && /^(0|false|off|no)$/i.test(env.trim()));
 }
 
+/** The WebGPU adapter an engine runs on, as Engine.adapter reports it. */
 export interface AdapterReport {
   vendor: string;
   architecture: string;
@@ -76,6 +78,7 @@ export function classifyAdapter(
   return { adapterClass: 'gpu', classReason: `no software rasterizer named in "${text || 'empty adapter info'}"` };
 }
 
+/** GPU buffers an engine holds (Engine.memory): in use, and kept in its pool for reuse. */
 export interface MemoryReport {
   /** Buffers handed out and not yet released (tensors, uniforms, staging). */
   liveBuffers: number;
@@ -116,6 +119,7 @@ export function sizeClass(bytes: number): number {
   return p * 2;
 }
 
+/** Opens a WebGPU device: the first adapter that works (see EngineOptions.backend), with its real limits raised, and autotunes the matmul tiles once per adapter unless told not to. Throws a DeviceError naming every attempt when none works. */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const envBackend =
     typeof process !== 'undefined' && process.env ? (process.env.SHADERFLOW_BACKEND as BackendName | undefined) : undefined;
@@ -179,7 +183,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     };
     report.software = report.adapterClass === 'software';
     // Kernel tiles are autotuned per shape when a model's step is first prepared (src/kernels/autotune.ts), not here.
-    return new Engine(device, report, c.gpu, autotuneEnabled(options.autotune));
+    const engine = new Engine(device, report, c.gpu, autotuneEnabled(options.autotune));
+    c.chosen?.(tried); // lets the provider remember which backend works here
+    return engine;
   }
   throw new DeviceError(
     `No usable WebGPU adapter (backend ${backend}). Tried:\n  - ${tried.join('\n  - ') || 'nothing: no WebGPU implementation'}\n${installHint}`,
@@ -202,6 +208,7 @@ function pipelineKey(shader: ShaderName, entry: string, constants: Record<string
     .join(',')}`;
 }
 
+/** One WebGPU device with its buffer pool, pipeline cache and tuning. Every tensor, recorder and model holds the engine it was made with; there is no global device. */
 export class Engine {
   readonly limits: GPUSupportedLimits;
   private readonly pool = new Map<string, GPUBuffer[]>();
@@ -299,6 +306,7 @@ export class Engine {
     return buf;
   }
 
+  /** Returns a buffer to the pool (what Tensor.dispose does). */
   release(buf: GPUBuffer): void {
     const size = this.live.get(buf);
     if (size === undefined) return; // released twice, or not ours
@@ -320,6 +328,7 @@ export class Engine {
     this.pool.clear();
   }
 
+  /** How many buffers (and bytes) are in use and pooled. */
   memory(): MemoryReport {
     let liveBytes = 0;
     for (const s of this.live.values()) liveBytes += s;
@@ -339,6 +348,7 @@ export class Engine {
     return Tensor.allocate(this, shape, dtype);
   }
 
+  /** A new tensor of `shape`, filled with zeros. */
   zeros(shape: readonly number[], dtype: DType = 'f32'): Tensor {
     const t = Tensor.allocate(this, shape, dtype);
     const enc = this.device.createCommandEncoder();

@@ -39,6 +39,7 @@ export interface PlanEntry {
   cost: DispatchCost | null;
 }
 
+/** One compute dispatch: the kernel, its bindings in order, its uniforms and its workgroup count. */
 export interface DispatchSpec {
   /** A kernel family of src/shaders.ts, or omitted when `pipeline` is given. */
   shader?: ShaderName;
@@ -47,7 +48,7 @@ export interface DispatchSpec {
   entry?: string;
   /** WGSL `override` constants (part of the pipeline cache key). */
   constants?: Record<string, number>;
-  /** Bindings of @group(0), in @binding order 0, 1, 2, ...; `null` skips a slot the entry point does not use. */
+  /** Bindings of `@group(0)`, in `@binding` order 0, 1, 2, ...; `null` skips a slot the entry point does not use. */
   bindings: (Binding | null)[];
   /** Workgroup counts (x, y, z). */
   workgroups: [number, number?, number?];
@@ -104,6 +105,7 @@ function countPasses(ops: readonly Op[]): number {
   return n;
 }
 
+/** A recorded list of dispatches and copies with prebuilt bind groups, replayed by run() as one command encoder and one submit. A training step is recorded once and replayed every batch. */
 export class Recorder {
   private readonly ops: Op[] = [];
   private readonly uniforms: GPUBuffer[] = [];
@@ -182,6 +184,7 @@ export class Recorder {
     return { buffer: buf, offset: 0, size };
   }
 
+  /** Appends a compute dispatch (its bind group is built now, once). */
   dispatch(spec: DispatchSpec): void {
     const entry = spec.entry ?? 'main';
     const label = spec.label ?? `${spec.shader ?? 'custom'}.${entry}`;
@@ -216,6 +219,7 @@ export class Recorder {
       throw new ShaderflowError(`${label}: ${x}x${y}x${z} workgroups exceed the adapter's ${max} per dimension (use grid1d).`);
   }
 
+  /** Appends a buffer-to-buffer copy (the whole of `src`, or its first `bytes`). */
   copy(src: Binding, dst: Binding, bytes?: number, label = 'copy'): void {
     const s = src instanceof Tensor ? src.binding() : 'buffer' in src && (src as GPUBufferBinding).buffer ? (src as GPUBufferBinding) : { buffer: src as GPUBuffer };
     const d = dst instanceof Tensor ? dst.binding() : 'buffer' in dst && (dst as GPUBufferBinding).buffer ? (dst as GPUBufferBinding) : { buffer: dst as GPUBuffer };
@@ -223,12 +227,13 @@ export class Recorder {
     this.ops.push({ kind: 'copy', src: s.buffer, srcOffset: s.offset ?? 0, dst: d.buffer, dstOffset: d.offset ?? 0, bytes: n, label });
   }
 
+  /** Appends a fill of `target` with zeros. */
   clear(target: Tensor | GPUBuffer, label = 'clear'): void {
     if (target instanceof Tensor) this.ops.push({ kind: 'clear', buffer: target.buffer, offset: target.offset, bytes: Math.ceil(target.byteLength / 4) * 4, label });
     else this.ops.push({ kind: 'clear', buffer: target, offset: 0, bytes: target.size, label });
   }
 
-  /** Encodes every recorded operation into `encoder` (one compute pass per run of dispatches). */
+  /** Encodes every recorded operation into `encoder` (one compute pass per run of dispatches). @internal */
   encode(encoder: GPUCommandEncoder, ops: readonly Op[] = this.ops): void {
     let pass: GPUComputePassEncoder | null = null;
     for (const op of ops) {
@@ -433,6 +438,7 @@ export class Recorder {
     return median(samples);
   }
 
+  /** Frees what the recording owns (its uniform and scratch buffers). */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

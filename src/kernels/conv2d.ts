@@ -13,6 +13,7 @@ import type { ConvTile } from '../kernels/tuning.js';
 import { pow2Bucket, tunedChoice } from './autotune.js';
 import { tuningOf } from './tuning.js';
 
+/** Sizes of one 2-D convolution, NHWC: batch, input, filter, stride, padding and output. */
 export interface Conv2dGeometry {
   batch: number;
   inH: number;
@@ -382,6 +383,7 @@ export function conv2dBackwardBias(rec: Recorder, dy: Tensor, db: Tensor, g: Con
  * gx x gy invocations of 4x4 outputs each. 64x32 and 32x32 waste less where N (or M) is 32 or less.
  */
 export type ConvGemmVariant = 'gemm64x64' | 'gemm64x32' | 'gemm32x32';
+/** Each conv GEMM variant's workgroup shape (gx by gy invocations, 4x4 outputs each). */
 export const CONV_GEMM: Record<ConvGemmVariant, { gx: number; gy: number }> = {
   gemm64x64: { gx: 16, gy: 16 },
   gemm64x32: { gx: 8, gy: 16 },
@@ -391,6 +393,7 @@ export const CONV_GEMM: Record<ConvGemmVariant, { gx: number; gy: number }> = {
 const GEMM_ORDER: ConvGemmVariant[] = ['gemm64x64', 'gemm64x32', 'gemm32x32'];
 /** A register-blocked tile (the software kernels) or an implicit-GEMM tile. */
 export type ConvKernel = ConvTile | ConvGemmVariant;
+/** Conv2D's bias-gradient kernels: per-workgroup partials, or fixed-size chunks summed in a second pass. */
 export type ConvBiasVariant = 'biasPartial' | 'biasChunks';
 /** The longest serial loop any GPU-class invocation runs (K elements per pass or slice, partials per sum). */
 export const GPU_SERIAL_MAX = 4096;
@@ -404,7 +407,8 @@ const SUM_GROUP = 64;
 const SMALL_SUM = 1 << 22;
 
 type ConvPass = 'forward' | 'backwardInput' | 'backwardFilter';
-type GemmLimits = Pick<GPUSupportedLimits, 'maxComputeWorkgroupStorageSize' | 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupSizeX' | 'maxComputeWorkgroupSizeY'>;
+/** The device limits a conv GEMM tile must fit. */
+export type GemmLimits = Pick<GPUSupportedLimits, 'maxComputeWorkgroupStorageSize' | 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupSizeX' | 'maxComputeWorkgroupSizeY'>;
 
 /** Workgroup memory a GEMM tile uses: two BK=16 by (4*g + 4)-float tiles (one vec4 of padding per row). */
 export function gemmStorageBytes(v: ConvGemmVariant): number {

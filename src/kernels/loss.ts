@@ -5,6 +5,7 @@ import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { tuningOf } from './tuning.js';
 
+/** How the fused loss kernel reads its labels and where it adds its statistics. */
 export interface LossOptions {
   /** Multiplies every gradient element, e.g. 1/n for a batch mean. */
   gradScale: number;

@@ -21,6 +21,7 @@ export function tuningOf(engine: Engine): Tuning {
 /** A register-blocked conv tile (shaders/conv2d.wgsl): WG invocations, each PX rows by 4*CV channels. */
 export interface ConvTile { workgroup: number; px: number; cv: number; /** Innermost steps per pass (default: from loopLimit). */ steps?: number }
 
+/** Workgroup and tile shapes one engine's kernels use (chosen per adapter class, and per shape by the autotune). */
 export interface Tuning {
   /** Conv2D tiles per kernel (src/kernels/conv2d.ts); pooling workgroup size (src/kernels/pool.ts). */
   conv2d: {
@@ -41,6 +42,7 @@ export interface Tuning {
   matmul: MatmulChoice;
 }
 
+/** The matmul variant and workgroup shape in use. */
 export interface MatmulChoice {
   variant: MatmulVariant;
   workgroup: [number, number];

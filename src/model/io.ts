@@ -20,12 +20,14 @@ import { Sequential } from './sequential.js';
 
 export const FORMAT_VERSION = 'shaderflow 0.1.0';
 
+/** One weight in model.json's weights manifest: name, shape, dtype. */
 export interface WeightSpec {
   name: string;
   shape: number[];
   dtype: 'float32';
 }
 
+/** model.json in TensorFlow.js layers format: topology, weights manifest and training config. */
 export interface ModelJson {
   format: 'layers-model';
   generatedBy: string;
@@ -40,6 +42,7 @@ export interface ModelJson {
   weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
 }
 
+/** A model as toArtifacts gives it: model.json's content and the weights.bin bytes. */
 export interface ModelArtifacts {
   modelJson: ModelJson;
   weights: ArrayBuffer;

@@ -12,7 +12,9 @@ import { numpyPermutation } from '../data/preprocess.js';
 import type { OptimizerSpec } from './optimizers.js';
 import { Sequential, type CompileArgs } from './sequential.js';
 
+/** The seed course's models. */
 export type PresetName = 'mnist-mlp' | 'mnist-cnn' | 'fashion-cnn' | 'cifar-cnn';
+/** Every preset name. */
 export const PRESETS: PresetName[] = ['mnist-mlp', 'mnist-cnn', 'fashion-cnn', 'cifar-cnn'];
 
 /** The seed course's printed Keras figures after its 10 epochs (the last `Epoch 10/10` line and, where the seed printed it, `model.evaluate` on the test set). */
@@ -26,6 +28,7 @@ export interface KerasFigures {
   testAccuracy?: number;
 }
 
+/** How the seed course trains a preset: dataset, optimizer, batch size, epochs, split, and its printed Keras figures. */
 export interface PresetRecipe {
   dataset: 'mnist' | 'fashion-mnist' | 'cifar10';
   batchSize: number;
@@ -37,6 +40,7 @@ export interface PresetRecipe {
   keras: KerasFigures;
 }
 
+/** The recipe of each preset. */
 export const RECIPES: Record<PresetName, PresetRecipe> = {
   'mnist-mlp': {
     dataset: 'mnist', batchSize: 128, epochs: 10, validationFraction: 0.2, splitSeed: 9,
@@ -64,6 +68,7 @@ export const PRESET_IMAGE_SHAPES: Record<PresetName, [number, number, number]> =
   'cifar-cnn': [32, 32, 3],
 };
 
+/** Whether `name` is a preset name. */
 export function isPreset(name: string): name is PresetName {
   return (PRESETS as string[]).includes(name);
 }

@@ -25,8 +25,10 @@ import { stepProfile, type StepProfile } from './profile.js';
 import { optimizerStateCount, parseOptimizer, recordOptimizerStep, type OptimizerSpec } from './optimizers.js';
 import { defaultSink, Progbar, type ProgressSink, type Verbosity } from './progress.js';
 
+/** The losses (Keras' names; aliases such as `mse` are accepted by compile). */
 export type LossName = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error';
 
+/** What compile takes (Keras' compile). */
 export interface CompileArgs {
   optimizer: string | OptimizerSpec;
   loss: string;
@@ -35,6 +37,7 @@ export interface CompileArgs {
   seed?: number;
 }
 
+/** What fit takes (Keras' fit arguments, and shaderflow's checkpointing and NaN guard). */
 export interface FitOptions {
   batchSize?: number;
   epochs?: number;
@@ -65,6 +68,7 @@ export interface FitOptions {
 
 /** Where fit saves checkpoints. */
 export interface Checkpointer {
+  /** Stores the checkpoint (atomically: a crash must leave the previous one intact). */
   save(c: Checkpoint): Promise<void>;
   /** Also save every this many batches within an epoch (default: epoch ends only). */
   everySteps?: number;
@@ -112,6 +116,7 @@ const LOSS_ALIASES: Record<string, LossName> = {
 
 let modelCount = 0;
 
+/** A stack of layers trained as one (Keras' Sequential): summary, compile, fit, evaluate, predict, weights and optimizer state. */
 export class Sequential {
   readonly name: string;
   readonly layers: Layer[] = [];
@@ -200,6 +205,7 @@ export class Sequential {
     return this.layers[this.layers.length - 1]!.outputShape;
   }
 
+  /** Number of trainable parameters of all layers. */
   countParams(): number {
     this.build();
     return this.layers.reduce((s, l) => s + l.paramCount(), 0);
@@ -457,6 +463,7 @@ export class Sequential {
 
   // ------------------------------------------------------------------ fit
 
+  /** Trains on (x, y) and returns the History (Keras' fit). Each step is recorded once and replayed; the host reads back only the statistics. */
   async fit(x: XInput, y: LabelInput, opts: FitOptions = {}): Promise<History> {
     const engine = this.requireCompiled('fit');
     await this.layersReady(engine);
@@ -918,6 +925,7 @@ export class Sequential {
     return { step, tensors: await Promise.all(this.optState.map((t) => t.data())) };
   }
 
+  /** Restores the optimizer's step count and state tensors (as getOptimizerState returns them); throws a ShapeError when they do not fit the model. */
   setOptimizerState(state: { step: number; tensors: Float32Array[] }): void {
     this.requireCompiled('setOptimizerState');
     if (state.tensors.length !== this.optState.length)
@@ -983,6 +991,7 @@ function identityOrder(d: { count: number; base?: number }): Uint32Array {
   return o;
 }
 
+/** A Sequential model of `layers` (Keras' keras.Sequential([...])). */
 export function sequential(layers: Layer[] = [], opts: { name?: string } = {}): Sequential {
   return new Sequential(layers, opts);
 }

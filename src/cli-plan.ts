@@ -6,12 +6,7 @@ import { createEngine, type AdapterClass } from './gpu/engine.js';
 import { formatPlan, H200, parseGpuSpec } from './model/plan.js';
 import { buildPreset, isPreset, PRESETS } from './model/presets.js';
 
-export const PLAN_USAGE = `shaderflow plan --preset NAME [--batch-size N] [--adapter-class software|gpu] [--gpu-spec h200|JSON] [--json]
-  Lists every dispatch of the preset's recorded training step (nothing runs) with its modeled time on a
-  reference GPU (default the H200). --json prints one {"label","variant","workgroups","threads","serial",
-  "flops","bytes","modeled_us"} line per dispatch and a last {"total_modeled_us"} line.
-  Example: shaderflow plan --preset mnist-cnn --batch-size 128 --adapter-class gpu`;
-
+/** Runs `shaderflow plan` on its arguments (flags and help: the plan entry of COMMANDS in src/cli.ts). */
 export async function planCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,

@@ -372,7 +372,7 @@ const COMMANDS: Record<string, Command> = {
       preset: { value: 'NAME', help: `${PRESETS.join(' | ')} (required)` },
       'batch-size': { value: 'N', help: 'the batch the step is recorded for (default 128)' },
       'adapter-class': { value: 'software|gpu', help: "the kernel set to profile (default: this adapter's class)" },
-      steps: { value: 'N', help: 'synchronous steps timed for the step time beside the sum' },
+      steps: { value: 'N', help: 'synchronous steps timed for the step time beside the sum (default 5)' },
       json: { help: 'one JSON object per dispatch, then a summary line' },
     },
     examples: ['shaderflow profile --preset mnist-cnn --batch-size 128'],
@@ -384,7 +384,7 @@ const COMMANDS: Record<string, Command> = {
     flags: {
       quick: { help: 'the quick set (one case per kernel family and variant in use; under a minute on llvmpipe)' },
       'adapter-class': { value: 'software|gpu', help: "the kernel set to check (default: this adapter's class)" },
-      json: { help: 'one JSON object per case, then a summary line' },
+      json: { help: 'print the report as one JSON object (adapter, every case, what failed)' },
     },
     examples: ['shaderflow selftest --quick', 'shaderflow selftest --adapter-class gpu --json'],
     run: async (_v, _p, argv) => {

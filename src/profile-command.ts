@@ -7,8 +7,7 @@ import { createEngine, type AdapterClass } from './gpu/engine.js';
 import { buildPreset, isPreset, PRESETS } from './model/presets.js';
 import { formatProfile, profileJsonLines } from './model/profile.js';
 
-export const PROFILE_USAGE = 'profile --preset NAME [--batch-size N] [--adapter-class software|gpu] [--steps N] [--json]';
-
+/** Runs `shaderflow profile` on its arguments (flags and help: the profile entry of COMMANDS in src/cli.ts). */
 export async function profileCommand(argv: string[], write: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
   const { values } = parseArgs({
     args: argv,

@@ -154,7 +154,8 @@ function treeSum(rec: Recorder, axis: 'columns' | 'rows', x: Tensor | GPUBufferB
     cost: {
       variant: 'tree',
       threads: wg,
-      serial: Math.ceil(Math.min(length, TREE_CHUNK) / (axis === 'columns' ? ty : tx)),
+      // terms one invocation adds, then the tree's steps
+      serial: Math.ceil(Math.min(length, TREE_CHUNK) / (axis === 'columns' ? ty : tx)) + Math.log2(axis === 'columns' ? ty : tx),
       flops: rows * cols,
       bytes: 4 * (rows * cols + written + (accumulate && chunks === 1 ? outputs : 0)),
     },

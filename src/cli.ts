@@ -25,6 +25,8 @@ Usage:
   shaderflow summary --preset NAME
   shaderflow evaluate --model DIR [--data DIR] [--dataset mnist|fashion-mnist|cifar10]
   shaderflow predict --model DIR IMAGE.png...
+  shaderflow plan --preset NAME [--batch-size N] [--adapter-class software|gpu] [--gpu-spec h200|JSON] [--json]
+                                the recorded training step's dispatches with a modeled GPU time
   shaderflow adapter            print the WebGPU adapter in use
 
 Environment: SHADERFLOW_BACKEND=vulkan|opengles forces a backend; SHADERFLOW_DATA=DIR holds datasets.`;
@@ -277,6 +279,10 @@ async function main(): Promise<void> {
       return evaluate(rest);
     case 'predict':
       return predict(rest);
+    case 'plan': {
+      const { planCommand } = await import('./cli-plan.js');
+      return planCommand(rest);
+    }
     case 'adapter': {
       const e = await createEngine();
       process.stdout.write(`${e.describe()}\n`);
@@ -290,7 +296,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${USAGE}\n`);
       return;
     default:
-      throw new ShaderflowError(`Unknown command "${cmd}": use train, summary, evaluate, predict or adapter (shaderflow --help shows their options).`);
+      throw new ShaderflowError(`Unknown command "${cmd}": use train, summary, evaluate, predict, plan or adapter (shaderflow --help shows their options).`);
   }
 }
 

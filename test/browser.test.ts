@@ -242,6 +242,23 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     await page.close();
   }, 240_000);
 
+  it('trains with the GPU kernel set forced on SwiftShader (adapterClass=gpu)', async () => {
+    const page = await browser.newPage();
+    const problems = watch(page);
+    // 64 images, batch 16, 1 epoch = 4 steps of the MNIST CNN through the GPU variants (implicit-GEMM conv,
+    // workgroup-tiled matmul, parallel reductions).
+    await page.goto(`${server.url}?limit=64&epochs=1&batch=16&val=16&grid=8&autostart=1&adapterClass=gpu`);
+    await page.waitForFunction(() => window.__demo?.done || window.__demo?.errors.length || window.__demo?.status === 'no-webgpu', null, { timeout: 120_000 });
+    const s = await demo(page);
+    expect(s.errors, s.errors.join('\n')).toEqual([]);
+    expect(s.adapter).toMatch(/gpu class \(forced by createEngine\(\{ adapterClass \}\)\)/);
+    expect(s.steps).toBe(4);
+    expect(s.losses.length).toBeGreaterThanOrEqual(1);
+    expect(s.losses.every(Number.isFinite)).toBe(true);
+    expect(problems, problems.join('\n')).toEqual([]);
+    await page.close();
+  }, 150_000);
+
   it('says clearly when the browser has no WebGPU', async () => {
     const page = await browser.newPage();
     const problems = watch(page);

@@ -232,6 +232,26 @@ describe("the presets' train/validation split is the seed's train_test_split(tes
   });
 });
 
+describe('shaderflow plan', () => {
+  it('--json prints one line per dispatch with the issue 11 fields and a total line; bad flags are clear errors', async () => {
+    const r = await cli(['plan', '--preset', 'mnist-mlp', '--batch-size', '128', '--adapter-class', 'gpu', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+    const total = rows.pop()!;
+    expect(Object.keys(total)).toEqual(['total_modeled_us']);
+    expect(rows.length).toBeGreaterThan(5);
+    for (const row of rows) expect(Object.keys(row).sort()).toEqual(['bytes', 'flops', 'label', 'modeled_us', 'serial', 'threads', 'variant', 'workgroups']);
+    expect(total.total_modeled_us as number).toBeCloseTo(rows.reduce((a, row) => a + (row.modeled_us as number), 0), 1);
+    const text = await cli(['plan', '--preset', 'mnist-cnn', '--adapter-class', 'gpu']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/gpu class kernels/);
+    expect(text.stdout).toMatch(/total: \d+ operations, .* modeled [\d.]+ µs on NVIDIA H200/);
+    const bad = await cli(['plan', '--preset', 'mnist-cnn', '--adapter-class', 'fast']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--adapter-class must be software or gpu');
+  });
+});
+
 describe('shaderflow summary', () => {
   it.each([
     ['mnist-mlp', '407,050'],

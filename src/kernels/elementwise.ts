@@ -87,7 +87,18 @@ function treeLanes(cols: number, wg: number): number {
 /** 'tree' when the class is a GPU and the workgroup is a power of two (the tree pairs lanes by halves). */
 function reduceVariant(rec: Recorder, wg: number, opts: ReduceOptions): ReduceVariant {
   if (opts.variant) return opts.variant;
-  return rec.engine.adapter.adapterClass === 'gpu' && (wg & (wg - 1)) === 0 ? 'tree' : 'serial';
+  return treeFits(rec, wg, 'column/row sums') ? 'tree' : 'serial';
+}
+
+/**
+ * Whether the GPU class's workgroup trees can run: a power-of-two workgroup (the tree pairs lanes by halves).
+ * Otherwise (an adapter with an odd invocation limit) the serial variant runs and describe() says so.
+ */
+export function treeFits(rec: Recorder, wg: number, what: string): boolean {
+  if (rec.engine.adapter.adapterClass !== 'gpu') return false;
+  if ((wg & (wg - 1)) === 0) return true;
+  rec.engine.noteFallback(`${what}: serial sums instead of workgroup trees (workgroup size ${wg} is not a power of two)`);
+  return false;
 }
 
 /**

@@ -4,6 +4,7 @@
 import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { treeFits } from './elementwise.js';
 import { tuningOf } from './tuning.js';
 
 export interface LossOptions {
@@ -64,8 +65,7 @@ function accumulate(rec: Recorder, kind: LossKind | 'accuracy', x: Tensor, targe
   const gradScale = kind === 'accuracy' ? 0 : opts.gradScale;
   const readBytes = 4 * (n * c + (opts.sparse ? n : n * c));
   const rowFlops = 4 * n * c; // max/compare, exp, subtract, add per class (roughly)
-  const pow2 = (wg & (wg - 1)) === 0;
-  const variant = opts.statsVariant ?? (rec.engine.adapter.adapterClass === 'gpu' && pow2 ? 'tree' : 'serial');
+  const variant = opts.statsVariant ?? (treeFits(rec, wg, 'loss statistics') ? 'tree' : 'serial');
   if (variant === 'serial') {
     rec.dispatch({
       shader: 'loss',

@@ -1,11 +1,13 @@
 // `npm run bench -- compare [--models mlp,mnist-cnn,cifar-cnn] [--steps N] [--warmup N] [--batch N] [--wasm-cnn] [--json]`
 //
-// Median training-step time at batch 128 of the seed course's three models, in one process on one Dawn GPU
-// instance: shaderflow first, then TF.js on its WebGPU backend, then TF.js on wasm (MLP only: TF.js's wasm
+// Training-step time at batch 128 (or --batch) of the seed course's three models, both ways: synchronous (each
+// step submitted and waited for; the median) and pipelined (`--steps` steps submitted back to back, one wait at
+// the end; the mean), in one process on one Dawn GPU instance: shaderflow first, then TF.js on its WebGPU backend, then TF.js on wasm (MLP only: TF.js's wasm
 // backend has no Conv2DBackpropFilter kernel, so it cannot train the CNNs; --wasm-cnn tries one step anyway).
 //
 // Output: a table on stdout; with --json, one JSON line per model and engine
-// {"model","engine","ms_per_step","steps"} and one per model {"model","ratio_vs_tfjs_webgpu"} go to stdout and
+// {"model","engine","batch","ms_per_step","ms_per_step_pipelined","steps"} and one per model
+// {"model","batch","ratio_vs_tfjs_webgpu","ratio_pipelined_vs_tfjs_webgpu"} go to stdout and
 // the table, the adapter line and progress go to stderr (so `| grep '^{'` is not even needed).
 import { createEngine, type Engine } from '../src/gpu/engine.js';
 import { buildPreset } from '../src/model/presets.js';
@@ -32,7 +34,10 @@ type EngineName = 'shaderflow' | 'tfjs-webgpu' | 'tfjs-wasm';
 interface Row {
   model: TfjsModelName;
   engine: EngineName;
+  /** Median synchronous step (submit, wait). */
   msPerStep: number | null;
+  /** Mean step of `steps` steps submitted back to back with one wait at the end. */
+  msPipelined: number | null;
   steps: number;
   /** Dispatches recorded in one training step (shaderflow only). */
   dispatches?: number;
@@ -46,7 +51,8 @@ async function timeShaderflow(engine: Engine, model: TfjsModelName, opts: TimeOp
     await m.compile(engine, built.compileArgs);
     const times = await m.timeTrainSteps({ batchSize: opts.batchSize, steps: opts.steps, warmup: opts.warmup });
     if (!times.length) return { error: 'timeTrainSteps returned no times' };
-    return { msPerStep: median(times), steps: times.length, dispatches: m.dispatchesPerStep(opts.batchSize) };
+    const [msPipelined] = await m.timeTrainSteps({ batchSize: opts.batchSize, steps: opts.steps, warmup: 0, mode: 'pipelined' });
+    return { msPerStep: median(times), msPipelined: msPipelined!, steps: times.length, dispatches: m.dispatchesPerStep(opts.batchSize) };
   } catch (e) {
     return { error: (e as Error).message.split('\n')[0]!.slice(0, 300) };
   } finally {
@@ -112,13 +118,13 @@ export async function compare(args: string[]): Promise<void> {
   const add = (model: TfjsModelName, eng: EngineName, r: TfjsTiming) => {
     const row: Row =
       'error' in r
-        ? { model, engine: eng, msPerStep: null, steps: 0, error: r.error }
-        : { model, engine: eng, msPerStep: r.msPerStep, steps: r.steps, dispatches: (r as { dispatches?: number }).dispatches };
+        ? { model, engine: eng, msPerStep: null, msPipelined: null, steps: 0, error: r.error }
+        : { model, engine: eng, msPerStep: r.msPerStep, msPipelined: r.msPipelined, steps: r.steps, dispatches: (r as { dispatches?: number }).dispatches };
     rows.push(row);
     progress(
-      `  ${model} ${eng}: ${row.msPerStep !== null ? `${row.msPerStep.toFixed(1)} ms/step (median of ${row.steps})` : `- (${row.error})`}`,
+      `  ${model} ${eng}: ${row.msPerStep !== null ? `${row.msPerStep.toFixed(1)} ms/step synchronous (median of ${row.steps}), ${row.msPipelined!.toFixed(1)} ms/step pipelined` : `- (${row.error})`}`,
     );
-    emit({ model, engine: eng, ms_per_step: row.msPerStep, steps: row.steps, ...(row.error ? { error: row.error } : {}) });
+    emit({ model, engine: eng, batch: opt.batch, ms_per_step: row.msPerStep, ms_per_step_pipelined: row.msPipelined, steps: row.steps, ...(row.error ? { error: row.error } : {}) });
   };
 
   try {
@@ -135,33 +141,40 @@ export async function compare(args: string[]): Promise<void> {
       } else add(model, 'tfjs-wasm', { error: 'cannot train: TF.js wasm has no Conv2DBackpropFilter kernel (--wasm-cnn tries it)' });
       const sf = rows.find((r) => r.model === model && r.engine === 'shaderflow')?.msPerStep ?? null;
       const tw = rows.find((r) => r.model === model && r.engine === 'tfjs-webgpu')?.msPerStep ?? null;
-      emit({ model, ratio_vs_tfjs_webgpu: sf !== null && tw !== null ? round(sf / tw, 4) : null });
+      const sfp = rows.find((r) => r.model === model && r.engine === 'shaderflow')?.msPipelined ?? null;
+      const twp = rows.find((r) => r.model === model && r.engine === 'tfjs-webgpu')?.msPipelined ?? null;
+      emit({ model, batch: opt.batch, ratio_vs_tfjs_webgpu: sf !== null && tw !== null ? round(sf / tw, 4) : null, ratio_pipelined_vs_tfjs_webgpu: sfp !== null && twp !== null ? round(sfp / twp, 4) : null });
     }
   } finally {
     engine.dispose();
   }
 
   // The table: one row per model.
-  const header = ['model', 'shaderflow ms/step', 'dispatches/step', 'TF.js webgpu ms/step', 'ratio', 'TF.js wasm ms/step'];
-  const cell = (r: Row | undefined) =>
-    r?.msPerStep != null ? r.msPerStep.toFixed(1) : r?.error && /^cannot train/.test(r.error) ? 'cannot train' : 'n/a';
+  const header = ['model', 'shaderflow sync', 'pipelined', 'dispatches/step', 'TF.js webgpu sync', 'pipelined', 'ratio sync', 'ratio pipelined', 'TF.js wasm sync'];
+  const cell = (r: Row | undefined, v: number | null | undefined) =>
+    v != null ? v.toFixed(1) : r?.error && /^cannot train/.test(r.error) ? 'cannot train' : 'n/a';
+  const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b != null ? (a / b).toFixed(2) : '-');
   const body = opt.models.map((model) => {
     const get = (e: EngineName) => rows.find((q) => q.model === model && q.engine === e);
     const sf = get('shaderflow');
     const tw = get('tfjs-webgpu');
+    const wasm = get('tfjs-wasm');
     return [
       model,
-      cell(sf),
+      cell(sf, sf?.msPerStep),
+      cell(sf, sf?.msPipelined),
       sf?.dispatches !== undefined ? String(sf.dispatches) : '-',
-      cell(tw),
-      sf?.msPerStep != null && tw?.msPerStep != null ? (sf.msPerStep / tw.msPerStep).toFixed(2) : '-',
-      cell(get('tfjs-wasm')),
+      cell(tw, tw?.msPerStep),
+      cell(tw, tw?.msPipelined),
+      ratio(sf?.msPerStep, tw?.msPerStep),
+      ratio(sf?.msPipelined, tw?.msPipelined),
+      cell(wasm, wasm?.msPerStep),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i >= 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ');
   log('');
-  log(`batch ${opt.batch}; median step after warm-up; ratio = shaderflow / TF.js webgpu`);
+  log(`batch ${opt.batch}, ms per step; sync: median step, each submitted and waited for; pipelined: the timed steps submitted back to back, one wait at the end (mean); ratio = shaderflow / TF.js webgpu`);
   log(line(header));
   log(widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const b of body) log(line(b));

@@ -1,40 +1,21 @@
 // Conv2D and pooling timings on the seed models' shapes: median of a few runs after a warm-up, each run one
-// recorded dispatch submitted and waited for with `engine.sync()`. FLOPs count 2 per multiply-add of the
+// recorded kernel timed by bench/kernels.ts timeRecording (GPU timestamps where the device has them). FLOPs count 2 per multiply-add of the
 // dense convolution (padding taps included, as everyone counts them).
 import type { Engine } from '../src/gpu/engine.js';
-import { Recorder } from '../src/gpu/recorder.js';
 import type { Tensor } from '../src/gpu/tensor.js';
 import type { ConvTile } from '../src/kernels/tuning.js';
 import {
-  conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, type Conv2dGeometry,
+  conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, type Conv2dGeometry,
 } from '../src/kernels/conv2d.js';
 import { maxPool2dForward, maxPool2dBackward, pool2dGeometry } from '../src/kernels/pool.js';
 import { randomUniform } from '../src/reference/random.js';
+import { timeRecording as time, type Timing } from './kernels.js';
 
-export interface BenchResult {
+export interface BenchResult extends Timing {
   name: string;
-  ms: number;
   gflops: number;
-}
-
-async function time(engine: Engine, label: string, record: (rec: Recorder) => void, runs: number): Promise<number> {
-  const rec = new Recorder(engine, label);
-  try {
-    record(rec);
-    rec.run(); // warm-up (pipeline compilation)
-    await engine.sync(label);
-    const ms: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      rec.run();
-      await engine.sync(label);
-      ms.push(performance.now() - t0);
-    }
-    ms.sort((a, b) => a - b);
-    return ms[Math.floor(ms.length / 2)]!;
-  } finally {
-    rec.dispose();
-  }
+  /** Memory-bound kernels (pooling, the bias gradient): GB/s of bytes read and written. */
+  gbs?: number;
 }
 
 function convFlops(g: Conv2dGeometry): number {
@@ -47,6 +28,8 @@ export interface BenchOptions {
   naive?: boolean;
   /** Override the tuned tiles (for autotuning experiments). */
   tiles?: { forward?: ConvTile; backwardInput?: ConvTile; backwardFilter?: ConvTile };
+  /** Called with each result as soon as it is measured. */
+  onResult?: (r: BenchResult) => void;
   /** Which shapes: default both. */
   shapes?: ('cifar2' | 'mnist' | 'cifar1')[];
 }
@@ -57,7 +40,8 @@ export interface BenchOptions {
  */
 export async function benchConv(engine: Engine, opts: BenchOptions = {}): Promise<BenchResult[]> {
   const runs = opts.runs ?? 3;
-  const out: BenchResult[] = [];
+  const results: BenchResult[] = [];
+  const out = { push: (r: BenchResult) => (results.push(r), opts.onResult?.(r)) };
   const shapes = {
     cifar2: { name: 'cifar conv2 128x32x32x32->64 3x3 same', g: conv2dGeometry([128, 32, 32, 32], 64, [3, 3], [1, 1], 'same') },
     mnist: { name: 'mnist conv 128x28x28x1->32 3x3 same', g: conv2dGeometry([128, 28, 28, 1], 32, [3, 3], [1, 1], 'same') },
@@ -78,11 +62,16 @@ export async function benchConv(engine: Engine, opts: BenchOptions = {}): Promis
     const dx = mk([g.batch, g.inH, g.inW, g.inC], 5);
     const dw = mk([g.kH, g.kW, g.inC, g.outC], 6);
     const f = convFlops(g);
-    const add = (what: string, ms: number) => out.push({ name: `${name} ${what}`, ms, gflops: f / ms / 1e6 });
+    const db = mk([g.outC], 8);
+    const add = (what: string, t: Timing) => out.push({ name: `${name} ${what}`, ...t, gflops: f / t.ms / 1e6 });
     add('forward', await time(engine, 'forward', (r) => conv2dForward(r, x, w, bias, y, g, 'relu', opts.tiles?.forward), runs));
     if (opts.naive) add('forward (naive)', await time(engine, 'naive', (r) => conv2dForwardNaive(r, x, w, bias, y, g, 'relu'), 1));
     add('backward-input', await time(engine, 'bwd-input', (r) => conv2dBackwardInput(r, y, w, dx, g, opts.tiles?.backwardInput), runs));
     add('backward-filter', await time(engine, 'bwd-filter', (r) => conv2dBackwardFilter(r, x, y, dw, g, opts.tiles?.backwardFilter), runs));
+    // The bias gradient: a column sum of dy, one add per element; memory-bound, so GB/s of dy read.
+    const tb = await time(engine, 'bwd-bias', (r) => conv2dBackwardBias(r, y, db, g), runs);
+    const dyBytes = 4 * g.batch * g.outH * g.outW * g.outC;
+    out.push({ name: `${name} bias gradient`, ...tb, gflops: dyBytes / 4 / tb.ms / 1e6, gbs: dyBytes / tb.ms / 1e6 });
     for (const t of tensors) t.dispose();
   }
   {
@@ -91,12 +80,14 @@ export async function benchConv(engine: Engine, opts: BenchOptions = {}): Promis
     const y = engine.empty([128, 16, 16, 64]);
     const am = engine.empty([128, 16, 16, 64], 'u32');
     const dx = engine.empty([128, 32, 32, 64]);
-    const ms = await time(engine, 'maxpool', (r) => maxPool2dForward(r, x, y, am, pg), runs);
-    // pooling "GFLOP/s": one compare per window element
-    out.push({ name: 'max-pool 128x32x32x64 2x2/2 forward', ms, gflops: (128 * 32 * 32 * 64) / ms / 1e6 });
-    const msb = await time(engine, 'maxpool-bwd', (r) => maxPool2dBackward(r, y, am, dx, pg), runs);
-    out.push({ name: 'max-pool 128x32x32x64 2x2/2 backward', ms: msb, gflops: (128 * 32 * 32 * 64) / msb / 1e6 });
+    // Pooling "GFLOP/s": one compare per window element. Bytes moved: forward reads x (4 B per element) and
+    // writes the max and its argmax (a quarter each); backward reads those two and writes dx: 6 bytes per input
+    // element either way.
+    const elements = 128 * 32 * 32 * 64;
+    const pool = (what: string, t: Timing) => out.push({ name: `max-pool 128x32x32x64 2x2/2 ${what}`, ...t, gflops: elements / t.ms / 1e6, gbs: (6 * elements) / t.ms / 1e6 });
+    pool('forward', await time(engine, 'maxpool', (r) => maxPool2dForward(r, x, y, am, pg), runs));
+    pool('backward', await time(engine, 'maxpool-bwd', (r) => maxPool2dBackward(r, y, am, dx, pg), runs));
     for (const t of [x, y, am, dx]) t.dispose();
   }
-  return out;
+  return results;
 }

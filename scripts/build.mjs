@@ -2,7 +2,7 @@
 // shaders/*.wgsl inlined as text. The browser bundle swaps src/gpu/provider.ts for provider.browser.ts so that
 // no Node built-in reaches it.
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,11 +30,11 @@ const browserProvider = {
     b.onResolve({ filter: /\/provider\.js$/ }, (args) => ({ path: resolve(args.resolveDir, args.path.replace(/provider\.js$/, 'provider.browser.ts')) }));
   },
 };
-const browserEntries = ['src/index.ts', 'web/demo.ts'].filter((f) => existsSync(resolve(root, f)));
+const browserEntries = ['src/index.ts', 'web/demo.ts', 'web/selftest.ts'].filter((f) => existsSync(resolve(root, f)));
 await build({
   ...common,
   absWorkingDir: root,
-  entryPoints: browserEntries.map((f) => ({ in: f, out: f === 'src/index.ts' ? 'shaderflow' : 'demo' })),
+  entryPoints: browserEntries.map((f) => ({ in: f, out: f === 'src/index.ts' ? 'shaderflow' : f.replace(/^web\/(.*)\.ts$/, '$1') })),
   outdir: 'dist/browser',
   platform: 'browser',
   plugins: [browserProvider],
@@ -45,3 +45,13 @@ import { execFileSync } from 'node:child_process';
 const tscBin = resolve(root, 'node_modules/.bin/tsc');
 if (existsSync(tscBin)) execFileSync(tscBin, ['-p', 'tsconfig.types.json'], { cwd: root, stdio: 'inherit' });
 else console.warn('build: typescript is not installed, so dist/types (declarations) was not written');
+
+// The declarations name WebGPU's types (GPUDevice, GPUBuffer...). TypeScript >= 6 declares them in lib.dom, so
+// loading @webgpu/types there too would clash (duplicate identifiers). Older TypeScript has none: package.json's
+// "types@<6" conditions send it to these entries, which load @webgpu/types (a dependency) and re-export the real ones.
+mkdirSync(resolve(root, 'dist/types/ts5'), { recursive: true });
+for (const entry of ['node', 'index'])
+  writeFileSync(
+    resolve(root, `dist/types/ts5/${entry}.d.ts`),
+    `// TypeScript < 6 has no WebGPU types in lib.dom: take them from @webgpu/types.\n/// <reference types="@webgpu/types" />\nexport * from '../src/${entry}.js';\n`,
+  );

@@ -1,4 +1,4 @@
-// FMA throughput probe: measures the adapter's peak f32 FMA rate, the yardstick the matmul benchmark reports
+// Two probes of what the adapter can do. FMA throughput probe (entry `main`): measures the adapter's peak f32 FMA rate, the yardstick the matmul benchmark reports
 // against. Each invocation runs `p.iters` rounds over 16 independent scalar accumulators (four vec4 chains),
 // enough independent chains to cover FMA latency on GPUs and on SIMD-per-lane software adapters. Operands come
 // from a uniform so nothing folds at compile time, and every invocation writes its total so nothing is dead.
@@ -36,4 +36,25 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   let s = s0 + s1 + s2 + s3;
   out[i] = s.x + s.y + s.z + s.w;
+}
+
+// Memory-bandwidth probe (entry `copy`): dst = src as vec4s, a grid-stride loop (cp.stride = invocations in the
+// dispatch) so that a fixed grid copies a buffer of any size. Bytes moved: 16 read + 16 written per vec4.
+// Bindings 2..4 so that neither entry point's interface shares a binding with the other's.
+struct CopyParams {
+  n: u32, // vec4s to copy
+  stride: u32,
+  _a: u32,
+  _b: u32,
+}
+
+@group(0) @binding(2) var<uniform> cp: CopyParams;
+@group(0) @binding(3) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> dst: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  for (var i = gid.x + gid.y * nwg.x * WG; i < cp.n; i += cp.stride) {
+    dst[i] = src[i];
+  }
 }

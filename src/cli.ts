@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The shaderflow command line: train the seed course's presets, print summaries, evaluate and predict.
-// Argument parsing is Node's built-in util.parseArgs (no extra dependency).
+// Argument parsing is Node's built-in util.parseArgs (no extra dependency). Every command is one entry of COMMANDS:
+// its flags feed both the parser and `shaderflow help COMMAND`, so the help always lists exactly what is accepted.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -15,21 +16,12 @@ import { loadDataset, type DatasetName, type ImageSet } from './data/loaders.js'
 import { imageGrid, readPng, toModelInput } from './data/image.js';
 import { fileCheckpointer, loadModel, readCheckpoint, saveModel, writeFileAtomic } from './node.js';
 import { mulberry32 } from './reference/random.js';
+import { version } from '../package.json';
+import { selftestCommand } from './selftest/cli.js';
+import { profileCommand } from './profile-command.js';
+import { finishFolderTraining, folderModelInput, imageCommand, loadTrainingFolder, readClassesFile } from './cli-images.js';
+import { readImage } from './data/image-files.js';
 
-const USAGE = `shaderflow — Keras-style training on WebGPU compute shaders
-
-Usage:
-  shaderflow train --preset mnist-mlp|mnist-cnn|fashion-cnn|cifar-cnn [--epochs N] [--batch-size N]
-                   [--optimizer sgd|adam|rmsprop] [--lr X] [--data DIR] [--out DIR] [--seed N]
-                   [--limit N] [--json] [--checkpoint DIR [--checkpoint-every STEPS] [--resume]]
-  shaderflow summary --preset NAME
-  shaderflow evaluate --model DIR [--data DIR] [--dataset mnist|fashion-mnist|cifar10]
-  shaderflow predict --model DIR IMAGE.png...
-  shaderflow plan --preset NAME [--batch-size N] [--adapter-class software|gpu] [--gpu-spec h200|JSON] [--json]
-                                the recorded training step's dispatches with a modeled GPU time
-  shaderflow adapter            print the WebGPU adapter in use
-
-Environment: SHADERFLOW_BACKEND=vulkan|opengles forces a backend; SHADERFLOW_DATA=DIR holds datasets.`;
 
 function int(v: string | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -93,42 +85,28 @@ function subset(set: ImageSet, idx: number[]): ImageSet {
   return { images, shape: [idx.length, ...set.shape.slice(1)] as ImageSet['shape'], labels };
 }
 
-async function train(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      preset: { type: 'string' },
-      epochs: { type: 'string' },
-      'batch-size': { type: 'string' },
-      optimizer: { type: 'string' },
-      lr: { type: 'string' },
-      data: { type: 'string' },
-      out: { type: 'string' },
-      seed: { type: 'string' },
-      limit: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      verbose: { type: 'string' },
-      checkpoint: { type: 'string' },
-      'checkpoint-every': { type: 'string' },
-      resume: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
+async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
   const preset = presetArg(values.preset);
   const seed = int(values.seed, 'seed', 0);
-  const { model, compileArgs, recipe } = buildPreset(preset, { seed });
+  const limit = int(values.limit, 'limit', 0);
+  const log = values.json ? (s: string) => process.stderr.write(s) : (s: string) => process.stdout.write(s);
+  // --images DIR: the folder's classes and images (all read and checked here, before the GPU starts).
+  const folder =
+    values.images === undefined
+      ? undefined
+      : await loadTrainingFolder(values.images, preset, { imageSize: values['image-size'], validationSplit: values['validation-split'], seed, limit, skipBad: values['skip-bad-images'] ?? false, log });
+  const { model, compileArgs, recipe } = buildPreset(preset, { seed, ...(folder && { classes: folder.classes.classNames.length, imageShape: folder.imageShape }) });
   compileArgs.optimizer = optimizerArg(values.optimizer, values.lr, compileArgs.optimizer);
   const epochs = int(values.epochs, 'epochs', recipe.epochs);
   const batchSize = int(values['batch-size'], 'batch-size', recipe.batchSize);
   const out = resolve(values.out ?? join('runs', `${preset}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
-  const data = await loadData(recipe.dataset, values.data);
+  // A folder has no separate test set: its validation subset is evaluated at the end.
+  const data = folder ? { train: folder.train, test: folder.validation, classNames: folder.classes.classNames } : await loadData(recipe.dataset, values.data);
   let trainSet = data.train;
-  const limit = int(values.limit, 'limit', 0);
-  if (limit > 0 && limit < trainSet.shape[0]) trainSet = subset(trainSet, Array.from({ length: limit }, (_, i) => i));
+  if (!folder && limit > 0 && limit < trainSet.shape[0]) trainSet = subset(trainSet, Array.from({ length: limit }, (_, i) => i));
   // The seed course: train_test_split(X_train, y_train, test_size=0.2, random_state=9), the same examples.
-  const split = recipeSplit(trainSet, recipe);
+  const split = folder ? { train: folder.train, validation: folder.validation } : recipeSplit(trainSet, recipe);
   const engine = await createEngine();
-  const log = values.json ? (s: string) => process.stderr.write(s) : (s: string) => process.stdout.write(s);
   try {
     log(`Adapter: ${engine.describe()}\n`);
     model.summary((l) => log(`${l}\n`));
@@ -155,6 +133,7 @@ async function train(argv: string[]): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     const stepsPerEpoch = Math.ceil(split.train.shape[0] / batchSize);
     const [testLoss, testAcc] = await model.evaluate(data.test, data.test.labels, { batchSize });
+    if (folder) log(`(${values.images} has no test set: the test figures are of its ${data.test.shape[0]}-image validation subset)\n`);
     log(`Test loss: ${testLoss.toFixed(4)} - test accuracy: ${testAcc.toFixed(4)}\n`);
     await mkdir(out, { recursive: true });
     // Keras' history.history: {"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}.
@@ -164,7 +143,8 @@ async function train(argv: string[]): Promise<void> {
     await writeFile(join(out, 'loss.svg'), charts.loss);
     await writePredictions(model, data.test, join(out, 'predictions.png'), seed, data.classNames);
     await saveModel(model, out);
-    log(`Wrote ${out}: model.json, weights.bin, history.json, accuracy.svg, loss.svg, predictions.png\n`);
+    if (folder) await finishFolderTraining(folder, out, log);
+    log(`Wrote ${out}: model.json, weights.bin, ${folder ? 'classes.json, ' : ''}history.json, accuracy.svg, loss.svg, predictions.png\n`);
     const last = (k: string) => history.history[k]?.[history.history[k]!.length - 1] ?? null;
     if (values.json)
       process.stdout.write(
@@ -210,17 +190,11 @@ async function writePredictions(model: Sequential, test: ImageSet, path: string,
   await writeFileAtomic(path, imageGrid(panels, { scale: 4 }));
 }
 
-async function summary(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { preset: { type: 'string' } }, strict: true });
+async function summary(values: ValuesOf<typeof SUMMARY_FLAGS>): Promise<void> {
   buildPreset(presetArg(values.preset)).model.summary();
 }
 
-async function evaluate(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { model: { type: 'string' }, data: { type: 'string' }, dataset: { type: 'string' }, json: { type: 'boolean', default: false } },
-    strict: true,
-  });
+async function evaluate(values: ValuesOf<typeof EVALUATE_FLAGS>): Promise<void> {
   const dir = modelDirArg(values.model, 'evaluate');
   const datasets: DatasetName[] = ['mnist', 'fashion-mnist', 'cifar10'];
   if (values.dataset !== undefined && !(datasets as string[]).includes(values.dataset))
@@ -244,22 +218,25 @@ async function evaluate(argv: string[]): Promise<void> {
   }
 }
 
-async function predict(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, options: { model: { type: 'string' }, json: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
+async function predict(values: ValuesOf<typeof PREDICT_FLAGS>, positionals: string[]): Promise<void> {
   const dir = modelDirArg(values.model, 'predict');
   if (positionals.length === 0) throw new ShaderflowError('predict needs one or more PNG files after --model DIR.');
-  // Every image is read (and checked) before the GPU starts.
-  const images = positionals.map((file) => ({ file, img: readPng(file) }));
+  // Every image is read (and checked) before the GPU starts. A model trained on a folder (classes.json) takes
+  // PNG or JPEG, prepared as in training, and its classes are printed by name.
+  const classes = readClassesFile(dir);
+  const images = positionals.map((file) => ({ file, img: classes ? readImage(file) : readPng(file) }));
   const engine: Engine = await createEngine();
   try {
     const model = await loadModel(engine, dir);
     // Digits are cropped, fitted and centred as MNIST was made; Fashion-MNIST items fill their frame, so those are only resized.
     const digit = datasetOf(model) === 'mnist';
     for (const { file, img } of images) {
-      const input = toModelInput(img, model.inputShape as [number, number, number] | [number], { digit });
+      const input = classes ? folderModelInput(img, classes) : toModelInput(img, model.inputShape as [number, number, number] | [number], { digit });
       const probs = await model.predict({ images: input, shape: [1, ...model.inputShape] });
       const cls = argmax(probs);
-      if (values.json) process.stdout.write(`${JSON.stringify({ file, class: cls, probabilities: Array.from(probs) })}\n`);
+      const named = classes ? { name: classes.classNames[cls] } : {};
+      if (values.json) process.stdout.write(`${JSON.stringify({ file, class: cls, ...named, probabilities: Array.from(probs) })}\n`);
+      else if (classes) process.stdout.write(`${file}: ${classes.classNames[cls]} (class ${cls}, p = ${probs[cls]!.toFixed(4)})  probabilities: ${classes.classNames.map((n, k) => `${n} ${probs[k]!.toFixed(4)}`).join('  ')}\n`);
       else process.stdout.write(`${file}: class ${cls} (p = ${probs[cls]!.toFixed(4)})  probabilities: ${Array.from(probs, (p) => p.toFixed(4)).join(' ')}\n`);
     }
     model.dispose();
@@ -268,36 +245,226 @@ async function predict(argv: string[]): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  const [cmd, ...rest] = process.argv.slice(2);
-  switch (cmd) {
-    case 'train':
-      return train(rest);
-    case 'summary':
-      return summary(rest);
-    case 'evaluate':
-      return evaluate(rest);
-    case 'predict':
-      return predict(rest);
-    case 'plan': {
-      const { planCommand } = await import('./cli-plan.js');
-      return planCommand(rest);
-    }
-    case 'adapter': {
+interface Flag {
+  /** A switch, or a flag taking the value named `value` (shown in help as `--flag VALUE`). */
+  value?: string;
+  help: string;
+}
+
+/** What parseArgs gives a command for its flags: a string for each valued flag, a boolean for each switch. */
+type ValuesOf<F extends Record<string, Flag>> = { [K in keyof F]?: F[K] extends { value: string } ? string : boolean };
+
+interface Command<F extends Record<string, Flag> = Record<string, Flag>> {
+  /** One line for `shaderflow help`. */
+  summary: string;
+  /** What follows `shaderflow NAME` in the usage line. */
+  usage: string;
+  flags: F;
+  /** Arguments after the flags (predict's images); none unless set. */
+  positionals?: string;
+  examples: string[];
+  /** Gets the parsed flags, the positionals, and the arguments as given (for a command that parses its own). */
+  run(values: ValuesOf<F>, positionals: string[], argv: string[]): Promise<void>;
+}
+
+/** Checks one entry of COMMANDS against its own flags (run gets exactly their values). */
+function command<const F extends Record<string, Flag>>(c: Command<F>): Command {
+  return c as unknown as Command;
+}
+
+const JSON_FLAG = { help: 'print one JSON object on stdout (progress goes to stderr)' };
+
+const TRAIN_FLAGS = {
+  preset: { value: 'NAME', help: `the model and recipe: ${PRESETS.join(' | ')} (required)` },
+  epochs: { value: 'N', help: "epochs to train (default: the preset's, 10)" },
+  'batch-size': { value: 'N', help: "examples per step (default: the preset's, 128)" },
+  optimizer: { value: 'NAME', help: "sgd | adam | rmsprop (default: the preset's)" },
+  lr: { value: 'X', help: "learning rate (default: Keras' for the optimizer: sgd 0.01, adam and rmsprop 0.001)" },
+  data: { value: 'DIR', help: 'folder holding the dataset files (default: $SHADERFLOW_DATA/NAME, ~/.shaderflow/datasets/NAME, then offline packages)' },
+  out: { value: 'DIR', help: 'where to write the run (default: runs/PRESET-TIME/)' },
+  seed: { value: 'N', help: 'seeds initializers, shuffling and dropout (default 0)' },
+  limit: { value: 'N', help: 'train on the first N training examples only (0: all)' },
+  json: JSON_FLAG,
+  verbose: { value: '0|1|2', help: 'progress: 0 none, 1 a bar (default), 2 one line per epoch' },
+  checkpoint: { value: 'DIR', help: 'save a checkpoint at each epoch end into DIR' },
+  'checkpoint-every': { value: 'STEPS', help: 'with --checkpoint: also every STEPS batches' },
+  resume: { help: 'with --checkpoint: continue the interrupted run saved in DIR' },
+  images: { value: 'DIR', help: "train on your own pictures, DIR/<class>/*.png|jpg (classes.json names the classes), at the preset's input size" },
+  'image-size': { value: 'HxW', help: "with --images: resize to HxW instead of the preset's input size" },
+  'validation-split': { value: 'F', help: 'with --images: the fraction held out for validation and test (default 0.2)' },
+  'skip-bad-images': { help: 'with --images: skip files that do not decode instead of stopping' },
+} satisfies Record<string, Flag>;
+const EVALUATE_FLAGS = {
+  model: { value: 'DIR', help: 'a folder with model.json and weights.bin, as train --out writes (required)' },
+  data: { value: 'DIR', help: 'folder holding the dataset files (default: as for train)' },
+  dataset: { value: 'NAME', help: "mnist | fashion-mnist | cifar10 (default: the one the model's name or input shape implies)" },
+  json: JSON_FLAG,
+} satisfies Record<string, Flag>;
+const PREDICT_FLAGS = {
+  model: { value: 'DIR', help: 'a folder with model.json and weights.bin, as train --out writes (required)' },
+  json: { help: 'one JSON object per image: file, class, probabilities' },
+} satisfies Record<string, Flag>;
+const SUMMARY_FLAGS = { preset: { value: 'NAME', help: `${PRESETS.join(' | ')} (required)` } } satisfies Record<string, Flag>;
+
+// One entry per command, in the order `shaderflow help` lists them.
+const COMMANDS: Record<string, Command> = {
+  train: command({
+    summary: "train one of the seed course's presets; writes the model, history, plots and predictions",
+    usage: '--preset NAME [flags]',
+    flags: TRAIN_FLAGS,
+    examples: [
+      'shaderflow train --preset mnist-cnn --epochs 1',
+      'shaderflow train --preset fashion-cnn --optimizer adam --lr 0.0005 --checkpoint ckpt --checkpoint-every 100',
+      'shaderflow train --preset mnist-cnn --images my-digits/ --validation-split 0.2',
+    ],
+    run: (v) => train(v),
+  }),
+  summary: command({
+    summary: "print a preset's Keras-style summary (layers, output shapes, parameters)",
+    usage: '--preset NAME',
+    flags: SUMMARY_FLAGS,
+    examples: ['shaderflow summary --preset mnist-cnn'],
+    run: (v) => summary(v),
+  }),
+  evaluate: command({
+    summary: "a saved model's loss and accuracy on its dataset's test set",
+    usage: '--model DIR [flags]',
+    flags: EVALUATE_FLAGS,
+    examples: ['shaderflow evaluate --model runs/mnist-cnn-2026-01-01T00-00-00-000Z'],
+    run: (v) => evaluate(v),
+  }),
+  predict: command({
+    summary: 'classify PNG or JPEG images with a saved model',
+    usage: '--model DIR [--json] IMAGE.png|jpg...',
+    flags: PREDICT_FLAGS,
+    positionals: 'IMAGE.png|jpg...',
+    examples: ['shaderflow predict --model runs/mnist-cnn-2026-01-01T00-00-00-000Z digit.png'],
+    run: (v, images) => predict(v, images),
+  }),
+  image: command({
+    summary: "what the seed's first practice prints for a picture (size, channels, pixel values), and a preview PNG",
+    usage: 'FILE.png|jpg [--out PREVIEW.png] [--scale N]',
+    flags: {
+      out: { value: 'PREVIEW.png', help: 'where the enlarged preview goes (default FILE.preview.png beside it)' },
+      scale: { value: 'N', help: 'preview pixels per image pixel (default: about 280 px on the longer side)' },
+    },
+    positionals: 'FILE.png|jpg',
+    examples: ['shaderflow image digit.png --scale 10'],
+    run: (_v, _p, argv) => imageCommand(argv),
+  }),
+  plan: command({
+    summary: "the recorded training step's dispatches with a modeled GPU time (nothing runs)",
+    usage: '--preset NAME [flags]',
+    flags: {
+      preset: { value: 'NAME', help: `${PRESETS.join(' | ')} (required)` },
+      'batch-size': { value: 'N', help: 'the batch the step is recorded for (default 128)' },
+      'adapter-class': { value: 'software|gpu', help: "the kernel set to plan (default: this adapter's class)" },
+      'gpu-spec': { value: 'h200|JSON', help: 'the reference GPU of the modeled time (default h200)' },
+      json: { help: 'one JSON object per dispatch, then {"total_modeled_us"}' },
+    },
+    examples: ['shaderflow plan --preset mnist-cnn --batch-size 128 --adapter-class gpu'],
+    run: async (_v, _p, argv) => (await import('./cli-plan.js')).planCommand(argv),
+  }),
+  profile: command({
+    summary: 'every dispatch of one training step with its measured time (GPU timestamps where the adapter has them)',
+    usage: '--preset NAME [flags]',
+    flags: {
+      preset: { value: 'NAME', help: `${PRESETS.join(' | ')} (required)` },
+      'batch-size': { value: 'N', help: 'the batch the step is recorded for (default 128)' },
+      'adapter-class': { value: 'software|gpu', help: "the kernel set to profile (default: this adapter's class)" },
+      steps: { value: 'N', help: 'synchronous steps timed for the step time beside the sum' },
+      json: { help: 'one JSON object per dispatch, then a summary line' },
+    },
+    examples: ['shaderflow profile --preset mnist-cnn --batch-size 128'],
+    run: (_v, _p, argv) => profileCommand(argv),
+  }),
+  selftest: command({
+    summary: 'every kernel this adapter runs against float64 references, and every layer by numeric gradients; exits 1 on a failure',
+    usage: '[--quick] [--adapter-class software|gpu] [--json]',
+    flags: {
+      quick: { help: 'the quick set (one case per kernel family and variant in use; under a minute on llvmpipe)' },
+      'adapter-class': { value: 'software|gpu', help: "the kernel set to check (default: this adapter's class)" },
+      json: { help: 'one JSON object per case, then a summary line' },
+    },
+    examples: ['shaderflow selftest --quick', 'shaderflow selftest --adapter-class gpu --json'],
+    run: async (_v, _p, argv) => {
+      process.exitCode = await selftestCommand(argv);
+    },
+  }),
+  adapter: command({
+    summary: 'print the WebGPU adapter shaderflow picks on this machine',
+    usage: '',
+    flags: {},
+    examples: ['shaderflow adapter', 'SHADERFLOW_VERBOSE=1 shaderflow adapter'],
+    run: async () => {
       const e = await createEngine();
       process.stdout.write(`${e.describe()}\n`);
       e.dispose();
-      return;
-    }
-    case undefined:
-    case '-h':
-    case '--help':
-    case 'help':
-      process.stdout.write(`${USAGE}\n`);
-      return;
-    default:
-      throw new ShaderflowError(`Unknown command "${cmd}": use train, summary, evaluate, predict, plan or adapter (shaderflow --help shows their options).`);
+    },
+  }),
+};
+
+const ENVIRONMENT = `Environment:
+  SHADERFLOW_BACKEND=vulkan|opengles  force a WebGPU backend
+  SHADERFLOW_VERBOSE=1                probe every backend (Dawn's own warnings included) and say what was chosen
+  SHADERFLOW_DATA=DIR                 where datasets live (DIR/mnist, DIR/cifar10, ...)
+  SHADERFLOW_CACHE=DIR                per-adapter tuning and backend memory (default ~/.cache/shaderflow)
+  SHADERFLOW_AUTOTUNE=0               keep the default kernel tiles (no timing at startup)`;
+
+function overview(): string {
+  const names = [...Object.keys(COMMANDS), 'help [COMMAND]'];
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`);
+  rows.push(`  ${'help [COMMAND]'.padEnd(width)}this overview, or one command's flags and examples`);
+  return `shaderflow ${version}: Keras-style training on WebGPU compute shaders
+
+Usage: shaderflow COMMAND [flags]
+
+Commands:
+${rows.join('\n')}
+
+Run \`shaderflow help COMMAND\` or \`shaderflow COMMAND --help\` for a command's flags and examples;
+\`shaderflow --version\` prints the version.
+
+${ENVIRONMENT}`;
+}
+
+function commandHelp(name: string, c: Command): string {
+  const flags: [string, string][] = Object.entries(c.flags).map(([flag, f]) => [`--${flag}${f.value ? ` ${f.value}` : ''}`, f.help]);
+  flags.push(['-h, --help', 'show this help']);
+  const width = Math.max(...flags.map(([f]) => f.length)) + 2;
+  return `shaderflow ${name}: ${c.summary}
+
+Usage: shaderflow ${name}${c.usage ? ` ${c.usage}` : ''}
+
+Flags:
+${flags.map(([f, h]) => `  ${f.padEnd(width)}${h}`).join('\n')}
+
+Example${c.examples.length > 1 ? 's' : ''}:
+${c.examples.map((e) => `  ${e}`).join('\n')}`;
+}
+
+function unknownCommand(cmd: string): ShaderflowError {
+  return new ShaderflowError(`Unknown command "${cmd}": use ${Object.keys(COMMANDS).join(', ')} or help (shaderflow help lists them).`);
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (cmd === undefined || cmd === 'help' || cmd === '-h' || cmd === '--help') {
+    const topic = cmd === 'help' ? rest[0] : undefined;
+    if (topic === undefined) return void process.stdout.write(`${overview()}\n`);
+    const c = COMMANDS[topic];
+    if (!c) throw unknownCommand(topic);
+    return void process.stdout.write(`${commandHelp(topic, c)}\n`);
   }
+  if (cmd === '--version' || cmd === '-V') return void process.stdout.write(`${version}\n`);
+  const c = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  if (!c) throw unknownCommand(cmd);
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [flag, f] of Object.entries(c.flags)) options[flag] = { type: f.value ? 'string' : 'boolean' };
+  const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: c.positionals !== undefined, strict: true });
+  if (values.help) return void process.stdout.write(`${commandHelp(cmd, c)}\n`);
+  return c.run(values as ValuesOf<Record<string, Flag>>, positionals, rest);
 }
 
 main().catch((e: unknown) => {

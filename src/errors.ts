@@ -1,6 +1,7 @@
 // The error family every public entry point throws. Each message names what is at fault (layer, shape, file and
 // byte offset, kernel) and says what to do; raw WebGPU messages are wrapped, never passed on bare.
 
+/** The base of every error shaderflow throws: its message names what is at fault and says what to do. */
 export class ShaderflowError extends Error {
   override name = 'ShaderflowError';
   constructor(message: string, options?: { cause?: unknown }) {
@@ -41,6 +42,7 @@ export class ModelFormatError extends ShaderflowError {
   override name = 'ModelFormatError';
 }
 
+/** A shape as error messages print it: [n, 28, 28, 1]. */
 export function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }

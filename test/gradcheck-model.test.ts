@@ -7,6 +7,7 @@ import {
 } from '../src/index.js';
 import type { AdapterClass } from '../src/gpu/engine.js';
 import type { Layer } from '../src/layers/layer.js';
+import { centralDifferences } from '../src/check/gradients.js';
 import { modelLossRef, sequentialForwardRef, type ModelLossRef } from '../src/reference/model.js';
 import { mulberry32, randomUniform } from '../src/reference/random.js';
 
@@ -123,17 +124,7 @@ describe.each(['software', 'gpu'] as AdapterClass[])('whole-model gradients, %s 
     const loss = () => modelLossRef(c.loss, sequentialForwardRef(model.layers, w, x, c.n, c.training ? { seed: 7, step: 1 } : undefined), y, c.n, c.classes);
     for (const g of grads) {
       const p = w.get(g.name)!;
-      const numeric = new Float64Array(p.length);
-      for (let i = 0; i < p.length; i++) {
-        const v = p[i]!;
-        const h = 1e-6;
-        p[i] = v + h;
-        const up = loss();
-        p[i] = v - h;
-        const down = loss();
-        p[i] = v;
-        numeric[i] = (up - down) / (2 * h);
-      }
+      const numeric = centralDifferences(p, loss);
       let worst = 0, scale = 0;
       for (let i = 0; i < p.length; i++) {
         worst = Math.max(worst, Math.abs(g.values[i]! - numeric[i]!));

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { autotuneEnabled, createEngine, type Engine } from '../src/gpu/engine.js';
+import { BACKEND_MEMORY } from '../src/gpu/provider.js';
 import { Recorder } from '../src/gpu/recorder.js';
 import { prepareTuning, TUNING_VERSION, tuningCacheName, tuningChoices } from '../src/kernels/autotune.js';
 import { fittingMatmulCandidates, matmul } from '../src/kernels/matmul.js';
@@ -64,7 +65,8 @@ describe('per-shape autotune', () => {
     const e = await engine(false);
     expect(await prepareTuning(e, step(e))).toEqual([]);
     expect(tuningOf(e).matmul).toEqual(chooseTuning(e.adapter, e.limits).matmul);
-    expect(readdirSync(dir)).toEqual([]);
+    // Nothing of the tuning's: the backend memory (src/gpu/provider.ts) may sit there, written by createEngine.
+    expect(readdirSync(dir).filter((f) => f !== BACKEND_MEMORY)).toEqual([]);
   });
 
   it('times every candidate of each shape bucket once, picks the fastest and writes the cache file', async () => {

@@ -101,6 +101,7 @@ export function decodeCifarMeta(bytes: Uint8Array, file = CIFAR10_META_FILE, cla
   return names;
 }
 
+/** How readCifar10Archive and the CIFAR-10 loader read the archive and how much of it they keep. */
 export interface CifarOptions extends ReadTarOptions {
   /** Keep only the first `limit` training examples. */
   limit?: number;

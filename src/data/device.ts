@@ -14,6 +14,7 @@ import { byteTable } from './preprocess.js';
 import { exampleBytes, type ImageSet } from './types.js';
 import { tuningOf } from '../kernels/tuning.js';
 
+/** How a batch of uint8 examples becomes float32 inputs and labels (on the GPU, and in cpuGather, its CPU twin). */
 export interface GatherOptions {
   /** x = byte * scale + offset (float32 arithmetic, via byteTable). Default scale 1/255, offset 0. */
   scale?: number;
@@ -22,6 +23,7 @@ export interface GatherOptions {
   sparse?: boolean;
 }
 
+/** How DeviceDataset.upload splits a dataset over GPU buffers. */
 export interface UploadOptions {
   /** Largest chunk (bytes) per GPU buffer; default the adapter's storage-binding and buffer limits. */
   maxChunkBytes?: number;
@@ -64,9 +66,13 @@ export function chunkPlan(count: number, rowBytes: number, limitBytes: number): 
   return out;
 }
 
+/** A uint8 dataset uploaded once to the GPU (packed four bytes per u32, chunked under the buffer limits), from which each training step gathers its batch. */
 export class DeviceDataset {
+  /** Number of examples. */
   readonly count: number;
+  /** Shape of one example, e.g. [28, 28, 1]. */
   readonly exampleShape: number[];
+  /** Number of classes the labels index. */
   readonly numClasses: number;
   private readonly rowSize: number;
   private disposed = false;
@@ -171,6 +177,7 @@ export class DeviceDataset {
     });
   }
 
+  /** Frees the GPU buffers; the dataset cannot be used afterwards. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

@@ -64,6 +64,7 @@ export function crc32(data: Uint8Array, crc = 0): number {
 /** Receives inflated bytes in order; `offset` is where `chunk` starts in the inflated stream. Throw to stop. */
 export type InflateSink = (chunk: Uint8Array, offset: number) => void;
 
+/** Limits of gunzipBounded: how large the inflated data may grow before it is refused. */
 export interface InflateOptions {
   /** Hard cap on the inflated size (bytes); passing it is a DatasetError. Default: what deflate could produce at most. */
   maxBytes?: number;

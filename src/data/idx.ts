@@ -4,11 +4,16 @@
 import { DatasetError } from '../errors.js';
 import { inflateGzip, isGzip, maxInflatedSize } from './gzip.js';
 
+/** Element type of an IDX file (the type byte of its magic number: 0x08 u8 ... 0x0e f64). */
 export type IdxType = 'u8' | 'i8' | 'i16' | 'i32' | 'f32' | 'f64';
+/** The typed array that holds an IDX file's values, by IdxType. */
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
+/** A decoded IDX file (the MNIST format): element type, dimensions and values. */
 export interface IdxArray {
+  /** Element type. */
   type: IdxType;
+  /** Dimensions, outermost first, e.g. [60000, 28, 28]. */
   dims: number[];
   /** The values in row-major order, native byte order. */
   data: IdxData;
@@ -25,6 +30,7 @@ export const IDX_TYPES: Record<number, { type: IdxType; bytes: number }> = {
 
 const TYPE_CODES: Record<IdxType, number> = { u8: 0x08, i8: 0x09, i16: 0x0b, i32: 0x0c, f32: 0x0d, f64: 0x0e };
 
+/** Limits of decodeIdx. */
 export interface IdxOptions {
   /** Largest data size accepted, in bytes (default 2 GiB): a header declaring more is rejected before allocating. */
   maxBytes?: number;

@@ -13,9 +13,9 @@ function checkImage(img: Image, what: string): [number, number, number] {
   return [h, w, c];
 }
 
-/** Decodes a PNG (bytes or a file path): 8-bit channels as stored (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; palettes expand to RGB/RGBA; 16-bit is scaled to 8). */
-export function readPng(src: Uint8Array | string): Image {
-  const file = typeof src === 'string' ? src : '<png bytes>';
+/** Decodes a PNG (bytes, named `name` in errors, or a file path): 8-bit channels as stored (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; palettes expand to RGB/RGBA; 16-bit is scaled to 8). */
+export function readPng(src: Uint8Array | string, name?: string): Image {
+  const file = typeof src === 'string' ? src : (name ?? '<png bytes>');
   let bytes: Uint8Array;
   if (typeof src === 'string') {
     try {
@@ -276,13 +276,17 @@ export function toModelInput(img: Image, inputShape: readonly number[], opts: { 
 
 // ------------------------------------------------------------------ captioned grids
 
+/** One cell of a captioned image grid. */
 export interface GridPanel {
+  /** The image (gray, gray+alpha, RGB or RGBA). */
   image: Image;
+  /** Text under the image (ASCII, in the built-in 5x8 font). */
   caption?: string;
   /** Marks a wrong prediction: caption (and a frame) in `wrongColor` when `markWrong` is on. */
   wrong?: boolean;
 }
 
+/** Layout and colours of a captioned image grid. */
 export interface GridOptions {
   /** Panels per row (default min(count, 5)). */
   columns?: number;
@@ -299,6 +303,7 @@ export interface GridOptions {
   markWrong?: boolean;
 }
 
+/** The pixel geometry of a captioned image grid (gridLayout). */
 export interface GridLayout {
   width: number;
   height: number;

@@ -9,6 +9,7 @@ import { decodeIdx, type IdxArray } from './idx.js';
 import { env, hasFileSystem, homeDir, isDir, isFile, joinPath, packageDir, readBytes } from './provider.js';
 import type { ImageSet, LoadedDataset } from './types.js';
 
+/** Where the dataset loaders look and how much they keep. */
 export interface LoadOptions {
   /** A folder holding the dataset's files (or, for CIFAR-10, the archive itself). When given, the only place looked at. */
   path?: string;
@@ -20,6 +21,7 @@ export interface LoadOptions {
   packages?: boolean;
 }
 
+/** The datasets the loaders know, as the CLI and presets spell them. */
 export type DatasetName = 'mnist' | 'fashion-mnist' | 'cifar10';
 
 interface IdxSpec {
@@ -187,6 +189,7 @@ async function loadCifar10(opts: LoadOptions): Promise<LoadedDataset> {
 export const mnist = {
   name: 'mnist' as const,
   classNames: [...CATALOG.mnist.classNames],
+  /** Reads MNIST from the first place that has it (see LoadOptions); a DatasetError lists every place looked at when none has. */
   loadData: (opts: LoadOptions = {}): Promise<LoadedDataset> => loadIdxDataset({ name: 'mnist', ...CATALOG.mnist }, opts),
 };
 
@@ -194,12 +197,14 @@ export const mnist = {
 export const fashionMnist = {
   name: 'fashion-mnist' as const,
   classNames: [...CATALOG['fashion-mnist'].classNames],
+  /** Reads Fashion-MNIST from the first place that has it (see LoadOptions); a DatasetError lists every place looked at when none has. */
   loadData: (opts: LoadOptions = {}): Promise<LoadedDataset> => loadIdxDataset({ name: 'fashion-mnist', ...CATALOG['fashion-mnist'] }, opts),
 };
 
 /** CIFAR-10: 50000 train / 10000 test, 32x32x3, ten classes (names from batches.meta.txt). */
 export const cifar10 = {
   name: 'cifar10' as const,
+  /** Reads CIFAR-10 (the binary archive or its folder) from the first place that has it; a DatasetError lists every place looked at when none has. */
   loadData: (opts: LoadOptions = {}): Promise<LoadedDataset> => loadCifar10(opts),
 };
 

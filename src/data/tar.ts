@@ -4,9 +4,11 @@
 import { DatasetError } from '../errors.js';
 import { inflateGzip, isGzip, type InflateOptions } from './gzip.js';
 
+/** One file of a tar archive, as readTar lists it. */
 export interface TarMember {
   /** Full path inside the archive. */
   name: string;
+  /** Size of its data in bytes. */
   size: number;
   /** Byte offset of the member's data in the (uncompressed) tar stream. */
   offset: number;
@@ -231,6 +233,7 @@ export class TarStream {
   }
 }
 
+/** Limits of readTar (gzip-compressed archives are inflated under them). */
 export interface ReadTarOptions extends InflateOptions {}
 
 /**

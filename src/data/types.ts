@@ -1,5 +1,6 @@
 // The in-memory form every dataset loader returns: uint8 images, NHWC, and one uint8 class label per image.
 
+/** A set of images with one class label each: uint8 pixels, NHWC. */
 export interface ImageSet {
   /** Pixels, row-major [n, h, w, c], 0..255. */
   images: Uint8Array;
@@ -11,14 +12,19 @@ export interface ImageSet {
 
 /** What `mnist.loadData()` and friends resolve to (Keras's ((x_train, y_train), (x_test, y_test)), with names). */
 export interface LoadedDataset {
+  /** The training set. */
   train: ImageSet;
+  /** The test set. */
   test: ImageSet;
+  /** Class names, by label. */
   classNames: string[];
 }
 
 /** A plain image: row-major [h, w, c] uint8 (c = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA). */
 export interface Image {
+  /** Pixels, row-major [h, w, c]. */
   data: Uint8Array;
+  /** [height, width, channels]. */
   shape: [number, number, number];
 }
 

@@ -12,6 +12,7 @@ import { Tensor, type DType } from './tensor.js';
  */
 export type AdapterClass = 'software' | 'gpu';
 
+/** Options of createEngine. */
 export interface EngineOptions {
   /** Force a backend; default `SHADERFLOW_BACKEND` in Node, else `auto`. */
   backend?: BackendName;
@@ -37,6 +38,7 @@ export function autotuneEnabled(option?: boolean): boolean {
   return !(env !== undefined && /^(0|false|off|no)$/i.test(env.trim()));
 }
 
+/** The WebGPU adapter an engine runs on, as Engine.adapter reports it. */
 export interface AdapterReport {
   vendor: string;
   architecture: string;
@@ -76,6 +78,7 @@ export function classifyAdapter(
   return { adapterClass: 'gpu', classReason: `no software rasterizer named in "${text || 'empty adapter info'}"` };
 }
 
+/** GPU buffers an engine holds (Engine.memory): in use, and kept in its pool for reuse. */
 export interface MemoryReport {
   /** Buffers handed out and not yet released (tensors, uniforms, staging). */
   liveBuffers: number;
@@ -90,7 +93,7 @@ const UNIFORM_USAGE = 0x0040 | 0x0008; // UNIFORM | COPY_DST
 const READBACK_USAGE = 0x0001 | 0x0008; // MAP_READ | COPY_DST
 
 /** Limits we ask for at the adapter's real value: WebGPU's defaults (128 invocations in compatibility mode) are too low. */
-const RAISED_LIMITS = [
+export const RAISED_LIMITS = [
   'maxComputeInvocationsPerWorkgroup',
   'maxComputeWorkgroupSizeX',
   'maxComputeWorkgroupSizeY',
@@ -116,6 +119,7 @@ export function sizeClass(bytes: number): number {
   return p * 2;
 }
 
+/** Opens a WebGPU device: the first adapter that works (see EngineOptions.backend), with its real limits raised, and autotunes the matmul tiles once per adapter unless told not to. Throws a DeviceError naming every attempt when none works. */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const envBackend =
     typeof process !== 'undefined' && process.env ? (process.env.SHADERFLOW_BACKEND as BackendName | undefined) : undefined;
@@ -179,7 +183,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     };
     report.software = report.adapterClass === 'software';
     // Kernel tiles are autotuned per shape when a model's step is first prepared (src/kernels/autotune.ts), not here.
-    return new Engine(device, report, c.gpu, autotuneEnabled(options.autotune));
+    const engine = new Engine(device, report, c.gpu, autotuneEnabled(options.autotune));
+    c.chosen?.(tried); // lets the provider remember which backend works here
+    return engine;
   }
   throw new DeviceError(
     `No usable WebGPU adapter (backend ${backend}). Tried:\n  - ${tried.join('\n  - ') || 'nothing: no WebGPU implementation'}\n${installHint}`,
@@ -202,12 +208,16 @@ function pipelineKey(shader: ShaderName, entry: string, constants: Record<string
     .join(',')}`;
 }
 
+/** One WebGPU device with its buffer pool, pipeline cache and tuning. Every tensor, recorder and model holds the engine it was made with; there is no global device. */
 export class Engine {
   readonly limits: GPUSupportedLimits;
   private readonly pool = new Map<string, GPUBuffer[]>();
   private readonly live = new Map<GPUBuffer, number>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly modules = new Map<string, GPUShaderModule>();
+  /** Pipelines built from source text (pipelineFromSource): key -> source, and pipeline key -> its error check. */
+  private readonly sources = new Map<string, string>();
+  private readonly sourceChecks = new Map<string, Promise<string | null>>();
   private pending: PendingError[] = [];
   private lostInfo: string | null = null;
   private uncaptured: string | null = null;
@@ -269,9 +279,38 @@ export class Engine {
 
   // ---------------------------------------------------------------- buffers
 
+  private virtualDepth = 0;
+  private readonly virtualSet = new WeakSet<GPUBuffer>();
+
+  /**
+   * Runs `fn` with virtual allocation: every `acquire` inside returns a placeholder of the asked size that holds
+   * no GPU memory (writes to it are dropped, and it cannot be read, bound or run) and no adapter limit applies.
+   * For recording dry steps (`model.plan`) at batch sizes this adapter could not hold.
+   */
+  withVirtualBuffers<T>(fn: () => T): T {
+    this.virtualDepth++;
+    try {
+      return fn();
+    } finally {
+      this.virtualDepth--;
+    }
+  }
+
+  /** Whether `buf` is a placeholder from `withVirtualBuffers`. */
+  isVirtual(buf: GPUBuffer): boolean {
+    return this.virtualSet.has(buf);
+  }
+
   /** A pooled buffer of at least `bytes`; release it with `release`. */
   acquire(bytes: number, kind: 'storage' | 'uniform' = 'storage'): GPUBuffer {
     this.assertAlive('allocating a buffer');
+    if (this.virtualDepth > 0) {
+      const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+      const usage = kind === 'storage' ? STORAGE_USAGE : UNIFORM_USAGE;
+      const placeholder = { size, usage, label: `virtual ${kind}-${size}`, mapState: 'unmapped', destroy() {} } as unknown as GPUBuffer;
+      this.virtualSet.add(placeholder);
+      return placeholder;
+    }
     const size = sizeClass(Math.max(4, bytes));
     const max = Math.min(this.limits.maxBufferSize, kind === 'storage' ? this.limits.maxStorageBufferBindingSize : this.limits.maxUniformBufferBindingSize);
     if (size > max && bytes <= max) {
@@ -296,7 +335,9 @@ export class Engine {
     return buf;
   }
 
+  /** Returns a buffer to the pool (what Tensor.dispose does). */
   release(buf: GPUBuffer): void {
+    if (this.virtualSet.has(buf)) return;
     const size = this.live.get(buf);
     if (size === undefined) return; // released twice, or not ours
     this.live.delete(buf);
@@ -317,6 +358,7 @@ export class Engine {
     this.pool.clear();
   }
 
+  /** How many buffers (and bytes) are in use and pooled. */
   memory(): MemoryReport {
     let liveBytes = 0;
     for (const s of this.live.values()) liveBytes += s;
@@ -336,6 +378,7 @@ export class Engine {
     return Tensor.allocate(this, shape, dtype);
   }
 
+  /** A new tensor of `shape`, filled with zeros. */
   zeros(shape: readonly number[], dtype: DType = 'f32'): Tensor {
     const t = Tensor.allocate(this, shape, dtype);
     const enc = this.device.createCommandEncoder();
@@ -451,6 +494,46 @@ export class Engine {
    * predict compile asynchronously first, so their steps add no synchronous build.
    */
   readonly pipelineBuilds = { sync: 0, async: 0 };
+
+  /**
+   * The compute pipeline for WGSL source text that is not one of src/shaders.ts (custom layers, user kernels),
+   * cached by `key`, `entry` and `constants`; a key names one source (the same key with other text throws).
+   * `layout` is 'auto' or an explicit layout (custom layers build one from their declared bindings, so WebGPU
+   * checks the shader against the declaration). Returns the pipeline and a promise of the first compile or
+   * validation error ("line L:C message" from the compilation info), or null. The caller awaits it: it is NOT
+   * reported by `checkErrors`, so that a caller that rejects bad code leaves the engine usable.
+   */
+  pipelineFromSource(
+    key: string, code: string, entry = 'main', constants: Record<string, number> = {}, layout: GPUPipelineLayout | 'auto' = 'auto',
+  ): { pipeline: GPUComputePipeline; errors: Promise<string | null> } {
+    const known = this.sources.get(key);
+    if (known !== undefined && known !== code) throw new ShaderflowError(`pipelineFromSource: the key "${key}" already names other WGSL source; give each source its own key.`);
+    const pkey = `source:${key}:${entry}:${Object.entries(constants).sort().map(([k, v]) => `${k}=${v}`).join(',')}`;
+    const cached = this.pipelines.get(pkey);
+    if (cached) return { pipeline: cached, errors: this.sourceChecks.get(pkey)! };
+    this.assertAlive(`building kernel ${key}`);
+    this.sources.set(key, code);
+    let module = this.modules.get(`source:${key}`);
+    let moduleErrors: Promise<string | null> = Promise.resolve(null);
+    if (!module) {
+      this.device.pushErrorScope('validation');
+      module = this.device.createShaderModule({ code, label: key });
+      const m = module;
+      moduleErrors = this.device.popErrorScope().then(async (err) => {
+        const info = await m.getCompilationInfo().catch(() => null);
+        const msgs = (info?.messages ?? []).filter((x) => x.type === 'error').map((x) => `line ${x.lineNum}:${x.linePos} ${x.message}`);
+        return msgs.length ? msgs.join('; ') : err ? err.message : null;
+      });
+      this.modules.set(`source:${key}`, module);
+    }
+    this.device.pushErrorScope('validation');
+    const pipeline = this.device.createComputePipeline({ label: `${key}:${entry}`, layout, compute: { module, entryPoint: entry, constants } });
+    const pipelineErrors = this.device.popErrorScope().then((err) => (err ? err.message : null));
+    const errors = Promise.all([moduleErrors, pipelineErrors]).then(([a, b]) => a ?? b);
+    this.pipelines.set(pkey, pipeline);
+    this.sourceChecks.set(pkey, errors);
+    return { pipeline, errors };
+  }
 
   /**
    * Remembers an error-scope result; `checkErrors` throws the first error found, naming `what` and, when `locate`

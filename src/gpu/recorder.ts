@@ -39,12 +39,16 @@ export interface PlanEntry {
   cost: DispatchCost | null;
 }
 
+/** One compute dispatch: the kernel, its bindings in order, its uniforms and its workgroup count. */
 export interface DispatchSpec {
-  shader: ShaderName;
+  /** A kernel family of src/shaders.ts, or omitted when `pipeline` is given. */
+  shader?: ShaderName;
+  /** A prebuilt pipeline (Engine.pipelineFromSource: custom layers and user kernels) instead of `shader`. */
+  pipeline?: GPUComputePipeline;
   entry?: string;
   /** WGSL `override` constants (part of the pipeline cache key). */
   constants?: Record<string, number>;
-  /** Bindings of @group(0), in @binding order 0, 1, 2, ...; `null` skips a slot the entry point does not use. */
+  /** Bindings of `@group(0)`, in `@binding` order 0, 1, 2, ...; `null` skips a slot the entry point does not use. */
   bindings: (Binding | null)[];
   /** Workgroup counts (x, y, z). */
   workgroups: [number, number?, number?];
@@ -56,7 +60,7 @@ export interface DispatchSpec {
 
 type Op =
   | { kind: 'dispatch'; pipeline: GPUComputePipeline; group: GPUBindGroup; wg: [number, number, number]; label: string; cost: DispatchCost | null }
-  | { kind: 'dry'; pipeline: PipelineSpec; wg: [number, number, number]; label: string; cost: DispatchCost | null }
+  | { kind: 'dry'; pipeline: PipelineSpec | null; wg: [number, number, number]; label: string; cost: DispatchCost | null }
   | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number; label: string }
   | { kind: 'clear'; buffer: GPUBuffer; offset: number; bytes: number; label: string };
 
@@ -75,6 +79,33 @@ export function grid1d(engine: Engine, n: number, wg: number): [number, number] 
   return [Math.ceil(groups / y), y];
 }
 
+/** How a time was taken: GPU timestamps around compute passes, or the host's clock around submit-and-wait. */
+export type TimingMethod = 'timestamp' | 'wallclock';
+
+/** 'timestamp' where the device has the 'timestamp-query' feature (createEngine asks for it), else 'wallclock'. */
+export function timingMethod(engine: Engine): TimingMethod {
+  return engine.device.features.has('timestamp-query') ? 'timestamp' : 'wallclock';
+}
+
+/** The median of `xs` (NaN when empty). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+/** Compute passes `encode` opens for `ops`: one per run of consecutive dispatches. */
+function countPasses(ops: readonly Op[]): number {
+  let n = 0;
+  let inPass = false;
+  for (const op of ops) {
+    if (op.kind === 'dispatch' && !inPass) n++;
+    inPass = op.kind === 'dispatch';
+  }
+  return n;
+}
+
+/** A recorded list of dispatches and copies with prebuilt bind groups, replayed by run() as one command encoder and one submit. A training step is recorded once and replayed every batch. */
 export class Recorder {
   private readonly ops: Op[] = [];
   private readonly uniforms: GPUBuffer[] = [];
@@ -98,7 +129,7 @@ export class Recorder {
 
   /** The distinct pipelines the recorded dispatches use (for `engine.compilePipelines`). */
   pipelineSpecs(): PipelineSpec[] {
-    return this.ops.flatMap((o) => (o.kind === 'dry' ? [o.pipeline] : []));
+    return this.ops.flatMap((o) => (o.kind === 'dry' && o.pipeline ? [o.pipeline] : []));
   }
 
   get dispatchCount(): number {
@@ -135,7 +166,7 @@ export class Recorder {
       else view.setUint32(i * 4, v >>> 0, true);
     });
     const buf = this.engine.acquire(bytes, 'uniform');
-    this.engine.device.queue.writeBuffer(buf, 0, data);
+    if (!this.engine.isVirtual(buf)) this.engine.device.queue.writeBuffer(buf, 0, data);
     this.uniforms.push(buf);
     return buf;
   }
@@ -153,17 +184,21 @@ export class Recorder {
     return { buffer: buf, offset: 0, size };
   }
 
+  /** Appends a compute dispatch (its bind group is built now, once). */
   dispatch(spec: DispatchSpec): void {
     const entry = spec.entry ?? 'main';
-    const label = spec.label ?? `${spec.shader}.${entry}`;
+    const label = spec.label ?? `${spec.shader ?? 'custom'}.${entry}`;
+    if (!spec.pipeline && !spec.shader) throw new ShaderflowError(`dispatch ${label}: give a shader name or a pipeline.`);
     if (this.dry) {
       const [x, y = 1, z = 1] = spec.workgroups;
       this.checkGrid(label, x, y, z);
       if (x === 0 || y === 0 || z === 0) return;
-      this.ops.push({ kind: 'dry', pipeline: { shader: spec.shader, entry, constants: { ...(spec.constants ?? {}) } }, wg: [x, y, z], label, cost: spec.cost ?? null });
+      // A prebuilt pipeline (custom layers) is already compiled: nothing for compilePipelines to do.
+      const pipeline = spec.pipeline ? null : { shader: spec.shader!, entry, constants: { ...(spec.constants ?? {}) } };
+      this.ops.push({ kind: 'dry', pipeline, wg: [x, y, z], label, cost: spec.cost ?? null });
       return;
     }
-    const pipeline = this.engine.pipeline(spec.shader, entry, spec.constants ?? {});
+    const pipeline = spec.pipeline ?? this.engine.pipeline(spec.shader!, entry, spec.constants ?? {});
     const device = this.engine.device;
     device.pushErrorScope('validation');
     const group = device.createBindGroup({
@@ -184,6 +219,7 @@ export class Recorder {
       throw new ShaderflowError(`${label}: ${x}x${y}x${z} workgroups exceed the adapter's ${max} per dimension (use grid1d).`);
   }
 
+  /** Appends a buffer-to-buffer copy (the whole of `src`, or its first `bytes`). */
   copy(src: Binding, dst: Binding, bytes?: number, label = 'copy'): void {
     const s = src instanceof Tensor ? src.binding() : 'buffer' in src && (src as GPUBufferBinding).buffer ? (src as GPUBufferBinding) : { buffer: src as GPUBuffer };
     const d = dst instanceof Tensor ? dst.binding() : 'buffer' in dst && (dst as GPUBufferBinding).buffer ? (dst as GPUBufferBinding) : { buffer: dst as GPUBuffer };
@@ -191,12 +227,13 @@ export class Recorder {
     this.ops.push({ kind: 'copy', src: s.buffer, srcOffset: s.offset ?? 0, dst: d.buffer, dstOffset: d.offset ?? 0, bytes: n, label });
   }
 
+  /** Appends a fill of `target` with zeros. */
   clear(target: Tensor | GPUBuffer, label = 'clear'): void {
     if (target instanceof Tensor) this.ops.push({ kind: 'clear', buffer: target.buffer, offset: target.offset, bytes: Math.ceil(target.byteLength / 4) * 4, label });
     else this.ops.push({ kind: 'clear', buffer: target, offset: 0, bytes: target.size, label });
   }
 
-  /** Encodes every recorded operation into `encoder` (one compute pass per run of dispatches). */
+  /** Encodes every recorded operation into `encoder` (one compute pass per run of dispatches). @internal */
   encode(encoder: GPUCommandEncoder, ops: readonly Op[] = this.ops): void {
     let pass: GPUComputePassEncoder | null = null;
     for (const op of ops) {
@@ -250,6 +287,158 @@ export class Recorder {
     return null;
   }
 
+  // ---------------------------------------------------------------- timing (profiles and benchmarks)
+
+  /**
+   * Milliseconds the GPU spends on `repeats` back-to-back replays of the recording, encoded into one command
+   * encoder and submitted once. With the 'timestamp-query' feature, every compute pass carries begin/end
+   * timestamps and the result is the sum of the pass durations (copies and clears between passes are not
+   * counted); elsewhere it is the wall-clock time of submit-and-wait minus a measured empty submit-and-wait.
+   * Values the replays compute are not meaningful: callers time disposable work or restore state afterwards.
+   */
+  async time(repeats = 1): Promise<{ ms: number; method: TimingMethod }> {
+    const method = timingMethod(this.engine);
+    if (method === 'timestamp') {
+      const ops: Op[] = [];
+      for (let r = 0; r < repeats; r++) ops.push(...this.ops);
+      const spans = await this.timestampSpans(ops, false);
+      return { ms: spans.reduce((a, b) => a + b, 0) / 1e6, method };
+    }
+    return { ms: await this.wallclock(this.ops, repeats), method };
+  }
+
+  /**
+   * Times every operation of the recording on its own. 'timestamp': one replay with one compute pass per
+   * dispatch, each pass timestamped at its beginning and end, `runs` times (the median per dispatch); copies and
+   * clears are not timed (null). 'wallclock': each operation alone, replayed K times in one submit (K doubled
+   * until the submit lasts at least `minMs`), the median of `runs` such submits less the empty-submit overhead,
+   * divided by K. Replays change what the step's buffers hold: snapshot and restore anything that matters.
+   */
+  async profile(opts: { runs?: number; minMs?: number } = {}): Promise<{ method: TimingMethod; us: (number | null)[] }> {
+    this.assertUsable();
+    const runs = opts.runs ?? 5;
+    const method = timingMethod(this.engine);
+    if (method === 'timestamp') {
+      await this.timestampSpans(this.ops, true); // warm-up: first-use costs stay out of the figures
+      const perRun: number[][] = [];
+      for (let r = 0; r < runs; r++) perRun.push(await this.timestampSpans(this.ops, true));
+      let d = 0;
+      const us = this.ops.map((op) => {
+        if (op.kind !== 'dispatch') return null;
+        const i = d++;
+        return median(perRun.map((spans) => spans[i]!)) / 1e3;
+      });
+      return { method, us };
+    }
+    const minMs = opts.minMs ?? 20;
+    const overhead = await this.emptySubmitMs();
+    const us: number[] = [];
+    for (const op of this.ops) {
+      let k = 1;
+      let t = await this.wallclockRaw([op], k); // warm-up and first estimate
+      while (t < minMs && k < 1 << 16) {
+        k = Math.min(1 << 16, k * Math.max(2, 2 ** Math.ceil(Math.log2(minMs / Math.max(t, 0.05)))));
+        t = await this.wallclockRaw([op], k);
+      }
+      const samples: number[] = [t];
+      for (let r = 1; r < Math.min(runs, 3); r++) samples.push(await this.wallclockRaw([op], k));
+      us.push((Math.max(0, median(samples) - overhead) / k) * 1e3);
+    }
+    return { method, us };
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new ShaderflowError(`Recorder "${this.label}" was used after dispose().`);
+    if (this.dry) throw new ShaderflowError(`Recorder "${this.label}" is a dry recording; record the step again without { dry: true } to time it.`);
+    this.engine.assertAlive(this.label);
+  }
+
+  /** Nanoseconds of each compute pass of `ops` (one pass per dispatch when `perDispatch`), from timestamps. */
+  private async timestampSpans(ops: readonly Op[], perDispatch: boolean): Promise<number[]> {
+    this.assertUsable();
+    const engine = this.engine;
+    const device = engine.device;
+    const passes = perDispatch ? ops.filter((o) => o.kind === 'dispatch').length : countPasses(ops);
+    if (passes === 0) return [];
+    const count = 2 * passes;
+    const querySet = device.createQuerySet({ type: 'timestamp', count, label: `${this.label} timestamps` });
+    const resolve = device.createBuffer({ size: count * 8, usage: 0x0200 | 0x0004, label: 'timestamps' }); // QUERY_RESOLVE | COPY_SRC
+    const readback = device.createBuffer({ size: count * 8, usage: 0x0001 | 0x0008, label: 'timestamps readback' }); // MAP_READ | COPY_DST
+    try {
+      device.pushErrorScope('validation');
+      const encoder = device.createCommandEncoder({ label: `${this.label} (timed)` });
+      let pass: GPUComputePassEncoder | null = null;
+      let index = 0;
+      const begin = () =>
+        encoder.beginComputePass({
+          label: this.label,
+          timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * index, endOfPassWriteIndex: 2 * index + 1 },
+        });
+      const end = () => {
+        pass!.end();
+        pass = null;
+        index++;
+      };
+      for (const op of ops) {
+        if (op.kind === 'dispatch') {
+          if (!pass) pass = begin();
+          pass.setPipeline(op.pipeline);
+          pass.setBindGroup(0, op.group);
+          pass.dispatchWorkgroups(op.wg[0], op.wg[1], op.wg[2]);
+          if (perDispatch) end();
+          continue;
+        }
+        if (pass) end();
+        if (op.kind === 'copy') encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
+        else if (op.kind === 'clear') encoder.clearBuffer(op.buffer, op.offset, op.bytes);
+      }
+      if (pass) end();
+      encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
+      encoder.copyBufferToBuffer(resolve, 0, readback, 0, count * 8);
+      device.queue.submit([encoder.finish()]);
+      engine.watch(`${this.label} (timed)`, device.popErrorScope());
+      await engine.sync(`${this.label} (timed)`);
+      await readback.mapAsync(0x0001);
+      const t = new BigUint64Array(readback.getMappedRange().slice(0));
+      readback.unmap();
+      const out: number[] = [];
+      for (let i = 0; i < passes; i++) out.push(Math.max(0, Number(t[2 * i + 1]! - t[2 * i]!)));
+      return out;
+    } finally {
+      querySet.destroy();
+      resolve.destroy();
+      readback.destroy();
+    }
+  }
+
+  /** Wall-clock ms of `ops` encoded `repeats` times into one submit, waited for; less the empty-submit overhead. */
+  private async wallclock(ops: readonly Op[], repeats: number): Promise<number> {
+    const overhead = await this.emptySubmitMs();
+    return Math.max(0, (await this.wallclockRaw(ops, repeats)) - overhead);
+  }
+
+  private async wallclockRaw(ops: readonly Op[], repeats: number): Promise<number> {
+    this.assertUsable();
+    const device = this.engine.device;
+    const encoder = device.createCommandEncoder({ label: `${this.label} (timed)` });
+    const all: Op[] = [];
+    for (let r = 0; r < repeats; r++) all.push(...ops);
+    this.encode(encoder, all);
+    const buffer = encoder.finish();
+    const t0 = performance.now();
+    device.queue.submit([buffer]);
+    await this.engine.sync(`${this.label} (timed)`);
+    return performance.now() - t0;
+  }
+
+  /** Median ms of submitting an empty command buffer and waiting for it (what each wall-clock sample includes). */
+  private async emptySubmitMs(): Promise<number> {
+    const samples: number[] = [];
+    for (let i = 0; i < 7; i++) samples.push(await this.wallclockRaw([], 1));
+    return median(samples);
+  }
+
+  /** Frees what the recording owns (its uniform and scratch buffers). */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

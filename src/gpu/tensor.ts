@@ -4,8 +4,10 @@
 import { ShaderflowError, shapeStr } from '../errors.js';
 import type { Engine } from './engine.js';
 
+/** Element type of a tensor: 32-bit float, unsigned or signed integer. */
 export type DType = 'f32' | 'u32' | 'i32';
 
+/** Number of elements of a shape (the product of its dimensions). */
 export function shapeSize(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) {
@@ -15,6 +17,7 @@ export function shapeSize(shape: readonly number[]): number {
   return n;
 }
 
+/** A GPU buffer with a shape and an element type, taken from its engine's pool; dispose() returns it. */
 export class Tensor {
   readonly size: number;
   private disposed = false;
@@ -30,6 +33,7 @@ export class Tensor {
     this.size = shapeSize(shape);
   }
 
+  /** A new tensor of `shape` (contents undefined until written). */
   static allocate(engine: Engine, shape: readonly number[], dtype: DType = 'f32'): Tensor {
     const size = shapeSize(shape);
     return new Tensor(engine, engine.acquire(size * 4), 0, [...shape], dtype, true);
@@ -61,6 +65,7 @@ export class Tensor {
     return { buffer: this.buffer, offset: this.offset, size: Math.max(4, this.byteLength) };
   }
 
+  /** Writes `data` into the tensor from element `elementOffset` on (queued, no wait). */
   write(data: ArrayLike<number> | Float32Array | Uint32Array | Int32Array, elementOffset = 0): void {
     this.assertLive();
     const arr =
@@ -70,6 +75,7 @@ export class Tensor {
           ? data instanceof Uint32Array ? data : Uint32Array.from(data)
           : data instanceof Int32Array ? data : Int32Array.from(data);
     if (elementOffset + arr.length > this.size) throw new ShaderflowError(`Writing ${arr.length} values at ${elementOffset} overflows tensor ${shapeStr(this.shape)}.`);
+    if (this.engine.isVirtual(this.buffer)) return; // a placeholder of a dry plan holds nothing
     this.engine.device.queue.writeBuffer(this.buffer, this.offset + elementOffset * 4, arr.buffer, arr.byteOffset, arr.byteLength);
   }
 
@@ -82,6 +88,7 @@ export class Tensor {
     return this.dtype === 'f32' ? new Float32Array(bytes) : this.dtype === 'u32' ? new Uint32Array(bytes) : new Int32Array(bytes);
   }
 
+  /** Returns the buffer to the engine's pool; the tensor cannot be used afterwards. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

@@ -13,6 +13,7 @@ import { tuningOf } from './tuning.js';
 /** Keras' stddev correction for a normal truncated at 2 standard deviations. */
 export const TRUNCATION_CORRECTION = 0.87962566103423978;
 
+/** A seeded GPU initializer: its kind, its fan-in and fan-out, and the seed stream. */
 export interface InitializerSpec {
   initializer: InitializerName;
   fanIn: number;

@@ -7,6 +7,7 @@ import type { Tensor } from '../gpu/tensor.js';
 import { treeFits } from './elementwise.js';
 import { tuningOf } from './tuning.js';
 
+/** How the fused loss kernel reads its labels and where it adds its statistics. */
 export interface LossOptions {
   /** Multiplies every gradient element, e.g. 1/n for a batch mean. */
   gradScale: number;

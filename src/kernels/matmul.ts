@@ -8,6 +8,7 @@ import type { Engine } from '../gpu/engine.js';
 import { pow2Bucket, tunedChoice } from './autotune.js';
 import { matmulCandidates, tuningOf, type MatmulChoice } from './tuning.js';
 
+/** The matmul kernels side by side, simplest first: naive, then register-blocked tiles. */
 export type MatmulVariant = 'naive' | 'tile4' | 'tile8' | 'tile16' | 'tile32x16' | 'tile16x32';
 
 /** Output [rows, columns] each invocation of a variant computes. */
@@ -20,6 +21,7 @@ export const MATMUL_TILE: Record<MatmulVariant, readonly [number, number]> = {
   tile16x32: [16, 32],
 };
 
+/** Options of matmul: transposes, the fused epilogue (bias, ReLU, accumulate) and the variant. */
 export interface MatmulOptions {
   /** A is stored [k, m] (use Aᵀ). */
   transA?: boolean;

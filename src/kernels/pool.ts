@@ -5,6 +5,7 @@ import type { Tensor } from '../gpu/tensor.js';
 import { sameOrValid } from './conv2d.js';
 import { tuningOf } from './tuning.js';
 
+/** Sizes of one 2-D pooling, NHWC: batch, input, window, stride, padding and output. */
 export interface Pool2dGeometry {
   batch: number;
   inH: number;
@@ -116,6 +117,7 @@ export function avgPool2dForward(rec: Recorder, x: Tensor, y: Tensor, g: Pool2dG
   run(rec, 'avgForward', g, outSize(g), [x, null, y, null]);
 }
 
+/** Records average pooling's backward pass: dx = dy spread evenly over each window (dx is overwritten). */
 export function avgPool2dBackward(rec: Recorder, dy: Tensor, dx: Tensor, g: Pool2dGeometry): void {
   check('avgPool2dBackward', dy, outSize(g), 'dy');
   check('avgPool2dBackward', dx, inSize(g), 'dx');

@@ -21,9 +21,17 @@ export function tuningOf(engine: Engine): Tuning {
 /** A register-blocked conv tile (shaders/conv2d.wgsl): WG invocations, each PX rows by 4*CV channels. */
 export interface ConvTile { workgroup: number; px: number; cv: number; /** Innermost steps per pass (default: from loopLimit). */ steps?: number }
 
+/** Workgroup and tile shapes one engine's kernels use (chosen per adapter class, and per shape by the autotune). */
 export interface Tuning {
   /** Conv2D tiles per kernel (src/kernels/conv2d.ts); pooling workgroup size (src/kernels/pool.ts). */
-  conv2d: { forward: ConvTile; backwardInput: ConvTile; backwardFilter: ConvTile; /** Loop iterations an invocation may run (0: no limit; llvmpipe stops at 65535). */ loopLimit: number };
+  conv2d: {
+    forward: ConvTile; backwardInput: ConvTile; backwardFilter: ConvTile; /** Loop iterations an invocation may run (0: no limit; llvmpipe stops at 65535). */ loopLimit: number;
+    /**
+     * GPU class: the implicit-GEMM kernels (workgroup-memory tiles, split-K backward-filter, tree bias sum) instead
+     * of the register-blocked tiles above, which remain the fallback when no GEMM tile fits the adapter's limits.
+     */
+    implicitGemm: boolean;
+  };
   poolWorkgroup: number;
   /** Workgroup size for 1-D elementwise kernels. */
   elementwiseWorkgroup: number;
@@ -34,6 +42,7 @@ export interface Tuning {
   matmul: MatmulChoice;
 }
 
+/** The matmul variant and workgroup shape in use. */
 export interface MatmulChoice {
   variant: MatmulVariant;
   workgroup: [number, number];
@@ -62,8 +71,8 @@ function convTuning(software: boolean, maxInv: number): Pick<Tuning, 'conv2d' | 
   // and backward-input at ~20 GFLOP/s, while some smaller tiles fall off a cliff (px 8 x cv 4: 4 GFLOP/s), so
   // retune after changing the shader; backward-filter is best at 8 rows x 8 channels (~6 GFLOP/s). loopLimit:
   // llvmpipe silently ends any loop after 65535 iterations (see conv2dStepsPerPass).
-  if (software) return { conv2d: { forward: t(16, 16, 4), backwardInput: t(8, 16, 4), backwardFilter: t(8, 8, 2), loopLimit: 60000 }, poolWorkgroup: Math.min(64, maxInv) };
-  return { conv2d: { forward: t(64, 4, 2), backwardInput: t(64, 4, 2), backwardFilter: t(64, 2, 2), loopLimit: 0 }, poolWorkgroup: Math.min(256, maxInv) };
+  if (software) return { conv2d: { forward: t(16, 16, 4), backwardInput: t(8, 16, 4), backwardFilter: t(8, 8, 2), loopLimit: 60000, implicitGemm: false }, poolWorkgroup: Math.min(64, maxInv) };
+  return { conv2d: { forward: t(64, 4, 2), backwardInput: t(64, 4, 2), backwardFilter: t(64, 2, 2), loopLimit: 0, implicitGemm: true }, poolWorkgroup: Math.min(256, maxInv) };
 }
 
 // ------------------------------------------------------------------ autotune candidates

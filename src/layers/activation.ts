@@ -8,6 +8,7 @@ import { Layer, type ActivationName, type StepContext } from './layer.js';
 
 const KINDS: readonly ActivationName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'softmax'];
 
+/** An activation on its own (Keras' Activation layer): relu, sigmoid, tanh, softmax or linear. */
 export class Activation extends Layer {
   readonly className = 'Activation';
   readonly activation: ActivationName;

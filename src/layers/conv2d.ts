@@ -14,6 +14,7 @@ import { weightedLayerConfig } from './config.js';
 import { Layer, type ActivationName, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
 import { checkPadding, toPair, type Padding } from './pooling.js';
 
+/** Options of a Conv2D layer (Keras' names). */
 export interface Conv2DOptions {
   filters: number;
   kernelSize: number | [number, number];
@@ -30,6 +31,7 @@ export interface Conv2DOptions {
   inputShape?: number[];
 }
 
+/** 2-D convolution, NHWC, with bias and an optional fused activation (Keras' Conv2D). */
 export class Conv2D extends Layer {
   readonly className = 'Conv2D';
   readonly filters: number;

@@ -9,6 +9,7 @@ import { columnSum } from '../kernels/elementwise.js';
 import { Layer, type ActivationName, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
 import { weightedLayerConfig } from './config.js';
 
+/** Options of a Dense layer (Keras' names). */
 export interface DenseOptions {
   units: number;
   activation?: ActivationName;
@@ -21,6 +22,7 @@ export interface DenseOptions {
   name?: string;
 }
 
+/** A fully connected layer: y = activation(x W + b) (Keras' Dense). */
 export class Dense extends Layer {
   readonly className = 'Dense';
   readonly units: number;

@@ -7,6 +7,7 @@ import type { Tensor } from '../gpu/tensor.js';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout.js';
 import { Layer, type StepContext } from './layer.js';
 
+/** Inverted dropout while training (Keras' Dropout); the identity in evaluate and predict. */
 export class Dropout extends Layer {
   readonly className = 'Dropout';
   readonly rate: number;

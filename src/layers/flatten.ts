@@ -4,6 +4,7 @@ import type { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { Layer, type StepContext } from './layer.js';
 
+/** Flattens each example to one dimension (a view: no copy, no dispatch). */
 export class Flatten extends Layer {
   readonly className = 'Flatten';
   constructor(opts: { name?: string; inputShape?: number[] } = {}) {

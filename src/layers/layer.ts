@@ -9,10 +9,13 @@ import type { Recorder } from '../gpu/recorder.js';
 import { Tensor } from '../gpu/tensor.js';
 import { ShapeError, shapeStr } from '../errors.js';
 
+/** The activations a layer may fuse or apply (Keras' names). */
 export type ActivationName = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
 
+/** The weight initializers (Keras' names), all run on the GPU from the model's seed. */
 export type InitializerName = 'glorot_uniform' | 'glorot_normal' | 'zeros' | 'ones' | 'he_normal' | 'he_uniform';
 
+/** One parameter tensor of a layer (a kernel or a bias): name, shape and initializer. */
 export interface ParamSpec {
   /** Keras weight name within the layer: 'kernel' or 'bias'. */
   name: string;
@@ -53,6 +56,7 @@ export function resetLayerNames(): void {
   nameCounts.clear();
 }
 
+/** The base of every layer: shape inference (build), its parameters in the model's arena, and forward and backward passes recorded into a step. */
 export abstract class Layer {
   /** Keras class name, as written in model.json: 'Dense', 'Conv2D', ... */
   abstract readonly className: string;
@@ -78,6 +82,19 @@ export abstract class Layer {
     if (opts.inputShape) this.declaredInputShape = [...opts.inputShape];
   }
 
+  /**
+   * A float64 CPU twin of forward, for layers the built-in references (src/reference/model.ts) do not know, i.e.
+   * custom layers: x is [n, ...inputShape] flattened, `weight(name)` a parameter's values; returns
+   * [n, ...outputShape] flattened. checkGradients differentiates it numerically when present.
+   */
+  referenceForward?(x: Float64Array, weight: (name: string) => ArrayLike<number>, n: number): ArrayLike<number>;
+
+  /**
+   * Async checks a layer must pass on an engine before its first recorded step (custom layers compile their WGSL
+   * and dry-run it here); fit, evaluate, predict and checkGradients await it.
+   */
+  ready?(engine: Engine): Promise<void>;
+
   /** Output shape for `inputShape` (no batch); throws a ShapeError naming this layer when it cannot apply. */
   abstract computeOutputShape(inputShape: number[]): number[];
 
@@ -89,12 +106,14 @@ export abstract class Layer {
   /** Keras layer config for model.json (name and trainable are added by the model). */
   abstract getConfig(): Record<string, unknown>;
 
+  /** Infers the output shape from `inputShape` (one example, no batch); throws a ShapeError naming the layer when it does not fit. */
   build(inputShape: number[]): void {
     this.inputShape = [...inputShape];
     this.outputShape = this.computeOutputShape(inputShape);
     this.built = true;
   }
 
+  /** Number of trainable parameters (weights and biases). */
   paramCount(): number {
     return this.paramSpecs().reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
   }
@@ -106,6 +125,7 @@ export abstract class Layer {
     this.allocateBuffers(engine, maxBatch);
   }
 
+  /** Allocates the activation and gradient buffers for batches of up to `maxBatch` (once per batch size). */
   protected abstract allocateBuffers(engine: Engine, maxBatch: number): void;
 
   /** Records the forward pass of `ctx.n` examples of `x`; returns the output (a view of an owned buffer). */
@@ -129,16 +149,19 @@ export abstract class Layer {
     return sliceBatch(t, n);
   }
 
+  /** Frees the layer's buffers (the model's dispose calls it). */
   release(): void {
     for (const t of this.owned) t.dispose();
     this.owned = [];
     this.saved = {};
   }
 
+  /** A ShapeError whose message starts with this layer's name and class. */
   protected shapeError(message: string): ShapeError {
     return new ShapeError(`Layer "${this.name}" (${this.className}): ${message}`);
   }
 
+  /** Throws a ShapeError unless `inputShape` has `rank` dimensions (`what` says which shapes fit). */
   protected expectRank(inputShape: number[], rank: number, what: string): void {
     if (inputShape.length !== rank)
       throw this.shapeError(`expects ${what} (rank ${rank} without the batch), got input shape ${shapeStr(inputShape)}.`);

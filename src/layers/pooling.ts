@@ -10,6 +10,7 @@ import {
 } from '../kernels/pool.js';
 import { Layer, type StepContext } from './layer.js';
 
+/** Keras' padding: `valid` (none) or `same` (output size = ceil(input / stride)). */
 export type Padding = 'valid' | 'same';
 
 /** A number or an [h, w] pair as a pair of positive whole numbers; throws `err` otherwise. */
@@ -25,6 +26,7 @@ export function checkPadding(p: string, err: (m: string) => Error): Padding {
   return p;
 }
 
+/** Options of MaxPooling2D and AveragePooling2D (Keras' names). */
 export interface Pooling2DOptions {
   /** Default 2. */
   poolSize?: number | [number, number];
@@ -51,6 +53,7 @@ abstract class Pooling2D extends Layer {
     this.padding = checkPadding(opts.padding ?? 'valid', err);
   }
 
+  /** The geometry for a batch of n (the layer must be built, or `inputShape` given). */
   geometry(n: number, inputShape: number[] = this.inputShape): Pool2dGeometry {
     this.expectRank(inputShape, 3, '[height, width, channels] images');
     const [h, w, c] = inputShape as [number, number, number];
@@ -74,12 +77,14 @@ abstract class Pooling2D extends Layer {
     return { pool_size: [...this.poolSize], strides: [...this.strides], padding: this.padding, data_format: 'channels_last' };
   }
 
+  /** Allocates the output and input-gradient buffers for batches of up to `maxBatch`. */
   protected allocateBuffers(engine: Engine, maxBatch: number): void {
     this.y = this.own(engine, [maxBatch, ...this.outputShape]);
     this.dx = this.own(engine, [maxBatch, ...this.inputShape]);
   }
 }
 
+/** 2-D max pooling, NHWC (Keras' MaxPooling2D). */
 export class MaxPooling2D extends Pooling2D {
   readonly className = 'MaxPooling2D';
   private argmax?: Tensor;
@@ -88,6 +93,7 @@ export class MaxPooling2D extends Pooling2D {
     super(opts, 'max_pooling2d');
   }
 
+  /** Also allocates the argmax buffer the backward pass reads. */
   protected override allocateBuffers(engine: Engine, maxBatch: number): void {
     super.allocateBuffers(engine, maxBatch);
     this.argmax = this.own(engine, [maxBatch, ...this.outputShape], 'u32');
@@ -113,6 +119,7 @@ export class MaxPooling2D extends Pooling2D {
 /** Keras' alias. */
 export const MaxPool2D = MaxPooling2D;
 
+/** 2-D average pooling, NHWC (Keras' AveragePooling2D). */
 export class AveragePooling2D extends Pooling2D {
   readonly className = 'AveragePooling2D';
 

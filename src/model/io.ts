@@ -14,17 +14,20 @@ import { Dropout } from '../layers/dropout.js';
 import { Flatten } from '../layers/flatten.js';
 import type { ActivationName, Layer } from '../layers/layer.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
+import { registeredLayer, registeredLayerNames } from '../layers/registry.js';
 import { optimizerConfig, optimizerFromConfig } from './optimizers.js';
 import { Sequential } from './sequential.js';
 
 export const FORMAT_VERSION = 'shaderflow 0.1.0';
 
+/** One weight in model.json's weights manifest: name, shape, dtype. */
 export interface WeightSpec {
   name: string;
   shape: number[];
   dtype: 'float32';
 }
 
+/** model.json in TensorFlow.js layers format: topology, weights manifest and training config. */
 export interface ModelJson {
   format: 'layers-model';
   generatedBy: string;
@@ -39,6 +42,7 @@ export interface ModelJson {
   weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
 }
 
+/** A model as toArtifacts gives it: model.json's content and the weights.bin bytes. */
 export interface ModelArtifacts {
   modelJson: ModelJson;
   weights: ArrayBuffer;
@@ -47,11 +51,6 @@ export interface ModelArtifacts {
 /** The model's topology and weights, ready to write as model.json + weights.bin. */
 export async function toArtifacts(model: Sequential): Promise<ModelArtifacts> {
   const weights = await model.getWeights();
-  const layers = model.layers.map((l, i) => {
-    const config: Record<string, unknown> = { name: l.name, trainable: true, dtype: 'float32', ...l.getConfig() };
-    if (i === 0) config.batch_input_shape = [null, ...l.inputShape];
-    return { class_name: l.className, config };
-  });
   const total = weights.reduce((s, w) => s + w.values.length, 0);
   const bin = new Float32Array(total);
   let off = 0;
@@ -63,12 +62,23 @@ export async function toArtifacts(model: Sequential): Promise<ModelArtifacts> {
     format: 'layers-model',
     generatedBy: FORMAT_VERSION,
     convertedBy: null,
-    modelTopology: { class_name: 'Sequential', config: { name: model.name, layers }, keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' },
+    modelTopology: topologyOf(model),
     weightsManifest: [{ paths: ['weights.bin'], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
   };
   if (model.loss && model.optimizer)
     modelJson.trainingConfig = { loss: model.loss, metrics: model.metrics, optimizer_config: optimizerConfig(model.optimizer) };
   return { modelJson, weights: bin.buffer };
+}
+
+/** model.json's modelTopology for `model` (no GPU work): each layer's class name and Keras config. */
+export function topologyOf(model: Sequential): ModelJson['modelTopology'] {
+  model.build();
+  const layers = model.layers.map((l, i) => {
+    const config: Record<string, unknown> = { name: l.name, trainable: true, dtype: 'float32', ...l.getConfig() };
+    if (i === 0) config.batch_input_shape = [null, ...l.inputShape];
+    return { class_name: l.className, config };
+  });
+  return { class_name: 'Sequential', config: { name: model.name, layers }, keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' };
 }
 
 const MAX_DIM = 1 << 24;
@@ -262,8 +272,17 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
       case 'Activation':
         layers.push(new Activation({ ...base, activation: activation(c.activation, name) }));
         return;
-      default:
-        fail(`layer ${idx} "${name}" has class ${show(cls)}, which shaderflow does not implement (Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout, Activation).`);
+      default: {
+        // A custom layer registered by class name (registerLayer), like TF.js's serialization.registerClass.
+        const custom = typeof cls === 'string' ? registeredLayer(cls) : undefined;
+        if (!custom) {
+          const extra = registeredLayerNames();
+          fail(`layer ${idx} "${name}" has class ${show(cls)}, which shaderflow does not implement (Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout, Activation${extra.length ? `; registered: ${extra.join(', ')}` : ''}). A custom layer must be registered with registerLayer() before loading.`);
+        }
+        const { name: _n, trainable: _t, dtype: _d, batch_input_shape: _b, batch_shape: _s, ...config } = c;
+        layers.push(custom.fromConfig(config, base));
+        return;
+      }
     }
   }
 }

@@ -5,6 +5,7 @@ import type { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { adamStep, rmspropStep, sgdStep } from '../kernels/optimizer.js';
 
+/** An optimizer and its hyperparameters (Keras' names). */
 export type OptimizerSpec =
   | { kind: 'sgd'; learningRate: number; momentum: number; nesterov: boolean }
   | { kind: 'adam'; learningRate: number; beta1: number; beta2: number; epsilon: number }
@@ -14,13 +15,16 @@ export type OptimizerSpec =
 export function sgd(o: { learningRate?: number; momentum?: number; nesterov?: boolean } = {}): OptimizerSpec {
   return { kind: 'sgd', learningRate: o.learningRate ?? 0.01, momentum: o.momentum ?? 0, nesterov: o.nesterov ?? false };
 }
+/** Adam with Keras' defaults unless given: lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7. */
 export function adam(o: { learningRate?: number; beta1?: number; beta2?: number; epsilon?: number } = {}): OptimizerSpec {
   return { kind: 'adam', learningRate: o.learningRate ?? 0.001, beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, epsilon: o.epsilon ?? 1e-7 };
 }
+/** RMSprop with Keras' defaults unless given: lr 0.001, rho 0.9, epsilon 1e-7. */
 export function rmsprop(o: { learningRate?: number; rho?: number; epsilon?: number } = {}): OptimizerSpec {
   return { kind: 'rmsprop', learningRate: o.learningRate ?? 0.001, rho: o.rho ?? 0.9, epsilon: o.epsilon ?? 1e-7 };
 }
 
+/** An OptimizerSpec from a name (sgd, adam, rmsprop, as Keras accepts them) or a spec; throws naming the valid ones. */
 export function parseOptimizer(o: string | OptimizerSpec): OptimizerSpec {
   if (typeof o !== 'string') return { ...o };
   switch (o.toLowerCase()) {
@@ -40,6 +44,7 @@ export function optimizerStateCount(spec: OptimizerSpec): number {
   return spec.kind === 'adam' ? 2 : spec.kind === 'rmsprop' ? 1 : spec.momentum > 0 ? 1 : 0;
 }
 
+/** Names of the optimizer's state tensors, in order (e.g. m and v for Adam). */
 export function stateNames(spec: OptimizerSpec): string[] {
   return spec.kind === 'adam' ? ['m', 'v'] : spec.kind === 'rmsprop' ? ['ms'] : spec.momentum > 0 ? ['velocity'] : [];
 }
@@ -71,6 +76,7 @@ export function optimizerConfig(spec: OptimizerSpec): { class_name: string; conf
   }
 }
 
+/** The OptimizerSpec in model.json's training_config (TF.js / Keras names), or undefined when there is none. */
 export function optimizerFromConfig(c: { class_name?: string; config?: Record<string, number | boolean> } | undefined): OptimizerSpec | undefined {
   if (!c?.class_name) return undefined;
   const cfg = c.config ?? {};

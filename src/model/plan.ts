@@ -77,6 +77,7 @@ export interface PlanRow {
   modeled_us: number;
 }
 
+/** A recorded training step's dispatches with their stated costs and modeled times on `gpu` (Sequential.plan). */
 export interface Plan {
   gpu: GpuSpec;
   rows: PlanRow[];

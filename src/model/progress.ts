@@ -3,10 +3,14 @@
 //   48000/48000 [==============================] - 12s 251us/step - loss: 0.1782 - accuracy: 0.9475 - val_loss: ...
 // Redrawn in place on a TTY (verbose 1), one line per epoch otherwise; verbose 2 prints " - 12s - loss: ..." lines.
 
+/** Keras' verbose: 0 silent, 1 a progress bar, 2 one line per epoch. */
 export type Verbosity = 0 | 1 | 2;
 
+/** Where progress lines go (default stdout): a write function, and whether it is a terminal (bars redraw in place). */
 export interface ProgressSink {
+  /** A terminal: the progress bar redraws in place. */
   isTTY: boolean;
+  /** Writes `s` as is (lines end in a newline, redraws in a carriage return). */
   write(s: string): void;
 }
 
@@ -42,6 +46,7 @@ export function formatBar(current: number, target: number, width = 30): string {
   return bar + ']';
 }
 
+/** An epoch's line as Keras prints it: "48000/48000 - 12s 32ms/step - loss: ... - accuracy: ...". */
 export function formatEpochLine(samples: number, seconds: number, values: Record<string, number>): string {
   return `${formatBar(samples, samples)} - ${seconds.toFixed(0)}s ${formatTimePerUnit(seconds / Math.max(samples, 1))}/step${formatValues(values)}`;
 }

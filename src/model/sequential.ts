@@ -6,7 +6,7 @@
 // the progress bar or an epoch end needs them.
 import { NumericError, ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
-import { Recorder } from '../gpu/recorder.js';
+import { median, Recorder } from '../gpu/recorder.js';
 import { prepareTuning } from '../kernels/autotune.js';
 import { buildPlan, H200, type GpuSpec, type Plan } from './plan.js';
 import { Tensor } from '../gpu/tensor.js';
@@ -21,11 +21,14 @@ import { Dense } from '../layers/dense.js';
 import { Layer, sliceBatch, type StepContext } from '../layers/layer.js';
 import { makeBatchSource, type BatchSource, type LabelInput, type XInput } from './data.js';
 import { History, type Callbacks, type Logs } from './history.js';
+import { stepProfile, type StepProfile } from './profile.js';
 import { optimizerStateCount, parseOptimizer, recordOptimizerStep, type OptimizerSpec } from './optimizers.js';
 import { defaultSink, Progbar, type ProgressSink, type Verbosity } from './progress.js';
 
+/** The losses (Keras' names; aliases such as `mse` are accepted by compile). */
 export type LossName = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error';
 
+/** What compile takes (Keras' compile). */
 export interface CompileArgs {
   optimizer: string | OptimizerSpec;
   loss: string;
@@ -34,6 +37,7 @@ export interface CompileArgs {
   seed?: number;
 }
 
+/** What fit takes (Keras' fit arguments, and shaderflow's checkpointing and NaN guard). */
 export interface FitOptions {
   batchSize?: number;
   epochs?: number;
@@ -64,6 +68,7 @@ export interface FitOptions {
 
 /** Where fit saves checkpoints. */
 export interface Checkpointer {
+  /** Stores the checkpoint (atomically: a crash must leave the previous one intact). */
   save(c: Checkpoint): Promise<void>;
   /** Also save every this many batches within an epoch (default: epoch ends only). */
   everySteps?: number;
@@ -111,6 +116,7 @@ const LOSS_ALIASES: Record<string, LossName> = {
 
 let modelCount = 0;
 
+/** A stack of layers trained as one (Keras' Sequential): summary, compile, fit, evaluate, predict, weights and optimizer state. */
 export class Sequential {
   readonly name: string;
   readonly layers: Layer[] = [];
@@ -199,6 +205,7 @@ export class Sequential {
     return this.layers[this.layers.length - 1]!.outputShape;
   }
 
+  /** Number of trainable parameters of all layers. */
   countParams(): number {
     this.build();
     return this.layers.reduce((s, l) => s + l.paramCount(), 0);
@@ -331,6 +338,11 @@ export class Sequential {
     return this.engine;
   }
 
+  /** Awaits every layer's async checks (custom WGSL layers compile and dry-run their kernels) before the first step. */
+  private async layersReady(engine: Engine): Promise<void> {
+    for (const l of this.layers) if (l.ready) await l.ready(engine);
+  }
+
   get numClasses(): number {
     return this.outputShape[0]!;
   }
@@ -340,12 +352,13 @@ export class Sequential {
   }
 
   /** Allocates every per-batch buffer for batches up to `batch` (once per batch size; reused across fits). */
-  private prepare(batch: number): void {
+  private prepare(batch: number, virtual = false): void {
     if (batch <= this.maxBatch && this.xBuf) return;
     const engine = this.engine!;
     this.releaseBatchBuffers();
-    // Every per-batch buffer is [batch, ...a layer's input or output shape]: check them against the device limits first.
-    const limit = bindingLimit(engine);
+    // Every per-batch buffer is [batch, ...a layer's input or output shape]: check them against the device limits
+    // first (placeholders of a dry plan hold no memory, so no limit applies to them).
+    const limit = virtual ? Infinity : bindingLimit(engine);
     for (const l of this.layers) {
       const per = Math.max(shapeSize(l.inputShape), shapeSize(l.outputShape));
       if (batch * per * 4 > limit)
@@ -451,8 +464,10 @@ export class Sequential {
 
   // ------------------------------------------------------------------ fit
 
+  /** Trains on (x, y) and returns the History (Keras' fit). Each step is recorded once and replayed; the host reads back only the statistics. */
   async fit(x: XInput, y: LabelInput, opts: FitOptions = {}): Promise<History> {
     const engine = this.requireCompiled('fit');
+    await this.layersReady(engine);
     const batchSize = opts.batchSize ?? 32;
     const epochs = opts.epochs ?? 1;
     const verbose: Verbosity = opts.verbose ?? 1;
@@ -677,6 +692,7 @@ export class Sequential {
   /** [loss, accuracy] over (x, y), in batches. */
   async evaluate(x: XInput, y: LabelInput, opts: { batchSize?: number; verbose?: Verbosity; sink?: ProgressSink } = {}): Promise<[number, number]> {
     const engine = this.requireCompiled('evaluate');
+    await this.layersReady(engine);
     const data = makeBatchSource(engine, x, y, this.inputShape, this.numClasses, 'evaluation data');
     const order = engine.tensor([data.count], identityOrder(data));
     try {
@@ -693,6 +709,7 @@ export class Sequential {
   /** Output probabilities (or values) for every example, row-major [n, outputs]. */
   async predict(x: XInput, opts: { batchSize?: number } = {}): Promise<Float32Array> {
     const engine = this.requireCompiled('predict');
+    await this.layersReady(engine);
     const data = makeBatchSource(engine, x, undefined, this.inputShape, this.numClasses, 'prediction input');
     const order = engine.tensor([data.count], identityOrder(data));
     const c = this.numClasses;
@@ -718,10 +735,71 @@ export class Sequential {
     }
   }
 
-  /** Times `steps` training steps (after `warmup`) on random data of one batch; ms per step, for the benchmarks. */
-  async timeTrainSteps(o: { batchSize: number; steps: number; warmup?: number }): Promise<number[]> {
+  /**
+   * Times `steps` training steps (after `warmup`) on random data of one batch; ms per step, for the benchmarks.
+   * 'sync' (default): each step submitted and waited for, one time per step. 'pipelined': all `steps` submitted
+   * back to back and waited for once at the end, one time (the mean per step) in the returned array.
+   */
+  async timeTrainSteps(o: { batchSize: number; steps: number; warmup?: number; mode?: 'sync' | 'pipelined' }): Promise<number[]> {
     const engine = this.requireCompiled('timeTrainSteps');
-    const n = o.batchSize;
+    return this.withBenchmarkStep(o.batchSize, async (rec) => {
+      const warmup = o.warmup ?? 2;
+      for (let i = 0; i < warmup; i++) {
+        rec.run();
+        await engine.sync('benchmark step');
+      }
+      if (o.mode === 'pipelined') {
+        const t0 = performance.now();
+        for (let i = 0; i < o.steps; i++) rec.run();
+        await engine.sync('benchmark steps');
+        return [(performance.now() - t0) / o.steps];
+      }
+      const times: number[] = [];
+      for (let i = 0; i < o.steps; i++) {
+        const t0 = performance.now();
+        rec.run();
+        await engine.sync('benchmark step');
+        times.push(performance.now() - t0);
+      }
+      return times;
+    });
+  }
+
+  /**
+   * Every operation of one training step of batch `batchSize` (recorded as fit records it) with its kernel
+   * variant, workgroups and measured time: GPU timestamps around one compute pass per dispatch where the device
+   * has 'timestamp-query', else each operation replayed alone by wall clock (src/gpu/recorder.ts `profile`).
+   * Also the synchronous step time (median of `steps` steps, each waited for) measured in the same call. Runs on
+   * random data; the weights, gradients, optimizer and step state and stats are saved on the GPU first and put
+   * back afterwards, so the model is exactly as it was.
+   */
+  async profile(batchSize = 32, opts: { steps?: number; runs?: number } = {}): Promise<StepProfile> {
+    const engine = this.requireCompiled('profile');
+    return this.withBenchmarkStep(batchSize, async (rec) => {
+      const restore = this.saveTrainingState();
+      try {
+        const steps = opts.steps ?? 5;
+        rec.run(); // warm-up
+        await engine.sync('profile warm-up');
+        const times: number[] = [];
+        for (let i = 0; i < steps; i++) {
+          const t0 = performance.now();
+          rec.run();
+          await engine.sync('profile step');
+          times.push(performance.now() - t0);
+        }
+        const { method, us } = await rec.profile({ runs: opts.runs });
+        return stepProfile({ model: this.name, batchSize, adapter: engine.describe(), adapterClass: engine.adapter.adapterClass, method, stepMs: median(times), plan: rec.plan(), us });
+      } finally {
+        await restore();
+      }
+    });
+  }
+
+  /** Records one training step of batch `n` on seeded random data (as fit records it), runs `fn` on it, frees it. */
+  private async withBenchmarkStep<T>(n: number, fn: (rec: Recorder) => Promise<T>): Promise<T> {
+    const engine = this.engine!;
+    await this.layersReady(engine);
     const per = this.inputShape.reduce((a, b) => a * b, 1);
     const r = mulberry32(12345);
     const images = new Uint8Array(n * per);
@@ -730,25 +808,45 @@ export class Sequential {
     for (let i = 0; i < n; i++) labels[i] = Math.floor(r() * this.numClasses);
     const data = makeBatchSource(engine, { images, shape: imageShape(n, this.inputShape) }, labels, this.inputShape, this.numClasses, 'benchmark data');
     const order = engine.tensor([n], identityOrder(data));
-    this.prepare(n);
-    await prepareTuning(engine, () => this.recordTrainStep(data, order, n, true, true));
-    await this.compileSteps(() => this.recordTrainStep(data, order, n, true, true));
-    const rec = this.recordTrainStep(data, order, n);
-    const times: number[] = [];
+    let rec: Recorder | undefined;
     try {
+      this.prepare(n);
+      await prepareTuning(engine, () => this.recordTrainStep(data, order, n, true, true));
+      await this.compileSteps(() => this.recordTrainStep(data, order, n, true, true));
+      rec = this.recordTrainStep(data, order, n);
       this.writeStart(0);
-      for (let i = 0; i < (o.warmup ?? 2) + o.steps; i++) {
-        const t0 = performance.now();
-        rec.run();
-        await engine.sync('benchmark step');
-        if (i >= (o.warmup ?? 2)) times.push(performance.now() - t0);
-      }
-      return times;
+      return await fn(rec);
     } finally {
-      rec.dispose();
+      rec?.dispose();
       order.dispose();
       data.dispose();
     }
+  }
+
+  /**
+   * Copies (on the GPU) everything a training step leaves behind: weights, gradients, optimizer state, step
+   * state and training stats. The returned function copies them back, waits, and frees the copies.
+   */
+  private saveTrainingState(): () => Promise<void> {
+    const engine = this.engine!;
+    const tensors = [this.params!, this.grads!, ...this.optState, this.stepState!, this.trainStats!];
+    const copies = tensors.map((t) => ({ t, bytes: Math.ceil(t.byteLength / 4) * 4, buf: engine.acquire(t.byteLength) }));
+    const copyAll = (back: boolean) => {
+      const enc = engine.device.createCommandEncoder({ label: back ? 'restore training state' : 'save training state' });
+      for (const c of copies)
+        if (back) enc.copyBufferToBuffer(c.buf, 0, c.t.buffer, c.t.offset, c.bytes);
+        else enc.copyBufferToBuffer(c.t.buffer, c.t.offset, c.buf, 0, c.bytes);
+      engine.device.queue.submit([enc.finish()]);
+    };
+    copyAll(false);
+    return async () => {
+      copyAll(true);
+      try {
+        await engine.sync('restoring the training state');
+      } finally {
+        for (const c of copies) engine.release(c.buf);
+      }
+    };
   }
 
   /** Dispatches recorded in one training step of batch `n` (for the benchmark's report). */
@@ -775,15 +873,24 @@ export class Sequential {
     const engine = this.requireCompiled('plan');
     const n = batchSize;
     if (!Number.isInteger(n) || n < 1) throw new ShapeError(`${this.name}.plan: the batch size must be a whole number >= 1, got ${n}.`);
-    this.prepare(Math.max(n, this.maxBatch));
     const per = this.inputShape.reduce((a, b) => a * b, 1);
     const data = makeBatchSource(engine, { images: new Uint8Array(n * per), shape: imageShape(n, this.inputShape) }, new Uint8Array(n), this.inputShape, this.numClasses, 'plan');
     const order = engine.tensor([n], identityOrder(data));
-    const rec = this.recordTrainStep(data, order, n, true, true);
+    // The batch buffers and scratch of the plan are placeholders (no GPU memory), so a plan can be made for a batch
+    // this adapter could not hold; the real ones are allocated again by the next fit, evaluate or predict.
+    this.releaseBatchBuffers();
     try {
-      return buildPlan(rec.plan(), gpu);
+      return engine.withVirtualBuffers(() => {
+        this.prepare(n, true);
+        const rec = this.recordTrainStep(data, order, n, true, true);
+        try {
+          return buildPlan(rec.plan(), gpu);
+        } finally {
+          rec.dispose();
+        }
+      });
     } finally {
-      rec.dispose();
+      this.releaseBatchBuffers();
       order.dispose();
       data.dispose();
     }
@@ -828,6 +935,7 @@ export class Sequential {
     return { step, tensors: await Promise.all(this.optState.map((t) => t.data())) };
   }
 
+  /** Restores the optimizer's step count and state tensors (as getOptimizerState returns them); throws a ShapeError when they do not fit the model. */
   setOptimizerState(state: { step: number; tensors: Float32Array[] }): void {
     this.requireCompiled('setOptimizerState');
     if (state.tensors.length !== this.optState.length)
@@ -893,6 +1001,7 @@ function identityOrder(d: { count: number; base?: number }): Uint32Array {
   return o;
 }
 
+/** A Sequential model of `layers` (Keras' keras.Sequential([...])). */
 export function sequential(layers: Layer[] = [], opts: { name?: string } = {}): Sequential {
   return new Sequential(layers, opts);
 }

@@ -54,11 +54,20 @@ export function sequentialForwardRef(
       } // else the identity (inference)
     } else if (layer instanceof Flatten) {
       // a reshape of NHWC rows
+    } else if (layer.referenceForward) {
+      a = Float64Array.from(layer.referenceForward(a, w, n));
     } else {
       throw new Error(`sequentialForwardRef: no reference for ${layer.className}`);
     }
   }
   return a;
+}
+
+const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, Dropout, Flatten];
+
+/** Whether sequentialForwardRef can run `layer`: a built-in layer, or one with its own referenceForward. */
+export function hasForwardRef(layer: Layer): boolean {
+  return BUILT_IN.some((c) => layer instanceof c) || typeof layer.referenceForward === 'function';
 }
 
 export type ModelLossRef = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error';

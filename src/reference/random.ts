@@ -1,6 +1,7 @@
 // Seeded random numbers for tests, references and initializers (mulberry32 + Box-Muller): the same seed gives
 // the same values on every machine.
 
+/** A seeded generator of floats in [0, 1) (mulberry32): the one behind splits and shuffles. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

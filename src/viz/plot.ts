@@ -1,12 +1,14 @@
 // Line charts of a training history as standalone SVG (no dependencies; works in Node and the browser),
 // titled and labelled like the seed course's matplotlib plots: plt.title('Accuracy'), xlabel('epoch'), ...
 
+/** One line of a chart: its name (in the legend) and its value per epoch. */
 export interface Series {
   name: string;
   values: number[];
   color?: string;
 }
 
+/** A line chart's title, axis labels and series (lineChartSvg). */
 export interface ChartOptions {
   title: string;
   xLabel: string;
@@ -33,6 +35,7 @@ export function ticks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
+/** A line chart (one or more series over epochs) as an SVG document. */
 export function lineChartSvg(o: ChartOptions): string {
   const W = o.width ?? 640;
   const H = o.height ?? 440;

@@ -83,8 +83,10 @@ export function gemmSplit(m: number, n: number, k: number, variant: GemmVariant,
     const wanted = tiles < MIN_WORKGROUPS && 2 * m * n * k >= SPLIT_MIN_FLOPS ? Math.ceil(MIN_WORKGROUPS / tiles) : 1;
     const slices = Math.max(wanted, Math.ceil(k / MAX_SERIAL));
     if (slices <= 1) return whole;
-    // Rounding the slice down to the K-tile gives at least `slices` slices, each <= MAX_SERIAL.
-    slice = Math.max(bk, Math.floor(k / slices / bk) * bk);
+    // Depths per slice in whole K-tiles: rounded up (fewer slices, still <= MAX_SERIAL since that is a whole
+    // number of K-tiles) unless that leaves fewer than the slices wanted; then rounded down.
+    slice = Math.ceil(k / slices / bk) * bk;
+    if (Math.ceil(k / slice) < slices) slice = Math.max(bk, Math.floor(k / slices / bk) * bk);
   }
   const slices = Math.ceil(k / slice);
   return slices <= 1 ? whole : { variant, tiles, slices, slice };
@@ -291,7 +293,7 @@ function recordGemm(rec: Recorder, g: GemmDispatch): void {
       label: `${g.label} (${variant})`,
       constants: { ...common, ...g.constants },
       bindings: [rec.uniform([m, n, k, k]), g.aVec, g.bVec, g.bias ?? g.aVec, g.out],
-      workgroups: [groupsX, groupsY, 1],
+      workgroups: [groupsX, groupsY, fold],
       cost: { variant, threads, serial: k, flops, bytes: tiledBytes(m, n, k, 4 * wgy, 4 * wgx, m * n, g.outReads) },
     });
     return;

@@ -2,7 +2,7 @@
 // op(A) is A stored [m, k], or Aᵀ of A stored [k, m] when TRANS_A; op(B) is B stored [k, n], or Bᵀ of B stored
 // [n, k] when TRANS_B. Row-major throughout. CPU reference: src/reference/matmul.ts.
 //
-// Variants, simplest first (llm.c dev/cuda style); src/kernels/matmul.ts picks one per adapter (src/gpu/tuning.ts):
+// Variants, simplest first (llm.c dev/cuda style); src/kernels/matmul.ts picks one per adapter class (src/kernels/tuning.ts):
 //   naive     one output per invocation, a scalar dot product. The readable reference; slow everywhere.
 //   tile4     each invocation computes a 4x4 output block from 4x4 blocks of A and B loaded as vec4 rows.
 //   tile8     2x2 such blocks (8x8 outputs per invocation).
@@ -14,7 +14,7 @@
 //             storage load costs a branchy per-lane loop (measured ~45 ns per vec4 per 8-lane SIMD group, against
 //             ~0.2 ns per vec4 FMA), so the kernels are load-bound and these run ~15-25% faster than tile16 at
 //             1024^3 even though their accumulators spill. Which one wins depends on the adapter: the autotune in
-//             src/gpu/tuning.ts times them at first use.
+//             src/kernels/autotune.ts times them per shape.
 // None of the above uses workgroup memory or barriers: on the SIMD-per-lane software adapters barriers serialise
 // the workgroup (a 16x16 shared-memory tile ran at 0.8 GFLOP/s there). They are the software class's set.
 //
@@ -366,27 +366,47 @@ var<workgroup> tileB: array<vec4<f32>, TILE_B>;
 fn scalarA(e: u32) -> f32 { return a[e >> 2u][e & 3u]; }
 fn scalarB(e: u32) -> f32 { return b[e >> 2u][e & 3u]; }
 
+// Elements e..e+3 of A or B, which lie at positions pos..pos+3 of a stored row of `len`: one vec4 load when the
+// row exists and all four lie inside it, else the ones inside one by one and zeros for the rest.
+fn gemmLoad4(fromA: bool, aligned: bool, e: u32, rowInside: bool, pos: u32, len: u32) -> vec4<f32> {
+  if (rowInside && pos + 4u <= len) { return load4(e, aligned, fromA); }
+  var v = vec4<f32>(0.0);
+  if (rowInside) {
+    for (var c = 0u; c < 4u; c++) {
+      if (pos + c < len) {
+        if (fromA) { v[c] = scalarA(e + c); } else { v[c] = scalarB(e + c); }
+      }
+    }
+  }
+  return v;
+}
+
 // The q-th vec4 (of BK WGY) of A's tile at rows i0.., depths k0.. (zero past M and K).
 fn gemmLoadA(q: u32, i0: u32, k0: u32) -> vec4<f32> {
-  let M = p.M;
-  let K = p.K;
-  var v = vec4<f32>(0.0);
   if (!TRANS_A) {
     // [m, k]: the vec4 runs along k.
     let r = i0 + q / (BK / 4u);
     let k = k0 + (q % (BK / 4u)) * 4u;
-    let e = r * K + k;
-    if (r < M && k + 4u <= K) { return load4(e, ALIGN_A, true); }
-    if (r < M) { for (var c = 0u; c < 4u; c++) { if (k + c < K) { v[c] = scalarA(e + c); } } }
-    return v;
+    return gemmLoad4(true, ALIGN_A, r * p.K + k, r < p.M, k, p.K);
   }
   // [k, m]: the vec4 runs along m.
   let k = k0 + q / WGY;
   let r = i0 + (q % WGY) * 4u;
-  let e = k * M + r;
-  if (k < K && r + 4u <= M) { return load4(e, ALIGN_A, true); }
-  if (k < K) { for (var c = 0u; c < 4u; c++) { if (r + c < M) { v[c] = scalarA(e + c); } } }
-  return v;
+  return gemmLoad4(true, ALIGN_A, k * p.M + r, k < p.K, r, p.M);
+}
+
+// The q-th vec4 (of BK WGX) of B's tile at depths k0.., columns j0.. (zero past K and N).
+fn gemmLoadB(q: u32, k0: u32, j0: u32) -> vec4<f32> {
+  if (!TRANS_B) {
+    // [k, n]: the vec4 runs along n.
+    let k = k0 + q / WGX;
+    let j = j0 + (q % WGX) * 4u;
+    return gemmLoad4(false, ALIGN_B, k * p.N + j, k < p.K, j, p.N);
+  }
+  // [n, k]: the vec4 runs along k.
+  let j = j0 + q / (BK / 4u);
+  let k = k0 + (q % (BK / 4u)) * 4u;
+  return gemmLoad4(false, ALIGN_B, j * p.K + k, j < p.N, k, p.K);
 }
 
 fn gemmStoreA(q: u32, v: vec4<f32>) {
@@ -397,29 +417,6 @@ fn gemmStoreA(q: u32, v: vec4<f32>) {
     return;
   }
   tileA[(q / WGY) * (WGY + 1u) + q % WGY] = v;
-}
-
-// The q-th vec4 (of BK WGX) of B's tile at depths k0.., columns j0.. (zero past K and N).
-fn gemmLoadB(q: u32, k0: u32, j0: u32) -> vec4<f32> {
-  let N = p.N;
-  let K = p.K;
-  var v = vec4<f32>(0.0);
-  if (!TRANS_B) {
-    // [k, n]: the vec4 runs along n.
-    let k = k0 + q / WGX;
-    let j = j0 + (q % WGX) * 4u;
-    let e = k * N + j;
-    if (k < K && j + 4u <= N) { return load4(e, ALIGN_B, false); }
-    if (k < K) { for (var c = 0u; c < 4u; c++) { if (j + c < N) { v[c] = scalarB(e + c); } } }
-    return v;
-  }
-  // [n, k]: the vec4 runs along k.
-  let j = j0 + q / (BK / 4u);
-  let k = k0 + (q % (BK / 4u)) * 4u;
-  let e = j * K + k;
-  if (j < N && k + 4u <= K) { return load4(e, ALIGN_B, false); }
-  if (j < N) { for (var c = 0u; c < 4u; c++) { if (k + c < K) { v[c] = scalarB(e + c); } } }
-  return v;
 }
 
 fn gemmStoreB(q: u32, v: vec4<f32>) {

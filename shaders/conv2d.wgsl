@@ -563,3 +563,283 @@ fn biasPartial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   for (var r = c * g.k0; r < r1; r++) { s += a[r * g.outC + co]; }
   out[i] = s;
 }
+
+// ================================================================ implicit GEMM (the GPU class)
+// Convolution as C[M, N] = A[M, K] · B[K, N] without materialising A: the tile loaders gather A's elements from
+// the NHWC tensors (im2col on the fly). Built for GPUs (src/kernels/conv2d.ts picks these for adapterClass
+// 'gpu'): a workgroup of GX x GY invocations computes a (4*GY) x (4*GX) tile of C, each invocation a 4x4 block
+// (rows 4*ty.., columns 4*tx..) held in four vec4 accumulators. K advances in tiles of BK = 16 staged in
+// workgroup memory as vec4s (As[k]: four consecutive rows, Bs[k]: four consecutive columns), so the inner step is
+// two 16-byte workgroup loads and 16 FMAs. Each row of As / Bs is padded by one vec4 so the loaders' strided
+// stores do not collide in one bank. Every invocation runs the same K loop, so the sum order is fixed.
+//   gemmForward:        M = B*outH*outW (output pixels), N = outC, K = kH*kW*inC   (k = (kh, kw, ci), ci fastest)
+//   gemmBackwardInput:  M = B*inH*inW (input pixels),    N = inC,  K = kH*kW*outC  (k = (kh, kw, co), co fastest)
+//   gemmBackwardFilter: M = kH*kW*inC (filter rows),     N = outC, K = B*outH*outW (k = (b, oh, ow)), split-K:
+//                       workgroup_id.z is the slice (g.chunk K elements each, starting at slice g.k0), written
+//                       to its own partial filter; reduceGroups sums the partials in slice order.
+// forward / backwardInput sum K in [g.k0, g.k1) (a pass of at most 4096: longer sums run several passes, each
+// adding to out, like the register-blocked kernels). Tiles along M past the per-dimension limit fold into z.
+const BK: u32 = 16u;
+override GX: u32 = 16u; // invocations along N (>= 8); the tile has 4*GX columns
+override GY: u32 = 16u; // invocations along M (>= 8); the tile has 4*GY rows
+override A_LEN: u32 = 16u * (GY + 1u);
+override B_LEN: u32 = 16u * (GX + 1u);
+override VEC_B: u32 = 0u; // 1: N % 4 == 0, so a row-major B (w forward, dy backward-filter) loads as vec4s
+// B (binding 2) is read through b4 only (one entry point may not use both b and b4); bAt is its scalar view.
+fn bAt(i: i32) -> f32 { return b4[u32(i) >> 2u][u32(i) & 3u]; }
+var<workgroup> As: array<vec4<f32>, A_LEN>; // As[k * (GY + 1) + q] = A rows 4q..4q+3 of the tile, column k
+var<workgroup> Bs: array<vec4<f32>, B_LEN>; // Bs[k * (GX + 1) + q] = B columns 4q..4q+3 of the tile, row k
+var<private> gacc: array<vec4<f32>, 4>;
+// Per-invocation facts about the A rows it loads (fixed for the whole K loop), for the im2col gathers. A row
+// past M gets rH = FAR, so every tap reads as padding.
+const FAR: i32 = -1073741824;
+var<private> rH: array<i32, 8>;
+var<private> rW: array<i32, 8>;
+var<private> rB: array<i32, 8>;
+
+// The 4x4 block of invocation (tx, ty) gains the tile's BK-long products.
+fn gemmTile(tx: u32, ty: u32) {
+  for (var k = 0u; k < BK; k++) {
+    let av = As[k * (GY + 1u) + ty];
+    let bv = Bs[k * (GX + 1u) + tx];
+    gacc[0] = fma(vec4<f32>(av.x), bv, gacc[0]);
+    gacc[1] = fma(vec4<f32>(av.y), bv, gacc[1]);
+    gacc[2] = fma(vec4<f32>(av.z), bv, gacc[2]);
+    gacc[3] = fma(vec4<f32>(av.w), bv, gacc[3]);
+  }
+}
+
+// Row-major B[k, n] = src[k * nCols + n] (w forward, dy backward-filter), rows [kt, kEnd) of K: invocation t
+// loads column quad t % GX of rows t / GX + s*GY (consecutive invocations read consecutive columns).
+fn loadBRowMajor(t: u32, kt: i32, kEnd: i32, n0: i32, nCols: i32) {
+  let q = t % GX;
+  let n = n0 + 4 * i32(q);
+  for (var s = 0u; s < BK / GY; s++) {
+    let k = t / GX + s * GY;
+    let kk = kt + i32(k);
+    var v = vec4<f32>(0.0);
+    if (kk < kEnd && n < nCols) {
+      let o = kk * nCols + n;
+      if (VEC_B == 1u) {
+        v = b4[o / 4];
+      } else {
+        for (var c = 0; c < 4; c++) { if (n + c < nCols) { v[c] = bAt(o + c); } }
+      }
+    }
+    Bs[k * (GX + 1u) + q] = v;
+  }
+}
+
+// The A rows of a k-fast loader (forward, backward-input): invocation t loads column t % BK of row quads
+// t / BK + s * (GX*GY/BK), s < BK/GX; slot i = 4s + r is row 4 * quad + r of the tile.
+fn kFastRow(t: u32, i: u32) -> u32 {
+  return 4u * (t / BK + (i / 4u) * (GX * GY / BK)) + i % 4u;
+}
+
+fn storeA(t: u32, s: u32, v: vec4<f32>) {
+  As[(t % BK) * (GY + 1u) + t / BK + s * (GX * GY / BK)] = v;
+}
+
+// Sums the tile of C at (m0, n0) of out (row stride nCols, base offset) with the fused epilogue.
+fn gemmStore(tx: u32, ty: u32, m0: i32, n0: i32, mRows: i32, nCols: i32, base: i32, epilogue: bool) {
+  for (var i = 0; i < 4; i++) {
+    let m = m0 + 4 * i32(ty) + i;
+    if (m >= mRows) { continue; }
+    for (var c = 0; c < 4; c++) {
+      let n = n0 + 4 * i32(tx) + c;
+      if (n >= nCols) { continue; }
+      let o = base + m * nCols + n;
+      var v = gacc[i][c];
+      if (epilogue) {
+        if (g.accumulate == 1u) { v += out[o]; }
+        if (g.hasBias == 1u) { v += bias[n]; }
+        if (g.relu == 1u) { v = max(v, 0.0); }
+      }
+      out[o] = v;
+    }
+  }
+}
+
+@compute @workgroup_size(GX, GY)
+fn gemmForward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = lid.y * GX + lid.x;
+  let mRows = g.batch * g.outH * g.outW;
+  let n0 = i32(wid.x * 4u * GX);
+  let m0 = i32((wid.y + wid.z * nwg.y) * 4u * GY);
+  for (var i = 0u; i < 4u * (BK / GX); i++) {
+    let m = m0 + i32(kFastRow(t, i));
+    let ow = m % g.outW;
+    let r = m / g.outW;
+    rH[i] = select(FAR, (r % g.outH) * g.strideH - g.padTop, m < mRows);
+    rW[i] = ow * g.strideW - g.padLeft;
+    rB[i] = (r / g.outH) * g.inH * g.inW * g.inC;
+  }
+  for (var i = 0; i < 4; i++) { gacc[i] = vec4<f32>(0.0); }
+  for (var kt = g.k0; kt < g.k1; kt += i32(BK)) {
+    // A: column kk = (kh, kw, ci) of the output pixels' receptive fields.
+    let kk = kt + i32(t % BK);
+    let ci = kk % g.inC;
+    let khw = kk / g.inC;
+    let kw = khw % g.kW;
+    let kh = select(FAR, khw / g.kW, kk < g.k1);
+    for (var s = 0u; s < BK / GX; s++) {
+      var v = vec4<f32>(0.0);
+      for (var r = 0u; r < 4u; r++) {
+        let ih = rH[4u * s + r] + kh;
+        let iw = rW[4u * s + r] + kw;
+        let ok = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW;
+        v[r] = select(0.0, a[select(0, rB[4u * s + r] + (ih * g.inW + iw) * g.inC + ci, ok)], ok);
+      }
+      storeA(t, s, v);
+    }
+    loadBRowMajor(t, kt, g.k1, n0, g.outC);
+    workgroupBarrier();
+    gemmTile(lid.x, lid.y);
+    workgroupBarrier();
+  }
+  gemmStore(lid.x, lid.y, m0, n0, mRows, g.outC, 0, true);
+}
+
+@compute @workgroup_size(GX, GY)
+fn gemmBackwardInput(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+                     @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = lid.y * GX + lid.x;
+  let mRows = g.batch * g.inH * g.inW;
+  let n0 = i32(wid.x * 4u * GX);
+  let m0 = i32((wid.y + wid.z * nwg.y) * 4u * GY);
+  for (var i = 0u; i < 4u * (BK / GX); i++) {
+    let m = m0 + i32(kFastRow(t, i));
+    let iw = m % g.inW;
+    let r = m / g.inW;
+    rH[i] = select(FAR, r % g.inH + g.padTop, m < mRows);
+    rW[i] = iw + g.padLeft;
+    rB[i] = (r / g.inH) * g.outH * g.outW * g.outC;
+  }
+  for (var i = 0; i < 4; i++) { gacc[i] = vec4<f32>(0.0); }
+  for (var kt = g.k0; kt < g.k1; kt += i32(BK)) {
+    // A: dy at the output pixel whose window puts tap (kh, kw) on this input pixel, channel co (zero when the
+    // stride skips it or it falls outside the output).
+    let kk = kt + i32(t % BK);
+    let co = kk % g.outC;
+    let khw = kk / g.outC;
+    let kw = khw % g.kW;
+    let kh = select(-FAR, khw / g.kW, kk < g.k1);
+    for (var s = 0u; s < BK / GX; s++) {
+      var v = vec4<f32>(0.0);
+      for (var r = 0u; r < 4u; r++) {
+        let nh = rH[4u * s + r] - kh;
+        let nw = rW[4u * s + r] - kw;
+        let oh = max(nh, 0) / g.strideH;
+        let ow = max(nw, 0) / g.strideW;
+        let ok = nh >= 0 && nw >= 0 && oh * g.strideH == nh && ow * g.strideW == nw && oh < g.outH && ow < g.outW;
+        v[r] = select(0.0, a[select(0, rB[4u * s + r] + (oh * g.outW + ow) * g.outC + co, ok)], ok);
+      }
+      storeA(t, s, v);
+    }
+    // B[kk, n] = w[kh, kw, n, co]: column t % BK (consecutive invocations read consecutive co) of column quads
+    // t / BK + s * (GX*GY/BK).
+    for (var s = 0u; s < BK / GY; s++) {
+      let q = t / BK + s * (GX * GY / BK);
+      let n = n0 + 4 * i32(q);
+      var v = vec4<f32>(0.0);
+      if (kk < g.k1) {
+        for (var c = 0; c < 4; c++) { if (n + c < g.inC) { v[c] = bAt((khw * g.inC + n + c) * g.outC + co); } }
+      }
+      Bs[(t % BK) * (GX + 1u) + q] = v;
+    }
+    workgroupBarrier();
+    gemmTile(lid.x, lid.y);
+    workgroupBarrier();
+  }
+  gemmStore(lid.x, lid.y, m0, n0, mRows, g.inC, 0, true);
+}
+
+@compute @workgroup_size(GX, GY)
+fn gemmBackwardFilter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let t = lid.y * GX + lid.x;
+  let mRows = g.kH * g.kW * g.inC;
+  let kAll = g.batch * g.outH * g.outW;
+  let n0 = i32(wid.x * 4u * GX);
+  let m0 = i32(wid.y * 4u * GY);
+  // A rows (filter rows (kh, kw, ci)) of this invocation: row quad t % GY, the same for every K tile.
+  for (var r = 0u; r < 4u; r++) {
+    let m = m0 + 4 * i32(t % GY) + i32(r);
+    let khw = m / g.inC;
+    rH[r] = select(FAR, khw / g.kW - g.padTop, m < mRows);
+    rW[r] = khw % g.kW - g.padLeft;
+    rB[r] = m % g.inC;
+  }
+  for (var i = 0; i < 4; i++) { gacc[i] = vec4<f32>(0.0); }
+  let kStart = (g.k0 + i32(wid.z)) * g.chunk;
+  let kEnd = min(kStart + g.chunk, kAll);
+  for (var kt = kStart; kt < kEnd; kt += i32(BK)) {
+    // A[m, kk] = x at position kk = (b, oh, ow) shifted by row m's tap: invocation t loads rows quad t % GY
+    // (consecutive invocations read consecutive input channels) at columns t / GY + s*GX.
+    for (var s = 0u; s < BK / GX; s++) {
+      let k = t / GY + s * GX;
+      let kk = kt + i32(k);
+      let ow = kk % g.outW;
+      let p = kk / g.outW;
+      let oh = p % g.outH;
+      let xb = (p / g.outH) * g.inH;
+      var v = vec4<f32>(0.0);
+      for (var r = 0u; r < 4u; r++) {
+        let ih = oh * g.strideH + rH[r];
+        let iw = ow * g.strideW + rW[r];
+        let ok = kk < kEnd && ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW;
+        v[r] = select(0.0, a[select(0, ((xb + ih) * g.inW + iw) * g.inC + rB[r], ok)], ok);
+      }
+      As[k * (GY + 1u) + t % GY] = v;
+    }
+    loadBRowMajor(t, kt, kEnd, n0, g.outC);
+    workgroupBarrier();
+    gemmTile(lid.x, lid.y);
+    workgroupBarrier();
+  }
+  gemmStore(lid.x, lid.y, m0, n0, mRows, g.outC, i32(wid.z) * mRows * g.outC, false);
+}
+
+// out[j * n + i] = (out[j * n + i] when accumulating) + sum over partials c in [j*G, min((j+1)*G, chunks)), in
+// order, of a[c * n + i] (n = g.rows, chunks = g.chunk, G = g.k0): one level of a fixed-order sum of partials,
+// repeated while more than one group remains (src/kernels/conv2d.ts, orderedSum).
+@compute @workgroup_size(WG)
+fn reduceGroups(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = gid.x + gid.y * nwg.x * WG;
+  let n = g.rows;
+  let chunks = u32(g.chunk);
+  let group = u32(g.k0);
+  if (idx >= n * ((chunks + group - 1u) / group)) { return; }
+  let i = idx % n;
+  let j = idx / n;
+  let c1 = min((j + 1u) * group, chunks);
+  var s = 0.0;
+  for (var c = j * group; c < c1; c++) { s += a[c * n + i]; }
+  if (g.accumulate == 1u) { s = out[idx] + s; }
+  out[idx] = s;
+}
+
+// The bias gradient on GPUs: partial sums of dy over chunks of g.k0 rows. Workgroup (chunk, channel block of
+// 32): lane (x, y) sums rows y, y + BR, ... of the chunk in channel x, then a fixed tree over the BR lanes of a
+// channel in workgroup memory. out[chunk * outC + co]; chunks past the per-dimension limit fold into z.
+override BR: u32 = 8u; // a power of two, 32*BR invocations
+var<workgroup> colSums: array<f32, 256>;
+@compute @workgroup_size(32, BR)
+fn biasChunks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+              @builtin(num_workgroups) nwg: vec3<u32>) {
+  let co = i32(wid.y * 32u + lid.x);
+  let chunk = i32(wid.x + wid.z * nwg.x);
+  let r0 = chunk * g.k0;
+  let r1 = min(r0 + g.k0, i32(g.rows));
+  var s = 0.0;
+  if (co < g.outC) {
+    for (var r = r0 + i32(lid.y); r < r1; r += i32(BR)) { s += a[r * g.outC + co]; }
+  }
+  colSums[lid.y * 32u + lid.x] = s;
+  workgroupBarrier();
+  for (var h = BR / 2u; h > 0u; h /= 2u) {
+    if (lid.y < h) { colSums[lid.y * 32u + lid.x] += colSums[(lid.y + h) * 32u + lid.x]; }
+    workgroupBarrier();
+  }
+  if (lid.y == 0u && co < g.outC && r0 < i32(g.rows)) { out[chunk * g.outC + co] = colSums[lid.x]; }
+}

@@ -15,6 +15,8 @@ import { loadDataset, type DatasetName, type ImageSet } from './data/loaders.js'
 import { imageGrid, readPng, toModelInput } from './data/image.js';
 import { fileCheckpointer, loadModel, readCheckpoint, saveModel, writeFileAtomic } from './node.js';
 import { mulberry32 } from './reference/random.js';
+import { finishFolderTraining, folderModelInput, imageCommand, loadTrainingFolder, readClassesFile } from './cli-images.js';
+import { readImage } from './data/image-files.js';
 
 const USAGE = `shaderflow — Keras-style training on WebGPU compute shaders
 
@@ -22,9 +24,15 @@ Usage:
   shaderflow train --preset mnist-mlp|mnist-cnn|fashion-cnn|cifar-cnn [--epochs N] [--batch-size N]
                    [--optimizer sgd|adam|rmsprop] [--lr X] [--data DIR] [--out DIR] [--seed N]
                    [--limit N] [--json] [--checkpoint DIR [--checkpoint-every STEPS] [--resume]]
+                   [--images DIR [--image-size HxW] [--validation-split F] [--skip-bad-images]]
+                                --images: train on DIR/<class>/*.png|jpg (classes.json names them)
   shaderflow summary --preset NAME
   shaderflow evaluate --model DIR [--data DIR] [--dataset mnist|fashion-mnist|cifar10]
-  shaderflow predict --model DIR IMAGE.png...
+  shaderflow predict --model DIR IMAGE.png|jpg...
+  shaderflow image FILE.png|jpg [--out PREVIEW.png] [--scale N]
+                                what the seed's first practice prints for a picture, and a preview
+  shaderflow plan --preset NAME [--batch-size N] [--adapter-class software|gpu] [--gpu-spec h200|JSON] [--json]
+                                the recorded training step's dispatches with a modeled GPU time
   shaderflow adapter            print the WebGPU adapter in use
 
 Environment: SHADERFLOW_BACKEND=vulkan|opengles forces a backend; SHADERFLOW_DATA=DIR holds datasets.`;
@@ -109,24 +117,34 @@ async function train(argv: string[]): Promise<void> {
       checkpoint: { type: 'string' },
       'checkpoint-every': { type: 'string' },
       resume: { type: 'boolean', default: false },
+      images: { type: 'string' },
+      'image-size': { type: 'string' },
+      'validation-split': { type: 'string' },
+      'skip-bad-images': { type: 'boolean', default: false },
     },
     strict: true,
   });
   const preset = presetArg(values.preset);
   const seed = int(values.seed, 'seed', 0);
-  const { model, compileArgs, recipe } = buildPreset(preset, { seed });
+  const limit = int(values.limit, 'limit', 0);
+  const log = values.json ? (s: string) => process.stderr.write(s) : (s: string) => process.stdout.write(s);
+  // --images DIR: the folder's classes and images (all read and checked here, before the GPU starts).
+  const folder =
+    values.images === undefined
+      ? undefined
+      : await loadTrainingFolder(values.images, preset, { imageSize: values['image-size'], validationSplit: values['validation-split'], seed, limit, skipBad: values['skip-bad-images'], log });
+  const { model, compileArgs, recipe } = buildPreset(preset, { seed, ...(folder && { classes: folder.classes.classNames.length, imageShape: folder.imageShape }) });
   compileArgs.optimizer = optimizerArg(values.optimizer, values.lr, compileArgs.optimizer);
   const epochs = int(values.epochs, 'epochs', recipe.epochs);
   const batchSize = int(values['batch-size'], 'batch-size', recipe.batchSize);
   const out = resolve(values.out ?? join('runs', `${preset}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
-  const data = await loadData(recipe.dataset, values.data);
+  // A folder has no separate test set: its validation subset is evaluated at the end.
+  const data = folder ? { train: folder.train, test: folder.validation, classNames: folder.classes.classNames } : await loadData(recipe.dataset, values.data);
   let trainSet = data.train;
-  const limit = int(values.limit, 'limit', 0);
-  if (limit > 0 && limit < trainSet.shape[0]) trainSet = subset(trainSet, Array.from({ length: limit }, (_, i) => i));
+  if (!folder && limit > 0 && limit < trainSet.shape[0]) trainSet = subset(trainSet, Array.from({ length: limit }, (_, i) => i));
   // The seed course: train_test_split(X_train, y_train, test_size=0.2, random_state=9), the same examples.
-  const split = recipeSplit(trainSet, recipe);
+  const split = folder ? { train: folder.train, validation: folder.validation } : recipeSplit(trainSet, recipe);
   const engine = await createEngine();
-  const log = values.json ? (s: string) => process.stderr.write(s) : (s: string) => process.stdout.write(s);
   try {
     log(`Adapter: ${engine.describe()}\n`);
     model.summary((l) => log(`${l}\n`));
@@ -153,6 +171,7 @@ async function train(argv: string[]): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     const stepsPerEpoch = Math.ceil(split.train.shape[0] / batchSize);
     const [testLoss, testAcc] = await model.evaluate(data.test, data.test.labels, { batchSize });
+    if (folder) log(`(${values.images} has no test set: the test figures are of its ${data.test.shape[0]}-image validation subset)\n`);
     log(`Test loss: ${testLoss.toFixed(4)} - test accuracy: ${testAcc.toFixed(4)}\n`);
     await mkdir(out, { recursive: true });
     // Keras' history.history: {"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}.
@@ -162,7 +181,8 @@ async function train(argv: string[]): Promise<void> {
     await writeFile(join(out, 'loss.svg'), charts.loss);
     await writePredictions(model, data.test, join(out, 'predictions.png'), seed, data.classNames);
     await saveModel(model, out);
-    log(`Wrote ${out}: model.json, weights.bin, history.json, accuracy.svg, loss.svg, predictions.png\n`);
+    if (folder) await finishFolderTraining(folder, out, log);
+    log(`Wrote ${out}: model.json, weights.bin, ${folder ? 'classes.json, ' : ''}history.json, accuracy.svg, loss.svg, predictions.png\n`);
     const last = (k: string) => history.history[k]?.[history.history[k]!.length - 1] ?? null;
     if (values.json)
       process.stdout.write(
@@ -246,18 +266,22 @@ async function predict(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, options: { model: { type: 'string' }, json: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
   const dir = modelDirArg(values.model, 'predict');
   if (positionals.length === 0) throw new ShaderflowError('predict needs one or more PNG files after --model DIR.');
-  // Every image is read (and checked) before the GPU starts.
-  const images = positionals.map((file) => ({ file, img: readPng(file) }));
+  // Every image is read (and checked) before the GPU starts. A model trained on a folder (classes.json) takes
+  // PNG or JPEG, prepared as in training, and its classes are printed by name.
+  const classes = readClassesFile(dir);
+  const images = positionals.map((file) => ({ file, img: classes ? readImage(file) : readPng(file) }));
   const engine: Engine = await createEngine();
   try {
     const model = await loadModel(engine, dir);
     // Digits are cropped, fitted and centred as MNIST was made; Fashion-MNIST items fill their frame, so those are only resized.
     const digit = datasetOf(model) === 'mnist';
     for (const { file, img } of images) {
-      const input = toModelInput(img, model.inputShape as [number, number, number] | [number], { digit });
+      const input = classes ? folderModelInput(img, classes) : toModelInput(img, model.inputShape as [number, number, number] | [number], { digit });
       const probs = await model.predict({ images: input, shape: [1, ...model.inputShape] });
       const cls = argmax(probs);
-      if (values.json) process.stdout.write(`${JSON.stringify({ file, class: cls, probabilities: Array.from(probs) })}\n`);
+      const named = classes ? { name: classes.classNames[cls] } : {};
+      if (values.json) process.stdout.write(`${JSON.stringify({ file, class: cls, ...named, probabilities: Array.from(probs) })}\n`);
+      else if (classes) process.stdout.write(`${file}: ${classes.classNames[cls]} (class ${cls}, p = ${probs[cls]!.toFixed(4)})  probabilities: ${classes.classNames.map((n, k) => `${n} ${probs[k]!.toFixed(4)}`).join('  ')}\n`);
       else process.stdout.write(`${file}: class ${cls} (p = ${probs[cls]!.toFixed(4)})  probabilities: ${Array.from(probs, (p) => p.toFixed(4)).join(' ')}\n`);
     }
     model.dispose();
@@ -277,6 +301,12 @@ async function main(): Promise<void> {
       return evaluate(rest);
     case 'predict':
       return predict(rest);
+    case 'image':
+      return imageCommand(rest);
+    case 'plan': {
+      const { planCommand } = await import('./cli-plan.js');
+      return planCommand(rest);
+    }
     case 'adapter': {
       const e = await createEngine();
       process.stdout.write(`${e.describe()}\n`);
@@ -290,7 +320,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${USAGE}\n`);
       return;
     default:
-      throw new ShaderflowError(`Unknown command "${cmd}": use train, summary, evaluate, predict or adapter (shaderflow --help shows their options).`);
+      throw new ShaderflowError(`Unknown command "${cmd}": use train, summary, evaluate, predict, image, plan or adapter (shaderflow --help shows their options).`);
   }
 }
 

@@ -33,4 +33,22 @@ export { isGzip, gunzipBounded } from './data/gzip.js';
 export { DeviceDataset, cpuGather, chunkPlan, type GatherOptions, type UploadOptions } from './data/device.js';
 // The seeded generator behind splits and shuffles (mulberry32), for reproducible data in user code and tests.
 export { mulberry32 } from './reference/random.js';
-export { trainTestSplit, toCategorical, normalize, byteTable, epochOrder, permutation, pixelStats, standardizeParams, type SplitOptions } from './data/preprocess.js';
+export { numpyPermutation, trainTestSplit, toCategorical, normalize, byteTable, epochOrder, permutation, pixelStats, standardizeParams, type SplitOptions } from './data/preprocess.js';
+// Images of one's own: Keras' image_dataset_from_directory logic (class folders, order, seeded shuffle, split,
+// tf.image.resize) and, in a page, a picked folder (imageDatasetFromFiles) or single images (imageFromSource).
+// The Node entry adds imageDatasetFromDirectory (a folder on disk), readImage and writeJpeg.
+export {
+  resizeImage,
+  resizeFloat,
+  toChannels,
+  IMAGE_EXTENSIONS,
+  type ImageDatasetOptions,
+  type ImageFolderSet,
+  type SkippedImage,
+  type ColorMode,
+  type LabelMode,
+  type Interpolation,
+  type Subset,
+} from './data/image-dataset.js';
+export { imageHeader, decodeImage, MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS, type ImageHeader, type ImageFormat } from './data/image-files.js';
+export { imageDatasetFromFiles, imageFromSource, groupFileList, type ImageSource, type NamedFile } from './data/browser-images.js';

@@ -11,6 +11,8 @@ import { checkpointFolders, type Checkpoint, type Checkpointer, type Sequential 
 export * from './index.js';
 export * from './data/loaders.js';
 export * from './data/image.js';
+export * from './data/image-files.js';
+export * from './data/folder.js';
 
 /**
  * Writes `data` to `path` atomically: a temp file in the same folder, fsync, rename over `path`, then fsync the

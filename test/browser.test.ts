@@ -242,6 +242,23 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     await page.close();
   }, 240_000);
 
+  it('trains with the GPU kernel set forced on SwiftShader (adapterClass=gpu)', async () => {
+    const page = await browser.newPage();
+    const problems = watch(page);
+    // 64 images, batch 16, 1 epoch = 4 steps of the MNIST CNN through the GPU variants (implicit-GEMM conv,
+    // workgroup-tiled matmul, parallel reductions).
+    await page.goto(`${server.url}?limit=64&epochs=1&batch=16&val=16&grid=8&autostart=1&adapterClass=gpu`);
+    await page.waitForFunction(() => window.__demo?.done || window.__demo?.errors.length || window.__demo?.status === 'no-webgpu', null, { timeout: 120_000 });
+    const s = await demo(page);
+    expect(s.errors, s.errors.join('\n')).toEqual([]);
+    expect(s.adapter).toMatch(/gpu class \(forced by createEngine\(\{ adapterClass \}\)\)/);
+    expect(s.steps).toBe(4);
+    expect(s.losses.length).toBeGreaterThanOrEqual(1);
+    expect(s.losses.every(Number.isFinite)).toBe(true);
+    expect(problems, problems.join('\n')).toEqual([]);
+    await page.close();
+  }, 150_000);
+
   it('says clearly when the browser has no WebGPU', async () => {
     const page = await browser.newPage();
     const problems = watch(page);
@@ -269,6 +286,82 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     expect(r.error).toBeNull();
     expect(r.losses).toHaveLength(4);
     expect(r.losses[3]!).toBeLessThan(r.losses[0]!);
+    expect(problems, problems.join('\n')).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  it('reads a picked folder (FileList with webkitRelativePath) and single canvas, ImageData, ImageBitmap and <img> inputs', async () => {
+    const page = await browser.newPage();
+    const problems = watch(page);
+    await page.goto(`${server.url}?limit=64`); // the demo page, idle: only its origin is needed
+    const r = await page.evaluate(async () => {
+      // (Through Function: vitest would rewrite an import() written here, and this code runs in the page.)
+      const sf = (await new Function('return import("/dist/shaderflow.js")')()) as typeof import('../src/index.js');
+      // A 5x7 picture of value v (r = v, g = v / 2, b = 255 - v) as a PNG or JPEG File at `path` in the picked folder.
+      const picture = async (v: number, type: string, path: string) => {
+        const c = new OffscreenCanvas(7, 5);
+        const ctx = c.getContext('2d')!;
+        ctx.fillStyle = `rgb(${v}, ${v >> 1}, ${255 - v})`;
+        ctx.fillRect(0, 0, 7, 5);
+        const blob = await c.convertToBlob({ type, quality: 0.95 });
+        const file = new File([blob], path.split('/').pop()!);
+        Object.defineProperty(file, 'webkitRelativePath', { value: path });
+        return file;
+      };
+      const files = [
+        await picture(200, 'image/png', 'pick/light/a.png'),
+        await picture(220, 'image/jpeg', 'pick/light/b.jpg'),
+        await picture(10, 'image/png', 'pick/dark/c.png'),
+        await picture(30, 'image/jpeg', 'pick/dark/sub/d.jpeg'),
+        await picture(99, 'image/png', 'pick/notes.png'), // in the root: ignored
+      ];
+      const bad = new File([new TextEncoder().encode('not a png')], 'e.png');
+      Object.defineProperty(bad, 'webkitRelativePath', { value: 'pick/dark/e.png' });
+      const set = await sf.imageDatasetFromFiles([...files, bad], { imageSize: [4, 6], colorMode: 'rgb', shuffle: false, onBadImage: 'skip' });
+      let error = '';
+      try {
+        await sf.imageDatasetFromFiles([...files, bad], { imageSize: [4, 6] });
+      } catch (e) {
+        error = `${(e as Error).name}: ${(e as Error).message}`;
+      }
+      const canvas = document.createElement('canvas');
+      canvas.width = 3;
+      canvas.height = 2;
+      const ctx = canvas.getContext('2d')!;
+      ctx.fillStyle = 'rgb(10, 20, 30)';
+      ctx.fillRect(0, 0, 3, 2);
+      const fromCanvas = await sf.imageFromSource(canvas);
+      const fromData = await sf.imageFromSource(new ImageData(new Uint8ClampedArray([1, 2, 3, 255, 4, 5, 6, 255]), 2, 1), { colorMode: 'rgb' });
+      const fromBitmap = await sf.imageFromSource(await createImageBitmap(canvas), { colorMode: 'grayscale' });
+      const img = new Image();
+      img.src = URL.createObjectURL(files[0]!);
+      await img.decode();
+      const fromImg = await sf.imageFromSource(img, { colorMode: 'rgb' });
+      return {
+        shape: set.shape,
+        classNames: set.classNames,
+        files: set.files,
+        skipped: set.skipped.map((s) => s.file),
+        pixel0: Array.from(set.images.subarray(0, 3)),
+        pixelLast: Array.from(set.images.subarray(set.images.length - 3)),
+        error,
+        canvas: [fromCanvas.shape, Array.from(fromCanvas.data.subarray(0, 4))],
+        data: [fromData.shape, Array.from(fromData.data)],
+        bitmap: [fromBitmap.shape, fromBitmap.data[0]],
+        img: [fromImg.shape, Array.from(fromImg.data.subarray(0, 3))],
+      };
+    });
+    expect(r.classNames).toEqual(['dark', 'light']);
+    expect(r.files).toEqual(['dark/c.png', 'dark/sub/d.jpeg', 'light/a.png', 'light/b.jpg']);
+    expect(r.shape).toEqual([4, 4, 6, 3]);
+    expect(r.skipped).toEqual(['dark/e.png']);
+    expect(r.pixel0).toEqual([10, 5, 245]); // the PNG of class "dark", exact
+    for (const [got, want] of r.pixelLast.map((v, i) => [v, [220, 110, 35][i]!])) expect(Math.abs(got! - want)).toBeLessThanOrEqual(4); // JPEG
+    expect(r.error).toMatch(/DatasetError: pick\/dark\/e\.png: not a PNG or JPEG file/);
+    expect(r.canvas).toEqual([[2, 3, 4], [10, 20, 30, 255]]);
+    expect(r.data).toEqual([[1, 2, 3], [1, 2, 3, 4, 5, 6]]);
+    expect(r.bitmap).toEqual([[2, 3, 1], Math.round(0.299 * 10 + 0.587 * 20 + 0.114 * 30)]);
+    expect(r.img).toEqual([[5, 7, 3], [200, 100, 55]]);
     expect(problems, problems.join('\n')).toEqual([]);
     await page.close();
   }, 90_000);

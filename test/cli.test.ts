@@ -12,6 +12,8 @@ import type { Image } from '../src/data/types.js';
 import { loadDataset } from '../src/data/loaders.js';
 import { encodeTar } from '../src/data/tar.js';
 import { numpyPermutation, sklearnSplitIndices } from '../src/model/presets.js';
+import { writeImageFolder } from '../src/data/folder.js';
+import { writeJpeg } from '../src/data/image-files.js';
 import { gzip } from './helpers/data-fixtures.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -232,6 +234,26 @@ describe("the presets' train/validation split is the seed's train_test_split(tes
   });
 });
 
+describe('shaderflow plan', () => {
+  it('--json prints one line per dispatch with the issue 11 fields and a total line; bad flags are clear errors', async () => {
+    const r = await cli(['plan', '--preset', 'mnist-mlp', '--batch-size', '128', '--adapter-class', 'gpu', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+    const total = rows.pop()!;
+    expect(Object.keys(total)).toEqual(['total_modeled_us']);
+    expect(rows.length).toBeGreaterThan(5);
+    for (const row of rows) expect(Object.keys(row).sort()).toEqual(['bytes', 'flops', 'label', 'modeled_us', 'serial', 'threads', 'variant', 'workgroups']);
+    expect(total.total_modeled_us as number).toBeCloseTo(rows.reduce((a, row) => a + (row.modeled_us as number), 0), 1);
+    const text = await cli(['plan', '--preset', 'mnist-cnn', '--adapter-class', 'gpu']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/gpu class kernels/);
+    expect(text.stdout).toMatch(/total: \d+ operations, .* modeled [\d.]+ µs on NVIDIA H200/);
+    const bad = await cli(['plan', '--preset', 'mnist-cnn', '--adapter-class', 'fast']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--adapter-class must be software or gpu');
+  });
+});
+
 describe('shaderflow summary', () => {
   it.each([
     ['mnist-mlp', '407,050'],
@@ -356,5 +378,99 @@ describe('shaderflow errors: exit code != 0, one line naming what is at fault, n
   it('unknown command and unknown option', async () => {
     expectOneLineError(await cli(['fit']), '"fit"', 'train');
     expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--epoch', '3']), '--epoch');
+  });
+});
+
+describe('shaderflow train --images / predict / image: a folder of your own images', () => {
+  const folder = join(tmp, 'digits-folder');
+  const out = join(tmp, 'folder-model');
+  const classNames = ['zero', 'one', 'two'];
+
+  beforeAll(async () => {
+    // The MNIST 0s, 1s and 2s among the first 300 training digits, as <name>/<index>.png|jpg, plus one bad file.
+    const { train } = await loadDataset('mnist', { limit: 300 });
+    const keep = Array.from(train.labels.keys()).filter((i) => train.labels[i]! < 3);
+    const images = new Uint8Array(keep.length * 784);
+    keep.forEach((k, i) => images.set(train.images.subarray(k * 784, (k + 1) * 784), i * 784));
+    writeImageFolder({ images, shape: [keep.length, 28, 28, 1], labels: Uint8Array.from(keep, (k) => train.labels[k]!) }, folder, { classNames });
+    writeFileSync(join(folder, 'two', 'broken.png'), 'not a png');
+  }, 120_000);
+
+  it('train --images DIR --image-size 20x20 --skip-bad-images trains on the classes, writes classes.json, lists the skipped file; predict names the class', async () => {
+    const r = await cli(['train', '--preset', 'mnist-cnn', '--images', folder, '--image-size', '20x20', '--skip-bad-images', '--epochs', '1', '--optimizer', 'adam', '--json', '--out', out], { timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const n = readdirSync(join(folder, 'zero')).length + readdirSync(join(folder, 'one')).length + readdirSync(join(folder, 'two')).length;
+    expect(r.stderr).toContain(`Found ${n} files belonging to 3 classes.`);
+    expect(r.stderr).toContain(`Using ${Math.floor(0.2 * n)} files for validation.`);
+    expect(r.stderr).toMatch(/Skipped 1 unreadable image:\n  .*two\/broken\.png: not a PNG or JPEG file/);
+    expect(r.stderr).toContain('(None, 20, 20, 32)'); // the input size from --image-size
+    expect(r.stderr).toContain('(None, 3)'); // one output per class
+    expect(r.stderr).toContain(`validation subset`);
+    const result = lastJson(r.stdout);
+    expect(Number.isFinite(result.test_accuracy)).toBe(true);
+    const classes = JSON.parse(readFileSync(join(out, 'classes.json'), 'utf8'));
+    // Sorted as Keras sorts the class folders.
+    expect(classes).toEqual({ format: 'shaderflow-classes 1', classNames: ['one', 'two', 'zero'], imageSize: [20, 20], colorMode: 'grayscale', interpolation: 'bilinear' });
+
+    const png = join(folder, 'one', readdirSync(join(folder, 'one')).find((f) => f.endsWith('.png'))!);
+    const jpg = join(folder, 'two', readdirSync(join(folder, 'two')).find((f) => f.endsWith('.jpg'))!);
+    const p = await cli(['predict', '--model', out, png, jpg]);
+    expect(p.code, p.stderr).toBe(0);
+    const lines = p.stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    for (const [line, file] of [[lines[0]!, png], [lines[1]!, jpg]])
+      expect(line).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: (zero|one|two) \\(class [012], p = [01]\\.\\d{4}\\)  probabilities: one [01]\\.\\d{4}  two [01]\\.\\d{4}  zero [01]\\.\\d{4}$`));
+    const j = await cli(['predict', '--model', out, '--json', png]);
+    expect(JSON.parse(j.stdout.trim())).toMatchObject({ file: png, name: expect.stringMatching(/^(zero|one|two)$/) });
+  }, 400_000);
+
+  it('bad folders fail before the GPU starts, naming what is at fault', async () => {
+    const oneClass = join(tmp, 'one-class');
+    mkdirSync(join(oneClass, 'cat'), { recursive: true });
+    writePng(join(oneClass, 'cat', 'a.png'), { data: new Uint8Array(4), shape: [2, 2, 1] });
+    for (const [args, ...names] of [
+      [['--images', oneClass], oneClass, 'only one class folder ("cat")'],
+      [['--images', join(tmp, 'no-such-folder')], 'no-such-folder', 'no such folder'],
+      [['--images', folder, '--image-size', '20'], '--image-size must be HxW'],
+      [['--images', folder, '--validation-split', '1.5'], '--validation-split'],
+    ] as [string[], ...string[]][]) {
+      const r = await cli(['train', '--preset', 'mnist-cnn', ...args]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+      for (const s of names) expect(r.stderr).toContain(s);
+      expect(r.stdout).not.toContain('Adapter:');
+    }
+    mkdirSync(join(oneClass, 'dog'));
+    const r = await cli(['train', '--preset', 'mnist-cnn', '--images', oneClass]);
+    expect(r.stderr).toMatch(/DatasetError: .*one-class: class folder "dog" holds no images/);
+  });
+
+  it("image FILE prints the seed's first practice exactly and writes the enlarged preview", async () => {
+    const img: Image = { data: Uint8Array.from({ length: 6 * 5 * 3 }, (_, i) => (i * 37) % 256), shape: [6, 5, 3] };
+    const file = join(tmp, 'colour.png');
+    writePng(file, img);
+    const r = await cli(['image', file]);
+    expect(r.code, r.stderr).toBe(0);
+    const preview = join(tmp, 'colour.preview.png');
+    const rows = Array.from({ length: 6 }, (_, y) =>
+      Array.from({ length: 5 }, (_, x) => `[${Array.from(img.data.subarray((y * 5 + x) * 3, (y * 5 + x) * 3 + 3), (v) => String(v).padStart(3)).join(' ')}]`),
+    );
+    const array = rows.map((row, y) => `${y === 0 ? '[[' : ' ['}${row.join('\n  ')}]`).join('\n\n');
+    expect(r.stdout).toBe(
+      ['(5, 6)', '<PIL.PngImagePlugin.PngImageFile image mode=RGB size=5x6>', '(6, 5, 3)', '(90,)', '(6, 5, 3)', `${array}]`, `Wrote ${preview}: 235x282 px (47x, nearest neighbour, colour)`, ''].join('\n'),
+    );
+    const big = readPng(preview);
+    expect(big.shape).toEqual([282, 235, 3]);
+    expect(Array.from(big.data.subarray(((47 * 2 + 5) * 235 + 47 * 3 + 1) * 3, ((47 * 2 + 5) * 235 + 47 * 3 + 1) * 3 + 3))).toEqual(Array.from(img.data.subarray((2 * 5 + 3) * 3, (2 * 5 + 3) * 3 + 3)));
+    const out = join(tmp, 'gray-preview.png');
+    const gray = join(tmp, 'gray.jpg');
+    writeJpeg(gray, { data: new Uint8Array(28 * 28).fill(128), shape: [28, 28, 1] });
+    const g = await cli(['image', gray, '--out', out, '--scale', '3']);
+    expect(g.code, g.stderr).toBe(0);
+    expect(g.stdout.split('\n').slice(0, 5)).toEqual(['(28, 28)', '<PIL.JpegImagePlugin.JpegImageFile image mode=RGB size=28x28>', '(28, 28, 3)', '(2352,)', '(28, 28, 3)']);
+    expect(readPng(out).shape).toEqual([84, 84, 3]);
+    const bad = await cli(['image', join(tmp, 'notes-image.png')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('could not be read');
   });
 });

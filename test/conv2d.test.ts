@@ -1,10 +1,17 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareTuning } from '../src/kernels/autotune.js';
 import { createEngine, type Engine } from '../src/gpu/engine.js';
 import { runOnce } from '../src/gpu/recorder.js';
-import type { Tensor } from '../src/gpu/tensor.js';
 import type { ConvTile } from '../src/kernels/tuning.js';
+import type { Tensor } from '../src/gpu/tensor.js';
+import { Recorder } from '../src/gpu/recorder.js';
+import { tuningOf } from '../src/kernels/tuning.js';
 import {
-  conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, type Conv2dGeometry,
+  biasLanes, CONV_GEMM, conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry,
+  defaultConvGemm, GPU_SERIAL_MAX, gemmStorageBytes, pickConvGemm, type Conv2dGeometry, type ConvBiasVariant, type ConvGemmVariant, type ConvKernel,
 } from '../src/kernels/conv2d.js';
 import { Conv2D } from '../src/layers/conv2d.js';
 import { resetLayerNames } from '../src/layers/layer.js';
@@ -14,11 +21,19 @@ import {
 import { randomUniform } from '../src/reference/random.js';
 import { expectClose, nanArray } from './helpers/check.js';
 
+// `engine` is the default class (software on llvmpipe); `gpuEngine` forces the GPU class (implicit-GEMM variants).
 let engine: Engine;
+let gpuEngine: Engine;
 beforeAll(async () => {
   engine = await createEngine();
+  gpuEngine = await createEngine({ adapterClass: 'gpu' });
 });
-afterAll(() => engine?.dispose());
+afterAll(() => {
+  engine?.dispose();
+  gpuEngine?.dispose();
+});
+const engines = { default: () => engine, gpu: () => gpuEngine };
+type EngineName = keyof typeof engines;
 
 type Case = [batch: number, h: number, w: number, inC: number, outC: number, kH: number, kW: number, sH: number, sW: number, padding: 'same' | 'valid'];
 
@@ -77,11 +92,11 @@ const ySize = (g: Conv2dGeometry) => g.batch * g.outH * g.outW * g.outC;
 const xSize = (g: Conv2dGeometry) => g.batch * g.inH * g.inW * g.inC;
 const wSize = (g: Conv2dGeometry) => g.kH * g.kW * g.inC * g.outC;
 
-async function gpu<T>(fn: (t: (shape: number[], data: Float32Array) => Tensor) => Promise<T>): Promise<T> {
+async function gpu<T>(fn: (t: (shape: number[], data: Float32Array) => Tensor) => Promise<T>, e: Engine = engine): Promise<T> {
   const made: Tensor[] = [];
   try {
     return await fn((shape, data) => {
-      const t = engine.tensor(shape, data);
+      const t = e.tensor(shape, data);
       made.push(t);
       return t;
     });
@@ -182,7 +197,9 @@ function numericGrad(s: Setup, which: 'x' | 'w' | 'bias'): Float64Array {
 }
 
 /** The four backward kernels on dy = r; dx, dw and db poisoned with NaN first. */
-async function gpuBackward(s: Setup, tile?: ConvTile): Promise<{ dx: Float32Array; dw: Float32Array; db: Float32Array }> {
+async function gpuBackward(
+  s: Setup, kernel?: ConvKernel, e: Engine = engine, bias?: ConvBiasVariant,
+): Promise<{ dx: Float32Array; dw: Float32Array; db: Float32Array }> {
   const { g } = s;
   return gpu(async (t) => {
     const x = t([g.batch, g.inH, g.inW, g.inC], s.x), w = t([g.kH, g.kW, g.inC, g.outC], s.w);
@@ -190,13 +207,13 @@ async function gpuBackward(s: Setup, tile?: ConvTile): Promise<{ dx: Float32Arra
     const dx = t([g.batch, g.inH, g.inW, g.inC], nanArray(xSize(g)));
     const dw = t([g.kH, g.kW, g.inC, g.outC], nanArray(wSize(g)));
     const db = t([g.outC], nanArray(g.outC));
-    await runOnce(engine, 'bwd', (rec) => {
-      conv2dBackwardInput(rec, dy, w, dx, g, tile);
-      conv2dBackwardFilter(rec, x, dy, dw, g, tile);
-      conv2dBackwardBias(rec, dy, db, g);
+    await runOnce(e, 'bwd', (rec) => {
+      conv2dBackwardInput(rec, dy, w, dx, g, kernel);
+      conv2dBackwardFilter(rec, x, dy, dw, g, kernel);
+      conv2dBackwardBias(rec, dy, db, g, bias);
     });
     return { dx: await dx.data(), dw: await dw.data(), db: await db.data() };
-  });
+  }, e);
 }
 
 // Worst errors seen per kernel, printed at the end (for the record; the assertions are per case).
@@ -206,10 +223,10 @@ const note = (k: keyof typeof worst, e: number) => (worst[k] = Math.max(worst[k]
 
 describe.each(CASES)('conv2d backward %s', (...c) => {
   const name = caseName(c as unknown as Case);
-  it(`matches float64 references and central differences: ${name}`, async () => {
+  it.each(Object.keys(engines) as EngineName[])(`matches float64 references and central differences (%s class): ${name}`, async (cls) => {
     const s = setup(c as unknown as Case, 23);
     const { g } = s;
-    const got = await gpuBackward(s);
+    const got = await gpuBackward(s, undefined, engines[cls]());
     // Floors as for forward: the scale of one float32 sum of n unit-size terms is sqrt(n). dx sums up to
     // kH*kW*outC products, dw and db sum B*outH*outW of them.
     const fx = Math.sqrt(g.kH * g.kW * g.outC), fw = Math.sqrt(g.batch * g.outH * g.outW);
@@ -311,6 +328,273 @@ describe('conv2d tiles and grids', () => {
   });
 });
 
+const GEMMS = Object.keys(CONV_GEMM) as ConvGemmVariant[];
+
+/** forward (linear and relu with bias, linear without) on `e` with `kernel`, outputs poisoned with NaN first. */
+async function gpuForward(s: Setup, kernel: ConvKernel | undefined, e: Engine): Promise<{ relu: Float32Array; linear: Float32Array; noBias: Float32Array }> {
+  const { g } = s;
+  return gpu(async (t) => {
+    const x = t([g.batch, g.inH, g.inW, g.inC], s.x), w = t([g.kH, g.kW, g.inC, g.outC], s.w), b = t([g.outC], s.bias);
+    const ys = [0, 1, 2].map(() => t([g.batch, g.outH, g.outW, g.outC], nanArray(ySize(g))));
+    await runOnce(e, 'fwd', (rec) => {
+      conv2dForward(rec, x, w, b, ys[0]!, g, 'relu', kernel);
+      conv2dForward(rec, x, w, b, ys[1]!, g, 'linear', kernel);
+      conv2dForward(rec, x, w, null, ys[2]!, g, 'linear', kernel);
+    });
+    return { relu: await ys[0]!.data(), linear: await ys[1]!.data(), noBias: await ys[2]!.data() };
+  }, e);
+}
+
+/** Every pass of `s` on `e` with `kernel` against the float64 references (same floors as above). */
+async function checkAllPasses(s: Setup, kernel: ConvKernel | undefined, e: Engine, bias?: ConvBiasVariant): Promise<void> {
+  const { g } = s;
+  const f = await gpuForward(s, kernel, e);
+  const fy = Math.sqrt(g.kH * g.kW * g.inC);
+  expectClose(f.relu, conv2dForwardRef(s.x, s.w, s.bias, g, 'relu'), 1e-5, fy, 'forward relu');
+  expectClose(f.linear, conv2dForwardRef(s.x, s.w, s.bias, g), 1e-5, fy, 'forward linear');
+  expectClose(f.noBias, conv2dForwardRef(s.x, s.w, null, g), 1e-5, fy, 'forward without bias');
+  const got = await gpuBackward(s, kernel, e, bias);
+  const fx = Math.sqrt(g.kH * g.kW * g.outC), fw = Math.sqrt(g.batch * g.outH * g.outW);
+  expectClose(got.dx, conv2dBackwardInputRef(s.r, s.w, g), 1e-5, fx, 'dx');
+  expectClose(got.dw, conv2dBackwardFilterRef(s.x, s.r, g), 1e-5, fw, 'dw');
+  expectClose(got.db, conv2dBackwardBiasRef(s.r, g), 1e-5, fw, 'db');
+}
+
+const bitsEqual = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+describe.each(CASES)('conv2d implicit GEMM (GPU class) %s', (...c) => {
+  const name = caseName(c as unknown as Case);
+  it.each(GEMMS)(`%s: forward, backward-input, backward-filter (split-K) and biasChunks match float64: ${name}`, async (v) => {
+    await checkAllPasses(setup(c as unknown as Case, 41), v, gpuEngine, 'biasChunks');
+  });
+});
+
+describe('conv2d implicit GEMM: long sums, determinism, limits', () => {
+  it('uses the GEMM kernels by default in the GPU class and the register-blocked ones in the software class', () => {
+    expect(tuningOf(gpuEngine).conv2d.implicitGemm).toBe(true);
+    const g = conv2dGeometry([2, 9, 9, 3], 8, [3, 3], [1, 1], 'same');
+    const variants = (e: Engine) => {
+      const rec = new Recorder(e, 'variants');
+      const [x, w, y, dx, dw, db] = [[2, 9, 9, 3], [3, 3, 3, 8], [2, 9, 9, 8], [2, 9, 9, 3], [3, 3, 3, 8], [8]].map((sh) => e.empty(sh));
+      try {
+        conv2dForward(rec, x!, w!, db!, y!, g, 'relu');
+        conv2dBackwardInput(rec, y!, w!, dx!, g);
+        conv2dBackwardFilter(rec, x!, y!, dw!, g);
+        conv2dBackwardBias(rec, y!, db!, g);
+        const plan = rec.plan();
+        // Every dispatch states its cost, in both classes.
+        for (const p of plan) expect(p.cost, p.label).not.toBeNull();
+        return plan.map((p) => p.cost!.variant);
+      } finally {
+        rec.dispose();
+        for (const t of [x, w, y, dx, dw, db]) t!.dispose();
+      }
+    };
+    expect(variants(gpuEngine)).toEqual(['gemmForward.gemm64x32', 'gemmBackwardInput.gemm64x32', 'gemmBackwardFilter.gemm32x32', 'reduceGroups', 'biasChunks']);
+    if (engine.adapter.adapterClass === 'software')
+      expect(variants(engine)).toEqual(['forward', 'backwardInput', 'backwardFilter', 'biasPartial']);
+  });
+
+  it('splits K past 4096 into passes (forward: 3x3x520 inputs; backward-input: 3x3x520 filters)', async () => {
+    for (const v of ['gemm64x64', 'gemm32x32'] as const) {
+      const s = setup([1, 5, 4, 520, 7, 3, 3, 1, 1, 'same'], 51);
+      const f = await gpuForward(s, v, gpuEngine);
+      expectClose(f.relu, conv2dForwardRef(s.x, s.w, s.bias, s.g, 'relu'), 1e-5, Math.sqrt(9 * 520), 'forward relu, 2 passes');
+      const s2 = setup([1, 5, 4, 7, 520, 3, 3, 2, 1, 'same'], 52);
+      const got = await gpuBackward(s2, v, gpuEngine, 'biasChunks');
+      expectClose(got.dx, conv2dBackwardInputRef(s2.r, s2.w, s2.g), 1e-5, Math.sqrt(9 * 520), 'dx, 2 passes');
+      expectClose(got.dw, conv2dBackwardFilterRef(s2.x, s2.r, s2.g), 1e-5, Math.sqrt(s2.g.batch * s2.g.outH * s2.g.outW), 'dw');
+    }
+  });
+
+  it('split-K backward-filter and the chunked bias sum are bit-identical run to run (8x32x32, 256+ slices)', async () => {
+    for (const inC of [3, 8]) {
+      const s = setup([8, 32, 32, inC, 5, 3, 3, 1, 1, 'same'], 53);
+      const a = await gpuBackward(s, undefined, gpuEngine), b = await gpuBackward(s, undefined, gpuEngine);
+      expectClose(a.dw, conv2dBackwardFilterRef(s.x, s.r, s.g), 1e-5, Math.sqrt(8192), 'dw');
+      expectClose(a.db, conv2dBackwardBiasRef(s.r, s.g), 1e-5, Math.sqrt(8192), 'db');
+      expect(bitsEqual(a.dw, b.dw)).toBe(true);
+      expect(bitsEqual(a.db, b.db)).toBe(true);
+      expect(bitsEqual(a.dx, b.dx)).toBe(true);
+    }
+  });
+
+  it('runs split-K slices in rounds when all partials would not fit one binding, each round added in order', async () => {
+    const s = setup([8, 16, 16, 3, 5, 3, 3, 1, 1, 'same'], 55); // K = 2048 positions: 128 slices of 16
+    const { g } = s;
+    const dwOf = (round?: number) =>
+      gpu(async (t) => {
+        const x = t([g.batch, g.inH, g.inW, g.inC], s.x), dy = t([g.batch, g.outH, g.outW, g.outC], s.r);
+        const dw = t([g.kH, g.kW, g.inC, g.outC], nanArray(wSize(g)));
+        const rec = new Recorder(gpuEngine, 'rounds');
+        try {
+          conv2dBackwardFilter(rec, x, dy, dw, g, 'gemm32x32', round);
+          if (round) expect(rec.plan().filter((p) => p.cost!.variant.startsWith('gemmBackwardFilter'))).toHaveLength(Math.ceil(128 / round));
+          rec.run();
+        } finally {
+          rec.dispose();
+        }
+        await gpuEngine.checkErrors('rounds');
+        return dw.data();
+      }, gpuEngine);
+    for (const round of [50, 7]) expectClose(await dwOf(round), conv2dBackwardFilterRef(s.x, s.r, g), 1e-5, Math.sqrt(2048), `dw, ${round} slices per round`);
+  });
+
+  it('sums more than 4096 bias chunks in two levels (4,199,401 rows, 3 channels), in a fixed order', async () => {
+    const rows = 4096 * 1024 + 5001;
+    const dyv = randomUniform(rows * 3, 54);
+    const gb = conv2dGeometry([1, rows, 1, 1], 3, [1, 1], [1, 1], 'valid');
+    const once = () =>
+      gpu(async (t) => {
+        const dy = t([1, rows, 1, 3], dyv), db = t([3], nanArray(3));
+        const rec = new Recorder(gpuEngine, 'bias');
+        try {
+          conv2dBackwardBias(rec, dy, db, gb, 'biasChunks');
+          const plan = rec.plan();
+          expect(plan.map((p) => p.label)).toEqual(['conv2d.backwardBias', 'conv2d.backwardBias (sum of chunks) [level 0]', 'conv2d.backwardBias (sum of chunks) [level 1]']);
+          for (const p of plan) expect(p.cost!.serial).toBeLessThanOrEqual(GPU_SERIAL_MAX);
+          rec.run();
+        } finally {
+          rec.dispose();
+        }
+        await gpuEngine.checkErrors('bias');
+        return db.data();
+      }, gpuEngine);
+    const a = await once(), b = await once();
+    expectClose(a, conv2dBackwardBiasRef(dyv, gb), 1e-5, Math.sqrt(rows));
+    expect(bitsEqual(a, b)).toBe(true);
+  });
+
+  it('autotunes the GEMM tile per pass and shape bucket (families conv2d.forward, .backwardInput, .backwardFilter)', async () => {
+    const saved = process.env.SHADERFLOW_CACHE;
+    const dir = mkdtempSync(join(tmpdir(), 'shaderflow-conv-tuning-'));
+    process.env.SHADERFLOW_CACHE = dir;
+    const e = await createEngine({ adapterClass: 'gpu', autotune: true });
+    try {
+      const g = conv2dGeometry([2, 9, 9, 3], 40, [3, 3], [1, 1], 'same');
+      const shapes = [[2, 9, 9, 3], [3, 3, 3, 40], [2, 9, 9, 40], [2, 9, 9, 3], [3, 3, 3, 40]];
+      const record = () => {
+        const rec = new Recorder(e, 'conv tuning step');
+        const [x, w, y, dx, dw] = shapes.map((sh) => e.empty(sh)) as Tensor[];
+        conv2dForward(rec, x!, w!, null, y!, g, 'relu');
+        conv2dBackwardInput(rec, y!, w!, dx!, g);
+        conv2dBackwardFilter(rec, x!, y!, dw!, g);
+        for (const t of [x, w, y, dx, dw]) t!.dispose(); // recording only
+        return rec;
+      };
+      const reports = await prepareTuning(e, record, { runs: 1 });
+      expect(reports.map((r) => r.family).sort()).toEqual(['conv2d.backwardFilter', 'conv2d.backwardInput', 'conv2d.forward']);
+      for (const r of reports) {
+        expect([...r.timings.map((t) => t.candidate)].sort()).toEqual([...GEMMS].sort());
+        expect(GEMMS).toContain(r.choice);
+      }
+      // The real recording uses the stored choices.
+      const rec = record();
+      const used = rec.plan().map((p) => p.cost!.variant).filter((v) => v.startsWith('gemm'));
+      rec.dispose();
+      const choice = (f: string) => reports.find((r) => r.family === f)!.choice;
+      expect(used).toEqual([`gemmForward.${choice('conv2d.forward')}`, `gemmBackwardInput.${choice('conv2d.backwardInput')}`, `gemmBackwardFilter.${choice('conv2d.backwardFilter')}`]);
+    } finally {
+      e.dispose();
+      if (saved === undefined) delete process.env.SHADERFLOW_CACHE;
+      else process.env.SHADERFLOW_CACHE = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('picks the next GEMM tile that fits the limits, then none (fake limits)', () => {
+    const full = { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupSizeY: 256 };
+    expect(pickConvGemm(full, 'gemm64x64')).toEqual({ variant: 'gemm64x64', skipped: [] });
+    expect(pickConvGemm(full, 'gemm64x32').variant).toBe('gemm64x32');
+    expect(gemmStorageBytes('gemm64x64')).toBe(8704);
+    const small = pickConvGemm({ ...full, maxComputeWorkgroupStorageSize: 8192 }, 'gemm64x64');
+    expect(small.variant).toBe('gemm64x32');
+    expect(small.skipped).toEqual(['gemm64x64 needs 8704 bytes of workgroup storage (the adapter allows 8192)']);
+    expect(pickConvGemm({ ...full, maxComputeInvocationsPerWorkgroup: 128 }, 'gemm64x64').variant).toBe('gemm64x32');
+    expect(pickConvGemm({ ...full, maxComputeInvocationsPerWorkgroup: 64 }, 'gemm64x64').variant).toBe('gemm32x32');
+    expect(pickConvGemm({ ...full, maxComputeWorkgroupSizeY: 8 }, 'gemm64x64').variant).toBe('gemm32x32');
+    const none = pickConvGemm({ ...full, maxComputeWorkgroupStorageSize: 4096 }, 'gemm64x64');
+    expect(none.variant).toBeNull();
+    expect(none.skipped).toHaveLength(3);
+    expect(pickConvGemm({ ...full, maxComputeInvocationsPerWorkgroup: 32 }, 'gemm32x32').variant).toBeNull();
+    // The bias sum's lanes: 32 channels x up to 8 rows.
+    expect(biasLanes(full)).toBe(8);
+    expect(biasLanes({ ...full, maxComputeInvocationsPerWorkgroup: 128 })).toBe(4);
+    expect(biasLanes({ ...full, maxComputeWorkgroupSizeY: 2 })).toBe(2);
+    expect(biasLanes({ ...full, maxComputeInvocationsPerWorkgroup: 32 })).toBe(0);
+    expect(biasLanes({ ...full, maxComputeWorkgroupSizeX: 16 })).toBe(0);
+    // Default tiles: 32 columns for N <= 32, 32 rows too for M <= 32.
+    expect([defaultConvGemm(100352, 32), defaultConvGemm(131072, 64), defaultConvGemm(9, 32), defaultConvGemm(288, 64)]).toEqual(['gemm64x32', 'gemm64x64', 'gemm32x32', 'gemm64x64']);
+  });
+});
+
+/** A tensor that only states its shape: for dry recordings (no binding) of shapes too big for this adapter. */
+function standIn(shape: number[]): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return { shape, size, byteLength: 4 * size, offset: 0, buffer: { size: 4 * size + 16 }, binding: () => ({}) } as unknown as Tensor;
+}
+
+/** The seed conv layers (3x3 same): MNIST 28x28x1->32, CIFAR 32x32x3->32 and 32x32x32->64. */
+const SEED_CONVS: [number, number, number, number][] = [[28, 28, 1, 32], [32, 32, 3, 32], [32, 32, 32, 64]];
+
+/** Every dispatch of one conv layer's training step (forward, both gradients, bias), recorded into `rec`. */
+function recordConvStep(rec: Recorder, g: Conv2dGeometry, t: (shape: number[]) => Tensor): void {
+  const x = t([g.batch, g.inH, g.inW, g.inC]), w = t([g.kH, g.kW, g.inC, g.outC]), b = t([g.outC]);
+  const y = t([g.batch, g.outH, g.outW, g.outC]), dx = t([g.batch, g.inH, g.inW, g.inC]);
+  const dw = t([g.kH, g.kW, g.inC, g.outC]), db = t([g.outC]);
+  conv2dForward(rec, x, w, b, y, g, 'relu');
+  conv2dBackwardFilter(rec, x, y, dw, g);
+  conv2dBackwardBias(rec, y, db, g);
+  conv2dBackwardInput(rec, y, w, dx, g);
+}
+
+function expectPlanRules(plan: ReturnType<Recorder['plan']>, what: string): void {
+  for (const p of plan) {
+    const c = p.cost;
+    expect(c, `${what}: ${p.label} states no cost`).not.toBeNull();
+    const groups = p.workgroups[0] * p.workgroups[1] * p.workgroups[2];
+    if (c!.flops > 10e6) {
+      expect(groups, `${what}: ${p.label} (${c!.variant}, ${c!.flops / 1e6} MFLOP) workgroups`).toBeGreaterThanOrEqual(256);
+      expect(c!.threads, `${what}: ${p.label} threads`).toBeGreaterThanOrEqual(64);
+    }
+    expect(c!.serial, `${what}: ${p.label} (${c!.variant}) serial loop`).toBeLessThanOrEqual(GPU_SERIAL_MAX);
+  }
+}
+
+describe('conv2d dispatch plan rules (GPU class, seed shapes)', () => {
+  it.each([128, 1024, 8192])('batch %i: > 10 MFLOP dispatches launch >= 256 workgroups of >= 64 threads; no serial loop > 4096', (batch) => {
+    for (const [h, w, ci, co] of SEED_CONVS) {
+      const g = conv2dGeometry([batch, h, w, ci], co, [3, 3], [1, 1], 'same');
+      const rec = new Recorder(gpuEngine, 'plan', { dry: true });
+      try {
+        recordConvStep(rec, g, standIn);
+        expectPlanRules(rec.plan(), `batch ${batch} ${h}x${w}x${ci}->${co}`);
+      } finally {
+        rec.dispose();
+      }
+    }
+  });
+
+  it('batch 128, recorded into a real Recorder with real tensors', () => {
+    for (const [h, w, ci, co] of SEED_CONVS) {
+      const g = conv2dGeometry([128, h, w, ci], co, [3, 3], [1, 1], 'same');
+      const made: Tensor[] = [];
+      const rec = new Recorder(gpuEngine, 'plan');
+      try {
+        recordConvStep(rec, g, (shape) => {
+          const t = gpuEngine.empty(shape);
+          made.push(t);
+          return t;
+        });
+        expectPlanRules(rec.plan(), `batch 128 ${h}x${w}x${ci}->${co}`);
+      } finally {
+        rec.dispose();
+        for (const t of made) t.dispose();
+      }
+    }
+  });
+});
+
 describe('Conv2D layer', () => {
   it('Keras names, shapes, parameters and config', async () => {
     resetLayerNames();
@@ -345,7 +629,9 @@ describe('Conv2D layer', () => {
     expect(() => new Conv2D({ filters: 2, kernelSize: 3, strides: 1.5 })).toThrow(/strides/);
   });
 
-  it.each(['linear', 'relu', 'tanh'] as const)('forward/backward on a partial batch match the references (%s)', async (act) => {
+  it.each(['linear', 'relu', 'tanh'].flatMap((a) => (Object.keys(engines) as EngineName[]).map((c) => [a, c])) as ['linear' | 'relu' | 'tanh', EngineName][])(
+    'forward/backward on a partial batch match the references (%s, %s class)', async (act, cls) => {
+    const engine = engines[cls]();
     const layer = new Conv2D({ filters: 6, kernelSize: 3, strides: [2, 1], padding: 'same', activation: act });
     layer.build([5, 7, 3]);
     layer.allocate(engine, 4);
@@ -376,7 +662,7 @@ describe('Conv2D layer', () => {
       let none: Tensor | null = x;
       await runOnce(engine, 'layer', (rec) => (none = layer.backward(rec, dy, ctx, false)));
       expect(none).toBeNull();
-    });
+    }, engine);
     engine.release(stepState);
     layer.release();
   });

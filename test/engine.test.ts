@@ -154,5 +154,11 @@ describe('adapter classes', () => {
       gpu.dispose();
     }
     expect(engine.describe()).toMatch(/(software|gpu) class \(/);
+    // This machine's adapter (llvmpipe here, SwiftShader in a browser) is classed software by its own info.
+    const a = engine.adapter;
+    if (/llvmpipe|lavapipe|swiftshader/i.test(`${a.vendor} ${a.architecture} ${a.description} ${a.device}`) && !process.env.SHADERFLOW_ADAPTER_CLASS) {
+      expect(a.adapterClass).toBe('software');
+      expect(a.classReason).toMatch(/software rasterizer/);
+    }
   });
 });

@@ -7,7 +7,7 @@ import { readCifar10Archive, decodeCifarBatch } from '../src/data/cifar.js';
 import { decodeIdx } from '../src/data/idx.js';
 import { mulberry32 } from '../src/reference/random.js';
 import { cifarTar, gzip, idxImages, syntheticSet } from './helpers/data-fixtures.js';
-import { mutateBytes, randInt, type Rand } from './helpers/mutate.js';
+import { fuzzDecoder, mutateBytes, randInt, type Rand } from './helpers/mutate.js';
 
 const CASES = 1500; // per format
 const MAX_MS = 2000; // per case
@@ -81,29 +81,8 @@ describe('fuzzing the dataset decoders', () => {
 
   it.each(FORMATS.map((f, i) => [f.name, f, i] as const))('%s: only DatasetError or a valid decode', (name, format, index) => {
     format.decode(format.fixture); // the unmutated fixture decodes
-    const r = mulberry32(0xf00d + index);
-    const counts: Record<string, number> = { cases: 0, DatasetError: 0, 'valid decode': 0 };
-    let worst = 0;
-    for (let c = 0; c < CASES; c++) {
-      const { bytes, kind } = mutate(format.fixture, r);
-      const t0 = performance.now();
-      try {
-        format.decode(bytes);
-        counts['valid decode']!++;
-      } catch (e) {
-        if (!(e instanceof DatasetError)) throw new Error(`${name} case ${c} (${kind}): threw ${(e as Error)?.name}: ${(e as Error)?.message}`, { cause: e });
-        expect(e.message.length).toBeGreaterThan(10);
-        counts.DatasetError!++;
-      }
-      const ms = performance.now() - t0;
-      worst = Math.max(worst, ms);
-      if (ms > MAX_MS) throw new Error(`${name} case ${c} (${kind}) took ${ms.toFixed(0)} ms`);
-      counts.cases!++;
-      counts[kind] = (counts[kind] ?? 0) + 1;
-    }
-    counts['worst ms'] = Math.round(worst * 10) / 10;
+    const counts = fuzzDecoder({ name, fixture: format.fixture, r: mulberry32(0xf00d + index), cases: CASES, maxMs: MAX_MS, mutate, decode: (b) => format.decode(b) });
     summary[name] = counts;
-    console.log(`fuzz ${name}: ${JSON.stringify(counts)}`);
     expect(counts.cases).toBe(CASES);
   });
 });

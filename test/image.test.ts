@@ -5,21 +5,13 @@ import { DatasetError } from '../src/errors.js';
 import { CHAR_ADVANCE, measureText } from '../src/data/font.js';
 import { gridLayout, imageAt, imageGrid, invert, prepareDigit, readPng, renderGrid, resize, toGray, toModelInput, toRgb, writePng } from '../src/data/image.js';
 import type { Image } from '../src/data/types.js';
-import { mulberry32 } from '../src/reference/random.js';
-import { syntheticSet, tempDir, expectSameBytes } from './helpers/data-fixtures.js';
+import { randomImage, syntheticSet, tempDir, expectSameBytes } from './helpers/data-fixtures.js';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeAll(() => {
   tmp = tempDir('sf-image-');
 });
 afterAll(() => tmp.cleanup());
-
-function randomImage(h: number, w: number, c: number, seed: number): Image {
-  const r = mulberry32(seed);
-  const data = new Uint8Array(h * w * c);
-  for (let i = 0; i < data.length; i++) data[i] = Math.floor(r() * 256);
-  return { data, shape: [h, w, c] };
-}
 
 describe('PNG', () => {
   it.each([

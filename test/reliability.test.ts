@@ -459,8 +459,17 @@ describe('WebGPU validation errors name the kernel', () => {
   });
 });
 
-describe('determinism', () => {
+describe.each(['default', 'gpu'] as const)('determinism (%s adapter class)', (cls) => {
+  let classEngine: Engine;
+  beforeAll(async () => {
+    classEngine = cls === 'default' ? engine : await createEngine({ adapterClass: 'gpu' });
+  });
+  afterAll(() => {
+    if (cls !== 'default') classEngine?.dispose();
+  });
+
   it('same seed: bit-identical weights, evaluate and predict after shuffled dropout training; another seed differs', async () => {
+    const engine = classEngine;
     const d = 8;
     const { x, y } = rows(72, d, 8);
     const run = async (seed: number) => {

@@ -46,10 +46,15 @@ interface RunResult {
   epochs: number[];
 }
 
+/** The adapter class the children run ('' for the adapter's own); set per describe block below. */
+let adapterClass = '';
+
 function start(mode: string, dir: string, out: string): { proc: ChildProcess; output: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
   // Every child uses the default kernel tiles: a timing-based matmul autotune could pick another tile (another
   // summation order) in each fresh process, and bit-exactness holds for one shader variant (README, determinism).
-  const env = { ...process.env, SHADERFLOW_AUTOTUNE: '0' };
+  const env: Record<string, string | undefined> = { ...process.env, SHADERFLOW_AUTOTUNE: '0' };
+  if (adapterClass) env.SHADERFLOW_ADAPTER_CLASS = adapterClass;
+  else delete env.SHADERFLOW_ADAPTER_CLASS;
   const proc = spawn(process.execPath, [child, bundle, mode, dir, out], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   proc.stdout!.on('data', (d: Buffer) => (text += d.toString()));
@@ -59,7 +64,7 @@ function start(mode: string, dir: string, out: string): { proc: ChildProcess; ou
 }
 
 async function run(mode: string, dir: string): Promise<{ result: RunResult; output: string }> {
-  const out = join(tmp, `${mode}.json`);
+  const out = join(tmp, `${mode}${adapterClass}.json`);
   const c = start(mode, dir, out);
   const { code, signal } = await c.exit;
   if (code !== 0) throw new Error(`child '${mode}' exited with ${code ?? signal}:\n${c.output()}`);
@@ -79,15 +84,18 @@ function readMeta(dir: string): { epoch: number; batch: number; step: number; ge
   }
 }
 
-describe('checkpoints and lossless resume', () => {
+describe.each(['', 'gpu'])('checkpoints and lossless resume (adapter class %s)', (cls) => {
   it('SIGKILL mid-epoch, resume in a fresh process: final weights equal an uninterrupted run bit for bit', async () => {
-    const full = await run('full', join(tmp, 'unused'));
+    adapterClass = cls;
+    const sub = join(tmp, cls || 'default');
+    const full = await run('full', join(sub, 'unused'));
+    expect(full.output).toMatch(cls ? /gpu class \(forced by SHADERFLOW_ADAPTER_CLASS\)/ : /(software|gpu) class \(/);
     expect(full.result.step).toBe(3 * 34);
 
     // Train with checkpoints every 5 steps; kill -9 once a checkpoint inside an epoch after the first exists and the
     // child has trained two more steps past it (so the resumed run must redo steps the killed one had done).
-    const dir = join(tmp, 'ckpt');
-    const c = start('train', dir, join(tmp, 'train.json'));
+    const dir = join(sub, 'ckpt');
+    const c = start('train', dir, join(tmp, `train${cls}.json`));
     let killedAt: ReturnType<typeof readMeta> = null;
     const lastPrinted = (): number[] => {
       const ls = c.output().split('\n').filter((l) => l.startsWith('batch '));

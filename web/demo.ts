@@ -78,6 +78,9 @@ const params: Params = {
   seed: intParam('seed', 0, 0, 2 ** 31 - 1),
   autostart: ['1', 'true', 'yes'].includes(q.get('autostart') ?? ''),
 };
+// `adapterClass=gpu|software` forces the kernel variant set (e.g. the GPU kernels on SwiftShader, for tests).
+const adapterClassParam = q.get('adapterClass');
+const adapterClass = adapterClassParam === 'gpu' || adapterClassParam === 'software' ? adapterClassParam : undefined;
 
 const state: DemoState = {
   status: 'starting',
@@ -697,7 +700,7 @@ function showSummary(): void {
 async function main(): Promise<void> {
   setText('r-status', 'starting');
   try {
-    engine = await createEngine();
+    engine = await createEngine(adapterClass ? { adapterClass } : {});
   } catch (e) {
     state.status = 'no-webgpu';
     const hint = !window.isSecureContext ? '\nWebGPU needs a secure context: open this page over https or from localhost.' : '';

@@ -13,9 +13,9 @@ function checkImage(img: Image, what: string): [number, number, number] {
   return [h, w, c];
 }
 
-/** Decodes a PNG (bytes or a file path): 8-bit channels as stored (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; palettes expand to RGB/RGBA; 16-bit is scaled to 8). */
-export function readPng(src: Uint8Array | string): Image {
-  const file = typeof src === 'string' ? src : '<png bytes>';
+/** Decodes a PNG (bytes, named `name` in errors, or a file path): 8-bit channels as stored (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; palettes expand to RGB/RGBA; 16-bit is scaled to 8). */
+export function readPng(src: Uint8Array | string, name?: string): Image {
+  const file = typeof src === 'string' ? src : (name ?? '<png bytes>');
   let bytes: Uint8Array;
   if (typeof src === 'string') {
     try {

@@ -23,6 +23,72 @@ export function permutation(n: number, seed: number, base = 0): Uint32Array {
   return out;
 }
 
+// numpy's legacy RandomState stream (frozen by NEP 19), reproduced bit for bit: the presets' sklearn split
+// (src/model/presets.ts) and imageDatasetFromDirectory's Keras file shuffle (RandomState(seed).shuffle) use it.
+
+/** numpy.random.RandomState(seed) as far as permutation needs: MT19937 (init_genrand seeding) 32-bit outputs. */
+class Mt19937 {
+  private readonly mt = new Uint32Array(624);
+  private index = 624;
+
+  constructor(seed: number) {
+    const mt = this.mt;
+    mt[0] = seed >>> 0;
+    for (let i = 1; i < 624; i++) {
+      const prev = mt[i - 1]! ^ (mt[i - 1]! >>> 30);
+      // 1812433253 * prev + i (mod 2^32), split in 16-bit halves to stay exact in float64.
+      mt[i] = ((((prev >>> 16) * 1812433253) << 16) + (prev & 0xffff) * 1812433253 + i) >>> 0;
+    }
+  }
+
+  nextUint32(): number {
+    const mt = this.mt;
+    if (this.index >= 624) {
+      for (let k = 0; k < 624; k++) {
+        const y = (mt[k]! & 0x80000000) | (mt[(k + 1) % 624]! & 0x7fffffff);
+        mt[k] = mt[(k + 397) % 624]! ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
+      }
+      this.index = 0;
+    }
+    let y = mt[this.index++]!;
+    y ^= y >>> 11;
+    y ^= (y << 7) & 0x9d2c5680;
+    y ^= (y << 15) & 0xefc60000;
+    y ^= y >>> 18;
+    return y >>> 0;
+  }
+
+  /** numpy's random_interval(max): a uniform integer in [0, max], by masking to the smallest covering bit mask and rejecting. */
+  interval(max: number): number {
+    if (max === 0) return 0;
+    let mask = max;
+    mask |= mask >>> 1;
+    mask |= mask >>> 2;
+    mask |= mask >>> 4;
+    mask |= mask >>> 8;
+    mask |= mask >>> 16;
+    mask >>>= 0;
+    let v: number;
+    do v = (this.nextUint32() & mask) >>> 0;
+    while (v > max);
+    return v;
+  }
+}
+
+/** numpy.random.RandomState(seed).permutation(n), exactly (n < 2^32). */
+export function numpyPermutation(n: number, seed: number): Uint32Array {
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  const rng = new Mt19937(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.interval(i);
+    const t = out[i]!;
+    out[i] = out[j]!;
+    out[j] = t;
+  }
+  return out;
+}
+
 /** The shuffle order for `epoch` of a run seeded with `seed` (a fresh permutation each epoch, reproducible). */
 export function epochOrder(n: number, seed: number, epoch: number): Uint32Array {
   return permutation(n, (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);

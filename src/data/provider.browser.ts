@@ -2,9 +2,9 @@
 // in the browser bundle. Decoders take bytes (e.g. from fetch) and work as in Node; `renderGrid` gives raw pixels
 // for a canvas.
 import { DatasetError } from '../errors.js';
-import type { DecodedPng } from './provider.js';
+import type { DecodedPng, JpegLimits } from './provider.js';
 
-export type { DecodedPng };
+export type { DecodedPng, JpegLimits };
 export const hasFileSystem = false;
 
 const noFs = (what: string): never => {
@@ -31,4 +31,12 @@ export function pngDecode(_bytes: Uint8Array): DecodedPng {
 
 export function pngEncode(_data: Uint8Array, _width: number, _height: number, _channels: 1 | 2 | 3 | 4): Uint8Array {
   throw new DatasetError('PNG encoding is Node-only in shaderflow; in the browser use renderGrid() and put the pixels on a canvas.');
+}
+
+export function jpegDecode(_bytes: Uint8Array, _limits: JpegLimits): { width: number; height: number; rgb: Uint8Array } {
+  throw new DatasetError('JPEG decoding from bytes is Node-only in shaderflow; in the browser use imageFromSource / imageDatasetFromFiles (createImageBitmap).');
+}
+
+export function jpegEncode(_rgba: Uint8Array, _width: number, _height: number, _quality: number): Uint8Array {
+  throw new DatasetError('JPEG encoding is Node-only in shaderflow; in the browser use canvas.toBlob(..., "image/jpeg").');
 }

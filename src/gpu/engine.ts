@@ -164,6 +164,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       tried.push(`${c.label}: requestDevice failed: ${(e as Error).message}`);
       continue;
     }
+    // Read field by field: GPUAdapterInfo's fields are getters, which an object spread does not copy.
     const info = adapter.info ?? ({} as GPUAdapterInfo);
     const report: AdapterReport = {
       vendor: info.vendor ?? '',
@@ -172,7 +173,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       device: (info as { device?: string }).device ?? '',
       featureLevel: c.featureLevel,
       backend: c.label.replace(/ \(.*\)$/, ''),
-      ...classifyAdapter({ ...info, isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter }, forcedClass),
+      ...classifyAdapter({ vendor: info.vendor, architecture: info.architecture, description: info.description, device: (info as { device?: string }).device, isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter }, forcedClass),
       software: false,
       runtime,
     };
@@ -186,6 +187,20 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
 }
 
 type PendingError = Promise<string | null>;
+
+/** A compute pipeline by shader, entry point and `override` constants (the pipeline cache's key). */
+export interface PipelineSpec {
+  shader: ShaderName;
+  entry: string;
+  constants: Record<string, number>;
+}
+
+function pipelineKey(shader: ShaderName, entry: string, constants: Record<string, number>): string {
+  return `${shader}:${entry}:${Object.entries(constants)
+    .sort()
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')}`;
+}
 
 export class Engine {
   readonly limits: GPUSupportedLimits;
@@ -370,22 +385,12 @@ export class Engine {
    * Compilation and validation errors are collected and thrown (naming the shader) by the next `checkErrors`.
    */
   pipeline(shader: ShaderName, entry = 'main', constants: Record<string, number> = {}): GPUComputePipeline {
-    const key = `${shader}:${entry}:${Object.entries(constants)
-      .sort()
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',')}`;
+    const key = pipelineKey(shader, entry, constants);
     let p = this.pipelines.get(key);
     if (p) return p;
     this.assertAlive(`building kernel ${key}`);
-    let module = this.modules.get(shader);
-    if (!module) {
-      const code = SHADERS[shader];
-      if (code === undefined) throw new ShaderflowError(`Unknown shader "${shader}": add it to src/shaders.ts.`);
-      this.device.pushErrorScope('validation');
-      module = this.device.createShaderModule({ code, label: shader });
-      this.watch(`compiling shaders/${shader}.wgsl`, this.device.popErrorScope(), module);
-      this.modules.set(shader, module);
-    }
+    const module = this.module(shader);
+    this.pipelineBuilds.sync++;
     this.device.pushErrorScope('validation');
     p = this.device.createComputePipeline({
       label: key,
@@ -396,6 +401,56 @@ export class Engine {
     this.pipelines.set(key, p);
     return p;
   }
+
+  private module(shader: ShaderName): GPUShaderModule {
+    let module = this.modules.get(shader);
+    if (!module) {
+      const code = SHADERS[shader];
+      if (code === undefined) throw new ShaderflowError(`Unknown shader "${shader}": add it to src/shaders.ts.`);
+      this.device.pushErrorScope('validation');
+      module = this.device.createShaderModule({ code, label: shader });
+      this.watch(`compiling shaders/${shader}.wgsl`, this.device.popErrorScope(), module);
+      this.modules.set(shader, module);
+    }
+    return module;
+  }
+
+  /**
+   * Compiles every listed pipeline not yet cached with `createComputePipelineAsync`, all at once, so that a
+   * model's step can then be recorded without a synchronous compile (no stall of a page's main thread). Errors
+   * become a DeviceError naming the shader, entry and constants.
+   */
+  async compilePipelines(specs: readonly PipelineSpec[]): Promise<void> {
+    const todo = new Map<string, PipelineSpec>();
+    for (const sp of specs) {
+      const key = pipelineKey(sp.shader, sp.entry, sp.constants);
+      if (!this.pipelines.has(key)) todo.set(key, sp);
+    }
+    if (todo.size === 0) return;
+    this.assertAlive('compiling kernels');
+    await Promise.all(
+      [...todo].map(async ([key, sp]) => {
+        const module = this.module(sp.shader);
+        let p: GPUComputePipeline;
+        try {
+          p = await this.device.createComputePipelineAsync({ label: key, layout: 'auto', compute: { module, entryPoint: sp.entry, constants: sp.constants } });
+        } catch (e) {
+          this.assertAlive(`compiling kernel ${key}`);
+          throw new DeviceError(`WebGPU could not build kernel ${key} (shaders/${sp.shader}.wgsl): ${(e as Error).message}. This is a shaderflow bug or an unsupported adapter; please report it with \`engine.describe()\`.`, { cause: e });
+        }
+        this.pipelineBuilds.async++;
+        if (!this.pipelines.has(key)) this.pipelines.set(key, p);
+      }),
+    );
+    await this.checkErrors('compiling kernels');
+  }
+
+  /**
+   * Pipelines built so far: synchronously (`pipeline()` on a cache miss, which stalls the calling thread while the
+   * driver compiles) and with createComputePipelineAsync (`compilePipelines`). A model's fit, evaluate and
+   * predict compile asynchronously first, so their steps add no synchronous build.
+   */
+  readonly pipelineBuilds = { sync: 0, async: 0 };
 
   /**
    * Remembers an error-scope result; `checkErrors` throws the first error found, naming `what` and, when `locate`

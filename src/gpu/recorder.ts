@@ -3,7 +3,7 @@
 // one Recorder: `run()` re-encodes the same list (WebGPU command buffers cannot be resubmitted) and submits once.
 import { ShaderflowError, ShapeError } from '../errors.js';
 import type { ShaderName } from '../shaders.js';
-import type { Engine } from './engine.js';
+import type { Engine, PipelineSpec } from './engine.js';
 import { Tensor } from './tensor.js';
 
 /** What a binding slot can hold: a tensor, a whole buffer, or an explicit buffer range. */
@@ -56,6 +56,7 @@ export interface DispatchSpec {
 
 type Op =
   | { kind: 'dispatch'; pipeline: GPUComputePipeline; group: GPUBindGroup; wg: [number, number, number]; label: string; cost: DispatchCost | null }
+  | { kind: 'dry'; pipeline: PipelineSpec; wg: [number, number, number]; label: string; cost: DispatchCost | null }
   | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number; label: string }
   | { kind: 'clear'; buffer: GPUBuffer; offset: number; bytes: number; label: string };
 
@@ -80,13 +81,28 @@ export class Recorder {
   private readonly scratchBuffers: GPUBuffer[] = [];
   private disposed = false;
 
+  /**
+   * A dry recorder (`{ dry: true }`) notes what each dispatch would run (pipeline, workgroups, cost) without
+   * compiling or binding anything: for `plan()` reports and for collecting the pipelines to compile
+   * asynchronously (`pipelineSpecs()`). It cannot run.
+   */
+  readonly dry: boolean;
+
   constructor(
     readonly engine: Engine,
     readonly label = 'step',
-  ) {}
+    opts: { dry?: boolean } = {},
+  ) {
+    this.dry = opts.dry ?? false;
+  }
+
+  /** The distinct pipelines the recorded dispatches use (for `engine.compilePipelines`). */
+  pipelineSpecs(): PipelineSpec[] {
+    return this.ops.flatMap((o) => (o.kind === 'dry' ? [o.pipeline] : []));
+  }
 
   get dispatchCount(): number {
-    return this.ops.filter((o) => o.kind === 'dispatch').length;
+    return this.ops.filter((o) => o.kind === 'dispatch' || o.kind === 'dry').length;
   }
 
   /** Labels of the recorded operations, in order (for profiles and `--json` dispatch counts). */
@@ -97,7 +113,7 @@ export class Recorder {
   /** Every recorded operation in order, with its workgroups and stated cost (for `model.plan()` and profiles). */
   plan(): PlanEntry[] {
     return this.ops.map((op): PlanEntry => {
-      if (op.kind === 'dispatch') return { label: op.label, kind: 'dispatch', workgroups: [...op.wg], cost: op.cost ? { ...op.cost } : null };
+      if (op.kind === 'dispatch' || op.kind === 'dry') return { label: op.label, kind: 'dispatch', workgroups: [...op.wg], cost: op.cost ? { ...op.cost } : null };
       const bytes = op.kind === 'copy' ? 2 * op.bytes : op.bytes;
       return { label: op.label, kind: op.kind, workgroups: [0, 0, 0], cost: { variant: op.kind, threads: 0, serial: 0, flops: 0, bytes } };
     });
@@ -140,6 +156,13 @@ export class Recorder {
   dispatch(spec: DispatchSpec): void {
     const entry = spec.entry ?? 'main';
     const label = spec.label ?? `${spec.shader}.${entry}`;
+    if (this.dry) {
+      const [x, y = 1, z = 1] = spec.workgroups;
+      this.checkGrid(label, x, y, z);
+      if (x === 0 || y === 0 || z === 0) return;
+      this.ops.push({ kind: 'dry', pipeline: { shader: spec.shader, entry, constants: { ...(spec.constants ?? {}) } }, wg: [x, y, z], label, cost: spec.cost ?? null });
+      return;
+    }
     const pipeline = this.engine.pipeline(spec.shader, entry, spec.constants ?? {});
     const device = this.engine.device;
     device.pushErrorScope('validation');
@@ -150,11 +173,15 @@ export class Recorder {
     });
     this.engine.watch(`the bindings of kernel ${label} in ${this.label}`, device.popErrorScope());
     const [x, y = 1, z = 1] = spec.workgroups;
+    this.checkGrid(label, x, y, z);
+    if (x === 0 || y === 0 || z === 0) return; // nothing to do (an empty tensor)
+    this.ops.push({ kind: 'dispatch', pipeline, group, wg: [x, y, z], label, cost: spec.cost ?? null });
+  }
+
+  private checkGrid(label: string, x: number, y: number, z: number): void {
     const max = this.engine.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max)
       throw new ShaderflowError(`${label}: ${x}x${y}x${z} workgroups exceed the adapter's ${max} per dimension (use grid1d).`);
-    if (x === 0 || y === 0 || z === 0) return; // nothing to do (an empty tensor)
-    this.ops.push({ kind: 'dispatch', pipeline, group, wg: [x, y, z], label, cost: spec.cost ?? null });
   }
 
   copy(src: Binding, dst: Binding, bytes?: number, label = 'copy'): void {
@@ -185,7 +212,7 @@ export class Recorder {
         pass = null;
       }
       if (op.kind === 'copy') encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
-      else encoder.clearBuffer(op.buffer, op.offset, op.bytes);
+      else if (op.kind === 'clear') encoder.clearBuffer(op.buffer, op.offset, op.bytes);
     }
     if (pass) pass.end();
   }
@@ -193,6 +220,7 @@ export class Recorder {
   /** Replays the recording: one command encoder, one submit, no readback. */
   run(): void {
     if (this.disposed) throw new ShaderflowError(`Recorder "${this.label}" was run after dispose().`);
+    if (this.dry) throw new ShaderflowError(`Recorder "${this.label}" is a dry recording (for plans and compiling); record the step again without { dry: true } to run it.`);
     const engine = this.engine;
     engine.assertAlive(this.label);
     const device = engine.device;

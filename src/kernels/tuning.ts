@@ -23,7 +23,14 @@ export interface ConvTile { workgroup: number; px: number; cv: number; /** Inner
 
 export interface Tuning {
   /** Conv2D tiles per kernel (src/kernels/conv2d.ts); pooling workgroup size (src/kernels/pool.ts). */
-  conv2d: { forward: ConvTile; backwardInput: ConvTile; backwardFilter: ConvTile; /** Loop iterations an invocation may run (0: no limit; llvmpipe stops at 65535). */ loopLimit: number };
+  conv2d: {
+    forward: ConvTile; backwardInput: ConvTile; backwardFilter: ConvTile; /** Loop iterations an invocation may run (0: no limit; llvmpipe stops at 65535). */ loopLimit: number;
+    /**
+     * GPU class: the implicit-GEMM kernels (workgroup-memory tiles, split-K backward-filter, tree bias sum) instead
+     * of the register-blocked tiles above, which remain the fallback when no GEMM tile fits the adapter's limits.
+     */
+    implicitGemm: boolean;
+  };
   poolWorkgroup: number;
   /** Workgroup size for 1-D elementwise kernels. */
   elementwiseWorkgroup: number;
@@ -63,8 +70,8 @@ function convTuning(software: boolean, maxInv: number): Pick<Tuning, 'conv2d' | 
   // and backward-input at ~20 GFLOP/s, while some smaller tiles fall off a cliff (px 8 x cv 4: 4 GFLOP/s), so
   // retune after changing the shader; backward-filter is best at 8 rows x 8 channels (~6 GFLOP/s). loopLimit:
   // llvmpipe silently ends any loop after 65535 iterations (see conv2dStepsPerPass).
-  if (software) return { conv2d: { forward: t(16, 16, 4), backwardInput: t(8, 16, 4), backwardFilter: t(8, 8, 2), loopLimit: 60000 }, poolWorkgroup: Math.min(64, maxInv) };
-  return { conv2d: { forward: t(64, 4, 2), backwardInput: t(64, 4, 2), backwardFilter: t(64, 2, 2), loopLimit: 0 }, poolWorkgroup: Math.min(256, maxInv) };
+  if (software) return { conv2d: { forward: t(16, 16, 4), backwardInput: t(8, 16, 4), backwardFilter: t(8, 8, 2), loopLimit: 60000, implicitGemm: false }, poolWorkgroup: Math.min(64, maxInv) };
+  return { conv2d: { forward: t(64, 4, 2), backwardInput: t(64, 4, 2), backwardFilter: t(64, 2, 2), loopLimit: 0, implicitGemm: true }, poolWorkgroup: Math.min(256, maxInv) };
 }
 
 // ------------------------------------------------------------------ autotune candidates

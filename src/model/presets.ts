@@ -8,6 +8,7 @@ import { Dropout } from '../layers/dropout.js';
 import { Flatten } from '../layers/flatten.js';
 import { resetLayerNames } from '../layers/layer.js';
 import { MaxPooling2D } from '../layers/pooling.js';
+import { numpyPermutation } from '../data/preprocess.js';
 import type { OptimizerSpec } from './optimizers.js';
 import { Sequential, type CompileArgs } from './sequential.js';
 
@@ -55,38 +56,55 @@ export const RECIPES: Record<PresetName, PresetRecipe> = {
   },
 };
 
+/** The image each preset's model takes, [h, w, c] (the MLP flattens its 28x28x1 digit to 784 inputs). */
+export const PRESET_IMAGE_SHAPES: Record<PresetName, [number, number, number]> = {
+  'mnist-mlp': [28, 28, 1],
+  'mnist-cnn': [28, 28, 1],
+  'fashion-cnn': [28, 28, 1],
+  'cifar-cnn': [32, 32, 3],
+};
+
 export function isPreset(name: string): name is PresetName {
   return (PRESETS as string[]).includes(name);
 }
 
-/** The preset's model (uncompiled) and its compile arguments; `optimizer` overrides the recipe's. */
-export function buildPreset(name: PresetName, o: { seed?: number; optimizer?: string | OptimizerSpec } = {}): { model: Sequential; compileArgs: CompileArgs; recipe: PresetRecipe } {
+/**
+ * The preset's model (uncompiled) and its compile arguments; `optimizer` overrides the recipe's. `classes` (default
+ * 10) sets the last layer's units and `imageShape` [h, w, c] the input (default the recipe dataset's), e.g. to
+ * train the preset on a folder of one's own images.
+ */
+export function buildPreset(
+  name: PresetName,
+  o: { seed?: number; optimizer?: string | OptimizerSpec; classes?: number; imageShape?: [number, number, number] } = {},
+): { model: Sequential; compileArgs: CompileArgs; recipe: PresetRecipe } {
   resetLayerNames();
+  const classes = o.classes ?? 10;
+  const imageShape = o.imageShape ?? PRESET_IMAGE_SHAPES[name];
   const model = new Sequential([], { name: name.replace('-', '_') });
   let optimizer: string | OptimizerSpec = 'sgd';
   switch (name) {
     case 'mnist-mlp':
-      model.add(new Dense({ units: 512, inputDim: 784, activation: 'relu' }));
-      model.add(new Dense({ units: 10, activation: 'softmax' }));
+      model.add(new Dense({ units: 512, inputDim: imageShape[0] * imageShape[1] * imageShape[2], activation: 'relu' }));
+      model.add(new Dense({ units: classes, activation: 'softmax' }));
       break;
     case 'mnist-cnn':
-      model.add(new Conv2D({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] }));
+      model.add(new Conv2D({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: imageShape }));
       model.add(new MaxPooling2D({ poolSize: 2 }));
       model.add(new Flatten());
       model.add(new Dense({ units: 128, activation: 'relu' }));
-      model.add(new Dense({ units: 10, activation: 'softmax' }));
+      model.add(new Dense({ units: classes, activation: 'softmax' }));
       break;
     case 'fashion-cnn':
-      model.add(new Conv2D({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] }));
+      model.add(new Conv2D({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: imageShape }));
       model.add(new MaxPooling2D({ poolSize: 2 }));
       model.add(new Flatten());
       model.add(new Dense({ units: 128, activation: 'relu' }));
       model.add(new Dropout({ rate: 0.3 }));
-      model.add(new Dense({ units: 10, activation: 'softmax' }));
+      model.add(new Dense({ units: classes, activation: 'softmax' }));
       optimizer = 'adam';
       break;
     case 'cifar-cnn':
-      model.add(new Conv2D({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [32, 32, 3] }));
+      model.add(new Conv2D({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: imageShape }));
       model.add(new Conv2D({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }));
       model.add(new MaxPooling2D({ poolSize: 2 }));
       model.add(new Flatten());
@@ -94,7 +112,7 @@ export function buildPreset(name: PresetName, o: { seed?: number; optimizer?: st
       model.add(new Dropout({ rate: 0.3 }));
       model.add(new Dense({ units: 64, activation: 'relu' }));
       model.add(new Dropout({ rate: 0.2 }));
-      model.add(new Dense({ units: 10, activation: 'softmax' }));
+      model.add(new Dense({ units: classes, activation: 'softmax' }));
       optimizer = 'adam';
       break;
   }
@@ -106,74 +124,13 @@ export function buildPreset(name: PresetName, o: { seed?: number; optimizer?: st
 }
 
 // ------------------------------------------------------------------ the seed's train/validation split
+// numpyPermutation (numpy's legacy RandomState stream) lives in src/data/preprocess.ts; re-exported for callers here.
+export { numpyPermutation };
 // The seed splits with scikit-learn: train_test_split(X, y, test_size=0.2, random_state=9). That is ShuffleSplit:
 // perm = numpy.random.RandomState(9).permutation(n); validation = perm[:ceil(0.2 n)], train = perm[ceil(0.2 n):].
 // numpy's legacy RandomState stream is frozen (NEP 19), so the same 12000 validation images as the seed's are
 // chosen here bit for bit: MT19937 seeded by init_genrand, then a Fisher-Yates shuffle drawing each index with
 // numpy's masked rejection sampling (random_interval).
-
-/** numpy.random.RandomState(seed) as far as permutation needs: MT19937 (init_genrand seeding) 32-bit outputs. */
-class Mt19937 {
-  private readonly mt = new Uint32Array(624);
-  private index = 624;
-
-  constructor(seed: number) {
-    const mt = this.mt;
-    mt[0] = seed >>> 0;
-    for (let i = 1; i < 624; i++) {
-      const prev = mt[i - 1]! ^ (mt[i - 1]! >>> 30);
-      // 1812433253 * prev + i (mod 2^32), split in 16-bit halves to stay exact in float64.
-      mt[i] = ((((prev >>> 16) * 1812433253) << 16) + (prev & 0xffff) * 1812433253 + i) >>> 0;
-    }
-  }
-
-  nextUint32(): number {
-    const mt = this.mt;
-    if (this.index >= 624) {
-      for (let k = 0; k < 624; k++) {
-        const y = (mt[k]! & 0x80000000) | (mt[(k + 1) % 624]! & 0x7fffffff);
-        mt[k] = mt[(k + 397) % 624]! ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
-      }
-      this.index = 0;
-    }
-    let y = mt[this.index++]!;
-    y ^= y >>> 11;
-    y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & 0xefc60000;
-    y ^= y >>> 18;
-    return y >>> 0;
-  }
-
-  /** numpy's random_interval(max): a uniform integer in [0, max], by masking to the smallest covering bit mask and rejecting. */
-  interval(max: number): number {
-    if (max === 0) return 0;
-    let mask = max;
-    mask |= mask >>> 1;
-    mask |= mask >>> 2;
-    mask |= mask >>> 4;
-    mask |= mask >>> 8;
-    mask |= mask >>> 16;
-    mask >>>= 0;
-    let v: number;
-    do v = (this.nextUint32() & mask) >>> 0;
-    while (v > max);
-    return v;
-  }
-}
-
-/** numpy.random.RandomState(seed).permutation(n), exactly (n < 2^32). */
-export function numpyPermutation(n: number, seed: number): Uint32Array {
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = i;
-  const rng = new Mt19937(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.interval(i);
-    const t = out[i]!;
-    out[i] = out[j]!;
-    out[j] = t;
-  }
-  return out;
-}
 
 /** scikit-learn's train_test_split(range(n), test_size, random_state=seed) indices: [train, validation]. */
 export function sklearnSplitIndices(n: number, testSize: number, seed: number): { train: Uint32Array; test: Uint32Array } {

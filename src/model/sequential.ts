@@ -8,6 +8,7 @@ import { NumericError, ShaderflowError, ShapeError, shapeStr } from '../errors.j
 import type { Engine } from '../gpu/engine.js';
 import { Recorder } from '../gpu/recorder.js';
 import { prepareTuning } from '../kernels/autotune.js';
+import { buildPlan, H200, type GpuSpec, type Plan } from './plan.js';
 import { Tensor } from '../gpu/tensor.js';
 import { activationForward } from '../kernels/activation.js';
 import { initialize } from '../kernels/initializer.js';
@@ -393,9 +394,9 @@ export class Sequential {
   }
 
   /** One training step; with `guard`, a dispatch after the backward pass flags non-finite gradients (the NaN guard). */
-  private recordTrainStep(data: BatchSource, order: Tensor, n: number, guard = true): Recorder {
+  private recordTrainStep(data: BatchSource, order: Tensor, n: number, guard = true, dry = false): Recorder {
     const engine = this.engine!;
-    const rec = new Recorder(engine, `${this.name} train step (batch ${n})`);
+    const rec = new Recorder(engine, `${this.name} train step (batch ${n})`, { dry });
     incrementStep(rec, this.stepState!.buffer);
     data.recordGather(rec, order, this.startBuffer!, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
     const out = this.recordForward(rec, n, true);
@@ -408,8 +409,8 @@ export class Sequential {
     return rec;
   }
 
-  private recordEvalStep(data: BatchSource, order: Tensor, n: number, wantProbs: boolean): Recorder {
-    const rec = new Recorder(this.engine!, `${this.name} ${wantProbs ? 'predict' : 'evaluate'} step (batch ${n})`);
+  private recordEvalStep(data: BatchSource, order: Tensor, n: number, wantProbs: boolean, dry = false): Recorder {
+    const rec = new Recorder(this.engine!, `${this.name} ${wantProbs ? 'predict' : 'evaluate'} step (batch ${n})`, { dry });
     data.recordGather(rec, order, this.startBuffer!, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
     const out = this.recordForward(rec, n, false);
     if (wantProbs) {
@@ -417,6 +418,22 @@ export class Sequential {
       else rec.copy(out, sliceBatch(this.outBuf!, n), n * this.numClasses * 4);
     } else this.recordLoss(rec, out, n, this.evalStats!, false);
     return rec;
+  }
+
+  /**
+   * Compiles the pipelines of the given (dry) recordings with createComputePipelineAsync, in parallel, so that
+   * recording and running the real steps compiles nothing synchronously.
+   */
+  private async compileSteps(...records: (() => Recorder)[]): Promise<void> {
+    const specs = records.flatMap((record) => {
+      const rec = record();
+      try {
+        return rec.pipelineSpecs();
+      } finally {
+        rec.dispose();
+      }
+    });
+    await this.engine!.compilePipelines(specs);
   }
 
   private writeStart(start: number): void {
@@ -497,7 +514,9 @@ export class Sequential {
     }
     // Kernel variants are timed per shape before the first step is recorded (cached per adapter; a no-op when the
     // autotune is off or every choice is cached).
-    await prepareTuning(engine, () => this.recordTrainStep(train, trainOrder, Math.min(batchSize, train.count), nanGuard));
+    const firstN = Math.min(batchSize, train.count);
+    await prepareTuning(engine, () => this.recordTrainStep(train, trainOrder, firstN, nanGuard, true));
+    await this.compileSteps(() => this.recordTrainStep(train, trainOrder, firstN, nanGuard, true), () => this.recordTrainStep(train, trainOrder, train.count % batchSize || firstN, nanGuard, true));
     const steps = new Map<number, Recorder>();
     const stepFor = (n: number): Recorder => {
       let r = steps.get(n);
@@ -638,6 +657,7 @@ export class Sequential {
     if (!this.xBuf) this.prepare(Math.min(batchSize, Math.max(data.count, 1)));
     const bs = Math.min(batchSize, this.maxBatch);
     const recs = new Map<number, Recorder>();
+    if (data.count > 0) await this.compileSteps(() => this.recordEvalStep(data, order, Math.min(bs, data.count), false, true), () => this.recordEvalStep(data, order, data.count % bs || Math.min(bs, data.count), false, true));
     this.clearStats(this.evalStats!);
     try {
       for (let start = 0; start < data.count; start += bs) {
@@ -681,6 +701,7 @@ export class Sequential {
     const bs = Math.min(opts.batchSize ?? 32, this.maxBatch);
     const recs = new Map<number, Recorder>();
     try {
+      if (data.count > 0) await this.compileSteps(() => this.recordEvalStep(data, order, Math.min(bs, data.count), true, true), () => this.recordEvalStep(data, order, data.count % bs || Math.min(bs, data.count), true, true));
       for (let start = 0; start < data.count; start += bs) {
         const n = Math.min(bs, data.count - start);
         let r = recs.get(n);
@@ -710,7 +731,8 @@ export class Sequential {
     const data = makeBatchSource(engine, { images, shape: imageShape(n, this.inputShape) }, labels, this.inputShape, this.numClasses, 'benchmark data');
     const order = engine.tensor([n], identityOrder(data));
     this.prepare(n);
-    await prepareTuning(engine, () => this.recordTrainStep(data, order, n));
+    await prepareTuning(engine, () => this.recordTrainStep(data, order, n, true, true));
+    await this.compileSteps(() => this.recordTrainStep(data, order, n, true, true));
     const rec = this.recordTrainStep(data, order, n);
     const times: number[] = [];
     try {
@@ -742,6 +764,29 @@ export class Sequential {
     order.dispose();
     data.dispose();
     return count;
+  }
+
+  /**
+   * Every operation of one recorded training step of batch `batchSize` (label, kernel variant, workgroups,
+   * threads, serial loop, FLOPs, bytes) and its modeled time on `gpu` (default the H200; src/model/plan.ts says
+   * what the model assumes). Records without compiling or running anything; uses the engine's current tuning.
+   */
+  plan(batchSize = 32, gpu: GpuSpec = H200): Plan {
+    const engine = this.requireCompiled('plan');
+    const n = batchSize;
+    if (!Number.isInteger(n) || n < 1) throw new ShapeError(`${this.name}.plan: the batch size must be a whole number >= 1, got ${n}.`);
+    this.prepare(Math.max(n, this.maxBatch));
+    const per = this.inputShape.reduce((a, b) => a * b, 1);
+    const data = makeBatchSource(engine, { images: new Uint8Array(n * per), shape: imageShape(n, this.inputShape) }, new Uint8Array(n), this.inputShape, this.numClasses, 'plan');
+    const order = engine.tensor([n], identityOrder(data));
+    const rec = this.recordTrainStep(data, order, n, true, true);
+    try {
+      return buildPlan(rec.plan(), gpu);
+    } finally {
+      rec.dispose();
+      order.dispose();
+      data.dispose();
+    }
   }
 
   // ------------------------------------------------------------------ weights

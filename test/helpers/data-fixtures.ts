@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { encodeCifarBatch } from '../../src/data/cifar.js';
 import { encodeIdx, type IdxArray } from '../../src/data/idx.js';
 import { encodeTar } from '../../src/data/tar.js';
-import type { ImageSet } from '../../src/data/types.js';
+import type { Image, ImageSet } from '../../src/data/types.js';
 import { mulberry32 } from '../../src/reference/random.js';
 
 export function tempDir(prefix = 'sf-data-'): { dir: string; cleanup: () => void } {
@@ -27,6 +27,14 @@ export function syntheticSet(n: number, h: number, w: number, c: number, classes
   const labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) labels[i] = (i * 7 + seed) % classes;
   return { images, shape: [n, h, w, c], labels };
+}
+
+/** One image [h, w, c] of seeded uniform random bytes. */
+export function randomImage(h: number, w: number, c: number, seed: number): Image {
+  const r = mulberry32(seed);
+  const data = new Uint8Array(h * w * c);
+  for (let i = 0; i < data.length; i++) data[i] = Math.floor(r() * 256);
+  return { data, shape: [h, w, c] };
 }
 
 export function idxImages(set: ImageSet): Uint8Array {

@@ -26,6 +26,7 @@ for (let i = 0; i < n; i++) {
 }
 
 const engine = await sf.createEngine();
+console.log(`adapter ${engine.describe()}`);
 sf.resetLayerNames();
 const model = new sf.Sequential([
   new sf.Conv2D({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [6, 6, 1] }),

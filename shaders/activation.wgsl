@@ -90,6 +90,47 @@ fn backwardInPlace(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   out[i] = dact(x[i], out[i]);
 }
 
+// Four elements per invocation (n a multiple of 4, GPU class; p.n counts vec4s): the same bindings as vec4 arrays.
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dy4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out4: array<vec4<f32>>;
+
+fn act4(v: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(act(v.x), act(v.y), act(v.z), act(v.w));
+}
+
+fn dact4(y: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(dact(y.x, g.x), dact(y.y, g.y), dact(y.z, g.z), dact(y.w, g.w));
+}
+
+@compute @workgroup_size(WG)
+fn forward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out4[i] = act4(x4[i]);
+}
+
+@compute @workgroup_size(WG)
+fn forwardInPlace4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out4[i] = act4(out4[i]);
+}
+
+@compute @workgroup_size(WG)
+fn backward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out4[i] = dact4(x4[i], dy4[i]);
+}
+
+@compute @workgroup_size(WG)
+fn backwardInPlace4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out4[i] = dact4(x4[i], out4[i]);
+}
+
 // ---------------------------------------------------------------- softmax (row-wise over cols)
 
 @compute @workgroup_size(WG)

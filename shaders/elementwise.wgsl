@@ -34,3 +34,23 @@ fn scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   if (i >= p.n) { return; }
   out[i] = p.alpha * a[i];
 }
+
+// ---------------------------------------------------------------- four elements per invocation
+// For n a multiple of 4 (GPU class): the same bindings typed as vec4 arrays, p.n counting vec4s.
+@group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn axpby4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out4[i] = p.alpha * a4[i] + p.beta * b4[i];
+}
+
+@compute @workgroup_size(WG)
+fn scale4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out4[i] = p.alpha * a4[i];
+}

@@ -29,3 +29,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     state[1] = state[0];
   }
 }
+
+// Four values per invocation (n a multiple of 4, GPU class; p.n counts vec4s).
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn main4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= p.n) { return; }
+  let bits = bitcast<vec4<u32>>(x4[i]) & vec4<u32>(0x7f800000u);
+  if (any(bits == vec4<u32>(0x7f800000u)) && state[1] == 0u) {
+    state[1] = state[0];
+  }
+}

@@ -1,6 +1,9 @@
-// Losses over [n, c] predictions: the gradient (per row or per element, fully parallel) and the statistics
-// (one workgroup: invocation k takes rows k, k+WG, ...; the WG partial sums are then added in index order by
-// invocation 0, so the summation order is fixed and results are bit-for-bit repeatable on an adapter).
+// Losses over [n, c] predictions: the gradient (per row or per element, fully parallel) and the statistics.
+// Statistics, software class (`accumulate`): one workgroup; invocation k takes rows k, k+WG, ...; the WG partial
+// sums are then added in index order by invocation 0. GPU class (`statsRows*`, `statsPartials*`): one row per
+// invocation, a fixed-order tree per workgroup of WG rows, then the same over the per-workgroup partials until
+// one workgroup is left, whose total goes into stats. Either way the summation order is fixed and results are
+// bit-for-bit repeatable on an adapter (the two classes add in different orders).
 // stats = [lossSum, correctCount, exampleCount, nonFinite], ACCUMULATED (+=) until the caller clears it.
 // nonFinite is 0, or 1 + the exampleCount before the first batch whose logits or loss were NaN or infinite.
 // Targets: one-hot f32 [n, c] read through bitcast, or (SPARSE) u32 class indices [n]; both bound as u32.
@@ -16,7 +19,7 @@ struct Params {
   n: u32,
   c: u32,
   gradScale: f32,
-  _pad: u32,
+  items: u32, // statsPartials*: partials this pass reads
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -93,6 +96,74 @@ fn elementGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   }
 }
 
+// One row's statistics: (loss, 1 if the argmax matches the target's class else 0, 1 if non-finite else 0).
+fn rowStats(r: u32) -> vec3<f32> {
+  var bad = 0.0;
+  let base = r * p.c;
+  // argmax of the prediction (first maximum, like tf.argmax) and a scan for NaN/Inf
+  var m = x[base];
+  var am = 0u;
+  for (var j = 0u; j < p.c; j++) {
+    let v = x[base + j];
+    if (nonFinite(v)) { bad = 1.0; }
+    if (v > m) { m = v; am = j; }
+  }
+  // the target's class
+  var ta = 0u;
+  if (SPARSE == 1u) {
+    ta = labels[r];
+    // a label outside [0, c) names no class: flagged like a non-finite loss (its row's loss is meaningless)
+    if (ta >= p.c) { bad = 1.0; }
+  } else {
+    var tm = tgt(r, 0u);
+    for (var j = 1u; j < p.c; j++) {
+      let t = tgt(r, j);
+      if (t > tm) { tm = t; ta = j; }
+    }
+  }
+  let correct = select(0.0, 1.0, am == ta);
+  var rowLoss = 0.0;
+  if (LOSS == 0u) {
+    var s = 0.0;
+    for (var j = 0u; j < p.c; j++) { s += exp(x[base + j] - m); }
+    let lse = m + log(s);
+    if (SPARSE == 1u) {
+      rowLoss = lse - x[base + min(ta, p.c - 1u)];
+    } else {
+      for (var j = 0u; j < p.c; j++) {
+        let t = tgt(r, j);
+        if (t != 0.0) { rowLoss += t * (lse - x[base + j]); }
+      }
+    }
+  } else if (LOSS == 1u) {
+    if (SPARSE == 1u) {
+      rowLoss = -log(clamp(x[base + min(ta, p.c - 1u)], EPS, ONE_MINUS_EPS));
+    } else {
+      for (var j = 0u; j < p.c; j++) {
+        let t = tgt(r, j);
+        if (t != 0.0) { rowLoss -= t * log(clamp(x[base + j], EPS, ONE_MINUS_EPS)); }
+      }
+    }
+  } else if (LOSS == 2u) {
+    for (var j = 0u; j < p.c; j++) {
+      let d = x[base + j] - tgt(r, j);
+      rowLoss += d * d;
+    }
+    rowLoss = rowLoss / f32(p.c);
+  }
+  if (nonFinite(rowLoss)) { bad = 1.0; }
+  return vec3<f32>(rowLoss, correct, bad);
+}
+
+// Adds a batch's (loss sum, correct count, non-finite flag) into stats. The flag records where it was first
+// raised: 1 + the examples counted before this batch (so fit can name the batch).
+fn addStats(l: f32, k: f32, b: bool) {
+  if (b && stats[3] == 0.0) { stats[3] = stats[2] + 1.0; }
+  stats[0] += l;
+  stats[1] += k;
+  stats[2] += f32(p.n);
+}
+
 var<workgroup> sLoss: array<f32, WG>;
 var<workgroup> sCorrect: array<f32, WG>;
 var<workgroup> sBad: array<u32, WG>;
@@ -103,60 +174,10 @@ fn accumulate(@builtin(local_invocation_index) lid: u32) {
   var correct = 0.0;
   var bad = 0u;
   for (var r = lid; r < p.n; r += WG) {
-    let base = r * p.c;
-    // argmax of the prediction (first maximum, like tf.argmax) and a scan for NaN/Inf
-    var m = x[base];
-    var am = 0u;
-    for (var j = 0u; j < p.c; j++) {
-      let v = x[base + j];
-      if (nonFinite(v)) { bad = 1u; }
-      if (v > m) { m = v; am = j; }
-    }
-    // the target's class
-    var ta = 0u;
-    if (SPARSE == 1u) {
-      ta = labels[r];
-      // a label outside [0, c) names no class: flagged like a non-finite loss (its row's loss is meaningless)
-      if (ta >= p.c) { bad = 1u; }
-    } else {
-      var tm = tgt(r, 0u);
-      for (var j = 1u; j < p.c; j++) {
-        let t = tgt(r, j);
-        if (t > tm) { tm = t; ta = j; }
-      }
-    }
-    if (am == ta) { correct += 1.0; }
-    var rowLoss = 0.0;
-    if (LOSS == 0u) {
-      var s = 0.0;
-      for (var j = 0u; j < p.c; j++) { s += exp(x[base + j] - m); }
-      let lse = m + log(s);
-      if (SPARSE == 1u) {
-        rowLoss = lse - x[base + min(ta, p.c - 1u)];
-      } else {
-        for (var j = 0u; j < p.c; j++) {
-          let t = tgt(r, j);
-          if (t != 0.0) { rowLoss += t * (lse - x[base + j]); }
-        }
-      }
-    } else if (LOSS == 1u) {
-      if (SPARSE == 1u) {
-        rowLoss = -log(clamp(x[base + min(ta, p.c - 1u)], EPS, ONE_MINUS_EPS));
-      } else {
-        for (var j = 0u; j < p.c; j++) {
-          let t = tgt(r, j);
-          if (t != 0.0) { rowLoss -= t * log(clamp(x[base + j], EPS, ONE_MINUS_EPS)); }
-        }
-      }
-    } else if (LOSS == 2u) {
-      for (var j = 0u; j < p.c; j++) {
-        let d = x[base + j] - tgt(r, j);
-        rowLoss += d * d;
-      }
-      rowLoss = rowLoss / f32(p.c);
-    }
-    if (nonFinite(rowLoss)) { bad = 1u; }
-    lossSum += rowLoss;
+    let s = rowStats(r);
+    if (s.z != 0.0) { bad = 1u; }
+    correct += s.y;
+    lossSum += s.x;
   }
   sLoss[lid] = lossSum;
   sCorrect[lid] = correct;
@@ -171,9 +192,73 @@ fn accumulate(@builtin(local_invocation_index) lid: u32) {
     k += sCorrect[i];
     b = b | sBad[i];
   }
-  // The flag records where it was first raised: 1 + the examples counted before this batch (so fit can name the batch).
-  if (b != 0u && stats[3] == 0.0) { stats[3] = stats[2] + 1.0; }
-  stats[0] += l;
-  stats[1] += k;
-  stats[2] += f32(p.n);
+  addStats(l, k, b != 0u);
+}
+
+// ---------------------------------------------------------------- GPU class: statistics as a tree
+// Partials are vec4 (loss sum, correct count, non-finite flag, 0); workgroup w of a pass covers items
+// [w * WG, (w + 1) * WG) (rows, or the previous pass's partials); workgroups are numbered linearly (grid1d fold).
+@group(0) @binding(1) var<storage, read> partIn: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> partOut: array<vec4<f32>>;
+
+var<workgroup> sPart: array<vec4<f32>, WG>;
+
+// The workgroup's total of v over its invocations, pairing lanes by halves (fixed order); valid in invocation 0.
+fn workgroupTotal(lid: u32, v: vec4<f32>) -> vec4<f32> {
+  sPart[lid] = v;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half = half / 2u) {
+    if (lid < half) {
+      let a = sPart[lid];
+      let b = sPart[lid + half];
+      sPart[lid] = vec4<f32>(a.x + b.x, a.y + b.y, max(a.z, b.z), 0.0);
+    }
+    workgroupBarrier();
+  }
+  return sPart[0];
+}
+
+fn rowsTotal(lid: u32, w: u32) -> vec4<f32> {
+  let r = w * WG + lid;
+  var v = vec4<f32>(0.0);
+  if (r < p.n) { v = vec4<f32>(rowStats(r), 0.0); }
+  return workgroupTotal(lid, v);
+}
+
+fn partialsTotal(lid: u32, w: u32) -> vec4<f32> {
+  let i = w * WG + lid;
+  var v = vec4<f32>(0.0);
+  if (i < p.items) { v = partIn[i]; }
+  return workgroupTotal(lid, v);
+}
+
+fn linearWorkgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return wid.x + nwg.x * (wid.y + nwg.y * wid.z);
+}
+
+@compute @workgroup_size(WG)
+fn statsRows(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let w = linearWorkgroup(wid, nwg);
+  let s = rowsTotal(lid, w);
+  if (lid == 0u && w * WG < p.n) { partOut[w] = s; }
+}
+
+// A batch of at most WG rows: one workgroup, straight into stats.
+@compute @workgroup_size(WG)
+fn statsRowsFinal(@builtin(local_invocation_index) lid: u32) {
+  let s = rowsTotal(lid, 0u);
+  if (lid == 0u) { addStats(s.x, s.y, s.z != 0.0); }
+}
+
+@compute @workgroup_size(WG)
+fn statsPartials(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let w = linearWorkgroup(wid, nwg);
+  let s = partialsTotal(lid, w);
+  if (lid == 0u && w * WG < p.items) { partOut[w] = s; }
+}
+
+@compute @workgroup_size(WG)
+fn statsPartialsFinal(@builtin(local_invocation_index) lid: u32) {
+  let s = partialsTotal(lid, 0u);
+  if (lid == 0u) { addStats(s.x, s.y, s.z != 0.0); }
 }

@@ -2,7 +2,7 @@
 // op(A) is A stored [m, k], or Aᵀ of A stored [k, m] when TRANS_A; op(B) is B stored [k, n], or Bᵀ of B stored
 // [n, k] when TRANS_B. Row-major throughout. CPU reference: src/reference/matmul.ts.
 //
-// Variants, simplest first (llm.c dev/cuda style); src/kernels/matmul.ts picks one per adapter (src/gpu/tuning.ts):
+// Variants, simplest first (llm.c dev/cuda style); src/kernels/matmul.ts picks one per adapter class (src/kernels/tuning.ts):
 //   naive     one output per invocation, a scalar dot product. The readable reference; slow everywhere.
 //   tile4     each invocation computes a 4x4 output block from 4x4 blocks of A and B loaded as vec4 rows.
 //   tile8     2x2 such blocks (8x8 outputs per invocation).
@@ -14,9 +14,16 @@
 //             storage load costs a branchy per-lane loop (measured ~45 ns per vec4 per 8-lane SIMD group, against
 //             ~0.2 ns per vec4 FMA), so the kernels are load-bound and these run ~15-25% faster than tile16 at
 //             1024^3 even though their accumulators spill. Which one wins depends on the adapter: the autotune in
-//             src/gpu/tuning.ts times them at first use.
-// No variant uses workgroup memory or barriers: on the SIMD-per-lane software adapters barriers serialise the
-// workgroup (a 16x16 shared-memory tile ran at 0.8 GFLOP/s there).
+//             src/kernels/autotune.ts times them per shape.
+// None of the above uses workgroup memory or barriers: on the SIMD-per-lane software adapters barriers serialise
+// the workgroup (a 16x16 shared-memory tile ran at 0.8 GFLOP/s there). They are the software class's set.
+//
+// The GPU class's set (see the gemm section below):
+//   gemm      a GEMM tiled in workgroup memory: WGX x WGY invocations, 4x4 outputs each, so a (4 WGY) x (4 WGX)
+//             output tile (64x64 with 16x16 invocations, 32x32 with 8x8), staged through BK-deep tiles of A and B.
+//             SPLIT: workgroup z also picks a slice of p.slice depths and the raw sums go to partials [S, M, N]
+//             (bound as `out`), which splitKSum adds in slice order before the epilogue (no atomics: the result
+//             is the same bits on every run).
 //
 // Blocks as matrices. For rows i..i+3 and depths k..k+3, `At` is the mat4x4 whose column c is A(i + c, k..k+3)
 // (= the math transpose of the A block); `Bt` (depths k..k+3, columns j..j+3) has column d = B(k + d, j..j+3).
@@ -42,8 +49,8 @@ override ACCUMULATE: bool = false;
 struct Params {
   M: u32,
   N: u32,
-  K: u32,
-  _pad: u32,
+  K: u32,         // splitKSum: the number of slices S
+  slice: u32,     // gemm with SPLIT: depths per slice (a multiple of BK); unused elsewhere
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -333,4 +340,174 @@ fn tile16x32(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
   storeBlock(c10, i + 4u, j + 0u); storeBlock(c11, i + 4u, j + 4u); storeBlock(c12, i + 4u, j + 8u); storeBlock(c13, i + 4u, j + 12u); storeBlock(c14, i + 4u, j + 16u); storeBlock(c15, i + 4u, j + 20u); storeBlock(c16, i + 4u, j + 24u); storeBlock(c17, i + 4u, j + 28u);
   storeBlock(c20, i + 8u, j + 0u); storeBlock(c21, i + 8u, j + 4u); storeBlock(c22, i + 8u, j + 8u); storeBlock(c23, i + 8u, j + 12u); storeBlock(c24, i + 8u, j + 16u); storeBlock(c25, i + 8u, j + 20u); storeBlock(c26, i + 8u, j + 24u); storeBlock(c27, i + 8u, j + 28u);
   storeBlock(c30, i + 12u, j + 0u); storeBlock(c31, i + 12u, j + 4u); storeBlock(c32, i + 12u, j + 8u); storeBlock(c33, i + 12u, j + 12u); storeBlock(c34, i + 12u, j + 16u); storeBlock(c35, i + 12u, j + 20u); storeBlock(c36, i + 12u, j + 24u); storeBlock(c37, i + 12u, j + 28u);
+}
+
+// ------------------------------------------------------------------ gemm: tiled in workgroup memory (GPU class)
+//
+// Each workgroup owns a (4 WGY) x (4 WGX) output tile; invocation (lid.x, lid.y) the 4x4 block at rows
+// 4 lid.y.., columns 4 lid.x... Per BK-deep step the workgroup stages A's tile and B's tile in workgroup memory,
+// both depth-major (tileA[k][rows as vec4s], tileB[k][columns as vec4s]), so the inner loop reads one vec4 of
+// each per depth (neighbouring lanes read neighbouring vec4s of B and the same vec4 of A: no bank conflicts) and
+// does 16 FMAs. Loads are vec4 along the operand's stored rows (coalesced: consecutive lanes read consecutive
+// 16 bytes); an operand stored depth-major ([k, m] A, [k, n] B) is copied as is, the other one (A [m, k], B
+// [n, k]) is transposed on its way in with scalar stores, which the one vec4 of padding per tile row spreads
+// over the banks (2-way at worst instead of 4-way). The next step's loads go to registers before the current
+// step's FMAs, to hide their latency. Out-of-range rows, columns and depths load as zero.
+
+override BK: u32 = 16u;
+override SPLIT: bool = false;
+// vec4s per staged tile: BK depth rows of WGY (A) or WGX (B) vec4s plus one vec4 of padding each.
+override TILE_A: u32 = BK * (WGY + 1u);
+override TILE_B: u32 = BK * (WGX + 1u);
+
+var<workgroup> tileA: array<vec4<f32>, TILE_A>;
+var<workgroup> tileB: array<vec4<f32>, TILE_B>;
+
+fn scalarA(e: u32) -> f32 { return a[e >> 2u][e & 3u]; }
+fn scalarB(e: u32) -> f32 { return b[e >> 2u][e & 3u]; }
+
+// Elements e..e+3 of A or B, which lie at positions pos..pos+3 of a stored row of `len`: one vec4 load when the
+// row exists and all four lie inside it, else the ones inside one by one and zeros for the rest.
+fn gemmLoad4(fromA: bool, aligned: bool, e: u32, rowInside: bool, pos: u32, len: u32) -> vec4<f32> {
+  if (rowInside && pos + 4u <= len) { return load4(e, aligned, fromA); }
+  var v = vec4<f32>(0.0);
+  if (rowInside) {
+    for (var c = 0u; c < 4u; c++) {
+      if (pos + c < len) {
+        if (fromA) { v[c] = scalarA(e + c); } else { v[c] = scalarB(e + c); }
+      }
+    }
+  }
+  return v;
+}
+
+// The q-th vec4 (of BK WGY) of A's tile at rows i0.., depths k0.. (zero past M and K).
+fn gemmLoadA(q: u32, i0: u32, k0: u32) -> vec4<f32> {
+  if (!TRANS_A) {
+    // [m, k]: the vec4 runs along k.
+    let r = i0 + q / (BK / 4u);
+    let k = k0 + (q % (BK / 4u)) * 4u;
+    return gemmLoad4(true, ALIGN_A, r * p.K + k, r < p.M, k, p.K);
+  }
+  // [k, m]: the vec4 runs along m.
+  let k = k0 + q / WGY;
+  let r = i0 + (q % WGY) * 4u;
+  return gemmLoad4(true, ALIGN_A, k * p.M + r, k < p.K, r, p.M);
+}
+
+// The q-th vec4 (of BK WGX) of B's tile at depths k0.., columns j0.. (zero past K and N).
+fn gemmLoadB(q: u32, k0: u32, j0: u32) -> vec4<f32> {
+  if (!TRANS_B) {
+    // [k, n]: the vec4 runs along n.
+    let k = k0 + q / WGX;
+    let j = j0 + (q % WGX) * 4u;
+    return gemmLoad4(false, ALIGN_B, k * p.N + j, k < p.K, j, p.N);
+  }
+  // [n, k]: the vec4 runs along k.
+  let j = j0 + q / (BK / 4u);
+  let k = k0 + (q % (BK / 4u)) * 4u;
+  return gemmLoad4(false, ALIGN_B, j * p.K + k, j < p.N, k, p.K);
+}
+
+fn gemmStoreA(q: u32, v: vec4<f32>) {
+  if (!TRANS_A) {
+    let r = q / (BK / 4u);
+    let k = (q % (BK / 4u)) * 4u;
+    for (var c = 0u; c < 4u; c++) { tileA[(k + c) * (WGY + 1u) + (r >> 2u)][r & 3u] = v[c]; }
+    return;
+  }
+  tileA[(q / WGY) * (WGY + 1u) + q % WGY] = v;
+}
+
+fn gemmStoreB(q: u32, v: vec4<f32>) {
+  if (TRANS_B) {
+    let j = q / (BK / 4u);
+    let k = (q % (BK / 4u)) * 4u;
+    for (var c = 0u; c < 4u; c++) { tileB[(k + c) * (WGX + 1u) + (j >> 2u)][j & 3u] = v[c]; }
+    return;
+  }
+  tileB[(q / WGX) * (WGX + 1u) + q % WGX] = v;
+}
+
+// Stores the raw sums of the 4x4 block (rows of `acc`) at rows i.., columns j.. of the partials at `base`.
+fn storePartial(acc: mat4x4<f32>, i: u32, j: u32, base: u32) {
+  for (var r = 0u; r < 4u; r++) {
+    if (i + r >= p.M) { return; }
+    let row = base + (i + r) * p.N + j;
+    for (var c = 0u; c < 4u; c++) { if (j + c < p.N) { out[row + c] = acc[r][c]; } }
+  }
+}
+
+// Loads per invocation and step: BK / WGX vec4s of A and BK / WGY of B (src/kernels/matmul.ts keeps both <= 4).
+@compute @workgroup_size(WGX, WGY)
+fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // z = slice + S * (row-tile fold), the fold only past the adapter's workgroups per dimension.
+  var slices = 1u;
+  if (SPLIT) { slices = (p.K + p.slice - 1u) / p.slice; }
+  let slice = wid.z % slices;
+  let i0 = (wid.y + (wid.z / slices) * nwg.y) * 4u * WGY;
+  let j0 = wid.x * 4u * WGX;
+  if (i0 >= p.M) { return; } // a spare workgroup of the folded grid (the same for the whole workgroup)
+  var kBegin = 0u;
+  var kEnd = p.K;
+  if (SPLIT) {
+    kBegin = slice * p.slice;
+    kEnd = min(p.K, kBegin + p.slice);
+  }
+  let steps = (kEnd - kBegin + BK - 1u) / BK;
+  let tid = lid.y * WGX + lid.x;
+  let threads = WGX * WGY;
+  var ra: array<vec4<f32>, 4>;
+  var rb: array<vec4<f32>, 4>;
+  for (var l = 0u; l < BK / WGX; l++) { ra[l] = gemmLoadA(tid + l * threads, i0, kBegin); }
+  for (var l = 0u; l < BK / WGY; l++) { rb[l] = gemmLoadB(tid + l * threads, kBegin, j0); }
+  var c0 = vec4<f32>(0.0);
+  var c1 = vec4<f32>(0.0);
+  var c2 = vec4<f32>(0.0);
+  var c3 = vec4<f32>(0.0);
+  for (var t = 0u; t < steps; t++) {
+    workgroupBarrier(); // every invocation is done reading the previous step's tiles
+    for (var l = 0u; l < BK / WGX; l++) { gemmStoreA(tid + l * threads, ra[l]); }
+    for (var l = 0u; l < BK / WGY; l++) { gemmStoreB(tid + l * threads, rb[l]); }
+    workgroupBarrier();
+    if (t + 1u < steps) {
+      let k0 = kBegin + (t + 1u) * BK;
+      for (var l = 0u; l < BK / WGX; l++) { ra[l] = gemmLoadA(tid + l * threads, i0, k0); }
+      for (var l = 0u; l < BK / WGY; l++) { rb[l] = gemmLoadB(tid + l * threads, k0, j0); }
+    }
+    for (var kk = 0u; kk < BK; kk++) {
+      let av = tileA[kk * (WGY + 1u) + lid.y];
+      let bv = tileB[kk * (WGX + 1u) + lid.x];
+      c0 += av.x * bv;
+      c1 += av.y * bv;
+      c2 += av.z * bv;
+      c3 += av.w * bv;
+    }
+  }
+  let i = i0 + 4u * lid.y;
+  let j = j0 + 4u * lid.x;
+  if (i >= p.M || j >= p.N) { return; }
+  let acc = mat4x4<f32>(c0, c1, c2, c3);
+  if (SPLIT) {
+    storePartial(acc, i, j, slice * p.M * p.N);
+  } else {
+    storeBlock(acc, i, j);
+  }
+}
+
+// ------------------------------------------------------------------ splitKSum: the ordered sum of split-K partials
+
+// out = epilogue(sum over s = 0..S-1 of partials[s, m, n]), partials bound as A, S = p.K. One output per
+// invocation (consecutive lanes read consecutive floats of each slice); the same epilogue as storeBlock.
+@compute @workgroup_size(WGX)
+fn splitKSum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = (wid.x + wid.y * nwg.x) * WGX + lid.x;
+  let mn = p.M * p.N;
+  if (e >= mn) { return; }
+  var s = 0.0;
+  for (var t = 0u; t < p.K; t++) { s += scalarA(t * mn + e); }
+  if (HAS_BIAS) { s += bias[e % p.N]; }
+  if (RELU) { s = max(s, 0.0); }
+  if (ACCUMULATE) { s += out[e]; }
+  out[e] = s;
 }

@@ -8,6 +8,7 @@ import type { ActivationName, StepContext } from '../src/layers/layer.js';
 import { activationBackwardRef, activationForwardRef, activationNumericGradRef } from '../src/reference/activation.js';
 import { randomUniform } from '../src/reference/random.js';
 import { expectClose, maxRelError, nanArray } from './helpers/check.js';
+import { expectPlanRules, planOf } from './helpers/plan.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -127,5 +128,52 @@ describe('Activation layer', () => {
     expect(lin.backward(new Recorder(engine), tdy, ctx, true)).toBe(tdy);
     expect(() => new Activation({ activation: 'swish' as ActivationName })).toThrow(/swish/);
     for (const t of [tx, tdy, step]) t.dispose();
+  });
+});
+
+// The GPU class: elementwise kinds run one vec4 per invocation when n is a multiple of 4; both entries forced.
+describe('GPU class', () => {
+  let gpu: Engine;
+  beforeAll(async () => {
+    gpu = await createEngine({ adapterClass: 'gpu' });
+  });
+  afterAll(() => gpu?.dispose());
+  const shapes: [number, number][] = [[1, 1], [3, 7], [1, 4], [33, 10], [7, 127], [127, 33], [257, 4], [784, 1], [1000, 3]];
+  describe.each([true, false])('vec4=%s', (vec4) => {
+    it.each(KINDS.flatMap((k) => shapes.filter(([r, c]) => !vec4 || (r * c) % 4 === 0).map(([r, c]): [ActivationName, number, number] => [k, r, c])))(
+      '%s forward, backward and in place match float64 for %ix%i', async (kind, rows, cols) => {
+        const n = rows * cols;
+        const x = inputs(n, n * 3 + kind.length), dy = randomUniform(n, n * 11 + 1);
+        const tx = gpu.tensor([rows, cols], x), tdy = gpu.tensor([rows, cols], dy);
+        const ty = gpu.tensor([rows, cols], nanArray(n)), tdx = gpu.tensor([rows, cols], nanArray(n));
+        const t2 = gpu.tensor([rows, cols], x), g2 = gpu.tensor([rows, cols], dy);
+        await runOnce(gpu, 'act', (rec) => {
+          activationForward(rec, kind, tx, ty, rows, cols, { vec4 });
+          activationBackward(rec, kind, ty, tdy, tdx, rows, cols, { vec4 });
+          activationForward(rec, kind, t2, t2, rows, cols, { vec4 });
+          activationBackward(rec, kind, ty, g2, g2, rows, cols, { vec4 });
+        });
+        const y = await ty.data();
+        expectClose(y, activationForwardRef(kind, x, rows, cols), 2e-6, 1, 'forward');
+        expectClose(await tdx.data(), activationBackwardRef(kind, y, dy, rows, cols), 2e-6, 1, 'backward');
+        expectClose(await t2.data(), activationForwardRef(kind, x, rows, cols), 2e-6, 1, 'forward in place');
+        expectClose(await g2.data(), activationBackwardRef(kind, y, dy, rows, cols), 2e-6, 1, 'backward in place');
+        for (const t of [tx, tdy, ty, tdx, t2, g2]) t.dispose();
+      },
+    );
+  });
+
+  it.each([128, 1024])('plan rules at batch %i (conv-sized ReLU backward, the Dense layers)', (b) => {
+    const shapes: [number, number][] = [[b * 16 * 16, 64], [b, 128], [b, 10], ...(b === 128 ? [[b * 32 * 32, 64] as [number, number]] : [])];
+    const ts: Tensor[] = [];
+    const plan = planOf(gpu, (rec) => {
+      for (const [rows, cols] of shapes) {
+        const y = gpu.zeros([rows, cols]), dy = gpu.zeros([rows, cols]), dx = gpu.zeros([rows, cols]);
+        ts.push(y, dy, dx);
+        for (const kind of ['relu', 'tanh', 'softmax'] as const) activationBackward(rec, kind, y, dy, dx, rows, cols);
+      }
+    });
+    expectPlanRules(plan, `activations at batch ${b}`);
+    for (const t of ts) t.dispose();
   });
 });

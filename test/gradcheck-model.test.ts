@@ -5,19 +5,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AveragePooling2D, Activation, Conv2D, createEngine, Dense, Dropout, Engine, Flatten, MaxPooling2D, optimizers, resetLayerNames, Sequential,
 } from '../src/index.js';
+import type { AdapterClass } from '../src/gpu/engine.js';
 import type { Layer } from '../src/layers/layer.js';
 import { centralDifferences } from '../src/check/gradients.js';
 import { modelLossRef, sequentialForwardRef, type ModelLossRef } from '../src/reference/model.js';
 import { mulberry32, randomUniform } from '../src/reference/random.js';
 
-let engine: Engine;
+// Both kernel variant sets: the software class (llvmpipe's own) and the GPU class forced on this adapter.
+const engines: Partial<Record<AdapterClass, Engine>> = {};
 beforeAll(async () => {
-  engine = await createEngine();
+  engines.software = await createEngine({ adapterClass: 'software' });
+  engines.gpu = await createEngine({ adapterClass: 'gpu' });
 });
 const measured: string[] = [];
 afterAll(() => {
   console.log(`whole-model gradient checks (max |gpu - numeric| / max |numeric| per tensor):\n  ${measured.join('\n  ')}`);
-  engine?.dispose();
+  for (const e of Object.values(engines)) e?.dispose();
 });
 
 interface Case {
@@ -96,8 +99,9 @@ const CASES: Case[] = [
   },
 ];
 
-describe('whole-model gradients', () => {
+describe.each(['software', 'gpu'] as AdapterClass[])('whole-model gradients, %s class', (cls) => {
   it.each(CASES)('$name', async (c) => {
+    const engine = engines[cls]!;
     resetLayerNames();
     const model = new Sequential(c.layers());
     // SGD so that one fit step leaves the gradient of the mean loss in the arena (what getGradients returns).
@@ -128,7 +132,7 @@ describe('whole-model gradients', () => {
       }
       expect(scale, `${g.name}: the numeric gradient vanished, so the check would prove nothing`).toBeGreaterThan(1e-4);
       const rel = worst / scale;
-      measured.push(`${c.name} ${g.name}: ${rel.toExponential(2)}`);
+      measured.push(`${cls}: ${c.name} ${g.name}: ${rel.toExponential(2)}`);
       // float32 forward and backward over sums of at most ~100 terms: measured <= 1.3e-6 relative here; 2e-5
       // leaves room for another adapter's summation order, and any wrong index, transpose, padding offset,
       // missing term or target gives errors of order 1 (seen: 1.4 when MSE targets were read as class indices).

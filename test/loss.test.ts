@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/gpu/engine.js';
 import { runOnce } from '../src/gpu/recorder.js';
 import type { Tensor } from '../src/gpu/tensor.js';
-import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy, accuracy, type LossOptions } from '../src/kernels/loss.js';
+import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy, accuracy, type LossOptions, type StatsVariant } from '../src/kernels/loss.js';
 import { activationForwardRef } from '../src/reference/activation.js';
 import { lossNumericGradRef, lossRef, type LossKindRef } from '../src/reference/loss.js';
 import { mulberry32, randomUniform } from '../src/reference/random.js';
 import { expectClose, nanArray } from './helpers/check.js';
+import { expectPlanRules, planOf } from './helpers/plan.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -40,8 +41,8 @@ function inputFor(kind: LossKindRef, n: number, c: number, seed: number): Float3
   return kind === 'softmaxCrossEntropy' ? z : Float32Array.from(activationForwardRef('softmax', z, n, c));
 }
 
-function record(kind: LossKindRef, x: Tensor, t: Tensor, probs: Tensor, grad: Tensor | null, stats: Tensor | null, n: number, c: number, o: LossOptions) {
-  return runOnce(engine, kind, (rec) => {
+function record(kind: LossKindRef, x: Tensor, t: Tensor, probs: Tensor, grad: Tensor | null, stats: Tensor | null, n: number, c: number, o: LossOptions, on = engine) {
+  return runOnce(on, kind, (rec) => {
     if (kind === 'softmaxCrossEntropy') softmaxCrossEntropy(rec, x, t, probs, grad, stats, n, c, o);
     else if (kind === 'crossEntropyFromProbs') crossEntropyFromProbs(rec, x, t, grad, stats, n, c, o);
     else meanSquaredError(rec, x, t, grad, stats, n, c, o);
@@ -161,5 +162,82 @@ describe('accuracy', () => {
     await runOnce(engine, 'acc', (rec) => accuracy(rec, tx, tt, stats, n, c, { sparse: true }));
     expect(Array.from(await stats.data())).toEqual([0, lossRef('meanSquaredError', x, lab, n, c, 1, true).correct, n, 0]);
     for (const t of [tx, tt, stats]) t.dispose();
+  });
+});
+
+// The GPU class's statistics ('tree': one row per invocation, fixed-order trees over workgroups and partials) and
+// the software class's ('serial'), each forced on its own under the GPU class's workgroup size.
+describe('statistics under the GPU class', () => {
+  let gpu: Engine;
+  beforeAll(async () => {
+    gpu = await createEngine({ adapterClass: 'gpu' });
+  });
+  afterAll(() => gpu?.dispose());
+
+  async function statsOf(kind: LossKindRef, x: Float32Array, target: Float32Array | Uint32Array, n: number, c: number, sparse: boolean, statsVariant: StatsVariant, withGrad = false) {
+    const tx = gpu.tensor([n, c], x), tt = gpu.tensor(sparse ? [n] : [n, c], target);
+    const probs = gpu.tensor([n, c], nanArray(n * c)), grad = withGrad ? gpu.tensor([n, c], nanArray(n * c)) : null, stats = gpu.zeros([4]);
+    await record(kind, tx, tt, probs, grad, stats, n, c, { gradScale: 1 / n, sparse, statsVariant }, gpu);
+    const out = { stats: await stats.data(), probs: await probs.data(), grad: grad ? await grad.data() : null };
+    for (const t of [tx, tt, probs, grad, stats]) t?.dispose();
+    return out;
+  }
+
+  describe.each(['tree', 'serial'] as StatsVariant[])('variant %s', (variant) => {
+    describe.each(KINDS)('%s', (kind) => {
+      it.each([1, 3, 7, 33, 127, 257, 784, 1000, 70001].flatMap((n) => [[n, false], [n, true]] as [number, boolean][]))(
+        'matches float64 for n=%i (sparse=%s)', async (n, sparse) => {
+          const c = 10;
+          const x = inputFor(kind, n, c, n * 3 + 1);
+          const lab = labels(n, c, n + 2);
+          const target = sparse ? lab : oneHot(lab, c);
+          const withGrad = n <= 1000;
+          const { stats, probs, grad } = await statsOf(kind, x, target, n, c, sparse, variant, withGrad);
+          const ref = lossRef(kind, x, target, n, c, 1 / n, sparse);
+          if (withGrad) {
+            expectClose(grad!, ref.grad, 1e-5, 1 / n, 'grad');
+            if (kind === 'softmaxCrossEntropy') expectClose(probs, ref.probs!, 2e-6, 1, 'probs');
+          }
+          // f32 sums of n row losses carry ~sqrt(n) ulps; 1e-5 relative fails any lost or doubled row (>= 1/n).
+          expect(Math.abs(stats[0]! - ref.lossSum) / Math.max(ref.lossSum, 1)).toBeLessThan(1e-5);
+          expect([stats[1], stats[2], stats[3]]).toEqual([ref.correct, n, 0]);
+        },
+      );
+    });
+
+    it('flags a non-finite row anywhere in a long batch, and is bit-identical run to run', async () => {
+      const n = 70001, c = 10;
+      const x = inputFor('softmaxCrossEntropy', n, c, 11), lab = labels(n, c, 12);
+      const a = await statsOf('softmaxCrossEntropy', x, lab, n, c, true, variant);
+      const b = await statsOf('softmaxCrossEntropy', x, lab, n, c, true, variant);
+      expect(Array.from(b.stats)).toEqual(Array.from(a.stats));
+      expect(Buffer.from(b.stats.buffer).equals(Buffer.from(a.stats.buffer))).toBe(true);
+      x[69_999 * c + 3] = NaN;
+      const bad = await statsOf('softmaxCrossEntropy', x, lab, n, c, true, variant);
+      expect([bad.stats[2], bad.stats[3]]).toEqual([n, 1]);
+    });
+
+    it('accuracy counts argmax matches with a zero loss over several levels', async () => {
+      const n = 70001, c = 10;
+      const x = randomUniform(n * c, 8), lab = labels(n, c, 9);
+      const tx = gpu.tensor([n, c], x), tt = gpu.tensor([n], lab), stats = gpu.zeros([4]);
+      await runOnce(gpu, 'acc', (rec) => accuracy(rec, tx, tt, stats, n, c, { sparse: true, statsVariant: variant }));
+      expect(Array.from(await stats.data())).toEqual([0, lossRef('meanSquaredError', x, lab, n, c, 1, true).correct, n, 0]);
+      for (const t of [tx, tt, stats]) t.dispose();
+    });
+  });
+
+  it.each([128, 1024, 1 << 20])('plan rules at batch %i: tree stats, no serial loop over 4096', (n) => {
+    const c = 10;
+    const x = gpu.zeros([n, c]), t = gpu.zeros([n], 'u32'), probs = gpu.zeros([n, c]), grad = gpu.zeros([n, c]), stats = gpu.zeros([4]);
+    const plan = planOf(gpu, (rec) => {
+      softmaxCrossEntropy(rec, x, t, probs, grad, stats, n, c, { gradScale: 1 / n, sparse: true });
+      crossEntropyFromProbs(rec, probs, t, grad, stats, n, c, { gradScale: 1 / n, sparse: true });
+      meanSquaredError(rec, probs, t, grad, stats, n, c, { gradScale: 1 / n, sparse: true });
+      accuracy(rec, probs, t, stats, n, c, { sparse: true });
+    });
+    const stages = expectPlanRules(plan, `loss at batch ${n}`).filter((d) => d.label.includes('stats') || d.label.includes('accuracy'));
+    expect(stages.every((d) => d.cost!.variant === 'tree')).toBe(true);
+    for (const u of [x, t, probs, grad, stats]) u.dispose();
   });
 });

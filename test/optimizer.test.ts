@@ -2,16 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/gpu/engine.js';
 import { Recorder, runOnce } from '../src/gpu/recorder.js';
 import type { Tensor } from '../src/gpu/tensor.js';
-import { adamStep, incrementStep, rmspropStep, sgdStep } from '../src/kernels/optimizer.js';
+import { adamStep, incrementStep, rmspropStep, sgdStep, type OptimizerKernelOptions } from '../src/kernels/optimizer.js';
 import { adamRef, rmspropRef, sgdRef } from '../src/reference/optimizer.js';
 import { randomUniform } from '../src/reference/random.js';
 import { expectClose } from './helpers/check.js';
+import { expectPlanRules, planOf } from './helpers/plan.js';
 
 let engine: Engine;
+let gpu: Engine;
 beforeAll(async () => {
   engine = await createEngine();
+  gpu = await createEngine({ adapterClass: 'gpu' });
 });
-afterAll(() => engine?.dispose());
+afterAll(() => {
+  engine?.dispose();
+  gpu?.dispose();
+});
 
 /**
  * The hyperparameters as the kernel receives them (f32 uniforms): 1 - f32(0.999) differs from 0.001 by 1.3e-5
@@ -35,7 +41,9 @@ async function replay(
   record: (rec: Recorder, p: Tensor, g: Tensor, s: Tensor[], step: Tensor) => void,
   cpu: (p: Float64Array, g: Float32Array, s: Float64Array[], t: number) => void,
   t0 = 0,
+  on = engine,
 ): Promise<void> {
+  const engine = on;
   const p0 = randomUniform(n, n + 1);
   const p = engine.tensor([n], p0), g = engine.zeros([n]);
   const s = Array.from({ length: stateCount }, () => engine.zeros([n]));
@@ -65,23 +73,49 @@ async function replay(
   }
 }
 
-describe.each(SIZES)('n=%i', (n) => {
-  it('SGD without momentum', () =>
-    replay(n, 0, (rec, p, g) => sgdStep(rec, p, g, null, { lr: 0.05, momentum: 0, nesterov: false }), (p, g) => sgdRef(p, g, null, f32({ lr: 0.05, momentum: 0, nesterov: false }))));
+function optimizerCases(on: () => Engine, k: OptimizerKernelOptions) {
+  return (n: number) => {
+    it('SGD without momentum', () =>
+      replay(n, 0, (rec, p, g) => sgdStep(rec, p, g, null, { lr: 0.05, momentum: 0, nesterov: false }, k), (p, g) => sgdRef(p, g, null, f32({ lr: 0.05, momentum: 0, nesterov: false })), 0, on()));
 
-  it.each([false, true])('SGD with momentum 0.9, nesterov=%s', (nesterov) => {
-    const o = { lr: 0.05, momentum: 0.9, nesterov };
-    return replay(n, 1, (rec, p, g, s) => sgdStep(rec, p, g, s[0]!, o), (p, g, s) => sgdRef(p, g, s[0]!, f32(o)));
-  });
+    it.each([false, true])('SGD with momentum 0.9, nesterov=%s', (nesterov) => {
+      const o = { lr: 0.05, momentum: 0.9, nesterov };
+      return replay(n, 1, (rec, p, g, s) => sgdStep(rec, p, g, s[0]!, o, k), (p, g, s) => sgdRef(p, g, s[0]!, f32(o)), 0, on());
+    });
 
-  it('Adam with bias correction from stepState (Keras defaults, lr 0.01)', () => {
-    const o = { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
-    return replay(n, 2, (rec, p, g, s, step) => adamStep(rec, p, g, s[0]!, s[1]!, step.buffer, o), (p, g, s, t) => adamRef(p, g, s[0]!, s[1]!, t, f32(o)));
-  });
+    it('Adam with bias correction from stepState (Keras defaults, lr 0.01)', () => {
+      const o = { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+      return replay(n, 2, (rec, p, g, s, step) => adamStep(rec, p, g, s[0]!, s[1]!, step.buffer, o, k), (p, g, s, t) => adamRef(p, g, s[0]!, s[1]!, t, f32(o)), 0, on());
+    });
 
-  it('RMSprop', () => {
-    const o = { lr: 0.01, rho: 0.9, epsilon: 1e-7 };
-    return replay(n, 1, (rec, p, g, s) => rmspropStep(rec, p, g, s[0]!, o), (p, g, s) => rmspropRef(p, g, s[0]!, f32(o)));
+    it('RMSprop', () => {
+      const o = { lr: 0.01, rho: 0.9, epsilon: 1e-7 };
+      return replay(n, 1, (rec, p, g, s) => rmspropStep(rec, p, g, s[0]!, o, k), (p, g, s) => rmspropRef(p, g, s[0]!, f32(o)), 0, on());
+    });
+  };
+}
+
+describe.each(SIZES)('n=%i', optimizerCases(() => engine, {}));
+
+// The GPU class's vec4 entries (n a multiple of 4) and scalar ones, each forced on its own.
+describe.each([false, true])('GPU class, vec4=%s', (vec4) => {
+  describe.each([1, 3, 4, 7, 33, 127, 257, 784, 1000, 4100].filter((n) => !vec4 || n % 4 === 0))('n=%i', optimizerCases(() => gpu, { vec4 }));
+});
+
+describe('plan rules (GPU class)', () => {
+  // the CIFAR CNN's arena (2.1M parameters plus alignment padding) and the MNIST MLP's
+  it.each([2_122_186 + 118, 407_050 + 118])('n=%i: vec4 updates in >= 256 workgroups of >= 64 threads', (n) => {
+    const p = gpu.zeros([n]), g = gpu.zeros([n]), m = gpu.zeros([n]), v = gpu.zeros([n]), step = gpu.zeros([4], 'u32');
+    const plan = planOf(gpu, (rec) => {
+      incrementStep(rec, step.buffer);
+      adamStep(rec, p, g, m, v, step.buffer, { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
+      sgdStep(rec, p, g, m, { lr: 0.01, momentum: 0.9, nesterov: true });
+      sgdStep(rec, p, g, null, { lr: 0.01, momentum: 0, nesterov: false });
+      rmspropStep(rec, p, g, m, { lr: 0.001, rho: 0.9, epsilon: 1e-7 });
+    });
+    const d = expectPlanRules(plan, `optimizers over ${n}`);
+    expect(d.slice(1).every((e) => e.cost!.variant === 'vec4')).toBe(true);
+    for (const t of [p, g, m, v, step]) t.dispose();
   });
 });
 

@@ -12,18 +12,24 @@ import {
 } from '../src/reference/pool.js';
 import { mulberry32, randomUniform } from '../src/reference/random.js';
 import { expectClose, nanArray } from './helpers/check.js';
+import { expectPlanRules, planOf } from './helpers/plan.js';
 
 let engine: Engine;
+let gpuClass: Engine;
 beforeAll(async () => {
   engine = await createEngine();
+  gpuClass = await createEngine({ adapterClass: 'gpu' });
 });
-afterAll(() => engine?.dispose());
+afterAll(() => {
+  engine?.dispose();
+  gpuClass?.dispose();
+});
 
-async function gpu<T>(fn: (t: (shape: number[], data: Float32Array | Uint32Array) => Tensor) => Promise<T>): Promise<T> {
+async function gpu<T>(fn: (t: (shape: number[], data: Float32Array | Uint32Array) => Tensor) => Promise<T>, on = engine): Promise<T> {
   const made: Tensor[] = [];
   try {
     return await fn((shape, data) => {
-      const t = engine.tensor(shape, data);
+      const t = on.tensor(shape, data);
       made.push(t);
       return t;
     });
@@ -66,31 +72,31 @@ const geom = (c: Case) => pool2dGeometry([c[0], c[1], c[2], c[3]], [c[4], c[5]],
 const inSize = (g: Pool2dGeometry) => g.batch * g.inH * g.inW * g.c;
 const outSize = (g: Pool2dGeometry) => g.batch * g.outH * g.outW * g.c;
 
-async function runMax(g: Pool2dGeometry, xv: Float32Array, dyv: Float32Array) {
+async function runMax(g: Pool2dGeometry, xv: Float32Array, dyv: Float32Array, on = engine) {
   return gpu(async (t) => {
     const x = t([inSize(g)], xv), dy = t([outSize(g)], dyv);
     const y = t([outSize(g)], nanArray(outSize(g)));
     const am = t([outSize(g)], new Uint32Array(outSize(g)).fill(0xffffffff));
     const dx = t([inSize(g)], nanArray(inSize(g)));
-    await runOnce(engine, 'maxpool', (rec) => {
+    await runOnce(on, 'maxpool', (rec) => {
       maxPool2dForward(rec, x, y, am, g);
       maxPool2dBackward(rec, dy, am, dx, g);
     });
     return { y: await y.data(), argmax: (await am.data()) as unknown as Uint32Array, dx: await dx.data() };
-  });
+  }, on);
 }
 
-async function runAvg(g: Pool2dGeometry, xv: Float32Array, dyv: Float32Array) {
+async function runAvg(g: Pool2dGeometry, xv: Float32Array, dyv: Float32Array, on = engine) {
   return gpu(async (t) => {
     const x = t([inSize(g)], xv), dy = t([outSize(g)], dyv);
     const y = t([outSize(g)], nanArray(outSize(g)));
     const dx = t([inSize(g)], nanArray(inSize(g)));
-    await runOnce(engine, 'avgpool', (rec) => {
+    await runOnce(on, 'avgpool', (rec) => {
       avgPool2dForward(rec, x, y, g);
       avgPool2dBackward(rec, dy, dx, g);
     });
     return { y: await y.data(), dx: await dx.data() };
-  });
+  }, on);
 }
 
 /** Central differences of L = sum(pool(x) * r) in float64 with respect to every x. */
@@ -170,13 +176,15 @@ it('indexes exactly past 2^24 elements (the float-assisted division)', async () 
   expectClose(m.dx, maxPool2dBackwardRef(r, ref.argmax, g), 1e-6, 1);
 });
 
-describe.each(CASES)('pooling %s', (...c) => {
-  const cs = c as unknown as Case;
-  it(`max and average pooling match float64 and central differences: ${name(cs)}`, async () => {
+describe.each(CASES.flatMap((c) => [[...c, 'default'], [...c, 'gpu']]))('pooling %s', (...c) => {
+  const cs = c.slice(0, 9) as unknown as Case;
+  const cls = c[9] as 'default' | 'gpu';
+  it(`max and average pooling match float64 and central differences: ${name(cs)} (${cls} class)`, async () => {
+    const on = cls === 'gpu' ? gpuClass : engine;
     const g = geom(cs);
     const x = distinct(inSize(g), 3 + cs[1] * cs[3]);
     const r = randomUniform(outSize(g), 5 + cs[2]);
-    const m = await runMax(g, x, r);
+    const m = await runMax(g, x, r, on);
     const ref = maxPool2dForwardRef(x, g);
     note('maxForward', expectClose(m.y, ref.y, 0, 1, 'max y')); // a max is exact
     expect(Array.from(m.argmax)).toEqual(Array.from(ref.argmax));
@@ -186,10 +194,29 @@ describe.each(CASES)('pooling %s', (...c) => {
     // size <= 1, so 1e-6 relative (floor 1, the size of one term) is float32 rounding with room to spare.
     note('maxBackward', expectClose(m.dx, maxPool2dBackwardRef(r, ref.argmax, g), 1e-6, 1, 'max dx'));
     note('maxNumeric', expectClose(m.dx, numericGrad((xx) => maxPool2dForwardRef(xx, g).y, x, r), 1e-6, 1, 'max dx vs central differences'));
-    const a = await runAvg(g, x, r);
+    const a = await runAvg(g, x, r, on);
     note('avgForward', expectClose(a.y, avgPool2dForwardRef(x, g), 1e-6, 1, 'avg y'));
     note('avgBackward', expectClose(a.dx, avgPool2dBackwardRef(r, g), 1e-6, 1, 'avg dx'));
     note('avgNumeric', expectClose(a.dx, numericGrad((xx) => avgPool2dForwardRef(xx, g), x, r), 1e-6, 1, 'avg dx vs central differences'));
+  });
+});
+
+describe('pooling plan rules (GPU class)', () => {
+  // the seed CNNs' pools (MNIST 28x28x32, CIFAR 32x32x64, 2x2/2) at batch 128 and 1024, an overlapping 3x3/1 pool
+  const cases: Case[] = [128, 1024].flatMap((b): Case[] => [[b, 28, 28, 32, 2, 2, 2, 2, 'valid'], [b, 32, 32, 64, 2, 2, 2, 2, 'valid'], [b, 28, 28, 3, 3, 3, 1, 1, 'same']]);
+  it.each(cases.map((c) => [name(c), c] as [string, Case]))('%s: enough workgroups, short serial loops', (_, c) => {
+    const g = geom(c);
+    // CIFAR's 32x32x64 at batch 1024 is 256 MiB, over this adapter's binding limit (128 MiB on llvmpipe): skipped here
+    if (inSize(g) * 4 > gpuClass.limits.maxStorageBufferBindingSize) return;
+    const x = gpuClass.zeros([inSize(g)]), y = gpuClass.zeros([outSize(g)]), am = gpuClass.zeros([outSize(g)], 'u32');
+    const plan = planOf(gpuClass, (rec) => {
+      maxPool2dForward(rec, x, y, am, g);
+      maxPool2dBackward(rec, y, am, x, g);
+      avgPool2dForward(rec, x, y, g);
+      avgPool2dBackward(rec, y, x, g);
+    });
+    for (const d of expectPlanRules(plan, name(c))) expect(d.workgroups[0] * d.workgroups[1] * d.workgroups[2], d.label).toBeGreaterThanOrEqual(256);
+    for (const t of [x, y, am]) t.dispose();
   });
 });
 

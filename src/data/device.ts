@@ -171,6 +171,8 @@ export class DeviceDataset {
         bindings: [rec.uniform([n, row, this.numClasses, sparse ? 1 : 0, c.first, c.count, k === 0 ? 1 : 0, 0, ...table], types), { buffer: start, offset: 0, size: 4 }, order, c.buffer, this.labels, x, y],
         workgroups: grid1d(rec.engine, threads, wg),
         label: this.chunks.length > 1 ? `gather image batch (chunk ${k + 1}/${this.chunks.length})` : 'gather image batch',
+        // one byte-to-float per output value: reads the order and a byte, writes x (and y)
+        cost: { variant: 'scalar', threads: wg, serial: 1, flops: n * row, bytes: n * row * 5 + 4 * n * (yPer + 2) },
       });
     });
   }

@@ -279,9 +279,38 @@ export class Engine {
 
   // ---------------------------------------------------------------- buffers
 
+  private virtualDepth = 0;
+  private readonly virtualSet = new WeakSet<GPUBuffer>();
+
+  /**
+   * Runs `fn` with virtual allocation: every `acquire` inside returns a placeholder of the asked size that holds
+   * no GPU memory (writes to it are dropped, and it cannot be read, bound or run) and no adapter limit applies.
+   * For recording dry steps (`model.plan`) at batch sizes this adapter could not hold.
+   */
+  withVirtualBuffers<T>(fn: () => T): T {
+    this.virtualDepth++;
+    try {
+      return fn();
+    } finally {
+      this.virtualDepth--;
+    }
+  }
+
+  /** Whether `buf` is a placeholder from `withVirtualBuffers`. */
+  isVirtual(buf: GPUBuffer): boolean {
+    return this.virtualSet.has(buf);
+  }
+
   /** A pooled buffer of at least `bytes`; release it with `release`. */
   acquire(bytes: number, kind: 'storage' | 'uniform' = 'storage'): GPUBuffer {
     this.assertAlive('allocating a buffer');
+    if (this.virtualDepth > 0) {
+      const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+      const usage = kind === 'storage' ? STORAGE_USAGE : UNIFORM_USAGE;
+      const placeholder = { size, usage, label: `virtual ${kind}-${size}`, mapState: 'unmapped', destroy() {} } as unknown as GPUBuffer;
+      this.virtualSet.add(placeholder);
+      return placeholder;
+    }
     const size = sizeClass(Math.max(4, bytes));
     const max = Math.min(this.limits.maxBufferSize, kind === 'storage' ? this.limits.maxStorageBufferBindingSize : this.limits.maxUniformBufferBindingSize);
     if (size > max && bytes <= max) {
@@ -308,6 +337,7 @@ export class Engine {
 
   /** Returns a buffer to the pool (what Tensor.dispose does). */
   release(buf: GPUBuffer): void {
+    if (this.virtualSet.has(buf)) return;
     const size = this.live.get(buf);
     if (size === undefined) return; // released twice, or not ours
     this.live.delete(buf);

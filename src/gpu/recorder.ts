@@ -166,7 +166,7 @@ export class Recorder {
       else view.setUint32(i * 4, v >>> 0, true);
     });
     const buf = this.engine.acquire(bytes, 'uniform');
-    this.engine.device.queue.writeBuffer(buf, 0, data);
+    if (!this.engine.isVirtual(buf)) this.engine.device.queue.writeBuffer(buf, 0, data);
     this.uniforms.push(buf);
     return buf;
   }

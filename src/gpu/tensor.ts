@@ -75,6 +75,7 @@ export class Tensor {
           ? data instanceof Uint32Array ? data : Uint32Array.from(data)
           : data instanceof Int32Array ? data : Int32Array.from(data);
     if (elementOffset + arr.length > this.size) throw new ShaderflowError(`Writing ${arr.length} values at ${elementOffset} overflows tensor ${shapeStr(this.shape)}.`);
+    if (this.engine.isVirtual(this.buffer)) return; // a placeholder of a dry plan holds nothing
     this.engine.device.queue.writeBuffer(this.buffer, this.offset + elementOffset * 4, arr.buffer, arr.byteOffset, arr.byteLength);
   }
 

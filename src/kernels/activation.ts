@@ -4,6 +4,7 @@ import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { ActivationName } from '../layers/layer.js';
+import { useVec4, type ElementwiseOptions } from './elementwise.js';
 import { tuningOf } from './tuning.js';
 
 const ACT_CODE: Record<Exclude<ActivationName, 'softmax'>, number> = { linear: 0, relu: 1, sigmoid: 2, tanh: 3 };
@@ -26,42 +27,50 @@ function checkKind(what: string, kind: string): void {
     throw new ShaderflowError(`${what}: unknown activation "${kind}" (use linear, relu, sigmoid, tanh or softmax).`);
 }
 
-function dispatch(rec: Recorder, kind: ActivationName, entry: string, rows: number, cols: number, bindings: (Tensor | null)[]): void {
+/** Floating-point work per element of each kind (forward; backward is about the same), for the plan's costs. */
+const ACT_FLOPS: Record<ActivationName, number> = { linear: 0, relu: 1, sigmoid: 4, tanh: 6, softmax: 4 };
+
+function dispatch(rec: Recorder, kind: ActivationName, entry: string, rows: number, cols: number, bindings: (Tensor | null)[], opts: ElementwiseOptions): void {
   const n = rows * cols;
   if (n === 0) return;
   const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   const softmax = kind === 'softmax';
-  const name = softmax ? `softmax${entry[0]!.toUpperCase()}${entry.slice(1)}` : entry;
+  // elementwise kinds: one vec4 per invocation on the GPU class when n is a multiple of 4
+  const v4 = !softmax && useVec4(rec, n, opts.vec4);
+  const name = softmax ? `softmax${entry[0]!.toUpperCase()}${entry.slice(1)}` : v4 ? `${entry}4` : entry;
+  const items = softmax ? rows : v4 ? n / 4 : n;
+  const tensors = bindings.filter((b): b is Tensor => b !== null).length + (entry.endsWith('InPlace') ? 1 : 0);
   rec.dispatch({
     shader: 'activation',
     entry: name,
     constants: softmax ? { WG: wg } : { WG: wg, ACT: ACT_CODE[kind] },
-    bindings: [rec.uniform([rows, cols, n, 0]), ...bindings],
-    workgroups: grid1d(rec.engine, softmax ? rows : n, wg),
+    bindings: [rec.uniform([rows, cols, v4 ? n / 4 : n, 0]), ...bindings],
+    workgroups: grid1d(rec.engine, items, wg),
     label: `activation.${kind}.${entry}`,
+    cost: { variant: softmax ? 'row' : v4 ? 'vec4' : 'scalar', threads: wg, serial: softmax ? cols : 1, flops: ACT_FLOPS[kind] * n, bytes: 4 * n * tensors },
   });
 }
 
 /** y = act(x) for x, y viewed as [rows, cols]; softmax is row-wise over cols. y may alias x (same range). */
-export function activationForward(rec: Recorder, kind: ActivationName, x: Tensor, y: Tensor, rows: number, cols: number): void {
+export function activationForward(rec: Recorder, kind: ActivationName, x: Tensor, y: Tensor, rows: number, cols: number, opts: ElementwiseOptions = {}): void {
   checkKind('activationForward', kind);
   expectSize(`activationForward(${kind})`, 'x', x, rows * cols);
   expectSize(`activationForward(${kind})`, 'y', y, rows * cols);
   const a = aliasing(x, y);
   if (a === 'partial') throw new ShaderflowError('activationForward: x and y overlap without being the same tensor.');
   if (a === 'same') {
-    if (kind !== 'linear') dispatch(rec, kind, 'forwardInPlace', rows, cols, [null, null, y]);
+    if (kind !== 'linear') dispatch(rec, kind, 'forwardInPlace', rows, cols, [null, null, y], opts);
     return;
   }
   if (kind === 'linear') rec.copy(x, y, x.byteLength, 'activation.linear.forward');
-  else dispatch(rec, kind, 'forward', rows, cols, [x, null, y]);
+  else dispatch(rec, kind, 'forward', rows, cols, [x, null, y], opts);
 }
 
 /**
  * dx = dy * act'(input), computed from the OUTPUT y; softmax: dx = y * (dy - Σ dy·y) per row.
  * dx may alias dy (same range); it must not overlap y.
  */
-export function activationBackward(rec: Recorder, kind: ActivationName, y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
+export function activationBackward(rec: Recorder, kind: ActivationName, y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number, opts: ElementwiseOptions = {}): void {
   checkKind('activationBackward', kind);
   const what = `activationBackward(${kind})`;
   expectSize(what, 'y', y, rows * cols);
@@ -71,9 +80,9 @@ export function activationBackward(rec: Recorder, kind: ActivationName, y: Tenso
   const a = aliasing(dy, dx);
   if (a === 'partial') throw new ShaderflowError(`${what}: dy and dx overlap without being the same tensor.`);
   if (a === 'same') {
-    if (kind !== 'linear') dispatch(rec, kind, 'backwardInPlace', rows, cols, [y, null, dx]);
+    if (kind !== 'linear') dispatch(rec, kind, 'backwardInPlace', rows, cols, [y, null, dx], opts);
     return;
   }
   if (kind === 'linear') rec.copy(dy, dx, dy.byteLength, 'activation.linear.backward');
-  else dispatch(rec, kind, 'backward', rows, cols, [y, dy, dx]);
+  else dispatch(rec, kind, 'backward', rows, cols, [y, dy, dx], opts);
 }

@@ -43,7 +43,7 @@ export interface TuningReport extends TuningChoice {
  * Bump when a shader or a candidate list changes, so that cached choices made for the old kernels are measured
  * again (the version is part of the cache name).
  */
-export const TUNING_VERSION = 4;
+export const TUNING_VERSION = 5;
 
 interface Store {
   choices: Map<string, TuningChoice>;

@@ -35,6 +35,8 @@ export function dropoutForward(rec: Recorder, x: Tensor, y: Tensor, mask: Tensor
     constants: { WG: wg },
     bindings: [rec.uniform([x.size, dropoutThreshold(rate), 1 / (1 - rate), seed >>> 0, stream >>> 0, 0, 0, 0], 'uufuuuuu'), stepState, x, y, mask, null],
     workgroups: grid1d(rec.engine, x.size, wg),
+    // one hash and one multiply per element; reads x, writes y and the mask
+    cost: { variant: 'scalar', threads: wg, serial: 1, flops: x.size, bytes: 12 * x.size + 4 },
   });
 }
 
@@ -50,5 +52,6 @@ export function dropoutBackward(rec: Recorder, dy: Tensor, mask: Tensor, dx: Ten
     constants: { WG: wg },
     bindings: [rec.uniform([dy.size, 0, 0, 0]), null, dy, dx, null, mask],
     workgroups: grid1d(rec.engine, dy.size, wg),
+    cost: { variant: 'scalar', threads: wg, serial: 1, flops: dy.size, bytes: 12 * dy.size },
   });
 }

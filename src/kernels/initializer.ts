@@ -61,5 +61,7 @@ export function initialize(rec: Recorder, t: Tensor, spec: InitializerSpec, seed
     bindings: [rec.uniform([t.size, seed >>> 0, plan.a, 0], 'uufu'), t],
     workgroups: grid1d(rec.engine, t.size, wg),
     label: `initializer.${spec.initializer}`,
+    // truncatedNormal redraws until |z| <= 2, at most 8 tries (ATTEMPTS in initializer.wgsl)
+    cost: { variant: plan.entry, threads: wg, serial: plan.entry === 'truncatedNormal' ? 8 : 1, flops: (plan.entry === 'fill' ? 0 : plan.entry === 'uniformDraw' ? 2 : 20) * t.size, bytes: 4 * t.size },
   });
 }

@@ -1,8 +1,10 @@
-// Loss kernels (shaders/loss.wgsl): gradients in parallel, statistics in one fixed-order workgroup.
+// Loss kernels (shaders/loss.wgsl): gradients in parallel; statistics in one fixed-order workgroup (software
+// class) or a fixed-order tree over workgroups of rows (GPU class).
 // CPU references: src/reference/loss.ts.
 import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { treeFits } from './elementwise.js';
 import { tuningOf } from './tuning.js';
 
 /** How the fused loss kernel reads its labels and where it adds its statistics. */
@@ -11,7 +13,16 @@ export interface LossOptions {
   gradScale: number;
   /** The target is u32 class indices [n] instead of one-hot f32 [n, c]. */
   sparse?: boolean;
+  /** Override the adapter class's statistics kernel (tests, benchmarks). */
+  statsVariant?: StatsVariant;
 }
+
+/**
+ * How the statistics are summed: 'serial' (software class): one workgroup, each invocation looping over every
+ * WG-th row; 'tree' (GPU class): one row per invocation, a fixed-order tree per workgroup, then trees over the
+ * partials (serial work per invocation: one row, at any batch size).
+ */
+export type StatsVariant = 'serial' | 'tree';
 
 const LOSS_CODE = { softmaxCrossEntropy: 0, crossEntropyFromProbs: 1, meanSquaredError: 2 } as const;
 type LossKind = keyof typeof LOSS_CODE;
@@ -45,17 +56,59 @@ function constants(rec: Recorder, kind: LossKind, opts: LossOptions): Record<str
   return { WG: tuningOf(rec.engine).elementwiseWorkgroup, LOSS: LOSS_CODE[kind], SPARSE: opts.sparse ? 1 : 0 };
 }
 
-/** Adds this batch's loss sum, correct count, n and the nonFinite flag into stats (one workgroup, fixed order). */
-function accumulate(rec: Recorder, kind: LossKind, x: Tensor, target: Tensor, stats: Tensor, n: number, c: number, opts: LossOptions): void {
+/** Adds this batch's loss sum, correct count, n and the nonFinite flag into stats (fixed order). */
+function accumulate(rec: Recorder, kind: LossKind | 'accuracy', x: Tensor, target: Tensor, stats: Tensor, n: number, c: number, opts: LossOptions): void {
   if (n === 0) return;
-  rec.dispatch({
-    shader: 'loss',
-    entry: 'accumulate',
-    constants: constants(rec, kind, opts),
-    bindings: [rec.uniform([n, c, opts.gradScale, 0], 'uufu'), x, target, null, null, stats],
-    workgroups: [1],
-    label: `loss.${kind}.stats`,
-  });
+  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
+  const k: LossKind = kind === 'accuracy' ? 'meanSquaredError' : kind;
+  const consts = { ...constants(rec, k, opts), ...(kind === 'accuracy' ? { LOSS: 3 } : {}) };
+  const label = kind === 'accuracy' ? 'loss.accuracy' : `loss.${kind}.stats`;
+  const gradScale = kind === 'accuracy' ? 0 : opts.gradScale;
+  const readBytes = 4 * (n * c + (opts.sparse ? n : n * c));
+  const rowFlops = 4 * n * c; // max/compare, exp, subtract, add per class (roughly)
+  const variant = opts.statsVariant ?? (treeFits(rec, wg, 'loss statistics') ? 'tree' : 'serial');
+  if (variant === 'serial') {
+    rec.dispatch({
+      shader: 'loss',
+      entry: 'accumulate',
+      constants: consts,
+      bindings: [rec.uniform([n, c, gradScale, 0], 'uufu'), x, target, null, null, stats],
+      workgroups: [1],
+      label,
+      // invocation 0 loops over its rows (c classes each), then over the WG partials
+      cost: { variant: 'serial', threads: wg, serial: Math.ceil(n / wg) * c + wg, flops: rowFlops, bytes: readBytes + 32 },
+    });
+    return;
+  }
+  // 'tree': level 1 reduces rows per workgroup of wg, each further level wg partials per workgroup, until one
+  // workgroup is left; that one adds into stats. Partials are vec4 (loss, correct, flag, 0).
+  const tree = Math.log2(wg);
+  let items = n;
+  let input: Tensor | GPUBufferBinding = x;
+  for (let level = 1; ; level++) {
+    const groups = Math.ceil(items / wg);
+    const rows = level === 1;
+    const final = groups === 1;
+    const out = final ? null : rec.scratch(groups * 16, `${label} (level ${level} partials)`);
+    rec.dispatch({
+      shader: 'loss',
+      entry: `${rows ? 'statsRows' : 'statsPartials'}${final ? 'Final' : ''}`,
+      constants: consts,
+      bindings: [rec.uniform([n, c, gradScale, items], 'uufu'), input, rows ? target : null, out, null, final ? stats : null],
+      workgroups: grid1d(rec.engine, groups, 1),
+      label: final && rows ? label : `${label} (level ${level}${final ? ', final' : ''})`,
+      cost: {
+        variant: 'tree',
+        threads: wg,
+        serial: (rows ? c : 1) + tree,
+        flops: rows ? rowFlops : 3 * items,
+        bytes: (rows ? readBytes : 16 * items) + (final ? 32 : 16 * groups),
+      },
+    });
+    if (final) return;
+    input = out!;
+    items = groups;
+  }
 }
 
 function elementGrad(rec: Recorder, kind: LossKind, x: Tensor, target: Tensor, grad: Tensor, n: number, c: number, opts: LossOptions): void {
@@ -68,6 +121,7 @@ function elementGrad(rec: Recorder, kind: LossKind, x: Tensor, target: Tensor, g
     bindings: [rec.uniform([n, c, opts.gradScale, 0], 'uufu'), x, target, null, grad, null],
     workgroups: grid1d(rec.engine, n * c, wg),
     label: `loss.${kind}.grad`,
+    cost: { variant: 'scalar', threads: wg, serial: 1, flops: 4 * n * c, bytes: 4 * (2 * n * c + (opts.sparse ? n : n * c)) },
   });
 }
 
@@ -89,6 +143,14 @@ export function softmaxCrossEntropy(
     bindings: [rec.uniform([n, c, opts.gradScale, 0], 'uufu'), logits, dLogits ? target : null, probs, dLogits, null],
     workgroups: grid1d(rec.engine, n, wg),
     label: 'loss.softmaxCrossEntropy.probs',
+    // one invocation per row, looping over its c classes (max, exp and sum, normalize; the gradient)
+    cost: {
+      variant: 'row',
+      threads: wg,
+      serial: c,
+      flops: (dLogits ? 6 : 4) * n * c,
+      bytes: 4 * (2 * n * c + (dLogits ? n * c + (opts.sparse ? n : n * c) : 0)),
+    },
   });
   if (stats) accumulate(rec, 'softmaxCrossEntropy', logits, target, stats, n, c, opts);
 }
@@ -119,16 +181,8 @@ export function meanSquaredError(
 }
 
 /** Accuracy only (evaluate/predict paths): accumulates the argmax-correct count and n, with a zero loss. */
-export function accuracy(rec: Recorder, pred: Tensor, target: Tensor, stats: Tensor, n: number, c: number, opts: { sparse?: boolean } = {}): void {
-  const o: LossOptions = { gradScale: 0, sparse: opts.sparse };
+export function accuracy(rec: Recorder, pred: Tensor, target: Tensor, stats: Tensor, n: number, c: number, opts: { sparse?: boolean; statsVariant?: StatsVariant } = {}): void {
+  const o: LossOptions = { gradScale: 0, sparse: opts.sparse, statsVariant: opts.statsVariant };
   validate('accuracy', pred, target, [], stats, n, c, o);
-  if (n === 0) return;
-  rec.dispatch({
-    shader: 'loss',
-    entry: 'accumulate',
-    constants: { ...constants(rec, 'meanSquaredError', o), LOSS: 3 },
-    bindings: [rec.uniform([n, c, 0, 0], 'uufu'), pred, target, null, null, stats],
-    workgroups: [1],
-    label: 'loss.accuracy',
-  });
+  accumulate(rec, 'accuracy', pred, target, stats, n, c, o);
 }

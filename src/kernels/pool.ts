@@ -1,6 +1,6 @@
 // 2-D max and average pooling kernels (shaders/pool.wgsl), NHWC. CPU references: src/reference/pool.ts.
 import { ShapeError, shapeStr } from '../errors.js';
-import { grid1d, type Recorder } from '../gpu/recorder.js';
+import { grid1d, type DispatchCost, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { sameOrValid } from './conv2d.js';
 import { tuningOf } from './tuning.js';
@@ -49,7 +49,26 @@ function run(rec: Recorder, entry: string, g: Pool2dGeometry, n: number, binding
   if (n === 0) return;
   const wg = tuningOf(rec.engine).poolWorkgroup;
   const u = rec.uniform([g.batch, g.inH, g.inW, g.c, g.outH, g.outW, g.poolH, g.poolW, g.strideH, g.strideW, g.padTop, g.padLeft, n, 0, 0, 0], 'iiiiiiiiiiiiuuuu');
-  rec.dispatch({ shader: 'pool', entry, constants: { WG: wg }, bindings: [u, ...bindings], workgroups: grid1d(rec.engine, n, wg), label: `pool.${entry}` });
+  rec.dispatch({ shader: 'pool', entry, constants: { WG: wg }, bindings: [u, ...bindings], workgroups: grid1d(rec.engine, n, wg), label: `pool.${entry}`, cost: poolCost(entry, g, wg) });
+}
+
+/**
+ * What a pooling dispatch costs: forward and scatter entries loop over one window per output, the gathers over
+ * the outputs covering one input. Bytes: x or dy, y or dx, and the argmax (max pooling) each once.
+ */
+function poolCost(entry: string, g: Pool2dGeometry, wg: number): DispatchCost {
+  const window = g.poolH * g.poolW;
+  const covering = Math.ceil(g.poolH / g.strideH) * Math.ceil(g.poolW / g.strideW);
+  const gather = entry === 'maxBackward' || entry === 'avgBackward';
+  const max = entry.startsWith('max');
+  const ins = inSize(g), outs = outSize(g);
+  return {
+    variant: entry.endsWith('4') ? 'vec4' : 'scalar',
+    threads: wg,
+    serial: gather ? covering : window,
+    flops: gather ? ins * covering : outs * window,
+    bytes: 4 * (ins + outs + (max ? outs : 0)),
+  };
 }
 
 /** Windows that do not overlap: backward can scatter (one writer per input) instead of gathering. */

@@ -36,8 +36,8 @@ export interface Tuning {
   /** Workgroup size for 1-D elementwise kernels. */
   elementwiseWorkgroup: number;
   /**
-   * Matmul (shaders/matmul.wgsl): the variant (each invocation computes a tile x tile output block, tile 4, 8 or
-   * 16) and the workgroup shape (x along n, y along m). Measured with `bench kernels`.
+   * Matmul (shaders/matmul.wgsl): the variant (a register-blocked tile per invocation, or a workgroup-memory
+   * GEMM) and the workgroup shape (x along n, y along m; a GEMM's own). Measured with `bench kernels`.
    */
   matmul: MatmulChoice;
 }
@@ -51,10 +51,11 @@ export interface MatmulChoice {
 // Defaults when the autotune is off (tests, SHADERFLOW_AUTOTUNE=0). Software adapters (llvmpipe): each storage
 // load costs a per-lane loop, so big register blocks win; tile16 rather than the usually faster tile32x16 because
 // its pipelines compile in ~2 s instead of 5-10 s on llvmpipe (the autotune picks tile32x16 wg 8x8 there:
-// 12.8 ms vs 16.3 ms for tile16 at 512^3). GPUs: a 4x4 block keeps registers low and occupancy high (untuned
-// guess: no GPU was at hand; the autotune times the GPU candidates below).
+// 12.8 ms vs 16.3 ms for tile16 at 512^3). GPUs: the 64x64 workgroup-memory GEMM (256 invocations, 4x4 outputs
+// each; split along K where its tiles alone give too few workgroups); src/kernels/matmul.ts takes the 32x32 one
+// for shapes only it spreads over 256 workgroups, and falls back where an adapter's limits are too small.
 const MATMUL_SOFTWARE: Tuning['matmul'] = { variant: 'tile16', workgroup: [8, 4] };
-const MATMUL_GPU: Tuning['matmul'] = { variant: 'tile4', workgroup: [16, 16] };
+const MATMUL_GPU: Tuning['matmul'] = { variant: 'gemm64x64', workgroup: [16, 16] };
 
 export function chooseTuning(adapter: AdapterReport, limits: GPUSupportedLimits): Tuning {
   const maxInv = limits.maxComputeInvocationsPerWorkgroup;
@@ -87,11 +88,10 @@ export function matmulCandidates(adapterClass: AdapterReport['adapterClass']): M
       { variant: 'tile16x32', workgroup: [8, 4] },
       { variant: 'tile32x16', workgroup: [8, 8] },
     ];
+  // GPUs: only the GEMMs, which split K and so keep every shape's serial loop within the plan rule (the
+  // register-blocked tiles walk all of K); tile4 remains the fallback for adapters too small for either.
   return [
-    { variant: 'tile4', workgroup: [16, 16] },
-    { variant: 'tile4', workgroup: [8, 8] },
-    { variant: 'tile8', workgroup: [8, 8] },
-    { variant: 'tile8', workgroup: [16, 8] },
-    { variant: 'tile16', workgroup: [8, 8] },
+    { variant: 'gemm64x64', workgroup: [16, 16] },
+    { variant: 'gemm32x32', workgroup: [8, 8] },
   ];
 }

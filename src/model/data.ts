@@ -102,6 +102,7 @@ function withTargetRows(source: BatchSource, targets: Tensor, classes: number, w
         bindings: [rec.uniform([n, 0, classes, 0]), { buffer: start, offset: 0, size: 16 }, order, targets, null, null, y],
         workgroups: grid1d(rec.engine, n * classes, wg),
         label: 'gather target rows',
+        cost: { variant: 'scalar', threads: wg, serial: 1, flops: 0, bytes: 8 * n * classes + 4 * n },
       });
     },
     slice: (from, to) => withTargetRows(source.slice(from, to), targets, classes, what, false),
@@ -177,6 +178,7 @@ class FloatSource implements BatchSource {
       bindings: [rec.uniform([n, this.rowSize, this.classes, opts.sparse ? 1 : 0]), { buffer: start, offset: 0, size: 16 }, order, this.src, this.labels, x, y],
       workgroups: grid1d(rec.engine, total, wg),
       label: 'gather float batch',
+      cost: { variant: 'scalar', threads: wg, serial: 1, flops: 0, bytes: 8 * n * this.rowSize + 4 * n * (this.classes + 2) },
     });
   }
 

@@ -352,12 +352,13 @@ export class Sequential {
   }
 
   /** Allocates every per-batch buffer for batches up to `batch` (once per batch size; reused across fits). */
-  private prepare(batch: number): void {
+  private prepare(batch: number, virtual = false): void {
     if (batch <= this.maxBatch && this.xBuf) return;
     const engine = this.engine!;
     this.releaseBatchBuffers();
-    // Every per-batch buffer is [batch, ...a layer's input or output shape]: check them against the device limits first.
-    const limit = bindingLimit(engine);
+    // Every per-batch buffer is [batch, ...a layer's input or output shape]: check them against the device limits
+    // first (placeholders of a dry plan hold no memory, so no limit applies to them).
+    const limit = virtual ? Infinity : bindingLimit(engine);
     for (const l of this.layers) {
       const per = Math.max(shapeSize(l.inputShape), shapeSize(l.outputShape));
       if (batch * per * 4 > limit)
@@ -872,15 +873,24 @@ export class Sequential {
     const engine = this.requireCompiled('plan');
     const n = batchSize;
     if (!Number.isInteger(n) || n < 1) throw new ShapeError(`${this.name}.plan: the batch size must be a whole number >= 1, got ${n}.`);
-    this.prepare(Math.max(n, this.maxBatch));
     const per = this.inputShape.reduce((a, b) => a * b, 1);
     const data = makeBatchSource(engine, { images: new Uint8Array(n * per), shape: imageShape(n, this.inputShape) }, new Uint8Array(n), this.inputShape, this.numClasses, 'plan');
     const order = engine.tensor([n], identityOrder(data));
-    const rec = this.recordTrainStep(data, order, n, true, true);
+    // The batch buffers and scratch of the plan are placeholders (no GPU memory), so a plan can be made for a batch
+    // this adapter could not hold; the real ones are allocated again by the next fit, evaluate or predict.
+    this.releaseBatchBuffers();
     try {
-      return buildPlan(rec.plan(), gpu);
+      return engine.withVirtualBuffers(() => {
+        this.prepare(n, true);
+        const rec = this.recordTrainStep(data, order, n, true, true);
+        try {
+          return buildPlan(rec.plan(), gpu);
+        } finally {
+          rec.dispose();
+        }
+      });
     } finally {
-      rec.dispose();
+      this.releaseBatchBuffers();
       order.dispose();
       data.dispose();
     }

@@ -400,7 +400,7 @@ const ENVIRONMENT = `Environment:
   SHADERFLOW_VERBOSE=1                probe every backend (Dawn's own warnings included) and say what was chosen
   SHADERFLOW_DATA=DIR                 where datasets live (DIR/mnist, DIR/cifar10, ...)
   SHADERFLOW_CACHE=DIR                per-adapter tuning and backend memory (default ~/.cache/shaderflow)
-  SHADERFLOW_AUTOTUNE=0               keep the default kernel tiles (no timing at startup)`;
+  SHADERFLOW_AUTOTUNE=0|1             time kernel candidates per shape before the first step (default: on for GPUs only)`;
 
 function overview(): string {
   const names = [...Object.keys(COMMANDS), 'help [COMMAND]'];

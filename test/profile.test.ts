@@ -37,6 +37,7 @@ describe('model.profile', () => {
       const p = await model.profile(3, { steps: 1, runs: 1 });
       // The entries are the recorded step's plan entries (model.plan lists the same recording): every dispatch.
       expect(p.entries.filter((e) => e.kind === 'dispatch').length).toBe(model.dispatchesPerStep(3));
+      expect(p.entries.map((e) => e.label)).toEqual(model.plan(3).rows.map((r) => r.label)); // what `shaderflow plan` lists
       expect(p.method).toBe(timingMethod(engine));
       for (const e of p.entries) if (e.kind === 'dispatch') expect(Number.isFinite(e.us) && e.us! >= 0, e.label).toBe(true);
       expect(p.sumMs).toBeCloseTo(p.entries.reduce((a, e) => a + (e.us ?? 0), 0) / 1e3, 6);

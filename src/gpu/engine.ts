@@ -313,7 +313,7 @@ export class Engine {
   acquire(bytes: number, kind: 'storage' | 'uniform' = 'storage'): GPUBuffer {
     this.assertAlive('allocating a buffer');
     if (this.virtualDepth > 0) {
-      const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+      const size = sizeClass(Math.max(4, bytes)); // the size a real buffer would get (kernels rely on its slack)
       const usage = kind === 'storage' ? STORAGE_USAGE : UNIFORM_USAGE;
       const placeholder = { size, usage, label: `virtual ${kind}-${size}`, mapState: 'unmapped', destroy() {} } as unknown as GPUBuffer;
       this.virtualSet.add(placeholder);

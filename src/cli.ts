@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { ShaderflowError } from './errors.js';
 import { createEngine, type Engine } from './gpu/engine.js';
 import { historyCharts } from './viz/plot.js';
-import { buildPreset, isPreset, PRESETS, recipeSplit, type PresetName } from './model/presets.js';
+import { buildPreset, PRESETS, recipeSplit } from './model/presets.js';
 import { adam, parseOptimizer, rmsprop, sgd, type OptimizerSpec } from './model/optimizers.js';
 import type { Checkpoint, Sequential } from './model/sequential.js';
 import { loadDataset, type DatasetName, type ImageSet } from './data/loaders.js';
@@ -21,19 +21,10 @@ import { selftestCommand } from './selftest/cli.js';
 import { profileCommand } from './profile-command.js';
 import { finishFolderTraining, folderModelInput, imageCommand, loadTrainingFolder, readClassesFile } from './cli-images.js';
 import { readImage } from './data/image-files.js';
+import { presetArg, wholeArg } from './cli-args.js';
 
-
-function int(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new ShaderflowError(`--${name} must be a whole number >= 0, got "${v}".`);
-  return n;
-}
-
-function presetArg(v: string | undefined): PresetName {
-  if (!v || !isPreset(v)) throw new ShaderflowError(`--preset must be one of ${PRESETS.join(', ')}${v ? `, got "${v}"` : ''}.`);
-  return v;
-}
+/** A whole-number flag of at least 0 (seed, limit, epochs, ...). */
+const int = (v: string | undefined, name: string, dflt: number): number => wholeArg(v, name, dflt, 0);
 
 /** --data DIR must be a folder with something in it; the loader then says which of the dataset's files are missing. */
 async function loadData(name: DatasetName, dir: string | undefined): ReturnType<typeof loadDataset> {
@@ -98,7 +89,7 @@ async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
   const { model, compileArgs, recipe } = buildPreset(preset, { seed, ...(folder && { classes: folder.classes.classNames.length, imageShape: folder.imageShape }) });
   compileArgs.optimizer = optimizerArg(values.optimizer, values.lr, compileArgs.optimizer);
   const epochs = int(values.epochs, 'epochs', recipe.epochs);
-  const batchSize = int(values['batch-size'], 'batch-size', recipe.batchSize);
+  const batchSize = wholeArg(values['batch-size'], 'batch-size', recipe.batchSize);
   const out = resolve(values.out ?? join('runs', `${preset}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   // A folder has no separate test set: its validation subset is evaluated at the end.
   const data = folder ? { train: folder.train, test: folder.validation, classNames: folder.classes.classNames } : await loadData(recipe.dataset, values.data);
@@ -372,7 +363,7 @@ const COMMANDS: Record<string, Command> = {
       preset: { value: 'NAME', help: `${PRESETS.join(' | ')} (required)` },
       'batch-size': { value: 'N', help: 'the batch the step is recorded for (default 128)' },
       'adapter-class': { value: 'software|gpu', help: "the kernel set to profile (default: this adapter's class)" },
-      steps: { value: 'N', help: 'synchronous steps timed for the step time beside the sum' },
+      steps: { value: 'N', help: 'synchronous steps timed for the step time beside the sum (default 5)' },
       json: { help: 'one JSON object per dispatch, then a summary line' },
     },
     examples: ['shaderflow profile --preset mnist-cnn --batch-size 128'],
@@ -384,7 +375,7 @@ const COMMANDS: Record<string, Command> = {
     flags: {
       quick: { help: 'the quick set (one case per kernel family and variant in use; under a minute on llvmpipe)' },
       'adapter-class': { value: 'software|gpu', help: "the kernel set to check (default: this adapter's class)" },
-      json: { help: 'one JSON object per case, then a summary line' },
+      json: { help: 'print the report as one JSON object (adapter, every case, what failed)' },
     },
     examples: ['shaderflow selftest --quick', 'shaderflow selftest --adapter-class gpu --json'],
     run: async (_v, _p, argv) => {
@@ -409,7 +400,7 @@ const ENVIRONMENT = `Environment:
   SHADERFLOW_VERBOSE=1                probe every backend (Dawn's own warnings included) and say what was chosen
   SHADERFLOW_DATA=DIR                 where datasets live (DIR/mnist, DIR/cifar10, ...)
   SHADERFLOW_CACHE=DIR                per-adapter tuning and backend memory (default ~/.cache/shaderflow)
-  SHADERFLOW_AUTOTUNE=0               keep the default kernel tiles (no timing at startup)`;
+  SHADERFLOW_AUTOTUNE=0|1             time kernel candidates per shape before the first step (default: on for GPUs only)`;
 
 function overview(): string {
   const names = [...Object.keys(COMMANDS), 'help [COMMAND]'];

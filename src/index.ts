@@ -2,7 +2,7 @@
 export * from './errors.js';
 export { createEngine, Engine, sizeClass, type EngineOptions, type AdapterReport, type MemoryReport, type AdapterClass, type PipelineSpec } from './gpu/engine.js';
 export { Tensor, shapeSize, type DType } from './gpu/tensor.js';
-export { Recorder, runOnce, grid1d, type Binding, type DispatchSpec, type DispatchCost, type PlanEntry } from './gpu/recorder.js';
+export { Recorder, runOnce, grid1d, type Binding, type DispatchSpec, type DispatchCost, type PlanEntry, type TimingMethod } from './gpu/recorder.js';
 export type { Tuning, MatmulChoice, ConvTile } from './kernels/tuning.js';
 export type { Plan, PlanRow, GpuSpec } from './model/plan.js';
 export type { BackendName } from './gpu/provider.js';
@@ -16,7 +16,7 @@ export { Conv2D, type Conv2DOptions } from './layers/conv2d.js';
 export { MaxPooling2D, MaxPool2D, AveragePooling2D, type Padding, type Pooling2DOptions } from './layers/pooling.js';
 export { Dropout } from './layers/dropout.js';
 export { Activation } from './layers/activation.js';
-export { defineLayer, CustomLayer, wgslBindings, type CustomLayerDefinition, type CustomLayerClass, type CustomKernel, type CustomParam, type CustomDims } from './layers/custom.js';
+export { defineLayer, CustomLayer, wgslBindings, type CustomLayerDefinition, type CustomLayerClass, type CustomKernel, type CustomParam, type CustomDims, type WgslBinding } from './layers/custom.js';
 export { registerLayer, registeredLayer, type SerializableLayerClass } from './layers/registry.js';
 // Numeric gradient and kernel checks (src/check), and the self-test built on them (src/selftest).
 export { checkGradients, centralDifferences, formatGradientFailure, type GradientCheckOptions, type GradientReport, type TensorCheck } from './check/gradients.js';
@@ -26,6 +26,7 @@ export { SELFTEST_CASES, type SelftestCase, type CaseOutcome } from './selftest/
 
 export { Sequential, sequential, type CompileArgs, type FitOptions, type LossName, type Checkpoint, type Checkpointer } from './model/sequential.js';
 export { History, type Callbacks, type Logs } from './model/history.js';
+export type { StepProfile, ProfileEntry } from './model/profile.js';
 /** The optimizers (sgd, adam, rmsprop), their Keras defaults, and their model.json configs. */
 export * as optimizers from './model/optimizers.js';
 export { buildPreset, PRESETS, RECIPES, isPreset, type PresetName, type PresetRecipe, type KerasFigures } from './model/presets.js';

@@ -2,13 +2,12 @@
 // one training step of a preset with its measured time (src/model/profile.ts). Shared by the CLI and the device
 // bundle's benchmark entry point (bench/main.ts `profile`), which carries no CLI.
 import { parseArgs } from 'node:util';
-import { ShaderflowError } from './errors.js';
-import { createEngine, type AdapterClass } from './gpu/engine.js';
-import { buildPreset, isPreset, PRESETS } from './model/presets.js';
+import { adapterClassArg, presetArg, wholeArg } from './cli-args.js';
+import { createEngine } from './gpu/engine.js';
+import { buildPreset } from './model/presets.js';
 import { formatProfile, profileJsonLines } from './model/profile.js';
 
-export const PROFILE_USAGE = 'profile --preset NAME [--batch-size N] [--adapter-class software|gpu] [--steps N] [--json]';
-
+/** Runs `shaderflow profile` on its arguments (flags and help: the profile entry of COMMANDS in src/cli.ts). */
 export async function profileCommand(argv: string[], write: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -21,19 +20,11 @@ export async function profileCommand(argv: string[], write: (s: string) => void 
     },
     strict: true,
   });
-  const preset = values.preset;
-  if (!preset || !isPreset(preset)) throw new ShaderflowError(`--preset must be one of ${PRESETS.join(', ')}${preset ? `, got "${preset}"` : ''}.`);
-  const whole = (v: string | undefined, name: string, dflt: number): number => {
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new ShaderflowError(`--${name} must be a whole number >= 1, got "${v}".`);
-    return n;
-  };
-  const batchSize = whole(values['batch-size'], 'batch-size', 128);
-  const steps = whole(values.steps, 'steps', 5);
-  const cls = values['adapter-class'];
-  if (cls !== undefined && cls !== 'software' && cls !== 'gpu') throw new ShaderflowError(`--adapter-class must be software or gpu, got "${cls}".`);
-  const engine = await createEngine({ adapterClass: cls as AdapterClass | undefined });
+  const preset = presetArg(values.preset);
+  const batchSize = wholeArg(values['batch-size'], 'batch-size', 128);
+  const steps = wholeArg(values.steps, 'steps', 5);
+  const adapterClass = adapterClassArg(values['adapter-class']);
+  const engine = await createEngine({ adapterClass });
   try {
     const { model, compileArgs } = buildPreset(preset, { seed: 1 });
     model.compile(engine, compileArgs);

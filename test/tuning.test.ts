@@ -50,11 +50,14 @@ afterAll(() => {
 });
 
 describe('per-shape autotune', () => {
-  it('is on by default, off with SHADERFLOW_AUTOTUNE=0 or the option, and then times and writes nothing', async () => {
+  it('is on by default on detected GPUs, off on software adapters, SHADERFLOW_AUTOTUNE=0|1 and the option decide; off times and writes nothing', async () => {
     const env = process.env.SHADERFLOW_AUTOTUNE;
     try {
       delete process.env.SHADERFLOW_AUTOTUNE;
       expect(autotuneEnabled()).toBe(true);
+      expect(autotuneEnabled(undefined, false)).toBe(false); // software adapters and forced classes: off by default
+      process.env.SHADERFLOW_AUTOTUNE = '1';
+      expect(autotuneEnabled(undefined, false)).toBe(true);
       process.env.SHADERFLOW_AUTOTUNE = '0';
       expect(autotuneEnabled()).toBe(false);
       expect(autotuneEnabled(true)).toBe(true);

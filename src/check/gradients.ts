@@ -20,6 +20,7 @@ import { compareTensor, describeCheck, sampleIndices, type TensorCheck } from '.
 
 export type { TensorCheck } from './compare.js';
 
+/** Options of checkGradients: engine, input shape and batch, seed, which numeric path, given values, bounds. */
 export interface GradientCheckOptions {
   /** The engine to run on; optional for a compiled model (its own engine). */
   engine?: Engine;
@@ -55,6 +56,7 @@ export interface GradientCheckOptions {
   throwOnFailure?: boolean;
 }
 
+/** What checkGradients found: per input and parameter gradient, how it compares with the numeric one, and overall pass. */
 export interface GradientReport {
   /** The layer or model checked: 'name (ClassName)'. */
   target: string;

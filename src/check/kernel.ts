@@ -7,6 +7,7 @@ import type { Tensor } from '../gpu/tensor.js';
 import { randomUniform } from '../reference/random.js';
 import { compareTensor, describeCheck, type TensorCheck } from './compare.js';
 
+/** One input or output tensor of a checkKernel spec: its shape, dtype and values (or how they are drawn). */
 export interface KernelTensorSpec {
   shape: number[];
   /** Default 'f32'. */
@@ -17,6 +18,7 @@ export interface KernelTensorSpec {
   range?: [number, number];
 }
 
+/** What checkKernel runs: the tensors, how to record the kernel on them, the reference and the allowed error. */
 export interface KernelCheckSpec {
   /** The kernel (family) named in reports: 'matmul', 'conv2d.forward', ... */
   kernel: string;
@@ -38,6 +40,7 @@ export interface KernelCheckSpec {
   floor?: number | Record<string, number>;
 }
 
+/** What checkKernel found: the dispatches that ran and how each compared output matched the reference. */
 export interface KernelReport {
   kernel: string;
   variant: string;
@@ -48,6 +51,7 @@ export interface KernelReport {
   pass: boolean;
 }
 
+/** Options of checkKernel: the input seed, whether to throw on failure, and a test-only corruption switch. */
 export interface KernelCheckOptions {
   /** Seeds the random inputs (default 1). */
   seed?: number;

@@ -19,9 +19,10 @@ export interface EngineOptions {
   /** Ask for a low-power / high-performance adapter where there is a choice. */
   powerPreference?: GPUPowerPreference;
   /**
-   * Time the matmul tile variants once per adapter and keep the fastest (src/gpu/tuning.ts `autotune`; cached on
-   * disk in Node, in memory in a browser). Default on; `false` or env `SHADERFLOW_AUTOTUNE=0` keeps the built-in
-   * defaults (what the tests do, for kernels that do not depend on timings).
+   * Time the candidate kernel variants of each shape when a model's step is first prepared and keep the fastest
+   * (src/kernels/autotune.ts; cached on disk in Node, in memory in a browser). Default: on for an adapter classed
+   * 'gpu' by its own info, off on software adapters and forced classes; env `SHADERFLOW_AUTOTUNE=0|1` overrides
+   * the default (the tests pin 0, for kernels that do not depend on timings).
    */
   autotune?: boolean;
   /**
@@ -31,11 +32,18 @@ export interface EngineOptions {
   adapterClass?: AdapterClass;
 }
 
-/** Whether autotuning is on: the option wins, else `SHADERFLOW_AUTOTUNE=0` (Node) turns it off; default on. */
-export function autotuneEnabled(option?: boolean): boolean {
+/**
+ * Whether kernels may time their candidates: the option wins, then `SHADERFLOW_AUTOTUNE` (0/false/off/no or
+ * 1/true/on/yes); by default only on an adapter classed 'gpu' by its own info. On a software adapter each
+ * candidate costs seconds of shader compilation (minutes for a model's shapes on llvmpipe) and the defaults are
+ * measured there; a forced class times kernels on an adapter they were not chosen for, so it defaults off too.
+ */
+export function autotuneEnabled(option?: boolean, detectedGpu = true): boolean {
   if (option !== undefined) return option;
-  const env = typeof process !== 'undefined' && process.env ? process.env.SHADERFLOW_AUTOTUNE : undefined;
-  return !(env !== undefined && /^(0|false|off|no)$/i.test(env.trim()));
+  const env = typeof process !== 'undefined' && process.env ? process.env.SHADERFLOW_AUTOTUNE?.trim() : undefined;
+  if (env && /^(0|false|off|no)$/i.test(env)) return false;
+  if (env && /^(1|true|on|yes)$/i.test(env)) return true;
+  return detectedGpu;
 }
 
 /** The WebGPU adapter an engine runs on, as Engine.adapter reports it. */
@@ -183,7 +191,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     };
     report.software = report.adapterClass === 'software';
     // Kernel tiles are autotuned per shape when a model's step is first prepared (src/kernels/autotune.ts), not here.
-    const engine = new Engine(device, report, c.gpu, autotuneEnabled(options.autotune));
+    const engine = new Engine(device, report, c.gpu, autotuneEnabled(options.autotune, report.adapterClass === 'gpu' && !forcedClass));
     c.chosen?.(tried); // lets the provider remember which backend works here
     return engine;
   }

@@ -69,6 +69,7 @@ function perElement(rec: Recorder, entry: string, n: number, u: number[], bindin
  */
 export type ReduceVariant = 'serial' | 'tree';
 
+/** Options of columnSum and rowSum: which reduction variant runs. */
 export interface ReduceOptions {
   /** Override the adapter class's choice (tests, benchmarks). */
   variant?: ReduceVariant;

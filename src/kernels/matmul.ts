@@ -40,6 +40,7 @@ export const GEMM_SHAPES: Record<GemmVariant, { workgroup: readonly [number, num
   gemm32x32: { workgroup: [8, 8], bk: 16 },
 };
 
+/** Whether a matmul variant is one of the workgroup-memory GEMMs (GEMM_SHAPES). */
 export const isGemm = (v: MatmulVariant): v is GemmVariant => v in GEMM_SHAPES;
 
 /** Bytes of workgroup memory a GEMM variant stages: two BK-deep tiles with one vec4 of padding per depth row. */
@@ -50,6 +51,7 @@ export function gemmWorkgroupBytes(v: GemmVariant): number {
 
 /** The plan rule every GPU-class dispatch follows (issue 11): workgroups to fill a GPU, and the longest serial loop. */
 export const MIN_WORKGROUPS = 256;
+/** The plan rule's longest serial loop per invocation (issue 11): a GEMM splits K so no slice is deeper. */
 export const MAX_SERIAL = 4096;
 /**
  * Below this many FLOPs a matmul is launch-latency bound: a split would add a second dispatch for nothing, so

@@ -60,6 +60,7 @@ export interface CustomKernel<C> {
   constants?: Record<string, number>;
 }
 
+/** A trainable parameter of a custom layer: its name (bound in WGSL by that name), shape and initializer. */
 export interface CustomParam {
   name: string;
   shape: number[];
@@ -70,6 +71,11 @@ export interface CustomParam {
   fanOut?: number;
 }
 
+/**
+ * What `defineLayer` turns into a layer class: the forward and backward WGSL kernels, the parameters, the buffers
+ * forward saves for backward, the output shape and, optionally, a float64 reference (binding names: see the top of
+ * src/layers/custom.ts). `C` is the layer's config, stored in model.json.
+ */
 export interface CustomLayerDefinition<C extends object> {
   /** The class name in model.json (registerLayer registers it under this name). */
   className: string;
@@ -101,6 +107,7 @@ export interface CustomLayerClass<C extends object> {
   new (options?: Partial<C> & { name?: string; inputShape?: number[] }): CustomLayer<C>;
   readonly className: string;
   readonly definition: CustomLayerDefinition<C>;
+  /** Rebuilds a layer from its model.json config (what the layer registry calls when loading a model). */
   fromConfig(config: Record<string, unknown>, base: { name: string; inputShape?: number[] }): CustomLayer<C>;
 }
 
@@ -108,8 +115,8 @@ const RESERVED = ['x', 'y', 'dy', 'dx', 'dims'];
 
 type Stage = 'forward' | 'backward';
 
-/** A WGSL @group(0) binding as declared in the source. */
-interface WgslBinding {
+/** A WGSL @group(0) binding as declared in the source: slot, variable name, address space, access and 1-based line. */
+export interface WgslBinding {
   binding: number;
   name: string;
   space: string;
@@ -150,6 +157,10 @@ function hash(s: string): string {
 
 const GUARD = 64;
 
+/**
+ * A layer made of a CustomLayerDefinition's WGSL kernels; `defineLayer` returns a subclass of it. Its kernels are
+ * compiled, binding-checked and dry-run in `ready(engine)` (see the top of src/layers/custom.ts).
+ */
 export class CustomLayer<C extends object> extends Layer {
   readonly className: string;
   readonly config: C;
@@ -263,6 +274,7 @@ export class CustomLayer<C extends object> extends Layer {
     return { ...(this.config as Record<string, unknown>) };
   }
 
+  /** The sizes this layer's definition functions (workgroups, uniform, reference) see for a batch of `n`. */
   dims(n: number): CustomDims<C> {
     const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
     return { n, inputShape: [...this.inputShape], outputShape: [...this.outputShape], inSize: size(this.inputShape), outSize: size(this.outputShape), config: this.config };

@@ -3,6 +3,7 @@
 // operation, and the table and JSON lines the CLI and the device bundle print.
 import type { PlanEntry, TimingMethod } from '../gpu/recorder.js';
 
+/** One recorded operation of a profiled step: its plan (variant, workgroups, stated cost) and measured time and rates. */
 export interface ProfileEntry {
   label: string;
   kind: PlanEntry['kind'];
@@ -20,6 +21,7 @@ export interface ProfileEntry {
   share: number | null;
 }
 
+/** The profile of one training step (`model.profile`): the model, adapter, timing method, step time and each operation. */
 export interface StepProfile {
   model: string;
   batchSize: number;

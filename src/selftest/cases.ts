@@ -47,6 +47,7 @@ export interface CaseOutcome {
   variant?: string;
 }
 
+/** One self-test entry: a kernel family × variant (or a layer's gradient check) and how to run it on an engine. */
 export interface SelftestCase {
   /** The kernel family (shaders/NAME.wgsl), or 'gradients' for a layer's numeric gradient check. */
   kernel: string;

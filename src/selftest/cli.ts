@@ -2,27 +2,18 @@
 // adapter. Prints the table (or one JSON object) and returns the exit code: 0 when every check passes, 1 otherwise.
 // env SHADERFLOW_SELFTEST_CORRUPT=KERNEL (test-only) corrupts that kernel family's outputs to prove a failure is named.
 import { parseArgs } from 'node:util';
-import { ShaderflowError } from '../errors.js';
+import { adapterClassArg } from '../cli-args.js';
 import { createEngine } from '../gpu/engine.js';
 import { formatSelftestTable, runSelftest } from './run.js';
 
-export const SELFTEST_USAGE = `shaderflow selftest [--quick] [--adapter-class software|gpu] [--json]
-                                every kernel and layer gradient against float64 references, on this adapter`;
-
+/** Runs `shaderflow selftest` on its arguments (flags and help: the selftest entry of COMMANDS in src/cli.ts); returns the exit code. */
 export async function selftestCommand(args: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { quick: { type: 'boolean' }, 'adapter-class': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { quick: { type: 'boolean' }, 'adapter-class': { type: 'string' }, json: { type: 'boolean' } },
     allowPositionals: false,
   });
-  if (values.help) {
-    out(`${SELFTEST_USAGE}\n`);
-    return 0;
-  }
-  const adapterClass = values['adapter-class'];
-  if (adapterClass !== undefined && adapterClass !== 'software' && adapterClass !== 'gpu')
-    throw new ShaderflowError(`--adapter-class must be software or gpu (the kernel variant set to test), got "${adapterClass}".`);
-  const engine = await createEngine(adapterClass ? { adapterClass } : {});
+  const engine = await createEngine({ adapterClass: adapterClassArg(values['adapter-class']) });
   try {
     const corrupt = process.env.SHADERFLOW_SELFTEST_CORRUPT || undefined;
     const report = await runSelftest(engine, {

@@ -4,6 +4,7 @@ import type { Engine } from '../gpu/engine.js';
 import type { TensorCheck } from '../check/compare.js';
 import { SELFTEST_CASES, type SelftestCase } from './cases.js';
 
+/** One self-test case's result: the kernel (variant, shapes), its worst tensor against its bound, and the time taken. */
 export interface SelftestRow {
   kernel: string;
   variant: string;
@@ -18,6 +19,7 @@ export interface SelftestRow {
   ms: number;
 }
 
+/** A whole self-test run: the adapter, every row, what failed and how long it took. */
 export interface SelftestReport {
   adapter: string;
   quick: boolean;
@@ -28,6 +30,7 @@ export interface SelftestReport {
   seconds: number;
 }
 
+/** Options of runSelftest: quick subset, the cases to run, a progress callback and a test-only corruption switch. */
 export interface SelftestOptions {
   /** Only the cases marked quick (default false). */
   quick?: boolean;

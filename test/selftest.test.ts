@@ -30,7 +30,16 @@ const FAMILIES = ['matmul', 'conv2d', 'pool', 'activation', 'elementwise', 'redu
 describe('the case registry', () => {
   it('covers every kernel family, every matmul variant and every built-in layer, each case named', () => {
     expect([...new Set(SELFTEST_CASES.map((c) => c.kernel))].sort()).toEqual([...FAMILIES].sort());
-    expect(new Set(SELFTEST_CASES.filter((c) => c.kernel === 'matmul').map((c) => c.variant))).toEqual(new Set(['naive', 'tile4', 'tile8', 'tile16', 'tile32x16', 'tile16x32']));
+    expect(new Set(SELFTEST_CASES.filter((c) => c.kernel === 'matmul').map((c) => c.variant))).toEqual(
+      new Set(['naive', 'tile4', 'tile8', 'tile16', 'tile32x16', 'tile16x32', 'gemm64x64', 'gemm32x32']),
+    );
+    const names = SELFTEST_CASES.map((c) => `${c.kernel} ${c.variant} ${c.shapes}`);
+    for (const v of ['gemm64x64', 'gemm32x32']) expect(names).toContain(`matmul ${v} 33x17x300 +bias relu split-K 5x64`);
+    for (const v of ['gemm64x64', 'gemm64x32', 'gemm32x32'])
+      for (const pass of ['forward', 'backwardInput', 'backwardFilter'])
+        expect(names.some((n) => n.startsWith(`conv2d ${pass} ${v}`)), `${pass} ${v}`).toBe(true);
+    for (const v of ['conv2d backwardBias biasChunks', 'reduce columnSum tree (chunked)', 'reduce rowSum tree (chunked)', 'loss softmaxCrossEntropy sparse tree', 'elementwise axpby vec4', 'elementwise scale vec4', 'activation relu.forward vec4', 'optimizer adam vec4', 'finite flagNonFinite vec4'])
+      expect(names.some((n) => n.startsWith(v)), v).toBe(true);
     const layers = SELFTEST_CASES.filter((c) => c.kernel === 'gradients').map((c) => c.variant.split(' ')[0]);
     for (const l of ['Dense', 'Conv2D', 'MaxPooling2D', 'AveragePooling2D', 'Flatten', 'Dropout', 'Activation', 'CNN']) expect(layers).toContain(l);
     for (const c of SELFTEST_CASES) expect(c.shapes.length, `${c.kernel} ${c.variant}`).toBeGreaterThan(0);
@@ -50,6 +59,31 @@ describe('runSelftest', () => {
     expect(r.rows.filter((x) => x.kernel === 'matmul').map((x) => x.variant)).toContain(tuningOf(engine).matmul.variant);
     for (const x of r.rows) expect(x.error, `${x.kernel} ${x.variant}`).toBeLessThanOrEqual(x.bound);
     expect(table).toMatch(/^adapter: .+\n\n\| kernel +\| variant +\| shapes +\| max error \| bound +\| pass \|/);
+  }, 600_000);
+
+  it('--quick under the forced GPU class runs the GEMMs, tree sums and vec4 entries, and they pass', async () => {
+    const gpu = await createEngine({ adapterClass: 'gpu' });
+    try {
+      const r = await runSelftest(gpu, { quick: true });
+      const failing = r.rows.filter((x) => !x.pass).map((x) => `${x.kernel} ${x.variant}: ${x.failure ?? `${x.error} > ${x.bound} (${x.tensor})`}`);
+      expect(failing, failing.join('\n')).toEqual([]);
+      expect([...new Set(r.rows.map((x) => x.kernel))].sort()).toEqual([...FAMILIES].sort());
+      const rows = r.rows.map((x) => `${x.kernel} ${x.variant} ${x.shapes}`);
+      const has = (prefix: string) => expect(rows.some((x) => x.startsWith(prefix)), prefix).toBe(true);
+      for (const v of ['gemm64x64', 'gemm32x32']) {
+        has(`matmul ${v} 33x17x127`);
+        has(`matmul ${v} 33x17x300 +bias relu split-K 5x64`);
+      }
+      for (const v of ['gemm64x64', 'gemm64x32', 'gemm32x32']) for (const pass of ['forward', 'backwardInput', 'backwardFilter']) has(`conv2d ${pass} ${v}`);
+      for (const v of ['conv2d backwardBias biasChunks', 'reduce columnSum tree (chunked)', 'reduce rowSum tree (chunked)', 'loss softmaxCrossEntropy sparse tree 300x10', 'loss meanSquaredError tree'])
+        has(v);
+      for (const v of ['elementwise axpby vec4', 'elementwise scale vec4', 'activation tanh.backward vec4', 'optimizer sgd vec4', 'optimizer adam vec4', 'optimizer rmsprop vec4', 'finite flagNonFinite vec4']) has(v);
+      // what this class does not train with stays out of --quick: the software tiles and scalar arena updates
+      expect(rows.filter((x) => /^matmul (tile|naive)/.test(x)).map((x) => x.split(' ')[1])).toEqual(['naive']);
+      expect(rows.filter((x) => /^(conv2d (forward|backwardInput|backwardFilter) [0-9]|optimizer \S+ \d|finite flagNonFinite \d|reduce \w+Sum \d|conv2d backwardBias biasPartial)/.test(x))).toEqual([]);
+    } finally {
+      gpu.dispose();
+    }
   }, 600_000);
 
   it('a case that throws is a failing row with the message, not an exception', async () => {
@@ -77,6 +111,17 @@ describe('shaderflow selftest (command line)', () => {
     expect(r.stdout).toMatch(/\| matmul +\| naive +\|.*\| FAIL \|/);
     expect(r.stdout).toMatch(/checks FAIL: matmul \(naive\), matmul \(\w+\) \(/);
     expect(r.stdout).not.toMatch(/\| (conv2d|pool|gradients) .*FAIL/);
+  }, 600_000);
+
+  it('under the GPU class, a corrupted matmul fails every GEMM case, naming it', async () => {
+    const r = await cli(['selftest', '--quick', '--json', '--adapter-class', 'gpu'], { SHADERFLOW_SELFTEST_CORRUPT: 'matmul' });
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as SelftestReport;
+    expect(report.adapter).toMatch(/gpu class/);
+    expect(new Set(report.failed)).toEqual(new Set(['matmul (naive)', 'matmul (gemm64x64)', 'matmul (gemm32x32)']));
+    const bad = report.rows.filter((x) => !x.pass);
+    expect(bad.map((x) => x.shapes)).toContain('33x17x300 +bias relu split-K 5x64');
+    expect(bad.length).toBe(report.rows.filter((x) => x.kernel === 'matmul').length);
   }, 600_000);
 
   it('--json is one report; family:variant corrupts just that variant', async () => {

@@ -2,6 +2,7 @@
 // CPU references: src/reference/elementwise.ts.
 import { ShapeError, shapeStr } from '../errors.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
+import type { Engine } from '../gpu/engine.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { tuningOf } from './tuning.js';
 
@@ -21,7 +22,12 @@ export interface ElementwiseOptions {
  */
 export function useVec4(rec: Recorder, n: number, forced?: boolean): boolean {
   if (n % 4 !== 0) return false;
-  return forced ?? rec.engine.adapter.adapterClass === 'gpu';
+  return forced ?? classUsesVec4(rec.engine);
+}
+
+/** Whether this engine's adapter class runs the vec4 entries where the size allows (the GPU class). */
+export function classUsesVec4(engine: Engine): boolean {
+  return engine.adapter.adapterClass === 'gpu';
 }
 
 /** out = alpha * a + beta * b (out may alias a or b). */
@@ -97,9 +103,19 @@ function reduceVariant(rec: Recorder, wg: number, opts: ReduceOptions): ReduceVa
  */
 export function treeFits(rec: Recorder, wg: number, what: string): boolean {
   if (rec.engine.adapter.adapterClass !== 'gpu') return false;
-  if ((wg & (wg - 1)) === 0) return true;
+  if (treeWorkgroupFits(wg)) return true;
   rec.engine.noteFallback(`${what}: serial sums instead of workgroup trees (workgroup size ${wg} is not a power of two)`);
   return false;
+}
+
+/** Whether the tree kernels can run on a workgroup of `wg` invocations: a power of two (lanes pair by halves). */
+export function treeWorkgroupFits(wg: number): boolean {
+  return (wg & (wg - 1)) === 0;
+}
+
+/** Whether this engine's column/row sums and loss statistics run the trees by default (treeFits, without the note). */
+export function classUsesTree(engine: Engine): boolean {
+  return engine.adapter.adapterClass === 'gpu' && treeWorkgroupFits(tuningOf(engine).elementwiseWorkgroup);
 }
 
 /**

@@ -9,15 +9,16 @@ import { checkGradients, type TensorCheck } from '../check/gradients.js';
 import { checkKernel, type KernelCheckSpec } from '../check/kernel.js';
 import { activationBackward, activationForward } from '../kernels/activation.js';
 import {
-  conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, type Conv2dGeometry,
+  biasLanes, CONV_GEMM, conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, fitFilterRows,
+  pickConvGemm, type Conv2dGeometry, type ConvBiasVariant, type ConvGemmVariant, type ConvKernel,
 } from '../kernels/conv2d.js';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout.js';
-import { axpby, columnSum, REDUCE_CHUNK, rowSum, scale } from '../kernels/elementwise.js';
+import { axpby, classUsesTree, classUsesVec4, columnSum, REDUCE_CHUNK, rowSum, scale, TREE_CHUNK, treeWorkgroupFits, type ReduceVariant } from '../kernels/elementwise.js';
 import { flagNonFinite } from '../kernels/finite.js';
 import { initialize, initializerPlan } from '../kernels/initializer.js';
-import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy } from '../kernels/loss.js';
-import { matmul, MATMUL_TILE, type MatmulVariant } from '../kernels/matmul.js';
-import { tuningOf } from '../kernels/tuning.js';
+import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy, type StatsVariant } from '../kernels/loss.js';
+import { fitMatmulChoice, GEMM_SHAPES, isGemm, matmul, MATMUL_TILE, type MatmulVariant } from '../kernels/matmul.js';
+import { matmulCandidates, tuningOf, type MatmulChoice } from '../kernels/tuning.js';
 import { adamStep, rmspropStep, sgdStep } from '../kernels/optimizer.js';
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward, pool2dGeometry, type Pool2dGeometry } from '../kernels/pool.js';
 import { DeviceDataset, cpuGather } from '../data/device.js';
@@ -66,6 +67,14 @@ export interface SelftestCase {
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const sqrt = Math.sqrt;
 
+/**
+ * --quick for a variant the adapter class may or may not run by default: quick (for a shape marked quick) on
+ * engines whose class runs `variant` (vec4 entries, workgroup trees), so --quick checks what this adapter trains with.
+ */
+const whereClassRuns = (quick: boolean, runs: boolean, classDefault: (engine: Engine) => boolean): SelftestCase['quick'] =>
+  quick ? (engine) => runs === classDefault(engine) : false;
+const treeAvailable = (engine: Engine) => treeWorkgroupFits(tuningOf(engine).elementwiseWorkgroup);
+
 /** A case around one checkKernel spec (the variant shown is the spec's, or the entry points that ran). */
 function kernelCase(kernel: string, variant: string, shapes: string, quick: SelftestCase['quick'], spec: () => Omit<KernelCheckSpec, 'kernel' | 'variant' | 'shapes'>, entryVariant = false): SelftestCase {
   return {
@@ -97,14 +106,26 @@ function kernelCase(kernel: string, variant: string, shapes: string, quick: Self
 
 // ------------------------------------------------------------------ matmul: every tile variant
 
-function matmulCase(variant: MatmulVariant, m: number, n: number, k: number, o: { transA?: boolean; transB?: boolean; bias?: boolean; relu?: boolean; accumulate?: boolean }, quick: SelftestCase['quick']): SelftestCase {
-  const flags = [o.transA && 'Aᵀ', o.transB && 'Bᵀ', o.bias && '+bias', o.relu && 'relu', o.accumulate && '+=out'].filter(Boolean).join(' ');
+interface MatmulCaseOptions {
+  transA?: boolean;
+  transB?: boolean;
+  bias?: boolean;
+  relu?: boolean;
+  accumulate?: boolean;
+  /** GEMM variants: depths per split-K slice (0: no split), as matmul's `splitK`. */
+  splitK?: number;
+}
+
+function matmulCase(variant: MatmulVariant, m: number, n: number, k: number, o: MatmulCaseOptions, quick: SelftestCase['quick']): SelftestCase {
+  const split = o.splitK ? `split-K ${Math.ceil(k / o.splitK)}x${o.splitK}` : '';
+  const flags = [o.transA && 'Aᵀ', o.transB && 'Bᵀ', o.bias && '+bias', o.relu && 'relu', o.accumulate && '+=out', split].filter(Boolean).join(' ');
   const c = kernelCase('matmul', variant, `${m}x${n}x${k}${flags ? ` ${flags}` : ''}`, quick, () => ({
     inputs: { a: { shape: o.transA ? [k, m] : [m, k] }, b: { shape: o.transB ? [n, k] : [k, n] }, bias: { shape: [n] } },
     outputs: { out: o.accumulate ? { shape: [m, n], data: randomUniform(m * n, 99) } : { shape: [m, n] } },
     record: (rec, t) =>
       matmul(rec, t.a!, t.b!, t.out!, m, n, k, {
         transA: o.transA, transB: o.transB, bias: o.bias ? t.bias : undefined, activation: o.relu ? 'relu' : 'linear', accumulate: o.accumulate, variant,
+        splitK: isGemm(variant) ? (o.splitK ?? 0) : undefined,
       }),
     reference: (v) => ({
       out: matmulRef(v.a!, v.b!, m, n, k, { transA: o.transA, transB: o.transB, bias: o.bias ? v.bias : undefined, activation: o.relu ? 'relu' : 'linear', accumulateInto: o.accumulate ? v.out : undefined }),
@@ -112,19 +133,36 @@ function matmulCase(variant: MatmulVariant, m: number, n: number, k: number, o: 
     // a k-term float32 dot product of values in [-1, 1]: rounding scales with sqrt(k) (test/matmul.test.ts)
     floor: Math.max(1, sqrt(k)),
   }));
-  c.available = (engine) => {
-    const [x, y] = tuningOf(engine).matmul.workgroup;
-    return x * y <= engine.limits.maxComputeInvocationsPerWorkgroup;
-  };
+  // Only where matmul would run this variant, not a fallback (a GEMM needs its workgroup and workgroup storage).
+  c.available = (engine) => fitMatmulChoice(matmulWanted(engine, variant), engine.limits).choice.variant === variant;
   return c;
 }
 
-// --quick: the naive reference variant and the tile this adapter trains with (each big register tile costs llvmpipe
-// tens of seconds to compile the first time); the full run: every variant, transposed and accumulating too.
+/** What matmul asks for when given `variant` (a GEMM on its own workgroup, a tile on the tuned one). */
+function matmulWanted(engine: Engine, variant: MatmulVariant): MatmulChoice {
+  return { variant, workgroup: isGemm(variant) ? [...GEMM_SHAPES[variant].workgroup] : tuningOf(engine).matmul.workgroup };
+}
+
+/**
+ * The matmul variants this engine trains with: the class's tuned tile (software), or every GEMM the autotune
+ * picks from by shape (GPU), each after the fallback its adapter's limits force.
+ */
+function trainedMatmulVariants(engine: Engine): MatmulVariant[] {
+  const t = tuningOf(engine).matmul;
+  const wanted = isGemm(t.variant) ? matmulCandidates(engine.adapter.adapterClass) : [t];
+  return wanted.map((c) => fitMatmulChoice(c, engine.limits).choice.variant);
+}
+
+// --quick: the naive reference variant and the variants this adapter trains with (each big register tile costs
+// llvmpipe tens of seconds to compile the first time); the full run: every variant, transposed and accumulating
+// too. The GEMMs add split-K cases (K over several slices, summed in order by splitKSum with the epilogue).
+const trainedMatmul = (v: MatmulVariant) => (engine: Engine) => v === 'naive' || trainedMatmulVariants(engine).includes(v);
 const MATMUL_CASES: SelftestCase[] = (Object.keys(MATMUL_TILE) as MatmulVariant[]).flatMap((v) => [
-  matmulCase(v, 33, 17, 127, { bias: true, relu: true }, (engine) => v === 'naive' || v === tuningOf(engine).matmul.variant),
-  matmulCase(v, 7, 33, 65, { transA: true }, false),
+  matmulCase(v, 33, 17, 127, { bias: true, relu: true }, trainedMatmul(v)),
+  ...(isGemm(v) ? [matmulCase(v, 33, 17, 300, { bias: true, relu: true, splitK: 64 }, trainedMatmul(v))] : []),
+  matmulCase(v, 7, 33, 65, { transA: true, splitK: isGemm(v) ? 16 : undefined }, false),
   matmulCase(v, 37, 257, 9, { transB: true, accumulate: true }, false),
+  ...(isGemm(v) ? [matmulCase(v, 37, 257, 300, { transB: true, accumulate: true, splitK: 128 }, false)] : []),
 ]);
 
 // ------------------------------------------------------------------ conv2d: each entry point (chosen by shape)
@@ -136,33 +174,62 @@ function geometry([b, h, w, ci, co, k, s, pad]: ConvShape): Conv2dGeometry {
 }
 const convShapes = (c: ConvShape) => `${c[0]}x${c[1]}x${c[2]}x${c[3]} -> ${c[4]}, ${c[5]}x${c[5]} /${c[6]} ${c[7]}`;
 
-function convCases(c: ConvShape, quick: boolean, naive = false): SelftestCase[] {
+/** The conv kernels a case runs: the register-blocked tiles (software class) or one implicit-GEMM tile (GPU class). */
+type ConvKernelSet = 'tiles' | ConvGemmVariant;
+
+/**
+ * The conv kernel sets this engine trains with: the implicit-GEMM tiles where its class uses them (the autotune
+ * picks among all three by shape), each after pickConvGemm's fallback for this adapter's limits; else the tiles.
+ */
+function trainedConvKernels(engine: Engine): ConvKernelSet[] {
+  if (!tuningOf(engine).conv2d.implicitGemm) return ['tiles'];
+  return (Object.keys(CONV_GEMM) as ConvGemmVariant[]).map((v) => pickConvGemm(engine.limits, v).variant ?? 'tiles');
+}
+
+const trainedConv = (set: ConvKernelSet, quick: boolean): SelftestCase['quick'] => (quick ? (engine) => trainedConvKernels(engine).includes(set) : false);
+
+/**
+ * forward, backwardInput and backwardFilter of one shape, in one kernel set (explicitly, whatever the class
+ * default): 'tiles' shows the entry point that ran (chosen by shape); a GEMM tile's backward filter is always split
+ * along K here (few output tiles) and summed in slice order by reduceGroups. `naive`: the naive forward too.
+ */
+function convCases(c: ConvShape, quick: boolean, set: ConvKernelSet = 'tiles', naive = false): SelftestCase[] {
   const g = geometry(c);
   const xs = [g.batch, g.inH, g.inW, g.inC], ws = [g.kH, g.kW, g.inC, g.outC], ys = [g.batch, g.outH, g.outW, g.outC];
   const s = convShapes(c);
+  const tiles = set === 'tiles';
+  const name = (pass: string) => (tiles ? pass : `${pass} ${set}${pass === 'backwardFilter' ? ' split-K' : ''}`);
+  const kernel = (engine: Engine, pass: 'forward' | 'backwardInput' | 'backwardFilter'): ConvKernel => {
+    if (!tiles) return set;
+    const t = tuningOf(engine).conv2d[pass];
+    return pass === 'backwardFilter' ? fitFilterRows(t, g.kH * g.kW * g.inC) : t; // as the class default does
+  };
+  const q = trainedConv(set, quick);
   const cases = [
-    kernelCase('conv2d', 'forward', s, quick, () => ({
+    kernelCase('conv2d', name('forward'), s, q, () => ({
       inputs: { x: { shape: xs }, w: { shape: ws }, bias: { shape: [g.outC] } },
       outputs: { y: { shape: ys } },
-      record: (rec, t) => conv2dForward(rec, t.x!, t.w!, t.bias!, t.y!, g, 'relu'),
+      record: (rec, t) => conv2dForward(rec, t.x!, t.w!, t.bias!, t.y!, g, 'relu', kernel(rec.engine, 'forward')),
       reference: (v) => ({ y: conv2dForwardRef(v.x!, v.w!, v.bias!, g, 'relu') }),
       floor: sqrt(g.kH * g.kW * g.inC),
-    }), true),
-    kernelCase('conv2d', 'backwardInput', s, quick, () => ({
+    }), tiles),
+    kernelCase('conv2d', name('backwardInput'), s, q, () => ({
       inputs: { dy: { shape: ys }, w: { shape: ws } },
       outputs: { dx: { shape: xs } },
-      record: (rec, t) => conv2dBackwardInput(rec, t.dy!, t.w!, t.dx!, g),
+      record: (rec, t) => conv2dBackwardInput(rec, t.dy!, t.w!, t.dx!, g, kernel(rec.engine, 'backwardInput')),
       reference: (v) => ({ dx: conv2dBackwardInputRef(v.dy!, v.w!, g) }),
       floor: sqrt(g.kH * g.kW * g.outC),
-    }), true),
-    kernelCase('conv2d', 'backwardFilter', s, quick, () => ({
+    }), tiles),
+    kernelCase('conv2d', name('backwardFilter'), s, q, () => ({
       inputs: { x: { shape: xs }, dy: { shape: ys } },
       outputs: { dw: { shape: ws } },
-      record: (rec, t) => conv2dBackwardFilter(rec, t.x!, t.dy!, t.dw!, g),
+      record: (rec, t) => conv2dBackwardFilter(rec, t.x!, t.dy!, t.dw!, g, kernel(rec.engine, 'backwardFilter')),
       reference: (v) => ({ dw: conv2dBackwardFilterRef(v.x!, v.dy!, g) }),
       floor: sqrt(g.batch * g.outH * g.outW),
-    }), true),
+    }), tiles),
   ];
+  // a GEMM tile runs only where it fits (else conv2d would fall back to a smaller one, or the tiles)
+  if (!tiles) for (const x of cases) x.available = (engine) => pickConvGemm(engine.limits, set).variant === set;
   if (naive)
     cases.push(
       kernelCase('conv2d', 'forwardNaive', s, quick, () => ({
@@ -172,24 +239,49 @@ function convCases(c: ConvShape, quick: boolean, naive = false): SelftestCase[] 
         reference: (v) => ({ y: conv2dForwardRef(v.x!, v.w!, v.bias!, g, 'linear') }),
         floor: sqrt(g.kH * g.kW * g.inC),
       }), true),
-      kernelCase('conv2d', 'backwardBias', s, quick, () => ({
-        inputs: { dy: { shape: ys } },
-        outputs: { db: { shape: [g.outC] } },
-        record: (rec, t) => conv2dBackwardBias(rec, t.dy!, t.db!, g),
-        reference: (v) => ({ db: conv2dBackwardBiasRef(v.dy!, g) }),
-        floor: sqrt(g.batch * g.outH * g.outW),
-      }), true),
     );
   return cases;
 }
 
+/** The bias gradient in one variant: biasPartial (software class) or biasChunks (GPU class, tree per chunk). */
+function convBiasCase(c: ConvShape, variant: ConvBiasVariant, quick: boolean): SelftestCase {
+  const g = geometry(c);
+  const ys = [g.batch, g.outH, g.outW, g.outC];
+  const chunks = variant === 'biasChunks';
+  const classRuns = (engine: Engine) => chunks === (tuningOf(engine).conv2d.implicitGemm && biasLanes(engine.limits) > 0);
+  const x = kernelCase('conv2d', `backwardBias ${variant}`, convShapes(c), quick ? classRuns : false, () => ({
+    inputs: { dy: { shape: ys } },
+    outputs: { db: { shape: [g.outC] } },
+    record: (rec, t) => conv2dBackwardBias(rec, t.dy!, t.db!, g, variant),
+    reference: (v) => ({ db: conv2dBackwardBiasRef(v.dy!, g) }),
+    floor: sqrt(g.batch * g.outH * g.outW),
+  }));
+  if (chunks) x.available = (engine) => biasLanes(engine.limits) > 0;
+  return x;
+}
+
+const CONV_GEMMS = Object.keys(CONV_GEMM) as ConvGemmVariant[];
 const CONV_CASES: SelftestCase[] = [
-  ...convCases([3, 5, 7, 3, 5, 3, 1, 'same'], true, true), // scalar entries
+  ...convCases([3, 5, 7, 3, 5, 3, 1, 'same'], true, 'tiles', true), // scalar entries
   ...convCases([2, 5, 7, 4, 8, 3, 1, 'same'], true), // vec4 forward/backwardInput
   ...convCases([2, 5, 6, 16, 12, 3, 1, 'same'], true), // aligned (vec4) backward-filter
   ...convCases([1, 7, 5, 3, 8, 5, 2, 'valid'], false),
   ...convCases([3, 5, 7, 5, 9, 2, 2, 'same'], false), // asymmetric 'same' padding
   ...convCases([1, 9, 9, 2, 33, 3, 2, 'valid'], false),
+  // implicit GEMMs, every tile: odd N (scalar B loads) and N % 4 = 0 (vec4 B) in --quick; strides, asymmetric
+  // padding, N over one tile, and a forward whose K (3*3*460) takes two passes in the full run
+  ...CONV_GEMMS.flatMap((v) => [
+    ...convCases([3, 5, 7, 3, 5, 3, 1, 'same'], true, v),
+    ...convCases([2, 5, 7, 4, 8, 3, 1, 'same'], true, v),
+    ...convCases([1, 7, 5, 3, 8, 5, 2, 'valid'], false, v),
+    ...convCases([3, 5, 7, 5, 9, 2, 2, 'same'], false, v),
+    ...convCases([1, 9, 9, 2, 33, 3, 2, 'valid'], false, v),
+    ...convCases([1, 3, 3, 460, 5, 3, 1, 'same'], false, v),
+  ]),
+  convBiasCase([3, 5, 7, 3, 5, 3, 1, 'same'], 'biasPartial', true),
+  convBiasCase([3, 23, 17, 2, 37, 3, 1, 'same'], 'biasPartial', false),
+  convBiasCase([3, 5, 7, 3, 5, 3, 1, 'same'], 'biasChunks', false),
+  convBiasCase([3, 23, 17, 2, 37, 3, 1, 'same'], 'biasChunks', true), // 1173 rows: two chunks, two channel blocks
 ];
 
 // ------------------------------------------------------------------ pooling
@@ -241,22 +333,29 @@ const POOL_CASES: SelftestCase[] = [
 // ------------------------------------------------------------------ activations
 
 const ACTIVATIONS: ActivationName[] = ['relu', 'sigmoid', 'tanh', 'softmax'];
-function activationCases(rows: number, cols: number, quick: boolean): SelftestCase[] {
+/**
+ * Every activation's forward and backward: the scalar entries (any size; the GPU class runs them where rows x cols
+ * is not a multiple of 4, so they are quick on every class), or `vec4` (the GPU class's entries; no softmax, which
+ * is per row either way).
+ */
+function activationCases(rows: number, cols: number, quick: boolean, vec4 = false): SelftestCase[] {
   const s = `${rows}x${cols}`;
-  return ACTIVATIONS.flatMap((kind) => [
-    kernelCase('activation', `${kind}.forward`, s, quick, () => ({
+  const q = vec4 ? whereClassRuns(quick, true, classUsesVec4) : quick;
+  const v = vec4 ? ' vec4' : '';
+  return ACTIVATIONS.filter((kind) => !vec4 || kind !== 'softmax').flatMap((kind) => [
+    kernelCase('activation', `${kind}.forward${v}`, s, q, () => ({
       inputs: { x: { shape: [rows, cols], range: [-4, 4] } },
       outputs: { y: { shape: [rows, cols] } },
-      record: (rec, t) => activationForward(rec, kind, t.x!, t.y!, rows, cols),
+      record: (rec, t) => activationForward(rec, kind, t.x!, t.y!, rows, cols, { vec4 }),
       reference: (v) => ({ y: activationForwardRef(kind, v.x!, rows, cols) }),
       rtol: 2e-6,
     })),
-    kernelCase('activation', `${kind}.backward`, s, quick, () => {
+    kernelCase('activation', `${kind}.backward${v}`, s, q, () => {
       const y = Float32Array.from(activationForwardRef(kind, randomUniform(rows * cols, 43, -4, 4), rows, cols));
       return {
         inputs: { y: { shape: [rows, cols], data: y }, dy: { shape: [rows, cols] } },
         outputs: { dx: { shape: [rows, cols] } },
-        record: (rec, t) => activationBackward(rec, kind, t.y!, t.dy!, t.dx!, rows, cols),
+        record: (rec, t) => activationBackward(rec, kind, t.y!, t.dy!, t.dx!, rows, cols, { vec4 }),
         reference: (v) => ({ dx: activationBackwardRef(kind, v.y!, v.dy!, rows, cols) }),
         rtol: 2e-6,
       };
@@ -266,48 +365,65 @@ function activationCases(rows: number, cols: number, quick: boolean): SelftestCa
 
 // ------------------------------------------------------------------ elementwise and reductions
 
-function elementwiseCases(n: number, rows: number, cols: number, quick: boolean): SelftestCase[] {
-  return [
-    kernelCase('elementwise', 'axpby', `${n}`, quick, () => ({
-      inputs: { a: { shape: [n] }, b: { shape: [n] } },
-      outputs: { out: { shape: [n] } },
-      record: (rec, t) => axpby(rec, t.a!, t.b!, t.out!, 0.75, -1.5),
-      reference: (v) => ({ out: axpbyRef(v.a!, v.b!, 0.75, -1.5) }),
-      rtol: 1e-6,
-    })),
-    kernelCase('elementwise', 'scale', `${n}`, quick, () => ({
-      inputs: { a: { shape: [n] } },
-      outputs: { out: { shape: [n] } },
-      record: (rec, t) => scale(rec, t.a!, t.out!, -3.25),
-      reference: (v) => ({ out: Float64Array.from(v.a!, (x) => -3.25 * x) }),
-      rtol: 1e-6,
-    })),
-    kernelCase('reduce', rows > REDUCE_CHUNK ? 'columnSum (chunked)' : 'columnSum', `${rows}x${cols}`, quick, () => ({
+/**
+ * axpby and scale in the scalar or `vec4` entries (n a multiple of 4), and column and row sums in the serial or
+ * tree variant (chunked past REDUCE_CHUNK or TREE_CHUNK terms). The software class runs scalar + serial, the GPU
+ * class vec4 + tree; each variant is quick where the class runs it.
+ */
+function elementwiseCases(n: number, rows: number, cols: number, quick: boolean, o: { vec4: boolean; reduce: ReduceVariant } = { vec4: false, reduce: 'serial' }): SelftestCase[] {
+  const { vec4, reduce } = o;
+  const tree = reduce === 'tree';
+  const qv = whereClassRuns(quick, vec4, classUsesVec4);
+  const qr = whereClassRuns(quick, tree, classUsesTree);
+  const v = vec4 ? ' vec4' : '';
+  const r = `${tree ? ' tree' : ''}${rows > (tree ? TREE_CHUNK : REDUCE_CHUNK) ? ' (chunked)' : ''}`;
+  const sums = [
+    kernelCase('reduce', `columnSum${r}`, `${rows}x${cols}`, qr, () => ({
       inputs: { x: { shape: [rows, cols] } },
       outputs: { out: { shape: [cols] } },
-      record: (rec, t) => columnSum(rec, t.x!, rows, cols, t.out!),
+      record: (rec, t) => columnSum(rec, t.x!, rows, cols, t.out!, false, { variant: reduce }),
       reference: (v) => ({ out: columnSumRef(v.x!, rows, cols) }),
       floor: sqrt(rows),
     })),
-    kernelCase('reduce', 'rowSum', `${cols}x${rows}`, quick, () => ({
+    kernelCase('reduce', `rowSum${r}`, `${cols}x${rows}`, qr, () => ({
       inputs: { x: { shape: [cols, rows] } },
       outputs: { out: { shape: [cols] } },
-      record: (rec, t) => rowSum(rec, t.x!, cols, rows, t.out!),
+      record: (rec, t) => rowSum(rec, t.x!, cols, rows, t.out!, false, { variant: reduce }),
       reference: (v) => ({ out: rowSumRef(v.x!, cols, rows) }),
       floor: sqrt(rows),
     })),
+  ];
+  if (tree) for (const c of sums) c.available = treeAvailable;
+  return [
+    kernelCase('elementwise', `axpby${v}`, `${n}`, qv, () => ({
+      inputs: { a: { shape: [n] }, b: { shape: [n] } },
+      outputs: { out: { shape: [n] } },
+      record: (rec, t) => axpby(rec, t.a!, t.b!, t.out!, 0.75, -1.5, { vec4 }),
+      reference: (v) => ({ out: axpbyRef(v.a!, v.b!, 0.75, -1.5) }),
+      rtol: 1e-6,
+    })),
+    kernelCase('elementwise', `scale${v}`, `${n}`, qv, () => ({
+      inputs: { a: { shape: [n] } },
+      outputs: { out: { shape: [n] } },
+      record: (rec, t) => scale(rec, t.a!, t.out!, -3.25, { vec4 }),
+      reference: (v) => ({ out: Float64Array.from(v.a!, (x) => -3.25 * x) }),
+      rtol: 1e-6,
+    })),
+    ...sums,
   ];
 }
 
 // ------------------------------------------------------------------ losses
 
-function lossCase(kind: LossKindRef, n: number, c: number, sparse: boolean, quick: boolean): SelftestCase {
+/** One loss kernel with its statistics summed 'serial' (software class) or by 'tree' (GPU class; levels past WG rows). */
+function lossCase(kind: LossKindRef, n: number, c: number, sparse: boolean, quick: boolean, statsVariant: StatsVariant = 'serial'): SelftestCase {
   const r = mulberry32(n * c);
   const labels = Uint32Array.from({ length: n }, () => Math.floor(r() * c));
   const onehot = new Float32Array(n * c);
   labels.forEach((k, i) => (onehot[i * c + k] = 1));
   const probsIn = kind === 'crossEntropyFromProbs';
-  return kernelCase('loss', `${kind}${sparse ? ' sparse' : ''}`, `${n}x${c}`, quick, () => ({
+  const tree = statsVariant === 'tree';
+  const x = kernelCase('loss', `${kind}${sparse ? ' sparse' : ''}${tree ? ' tree' : ''}`, `${n}x${c}`, whereClassRuns(quick, tree, classUsesTree), () => ({
     inputs: {
       x: probsIn ? { shape: [n, c], data: Float32Array.from(activationForwardRef('softmax', randomUniform(n * c, 47, -3, 3), n, c)) } : { shape: [n, c], range: [-3, 3] },
       target: sparse ? { shape: [n], dtype: 'u32', data: labels } : { shape: [n, c], data: onehot },
@@ -318,7 +434,7 @@ function lossCase(kind: LossKindRef, n: number, c: number, sparse: boolean, quic
       ...(kind === 'softmaxCrossEntropy' ? { probs: { shape: [n, c] } } : {}),
     },
     record: (rec, t) => {
-      const o = { gradScale: 1 / n, sparse };
+      const o = { gradScale: 1 / n, sparse, statsVariant };
       if (kind === 'softmaxCrossEntropy') softmaxCrossEntropy(rec, t.x!, t.target!, t.probs!, t.grad!, t.stats!, n, c, o);
       else if (kind === 'crossEntropyFromProbs') crossEntropyFromProbs(rec, t.x!, t.target!, t.grad!, t.stats!, n, c, o);
       else meanSquaredError(rec, t.x!, t.target!, t.grad!, t.stats!, n, c, o);
@@ -330,18 +446,24 @@ function lossCase(kind: LossKindRef, n: number, c: number, sparse: boolean, quic
     rtol: { grad: 1e-5, probs: 2e-6, stats: 1e-5 },
     floor: { grad: 1 / n, probs: 1, stats: 1 },
   }));
+  if (tree) x.available = treeAvailable;
+  return x;
 }
 
 // ------------------------------------------------------------------ optimizers (one update of a whole arena)
 
-function optimizerCases(n: number, quick: boolean): SelftestCase[] {
+/** The scalar entries (software class) or the `vec4` ones (GPU class; a model's arena is a multiple of 4 long). */
+function optimizerCases(n: number, quick: boolean, vec4 = false): SelftestCase[] {
   const p0 = randomUniform(n, 51), m0 = randomUniform(n, 52, 0, 0.1), v0 = randomUniform(n, 53, 0, 0.01);
   const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
+  const k = { vec4 };
+  const v = vec4 ? ' vec4' : '';
+  const q = whereClassRuns(quick, vec4, classUsesVec4);
   return [
-    kernelCase('optimizer', 'sgd', `${n}`, quick, () => ({
+    kernelCase('optimizer', `sgd${v}`, `${n}`, q, () => ({
       inputs: { g: { shape: [n] } },
       outputs: { p: { shape: [n], data: p0 } },
-      record: (rec, t) => sgdStep(rec, t.p!, t.g!, null, { lr: 0.05, momentum: 0, nesterov: false }),
+      record: (rec, t) => sgdStep(rec, t.p!, t.g!, null, { lr: 0.05, momentum: 0, nesterov: false }, k),
       reference: (v) => {
         const p = f64(p0);
         sgdRef(p, v.g!, null, { lr: 0.05, momentum: 0, nesterov: false });
@@ -349,10 +471,10 @@ function optimizerCases(n: number, quick: boolean): SelftestCase[] {
       },
       rtol: 2e-6,
     })),
-    kernelCase('optimizer', 'sgd nesterov', `${n}`, quick, () => ({
+    kernelCase('optimizer', `sgd nesterov${v}`, `${n}`, q, () => ({
       inputs: { g: { shape: [n] } },
       outputs: { p: { shape: [n], data: p0 }, vel: { shape: [n], data: m0 } },
-      record: (rec, t) => sgdStep(rec, t.p!, t.g!, t.vel!, { lr: 0.05, momentum: 0.9, nesterov: true }),
+      record: (rec, t) => sgdStep(rec, t.p!, t.g!, t.vel!, { lr: 0.05, momentum: 0.9, nesterov: true }, k),
       reference: (v) => {
         const p = f64(p0), vel = f64(m0);
         sgdRef(p, v.g!, vel, { lr: 0.05, momentum: 0.9, nesterov: true });
@@ -360,10 +482,10 @@ function optimizerCases(n: number, quick: boolean): SelftestCase[] {
       },
       rtol: 2e-6,
     })),
-    kernelCase('optimizer', 'adam', `${n}`, quick, () => ({
+    kernelCase('optimizer', `adam${v}`, `${n}`, q, () => ({
       inputs: { g: { shape: [n] }, step: { shape: [4], dtype: 'u32', data: [3, 0, 0, 0] } },
       outputs: { p: { shape: [n], data: p0 }, m: { shape: [n], data: m0 }, v: { shape: [n], data: v0 } },
-      record: (rec, t) => adamStep(rec, t.p!, t.g!, t.m!, t.v!, t.step!.buffer, { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }),
+      record: (rec, t) => adamStep(rec, t.p!, t.g!, t.m!, t.v!, t.step!.buffer, { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, k),
       reference: (vals) => {
         const p = f64(p0), m = f64(m0), v = f64(v0);
         adamRef(p, vals.g!, m, v, 3, { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
@@ -372,10 +494,10 @@ function optimizerCases(n: number, quick: boolean): SelftestCase[] {
       rtol: 2e-6,
       floor: { p: 1, m: 0.1, v: 0.01 },
     })),
-    kernelCase('optimizer', 'rmsprop', `${n}`, quick, () => ({
+    kernelCase('optimizer', `rmsprop${v}`, `${n}`, q, () => ({
       inputs: { g: { shape: [n] } },
       outputs: { p: { shape: [n], data: p0 }, ms: { shape: [n], data: v0 } },
-      record: (rec, t) => rmspropStep(rec, t.p!, t.g!, t.ms!, { lr: 0.01, rho: 0.9, epsilon: 1e-7 }),
+      record: (rec, t) => rmspropStep(rec, t.p!, t.g!, t.ms!, { lr: 0.01, rho: 0.9, epsilon: 1e-7 }, k),
       reference: (vals) => {
         const p = f64(p0), ms = f64(v0);
         rmspropRef(p, vals.g!, ms, { lr: 0.01, rho: 0.9, epsilon: 1e-7 });
@@ -392,8 +514,6 @@ function optimizerCases(n: number, quick: boolean): SelftestCase[] {
 function miscCases(n: number, quick: boolean): SelftestCase[] {
   const rate = 0.3, seed = 7, stream = 2, t = 5;
   const mask = () => dropoutMaskRef(n, rate, seed, stream, t);
-  const withNaN = randomUniform(n, 61);
-  withNaN[n - 2] = NaN;
   return [
     kernelCase('dropout', 'forward', `${n}`, quick, () => ({
       inputs: { x: { shape: [n] }, step: { shape: [4], dtype: 'u32', data: [t, 0, 0, 0] } },
@@ -422,14 +542,21 @@ function miscCases(n: number, quick: boolean): SelftestCase[] {
         floor: init === 'he_normal' ? initializerPlan({ initializer: init, fanIn: 9, fanOut: 5 }).a : 1,
       })),
     ),
-    kernelCase('finite', 'flagNonFinite', `${n}, NaN at ${n - 2}`, quick, () => ({
-      inputs: { x: { shape: [n], data: withNaN } },
-      outputs: { state: { shape: [4], dtype: 'u32', data: [9, 0, 0, 0] } },
-      record: (rec, ts) => flagNonFinite(rec, ts.x!, ts.state!.buffer),
-      reference: () => ({ state: [9, 9, 0, 0] }),
-    })),
+    finiteCase(n, quick),
     dataCase(quick),
   ];
+}
+
+/** The NaN guard on n values with a NaN near the end: the scalar entry (software class) or `vec4` (GPU class). */
+function finiteCase(n: number, quick: boolean, vec4 = false): SelftestCase {
+  const withNaN = randomUniform(n, 61);
+  withNaN[n - 2] = NaN;
+  return kernelCase('finite', `flagNonFinite${vec4 ? ' vec4' : ''}`, `${n}, NaN at ${n - 2}`, whereClassRuns(quick, vec4, classUsesVec4), () => ({
+    inputs: { x: { shape: [n], data: withNaN } },
+    outputs: { state: { shape: [4], dtype: 'u32', data: [9, 0, 0, 0] } },
+    record: (rec, ts) => flagNonFinite(rec, ts.x!, ts.state!.buffer, { vec4 }),
+    reference: () => ({ state: [9, 9, 0, 0] }),
+  }));
 }
 
 /** shaders/data.wgsl: a shuffled batch of uint8 images scaled by 1/255 and one-hot labels, against cpuGather. */
@@ -514,14 +641,25 @@ export const SELFTEST_CASES: SelftestCase[] = [
   ...CONV_CASES,
   ...POOL_CASES,
   ...activationCases(7, 33, true),
+  ...activationCases(7, 36, true, true),
   ...activationCases(3, 1000, false),
+  ...activationCases(3, 1000, false, true),
   ...elementwiseCases(1000, 257, 3, true),
   ...elementwiseCases(127, REDUCE_CHUNK + 1000, 2, false),
+  ...elementwiseCases(1000, 2500, 3, true, { vec4: true, reduce: 'tree' }), // 3 chunks of TREE_CHUNK, 2 levels
+  ...elementwiseCases(1028, 1029, 70, false, { vec4: true, reduce: 'tree' }), // 64 lanes, 2 column blocks
   lossCase('softmaxCrossEntropy', 7, 5, false, true),
   lossCase('softmaxCrossEntropy', 33, 10, true, false),
   lossCase('crossEntropyFromProbs', 7, 5, false, true),
   lossCase('meanSquaredError', 7, 3, false, true),
+  lossCase('softmaxCrossEntropy', 7, 5, false, true, 'tree'),
+  lossCase('softmaxCrossEntropy', 300, 10, true, true, 'tree'), // two levels at WG 256 (five at 64)
+  lossCase('crossEntropyFromProbs', 7, 5, false, true, 'tree'),
+  lossCase('meanSquaredError', 7, 3, false, true, 'tree'),
+  lossCase('meanSquaredError', 66000, 1, false, false, 'tree'), // three levels at WG 256
   ...optimizerCases(1000, true),
+  ...optimizerCases(1000, true, true),
+  finiteCase(1000, true, true),
   ...miscCases(257, true),
   ...GRADIENT_CASES,
 ];

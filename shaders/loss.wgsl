@@ -232,10 +232,6 @@ fn partialsTotal(lid: u32, w: u32) -> vec4<f32> {
   return workgroupTotal(lid, v);
 }
 
-fn linearWorkgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return wid.x + nwg.x * (wid.y + nwg.y * wid.z);
-}
-
 @compute @workgroup_size(WG)
 fn statsRows(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let w = linearWorkgroup(wid, nwg);

@@ -87,10 +87,8 @@ override CHUNK: u32 = 1024u;
 var<workgroup> lanes: array<f32, WG>;
 
 // Workgroups are numbered linearly (folded into x, y, z like grid1d): w = block + blocks * k with `blocks` the
-// column blocks of TX (columnSumTree), or w = k + blocks * rowBlock with `blocks` the chunks (rowSumTree).
-fn linearWorkgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return wid.x + nwg.x * (wid.y + nwg.y * wid.z);
-}
+// column blocks of TX (columnSumTree), or w = k + blocks * rowBlock with `blocks` the chunks (rowSumTree);
+// linearWorkgroup is in shaders/indexing.wgsl.
 
 // out[k * cols + c] (+)= sum of x[r, c] for r in chunk k.
 @compute @workgroup_size(WG)

@@ -13,15 +13,17 @@ import indexing from '../shaders/indexing.wgsl';
 
 export const SHADERS = {
   elementwise,
-  reduce,
+  reduce: indexing + reduce,
   matmul,
   probe,
   gather,
   data,
-  // Prepended helpers: shaders/indexing.wgsl (idiv).
+  // Prepended helpers: shaders/indexing.wgsl (idiv, linearWorkgroup).
   conv2d: indexing + conv2d,
   pool: indexing + pool,
-  activation, loss, optimizer, dropout, initializer,
+  activation,
+  loss: indexing + loss,
+  optimizer, dropout, initializer,
   finite,
 } as const;
 

@@ -31,6 +31,7 @@ import type { Engine } from '../gpu/engine.js';
 import type { Binding, Recorder } from '../gpu/recorder.js';
 import { runOnce } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
+import { fnv1a } from '../kernels/autotune.js';
 import { randomUniform } from '../reference/random.js';
 import { Layer, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
 
@@ -148,12 +149,6 @@ function fnLine(code: string, entry: string): number {
   return i < 0 ? 1 : code.slice(0, i).split('\n').length;
 }
 
-/** FNV-1a of the source: part of the pipeline key, so two definitions with one class name never share a pipeline. */
-function hash(s: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h.toString(16);
-}
 
 const GUARD = 64;
 
@@ -314,7 +309,8 @@ export class CustomLayer<C extends object> extends Layer {
         }),
       ],
     });
-    const key = `custom:${this.className}:${hash(k.code)}:${hash(k.bindings.map(type).join())}`;
+    // Hashes of the source and bindings: two definitions with one class name never share a pipeline.
+    const key = `custom:${this.className}:${fnv1a(k.code)}:${fnv1a(k.bindings.map(type).join())}`;
     return engine.pipelineFromSource(key, k.code, k.entry ?? 'main', k.constants ?? {}, layout);
   }
 

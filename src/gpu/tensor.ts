@@ -65,6 +65,19 @@ export class Tensor {
     return { buffer: this.buffer, offset: this.offset, size: Math.max(4, this.byteLength) };
   }
 
+  /**
+   * The binding for a kernel that reads the tensor as array<vec4<f32>>: the size rounded up to 16 bytes, which
+   * must still lie inside the buffer (pooled buffers have that slack). `what` names the kernel and operand in the
+   * ShaderflowError when it does not.
+   */
+  vec4Binding(what: string): GPUBufferBinding {
+    this.assertLive();
+    const size = Math.max(16, Math.ceil(this.byteLength / 16) * 16);
+    if (this.offset + size > this.buffer.size)
+      throw new ShaderflowError(`${what} ${shapeStr(this.shape)} ends within 16 bytes of its buffer's end; the kernel reads whole vec4s. Pad the buffer by 16 bytes.`);
+    return { buffer: this.buffer, offset: this.offset, size };
+  }
+
   /** Writes `data` into the tensor from element `elementOffset` on (queued, no wait). */
   write(data: ArrayLike<number> | Float32Array | Uint32Array | Int32Array, elementOffset = 0): void {
     this.assertLive();

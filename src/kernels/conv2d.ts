@@ -5,7 +5,7 @@
 // barrier-free tiles (ConvTile); GPUs run implicit GEMMs tiled in workgroup memory (ConvGemmVariant), with
 // split-K backward-filter and a tree-summed bias gradient, every invocation's serial loop at most 4096 long.
 // CPU references: src/reference/conv2d.ts.
-import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
+import { ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import { grid1d, type DispatchCost, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
@@ -167,7 +167,7 @@ export function conv2dForward(
   if (pick.gemm) {
     gemmPasses(rec, 'gemmForward', pick.gemm, rows, g.outC, g.kH * g.kW * g.inC, (k0, k1, i, last) => ({
       uniform: uniform(rec, g, rows, { relu: last && activation === 'relu', hasBias: last && bias !== null, k0, k1, accumulate: i > 0 }),
-      bindings: [x, vec4Binding(w, 'w'), bias ?? x, y],
+      bindings: [x, w.vec4Binding('conv2d: w'), bias ?? x, y],
       values: ((x.size + w.size) * (k1 - k0)) / (g.kH * g.kW * g.inC) + y.size * (i > 0 ? 2 : 1) + (last && bias ? g.outC : 0),
     }));
     return;
@@ -255,7 +255,7 @@ export function conv2dBackwardInput(
     // Real work: the dense convolution's products (the GEMM also walks taps a stride skips, as zeros).
     gemmPasses(rec, 'gemmBackwardInput', pick.gemm, rows, g.inC, g.kH * g.kW * g.outC, (k0, k1, i) => ({
       uniform: uniform(rec, g, rows, { k0, k1, accumulate: i > 0 }),
-      bindings: [dy, vec4Binding(w, 'w'), dy, dx],
+      bindings: [dy, w.vec4Binding('conv2d: w'), dy, dx],
       values: ((dy.size + w.size) * (k1 - k0)) / (g.kH * g.kW * g.outC) + dx.size * (i > 0 ? 2 : 1),
       flops: 2 * g.batch * g.outH * g.outW * g.inC * (k1 - k0),
     }));
@@ -503,14 +503,6 @@ function tunedConvGemm(engine: Engine, kind: ConvPass, g: Conv2dGeometry, m: num
   return id as ConvGemmVariant;
 }
 
-/** A read-only binding of `t` as array<vec4<f32>> (the GEMM kernels read B through b4): size rounded to 16 bytes. */
-function vec4Binding(t: Tensor, what: string): GPUBufferBinding {
-  const size = Math.max(16, Math.ceil(t.byteLength / 16) * 16);
-  if (t.offset + size > t.buffer.size)
-    throw new ShaderflowError(`conv2d: ${what} ${shapeStr(t.shape)} ends within 16 bytes of its buffer's end; the GEMM kernels read whole vec4s.`);
-  t.binding(); // checks it is not disposed
-  return { buffer: t.buffer, offset: t.offset, size };
-}
 
 /** [y, z] workgroups for `tiles` tiles along M, folded into z past the per-dimension limit. */
 function foldTiles(engine: Engine, tiles: number): [number, number] {
@@ -582,7 +574,7 @@ function gemmBackwardFilter(rec: Recorder, x: Tensor, dy: Tensor, dw: Tensor, g:
       shader: 'conv2d',
       entry: 'gemmBackwardFilter',
       constants: { GX: gx, GY: gy, VEC_B: n % 4 === 0 ? 1 : 0 },
-      bindings: [uniform(rec, g, m, { k0: s0, chunk: per }), x, vec4Binding(dy, 'dy'), x, scratch ?? dw],
+      bindings: [uniform(rec, g, m, { k0: s0, chunk: per }), x, dy.vec4Binding('conv2d: dy'), x, scratch ?? dw],
       workgroups: [tilesN, tilesM, count],
       label: slices > perRound ? `conv2d.backwardFilter[${round}]` : 'conv2d.backwardFilter',
       cost: cost(`gemmBackwardFilter.${v}`, gx * gy, per, 2 * filter * positions, ((x.size + dy.size) * positions) / k + count * filter),

@@ -171,17 +171,6 @@ export interface MatmulOptions {
   splitK?: number;
 }
 
-/** A read-only binding of `t` as array<vec4<f32>>: the size rounded up to 16 bytes (still inside the buffer). */
-function vec4Binding(t: Tensor, what: string): GPUBufferBinding {
-  const size = Math.max(16, Math.ceil(t.byteLength / 16) * 16);
-  if (t.offset + size > t.buffer.size)
-    throw new ShaderflowError(
-      `matmul: ${what} ${shapeStr(t.shape)} ends within 16 bytes of its buffer's end; the kernel reads whole vec4s. Pad the buffer by 16 bytes.`,
-    );
-  t.binding(); // checks it is not disposed
-  return { buffer: t.buffer, offset: t.offset, size };
-}
-
 /**
  * out[m, n] = act(op(A) · op(B) + bias). A is [m,k] (or [k,m] with transA), B is [k,n] (or [n,k] with transB).
  * Any sizes; throws ShapeError when the tensors do not hold the sizes given.
@@ -213,8 +202,8 @@ export function matmul(rec: Recorder, a: Tensor, b: Tensor, out: Tensor, m: numb
   if (fitted.note) engine.noteFallback(fitted.note);
   const { variant, workgroup } = fitted.choice;
   const label = `matmul ${m}x${n}x${k}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`;
-  const aVec = vec4Binding(a, 'A');
-  const bVec = vec4Binding(b, 'B');
+  const aVec = a.vec4Binding('matmul: A');
+  const bVec = b.vec4Binding('matmul: B');
   const constants = {
     TRANS_A: transA ? 1 : 0,
     TRANS_B: transB ? 1 : 0,

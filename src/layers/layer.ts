@@ -24,6 +24,11 @@ export interface ParamSpec {
   /** fan-in and fan-out for Glorot/He initializers (Keras' _compute_fans). */
   fanIn: number;
   fanOut: number;
+  /**
+   * false for state the layer updates itself in its forward pass (BatchNormalization's moving mean and variance):
+   * it gets no gradient and no optimizer update, and counts as non-trainable in summary() (default true).
+   */
+  trainable?: boolean;
 }
 
 /** What the model hands every layer when recording a step. */
@@ -68,6 +73,12 @@ export abstract class Layer {
   inputShape: number[] = [];
   outputShape: number[] = [];
   built = false;
+  /**
+   * Keras' layer.trainable: false freezes the layer's weights (no parameter-gradient dispatches, no optimizer
+   * update; counted as non-trainable in summary()). Read at compile, as in Keras: change it, then compile again.
+   * backward() must skip its parameter gradients when this is false (the input gradient is still needed).
+   */
+  trainable = true;
   /** Parameter views into the model's arenas, in `paramSpecs()` order; set by the model after build. */
   weights: Tensor[] = [];
   grads: Tensor[] = [];
@@ -77,8 +88,9 @@ export abstract class Layer {
   protected owned: Tensor[] = [];
   protected maxBatch = 0;
 
-  constructor(opts: { name?: string; inputShape?: number[] } = {}, baseName = 'layer') {
+  constructor(opts: { name?: string; inputShape?: number[]; trainable?: boolean } = {}, baseName = 'layer') {
     this.name = opts.name ?? autoName(baseName);
+    if (opts.trainable === false) this.trainable = false;
     if (opts.inputShape) this.declaredInputShape = [...opts.inputShape];
   }
 

@@ -10,6 +10,8 @@ import pool from '../shaders/pool.wgsl';
 import activation from '../shaders/activation.wgsl'; import loss from '../shaders/loss.wgsl'; import optimizer from '../shaders/optimizer.wgsl'; import dropout from '../shaders/dropout.wgsl'; import initializer from '../shaders/initializer.wgsl';
 import finite from '../shaders/finite.wgsl';
 import indexing from '../shaders/indexing.wgsl';
+import hash from '../shaders/hash.wgsl';
+import augment from '../shaders/augment.wgsl';
 
 export const SHADERS = {
   elementwise,
@@ -23,7 +25,11 @@ export const SHADERS = {
   pool: indexing + pool,
   activation,
   loss: indexing + loss,
-  optimizer, dropout, initializer,
+  optimizer,
+  // Prepended: shaders/hash.wgsl (pcg4d), the one random hash every random family shares.
+  dropout: hash + dropout,
+  initializer: hash + initializer,
+  augment: hash + augment,
   finite,
 } as const;
 

@@ -1,0 +1,256 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../src/gpu/engine.js';
+import { runOnce } from '../src/gpu/recorder.js';
+import type { Tensor } from '../src/gpu/tensor.js';
+import {
+  augmentAffine, augmentBrightness, augmentBrightnessBackward, augmentChannelMean, augmentContrast, augmentContrastBackward,
+  augmentCrop, augmentCropBackward, augmentDraw, augmentFlip, FILL_MODES, INTERPOLATIONS, PARAMS_PER_EXAMPLE,
+  type AugmentDraw, type ImageDims,
+} from '../src/kernels/augment.js';
+import {
+  affineRef, augmentParamsRef, brightnessBackwardRef, brightnessRef, channelMeanRef, contrastBackwardRef, contrastRef,
+  cropBackwardRef, cropRef, flipRef, mapCoordRef,
+} from '../src/reference/augment.js';
+import { randomUniform } from '../src/reference/random.js';
+import { expectClose, nanArray } from './helpers/check.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await createEngine();
+});
+afterAll(() => engine?.dispose());
+
+const made: Tensor[] = [];
+function tensor(shape: number[], values: ArrayLike<number>): Tensor {
+  const t = engine.tensor(shape, Float32Array.from(values));
+  made.push(t);
+  return t;
+}
+function poisoned(shape: number[]): Tensor {
+  return tensor(shape, nanArray(shape.reduce((a, b) => a * b, 1)));
+}
+function free(): void {
+  for (const t of made.splice(0)) t.dispose();
+}
+
+async function drawOnGpu(d: ImageDims, draw: AugmentDraw, seed: number, stream: number, t: number): Promise<Float32Array> {
+  const params = poisoned([d.n, PARAMS_PER_EXAMPLE]);
+  const step = engine.tensor([4], new Uint32Array([t, 0, 0, 0]));
+  made.push(step);
+  await runOnce(engine, 'draw', (rec) => augmentDraw(rec, params, d, draw, seed, stream, step.buffer));
+  const out = (await params.data()) as Float32Array;
+  free();
+  return out;
+}
+
+const DRAWS: AugmentDraw[] = [
+  { kind: 'flip', horizontal: true, vertical: true },
+  { kind: 'flip', horizontal: true, vertical: false },
+  { kind: 'translate', height: [-0.2, 0.3], width: [-0.1, 0.1] },
+  { kind: 'zoom', height: [-0.3, 0.2], width: null },
+  { kind: 'zoom', height: [-0.3, 0.2], width: [0.1, 0.5] },
+  { kind: 'crop', height: 5, width: 3, center: false },
+  { kind: 'crop', height: 5, width: 3, center: true },
+  { kind: 'contrast', factor: [0.5, 1.7] },
+  { kind: 'brightness', factor: [-0.2, 0.4], valueRange: [0, 255] },
+];
+
+describe('augmentation parameter draws', () => {
+  it.each(DRAWS.map((d) => [d.kind + JSON.stringify(d), d] as const))('match the CPU twin (%s)', async (_name, draw) => {
+    const d = { n: 257, h: 7, w: 33, c: 3 };
+    const gpu = await drawOnGpu(d, draw, 42, 5, 9);
+    const ref = augmentParamsRef(d, draw, 42, 5, 9);
+    // the hash and the integer draws are exact; the float draws at most float32 rounding apart (FMA contraction)
+    if (draw.kind === 'flip' || draw.kind === 'crop') expect(Array.from(gpu)).toEqual(Array.from(ref));
+    else expectClose(gpu, ref, 4e-7, 1, draw.kind);
+  });
+
+  it('rotation matches up to WGSL cos/sin accuracy and is a rotation about the centre', async () => {
+    const d = { n: 127, h: 7, w: 33, c: 1 };
+    const draw: AugmentDraw = { kind: 'rotate', factor: [-0.5, 0.5] };
+    const gpu = await drawOnGpu(d, draw, 3, 1, 2);
+    const ref = augmentParamsRef(d, draw, 3, 1, 2);
+    for (let b = 0; b < d.n; b++) {
+      const g = gpu.subarray(b * 8, b * 8 + 6), r = ref.subarray(b * 8, b * 8 + 6);
+      // cos/sin within 2^-11 (WGSL's bound), the offsets within that times the image size
+      for (const k of [0, 1, 3, 4]) expect(Math.abs(g[k]! - r[k]!)).toBeLessThan(2 ** -11);
+      for (const k of [2, 5]) expect(Math.abs(g[k]! - r[k]!)).toBeLessThan(2 ** -11 * (d.w + d.h));
+      // the centre maps to itself
+      const cx = (d.w - 1) / 2, cy = (d.h - 1) / 2;
+      expect(Math.abs(r[0]! * cx + r[1]! * cy + r[2]! - cx)).toBeLessThan(1e-5);
+      expect(Math.abs(r[3]! * cx + r[4]! * cy + r[5]! - cy)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('are uniform over their ranges and independent per example, step, stream and seed', async () => {
+    const d = { n: 4096, h: 9, w: 9, c: 1 };
+    const tr = await drawOnGpu(d, { kind: 'translate', height: [-0.5, 0.5], width: [0, 1] }, 1, 1, 1);
+    const dys = Array.from({ length: d.n }, (_, b) => -tr[b * 8 + 5]! / d.h), dxs = Array.from({ length: d.n }, (_, b) => -tr[b * 8 + 2]! / d.w);
+    expect(Math.min(...dys)).toBeGreaterThanOrEqual(-0.5);
+    expect(Math.max(...dys)).toBeLessThan(0.5);
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    // mean of U(a, b) within 5 standard errors
+    expect(Math.abs(mean(dys))).toBeLessThan(5 * Math.sqrt(1 / 12 / d.n));
+    expect(Math.abs(mean(dxs) - 0.5)).toBeLessThan(5 * Math.sqrt(1 / 12 / d.n));
+    const flips = await drawOnGpu(d, { kind: 'flip', horizontal: true, vertical: true }, 1, 1, 1);
+    const h = Array.from({ length: d.n }, (_, b) => flips[b * 8]!), v = Array.from({ length: d.n }, (_, b) => flips[b * 8 + 1]!);
+    for (const axis of [h, v]) expect(Math.abs(mean(axis) - 0.5)).toBeLessThan(5 * Math.sqrt(0.25 / d.n));
+    const crops = await drawOnGpu(d, { kind: 'crop', height: 5, width: 9, center: false }, 1, 1, 1);
+    const tops = Array.from({ length: d.n }, (_, b) => crops[b * 8]!);
+    for (let k = 0; k <= 4; k++) expect(Math.abs(tops.filter((t) => t === k).length / d.n - 0.2)).toBeLessThan(5 * Math.sqrt(0.16 / d.n));
+    expect(crops.filter((_, i) => i % 8 === 1).every((l) => l === 0)).toBe(true);
+    const base = await drawOnGpu(d, { kind: 'contrast', factor: [0, 1] }, 7, 2, 10);
+    for (const [seed, stream, t] of [[7, 2, 11], [7, 3, 10], [8, 2, 10]] as const) {
+      const other = await drawOnGpu(d, { kind: 'contrast', factor: [0, 1] }, seed, stream, t);
+      expect(other.filter((v, i) => i % 8 === 0 && v === base[i]).length).toBeLessThan(5);
+    }
+    expect(await drawOnGpu(d, { kind: 'contrast', factor: [0, 1] }, 7, 2, 10)).toEqual(base);
+  });
+});
+
+describe('TensorFlow fill-mode coordinate maps', () => {
+  it('reflect, wrap, nearest and constant map as TF documents (d c b a | a b c d | d c b a)', () => {
+    // len 4: reflect -1 -> 0, -2 -> 1, 4 -> 3, 5 -> 2; then TF's clamp to [0, 3]
+    expect([-1, -2, -4, 4, 5, 7, 8].map((c) => mapCoordRef(c, 4, 'reflect'))).toEqual([0, 1, 3, 3, 2, 0, 0]);
+    // TF's wrap divides by len - 1 but shifts by len: -4 lands on 4 and is clamped to 3 (TF's own arithmetic)
+    expect([-1, -4, 4, 5].map((c) => mapCoordRef(c, 4, 'wrap'))).toEqual([3, 3, 0, 1]);
+    expect([-3.5, 1.25, 9].map((c) => mapCoordRef(c, 4, 'nearest'))).toEqual([0, 1.25, 3]);
+    expect(mapCoordRef(-3.5, 4, 'constant')).toBe(-3.5);
+  });
+});
+
+function dimsShape(d: ImageDims): number[] {
+  return [d.n, d.h, d.w, d.c];
+}
+
+async function gpuParams(d: ImageDims, draw: AugmentDraw, t = 3): Promise<{ params: Tensor; values: Float32Array }> {
+  const params = poisoned([d.n, PARAMS_PER_EXAMPLE]);
+  const step = engine.tensor([4], new Uint32Array([t, 0, 0, 0]));
+  made.push(step);
+  await runOnce(engine, 'draw', (rec) => augmentDraw(rec, params, d, draw, 11, 4, step.buffer));
+  return { params, values: (await params.data()) as Float32Array };
+}
+
+describe('augmentation transforms against the float64 twins', () => {
+  const SIZES: ImageDims[] = [
+    { n: 3, h: 7, w: 33, c: 3 },
+    { n: 2, h: 1, w: 7, c: 2 },
+    { n: 1, h: 27, w: 1, c: 1 },
+  ];
+  const GEOMETRY: AugmentDraw[] = [
+    { kind: 'translate', height: [-0.4, 0.4], width: [-0.7, 0.7] },
+    { kind: 'rotate', factor: [-0.5, 0.5] },
+    { kind: 'zoom', height: [-0.5, 0.8], width: [-0.6, 1] },
+  ];
+  for (const d of SIZES)
+    for (const draw of GEOMETRY)
+      it(`${draw.kind} ${dimsShape(d).join('x')}, every fill mode and interpolation`, async () => {
+        const x = randomUniform(d.n * d.h * d.w * d.c, d.h * 100 + d.w, 0, 1);
+        const tx = tensor(dimsShape(d), x);
+        const { params, values } = await gpuParams(d, draw);
+        for (const fillMode of FILL_MODES)
+          for (const interpolation of INTERPOLATIONS) {
+            const y = poisoned(dimsShape(d));
+            const o = { fillMode, interpolation, fillValue: 0.375 };
+            await runOnce(engine, 'affine', (rec) => augmentAffine(rec, tx, params, y, d, o));
+            expectClose(await y.data(), affineRef(x, values, d, o), 2e-6, 1, `${draw.kind} ${fillMode} ${interpolation}`);
+          }
+        free();
+      });
+
+  it('an integer translation with constant fill is a shift; reflect mirrors about the edge pixel', async () => {
+    const d = { n: 1, h: 5, w: 7, c: 2 };
+    const x = randomUniform(d.n * d.h * d.w * d.c, 5, 0, 1);
+    const tx = tensor(dimsShape(d), x);
+    // shift right by 2 and down by 1: output (y, x) reads input (y - 1, x - 2)
+    const params = tensor([1, 8], [1, 0, -2, 0, 1, -1, 0, 0]);
+    for (const fillMode of ['constant', 'reflect'] as const) {
+      const y = poisoned(dimsShape(d));
+      await runOnce(engine, 'shift', (rec) => augmentAffine(rec, tx, params, y, d, { fillMode, interpolation: 'bilinear', fillValue: -1 }));
+      const out = await y.data();
+      for (let i = 0; i < d.h; i++)
+        for (let j = 0; j < d.w; j++)
+          for (let ch = 0; ch < d.c; ch++) {
+            let si = i - 1, sj = j - 2;
+            if (fillMode === 'reflect') (si = si < 0 ? -si - 1 : si), (sj = sj < 0 ? -sj - 1 : sj);
+            const want = si < 0 || sj < 0 ? -1 : x[(si * d.w + sj) * d.c + ch]!;
+            expect(out[(i * d.w + j) * d.c + ch]).toBe(want);
+          }
+    }
+    free();
+  });
+
+  it('a rotation by half a turn is both flips (bilinear, up to cos/sin accuracy)', async () => {
+    const d = { n: 2, h: 9, w: 13, c: 3 };
+    const x = randomUniform(d.n * d.h * d.w * d.c, 8, 0, 1);
+    const tx = tensor(dimsShape(d), x);
+    const { params } = await gpuParams(d, { kind: 'rotate', factor: [0.5, 0.5] });
+    const y = poisoned(dimsShape(d));
+    await runOnce(engine, 'rotate', (rec) => augmentAffine(rec, tx, params, y, d, { fillMode: 'constant', interpolation: 'bilinear', fillValue: 0 }));
+    const flipBoth = flipRef(x, new Float32Array(16).fill(1), d);
+    // a coordinate error of 2^-11 · size moves a value by at most that fraction of the input's range (1)
+    expectClose(await y.data(), flipBoth, 2 ** -11 * (d.w + d.h), 1, 'half turn');
+    free();
+  });
+
+  for (const d of SIZES)
+    it(`flip, crop, contrast, brightness ${dimsShape(d).join('x')} and their backward`, async () => {
+      const size = d.n * d.h * d.w * d.c;
+      const x = randomUniform(size, size + 1, 0, 1);
+      const dy = randomUniform(size, size + 2, -1, 1);
+      const tx = tensor(dimsShape(d), x), tdy = tensor(dimsShape(d), dy);
+      for (const draw of [{ kind: 'flip', horizontal: true, vertical: true }, { kind: 'flip', horizontal: false, vertical: true }] as AugmentDraw[]) {
+        const { params, values } = await gpuParams(d, draw);
+        const y = poisoned(dimsShape(d));
+        await runOnce(engine, 'flip', (rec) => augmentFlip(rec, tx, params, y, d));
+        expect(Array.from(await y.data())).toEqual(Array.from(flipRef(x, values, d), Math.fround));
+      }
+      const oh = Math.max(1, d.h - 2), ow = Math.max(1, d.w - 3);
+      for (const center of [false, true]) {
+        const { params, values } = await gpuParams(d, { kind: 'crop', height: oh, width: ow, center });
+        const y = poisoned([d.n, oh, ow, d.c]);
+        await runOnce(engine, 'crop', (rec) => augmentCrop(rec, tx, params, y, d, oh, ow));
+        expect(Array.from(await y.data())).toEqual(Array.from(cropRef(x, values, d, oh, ow), Math.fround));
+        const cdy = randomUniform(d.n * oh * ow * d.c, 77, -1, 1);
+        const tcdy = tensor([d.n, oh, ow, d.c], cdy), dx = poisoned(dimsShape(d));
+        await runOnce(engine, 'cropBackward', (rec) => augmentCropBackward(rec, tcdy, params, dx, d, oh, ow));
+        expect(Array.from(await dx.data())).toEqual(Array.from(cropBackwardRef(cdy, values, d, oh, ow), Math.fround));
+      }
+      const range: [number, number] = [0.15, 0.85]; // some outputs clip at both ends
+      {
+        const { params, values } = await gpuParams(d, { kind: 'contrast', factor: [0.2, 1.8] });
+        const mean = poisoned([d.n, d.c]), y = poisoned(dimsShape(d));
+        await runOnce(engine, 'contrast', (rec) => {
+          augmentChannelMean(rec, tx, mean, d);
+          augmentContrast(rec, tx, params, mean, y, d, range);
+        });
+        expectClose(await mean.data(), channelMeanRef(x, d), 1e-6, 1, 'channel mean');
+        expectClose(await y.data(), contrastRef(x, values, d, range), 2e-6, 1, 'contrast');
+        const sums = poisoned([d.n, d.c]), dx = poisoned(dimsShape(d));
+        await runOnce(engine, 'contrastBackward', (rec) => augmentContrastBackward(rec, tdy, tx, params, mean, sums, dx, d, range));
+        // the sum's terms are |dy| <= 1: the floor is their scale over h·w
+        expectClose(await dx.data(), contrastBackwardRef(dy, x, values, d, range), 2e-6, 1, 'contrast backward');
+      }
+      {
+        const { params, values } = await gpuParams(d, { kind: 'brightness', factor: [-0.3, 0.3], valueRange: range });
+        const y = poisoned(dimsShape(d)), dx = poisoned(dimsShape(d));
+        await runOnce(engine, 'brightness', (rec) => {
+          augmentBrightness(rec, tx, params, y, d, range);
+          augmentBrightnessBackward(rec, tdy, tx, params, dx, d, range);
+        });
+        expectClose(await y.data(), brightnessRef(x, values, d, range), 1e-6, 1, 'brightness');
+        expect(Array.from(await dx.data())).toEqual(Array.from(brightnessBackwardRef(dy, x, values, d, range), Math.fround));
+      }
+      free();
+    });
+
+  it('channel sums past one chunk (h·w > 4096) and past llvmpipe\'s loop cap (h·w > 65535)', async () => {
+    for (const d of [{ n: 1, h: 65, w: 67, c: 2 }, { n: 1, h: 257, w: 257, c: 1 }]) {
+      const x = randomUniform(d.h * d.w * d.c, 9, 0, 1);
+      const tx = tensor(dimsShape(d), x), mean = poisoned([1, d.c]);
+      await runOnce(engine, 'mean', (rec) => augmentChannelMean(rec, tx, mean, d));
+      expectClose(await mean.data(), channelMeanRef(x, d), 2e-6, 1, `mean ${d.h}x${d.w}`);
+      free();
+    }
+  });
+});

@@ -12,6 +12,17 @@ import {
   cropBackwardRef, cropRef, flipRef, mapCoordRef,
 } from '../src/reference/augment.js';
 import { randomUniform } from '../src/reference/random.js';
+import { Recorder } from '../src/gpu/recorder.js';
+import { incrementStep } from '../src/kernels/optimizer.js';
+import type { StepContext } from '../src/layers/layer.js';
+import { Dense } from '../src/layers/dense.js';
+import { Conv2D } from '../src/layers/conv2d.js';
+import { Flatten } from '../src/layers/flatten.js';
+import {
+  checkAugmentationOrder, ImageAugmentation, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
+} from '../src/layers/augment.js';
+import { checkGradients } from '../src/check/gradients.js';
+import { ShapeError } from '../src/errors.js';
 import { expectClose, nanArray } from './helpers/check.js';
 
 let engine: Engine;
@@ -252,5 +263,183 @@ describe('augmentation transforms against the float64 twins', () => {
       expectClose(await mean.data(), channelMeanRef(x, d), 2e-6, 1, `mean ${d.h}x${d.w}`);
       free();
     }
+  });
+});
+
+function layers(): ImageAugmentation[] {
+  return [
+    new RandomFlip({ mode: 'horizontal' }),
+    new RandomFlip({ mode: 'vertical', seed: 5 }),
+    new RandomFlip(),
+    new RandomTranslation({ heightFactor: 0.2, widthFactor: [-0.3, 0.1], fillMode: 'constant', fillValue: 0.5 }),
+    new RandomTranslation({ heightFactor: [0.1, -0.2], widthFactor: 0.3, interpolation: 'nearest', fillMode: 'wrap' }),
+    new RandomRotation({ factor: 0.25, fillMode: 'nearest' }),
+    new RandomZoom({ heightFactor: [-0.3, 0.3] }),
+    new RandomZoom({ heightFactor: 0.2, widthFactor: [-0.5, 0], interpolation: 'nearest', fillMode: 'reflect' }),
+    new RandomCrop({ height: 5, width: 6 }),
+    new RandomContrast({ factor: 0.4, valueRange: [0, 1] }),
+    new RandomContrast({ factor: [0.1, 0.9] }),
+    new RandomBrightness({ factor: 0.3, valueRange: [0, 1] }),
+    new RandomBrightness({ factor: [-0.5, 0.2], valueRange: [255, 0] }),
+  ];
+}
+
+describe('augmentation layers', () => {
+  const shape = [7, 9, 3];
+  const n = 5;
+  const ctxAt = (training: boolean, step: Tensor, seed = 21): StepContext => ({ engine, n, training, stepState: step.buffer, seed });
+
+  async function run(layer: ImageAugmentation, x: Float32Array, training: boolean, t: number, seed = 21): Promise<{ y: Float32Array; same: boolean; dispatches: number }> {
+    const tx = tensor([n, ...shape], x);
+    const step = engine.tensor([4], new Uint32Array([t, 0, 0, 0]));
+    made.push(step);
+    const rec = new Recorder(engine, 'layer');
+    try {
+      const y = layer.forward(rec, tx, ctxAt(training, step, seed));
+      rec.run();
+      return { y: (await y.data()) as Float32Array, same: y === tx, dispatches: rec.dispatchCount };
+    } finally {
+      rec.dispose();
+    }
+  }
+
+  it.each(layers().map((l) => [`${l.className} ${JSON.stringify(l.getConfig())}`, l] as const))(
+    '%s: the CPU twin while training, the identity (crop: the centre) in inference, the same for the same step',
+    async (_name, layer) => {
+      layer.build(shape);
+      layer.allocate(engine, n);
+      const x = randomUniform(n * 7 * 9 * 3, layer.id + 3, 0, 1);
+      const t = 4;
+      const a = await run(layer, x, true, t);
+      const want = layer.forwardRef(x, n, { seed: 21, step: t });
+      // rotation's parameters come from WGSL cos/sin (absolute error 2^-11): its coordinates may move that much × size
+      const tol = layer instanceof RandomRotation ? 2 ** -11 * 16 : 2e-6;
+      if (!(layer instanceof RandomRotation && layer.interpolation === 'nearest')) expectClose(a.y, want, tol, 1, layer.className);
+      expect(a.y.length).toBe(n * layer.outputShape.reduce((p, q) => p * q, 1));
+      const b = await run(layer, x, true, t);
+      expect(b.y).toEqual(a.y);
+      const c = await run(layer, x, true, t + 1);
+      expect(c.y).not.toEqual(a.y);
+      const d = await run(layer, x, true, t, 22);
+      // a layer seed overrides the model's; otherwise another model seed draws other parameters
+      if (layer.seed === undefined) expect(d.y).not.toEqual(a.y);
+      else expect(d.y).toEqual(a.y);
+      const inf = await run(layer, x, false, t);
+      if (layer instanceof RandomCrop) {
+        expect(Array.from(inf.y)).toEqual(Array.from(layer.forwardRef(x, n), Math.fround));
+        expect(layer.forwardRef(x, n)[0]).toBe(x[(1 * 9 + 1) * 3]); // centre of 7x9 -> offset (1, 1)
+      } else {
+        expect(inf.same).toBe(true);
+        expect(inf.dispatches).toBe(0);
+      }
+      layer.release();
+      free();
+    },
+  );
+
+  it('each example gets its own parameters (a batch of one image repeated comes out different)', async () => {
+    const layer = new RandomTranslation({ heightFactor: 0.3, widthFactor: 0.3 });
+    layer.build(shape);
+    layer.allocate(engine, n);
+    const one = randomUniform(7 * 9 * 3, 4, 0, 1);
+    const x = new Float32Array(n * one.length);
+    for (let b = 0; b < n; b++) x.set(one, b * one.length);
+    const { y } = await run(layer, x, true, 1);
+    const images = Array.from({ length: n }, (_, b) => Array.from(y.subarray(b * one.length, (b + 1) * one.length)).join());
+    expect(new Set(images).size).toBe(n);
+    layer.release();
+    free();
+  });
+
+  it('a replayed step redraws from the GPU step counter', async () => {
+    const layer = new RandomFlip();
+    layer.build(shape);
+    layer.allocate(engine, n);
+    const x = randomUniform(n * 7 * 9 * 3, 8, 0, 1);
+    const tx = tensor([n, ...shape], x);
+    const step = engine.tensor([4], new Uint32Array([0, 0, 0, 0]));
+    made.push(step);
+    const rec = new Recorder(engine, 'replay');
+    const outs: Float32Array[] = [];
+    try {
+      incrementStep(rec, step.buffer);
+      const y = layer.forward(rec, tx, ctxAt(true, step));
+      for (let k = 0; k < 3; k++) {
+        rec.run();
+        outs.push((await y.data()) as Float32Array);
+      }
+    } finally {
+      rec.dispose();
+    }
+    for (const [k, out] of outs.entries()) expectClose(out, layer.forwardRef(x, n, { seed: 21, step: k + 1 }), 0, 1, `step ${k + 1}`);
+    layer.release();
+    free();
+  });
+
+  it.each([
+    ['RandomFlip', () => new RandomFlip()],
+    ['RandomCrop', () => new RandomCrop({ height: 4, width: 5 })],
+    ['RandomContrast', () => new RandomContrast({ factor: [0.3, 0.6], valueRange: [-0.8, 0.8] })],
+    ['RandomBrightness', () => new RandomBrightness({ factor: 0.2, valueRange: [-0.9, 0.9] })],
+  ] as const)('%s: input gradients match numeric differences of the float64 twin', async (_name, make) => {
+    const r = await checkGradients(make(), { engine, inputShape: [5, 7, 3], batch: 3, numeric: 'reference' });
+    for (const t of r.tensors) expect(t.pass, `${t.tensor}: ${t.maxAbsError} > ${t.bound}`).toBe(true);
+  });
+
+  it('resampling layers pass no gradient back; a model rejects them after a layer with weights', () => {
+    const conv = new Conv2D({ filters: 2, kernelSize: 3 });
+    for (const geo of [new RandomTranslation({ heightFactor: 0.1, widthFactor: 0.1 }), new RandomRotation({ factor: 0.1 }), new RandomZoom({ heightFactor: 0.1 })]) {
+      expect(geo.hasInputGradient).toBe(false);
+      checkAugmentationOrder([new RandomFlip(), geo, new Flatten(), new Dense({ units: 3 })]);
+      const layers = [new RandomFlip({ inputShape: [8, 8, 1] }), conv, geo];
+      layers[0]!.build([8, 8, 1]);
+      conv.build([8, 8, 1]);
+      expect(() => checkAugmentationOrder(layers)).toThrow(ShapeError);
+      expect(() => checkAugmentationOrder(layers)).toThrow(/augmentation layers must come before layers with weights/);
+    }
+    // flips, crops, contrast and brightness have exact input gradients: allowed anywhere
+    checkAugmentationOrder([conv, new RandomFlip(), new RandomCrop({ height: 2, width: 2 }), new RandomContrast({ factor: 0.1 }), new RandomBrightness({ factor: 0.1 })]);
+  });
+
+  it('rejects bad options and shapes with ShapeErrors naming the layer', () => {
+    const bad: [() => unknown, RegExp][] = [
+      [() => new RandomFlip({ mode: 'diagonal' as 'horizontal' }), /mode must be/],
+      [() => new RandomTranslation({ heightFactor: 1.5, widthFactor: 0 }), /heightFactor must be/],
+      [() => new RandomTranslation({ heightFactor: 0.1, widthFactor: [0.1] as unknown as number }), /widthFactor must be/],
+      [() => new RandomRotation({ factor: 0.1, fillMode: 'mirror' as 'reflect' }), /fillMode must be/],
+      [() => new RandomRotation({ factor: 0.1, interpolation: 'bicubic' as 'nearest' }), /interpolation must be/],
+      [() => new RandomZoom({ heightFactor: NaN }), /heightFactor must be/],
+      [() => new RandomCrop({ height: 0, width: 3 }), /height must be/],
+      [() => new RandomContrast({ factor: -0.1 }), /factor must be/],
+      [() => new RandomContrast({ factor: 1.5 }), /factor must be/],
+      [() => new RandomBrightness({ factor: 0.1, valueRange: [1, 1] }), /valueRange must be/],
+      [() => new RandomFlip({ seed: -1 }), /seed must be/],
+      [() => new RandomCrop({ height: 9, width: 3 }).build([8, 8, 1]), /9x3 crop needs images at least that large, got 8x8/],
+      [() => new RandomFlip().build([8, 8]), /rank 3/],
+    ];
+    for (const [make, re] of bad) {
+      expect(make).toThrow(ShapeError);
+      expect(make).toThrow(re);
+    }
+    expect(() => new RandomTranslation({ heightFactor: 0.1, widthFactor: 0.1, name: 'shift' }).build([3])).toThrow(/Layer "shift" \(RandomTranslation\)/);
+  });
+
+  it('factors follow Keras: a number f is [-f, f] (contrast: [1 - f, 1 + f]), pairs are sorted', () => {
+    const d = { n: 2000, h: 4, w: 4, c: 1 };
+    const draw = (l: ImageAugmentation, t = 1) => augmentParamsRef(d, (l as unknown as { drawSpec(t: boolean): AugmentDraw }).drawSpec(true), 1, 1, t);
+    const firsts = (p: Float32Array, k = 0) => Array.from({ length: d.n }, (_, b) => p[b * 8 + k]!);
+    const contrast = firsts(draw(new RandomContrast({ factor: 0.25 })));
+    expect(Math.min(...contrast)).toBeGreaterThanOrEqual(0.75);
+    expect(Math.max(...contrast)).toBeLessThan(1.25);
+    expect(Math.min(...contrast)).toBeLessThan(0.76);
+    const bright = firsts(draw(new RandomBrightness({ factor: [0.2, -0.1], valueRange: [0, 255] })));
+    expect(Math.min(...bright)).toBeGreaterThanOrEqual(-0.1 * 255);
+    expect(Math.max(...bright)).toBeLessThan(0.2 * 255);
+    const zoom = firsts(draw(new RandomZoom({ heightFactor: 0.5 })), 4);
+    expect(Math.min(...zoom)).toBeGreaterThanOrEqual(0.5);
+    expect(Math.max(...zoom)).toBeLessThan(1.5);
+    // no widthFactor: the width zooms with the height
+    const tied = draw(new RandomZoom({ heightFactor: 0.5 }));
+    for (let b = 0; b < d.n; b++) expect(tied[b * 8]).toBe(tied[b * 8 + 4]);
   });
 });

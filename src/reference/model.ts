@@ -8,6 +8,7 @@ import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
 import { Activation } from '../layers/activation.js';
 import { Flatten } from '../layers/flatten.js';
 import { Dropout } from '../layers/dropout.js';
+import { ImageAugmentation } from '../layers/augment.js';
 import { activationForwardRef } from './activation.js';
 import { conv2dForwardRef } from './conv2d.js';
 import { matmulRef } from './matmul.js';
@@ -18,7 +19,7 @@ export type WeightsRef = Map<string, ArrayLike<number>>;
 
 /**
  * Forward pass of built `layers` on n examples of x (NHWC, flattened), in float64: inference, or with `training`
- * the dropout masks of optimizer step `step` (what the GPU draws for the model's seed and each layer's id).
+ * the dropout masks and augmentation parameters of optimizer step `step` (what the GPU draws for the model's seed and each layer's id).
  */
 export function sequentialForwardRef(
   layers: readonly Layer[], weights: WeightsRef, x: ArrayLike<number>, n: number, training?: { seed: number; step: number },
@@ -52,6 +53,8 @@ export function sequentialForwardRef(
         const mask = dropoutMaskRef(a.length, layer.rate, layer.seed ?? training.seed, layer.id, training.step);
         a = a.map((v, i) => v * mask[i]!);
       } // else the identity (inference)
+    } else if (layer instanceof ImageAugmentation) {
+      a = layer.forwardRef(a, n, training);
     } else if (layer instanceof Flatten) {
       // a reshape of NHWC rows
     } else if (layer.referenceForward) {
@@ -63,7 +66,7 @@ export function sequentialForwardRef(
   return a;
 }
 
-const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, Dropout, Flatten];
+const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, Dropout, Flatten, ImageAugmentation];
 
 /** Whether sequentialForwardRef can run `layer`: a built-in layer, or one with its own referenceForward. */
 export function hasForwardRef(layer: Layer): boolean {

@@ -22,7 +22,10 @@ import {
   checkAugmentationOrder, ImageAugmentation, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
 } from '../src/layers/augment.js';
 import { checkGradients } from '../src/check/gradients.js';
-import { ShapeError } from '../src/errors.js';
+import { ModelFormatError, ShapeError } from '../src/errors.js';
+import { Sequential } from '../src/model/sequential.js';
+import { fromArtifacts, layersFromJson, toArtifacts, topologyOf } from '../src/model/io.js';
+import { resetLayerNames } from '../src/layers/layer.js';
 import { expectClose, nanArray } from './helpers/check.js';
 
 let engine: Engine;
@@ -441,5 +444,73 @@ describe('augmentation layers', () => {
     // no widthFactor: the width zooms with the height
     const tied = draw(new RandomZoom({ heightFactor: 0.5 }));
     for (let b = 0; b < d.n; b++) expect(tied[b * 8]).toBe(tied[b * 8 + 4]);
+  });
+});
+
+describe('augmentation layers in model.json', () => {
+  function model(): Sequential {
+    resetLayerNames();
+    return new Sequential([
+      new RandomFlip({ mode: 'horizontal', inputShape: [9, 10, 3] }),
+      new RandomTranslation({ heightFactor: 0.1, widthFactor: [-0.2, 0.05], fillMode: 'constant', fillValue: 0.25, seed: 3 }),
+      new RandomRotation({ factor: [-0.1, 0.2], interpolation: 'nearest', fillMode: 'wrap' }),
+      new RandomZoom({ heightFactor: 0.2 }),
+      new RandomZoom({ heightFactor: [-0.1, 0.3], widthFactor: 0.1, fillMode: 'nearest' }),
+      new RandomContrast({ factor: 0.2, valueRange: [0, 1] }),
+      new RandomBrightness({ factor: [-0.1, 0.2], valueRange: [0, 1], seed: 9 }),
+      new RandomCrop({ height: 7, width: 8 }),
+      new Flatten(),
+      new Dense({ units: 4, activation: 'softmax' }),
+    ]);
+  }
+
+  it('write Keras class names and snake_case configs, and load back to the same layers and predictions', async () => {
+    const a = model();
+    const topo = topologyOf(a);
+    const configs = topo.config.layers.map((l) => [l.class_name, l.config] as const);
+    expect(configs[1]).toEqual(['RandomTranslation', expect.objectContaining({ height_factor: 0.1, width_factor: [-0.2, 0.05], fill_mode: 'constant', interpolation: 'bilinear', fill_value: 0.25, seed: 3 })]);
+    expect(configs[3]![1]).toMatchObject({ height_factor: 0.2, width_factor: null, fill_mode: 'reflect' });
+    expect(configs[5]).toEqual(['RandomContrast', expect.objectContaining({ factor: 0.2, value_range: [0, 1], seed: null })]);
+    expect(configs[7]).toEqual(['RandomCrop', expect.objectContaining({ height: 7, width: 8, seed: null })]);
+    expect(configs[0]![1]).toMatchObject({ mode: 'horizontal', batch_input_shape: [null, 9, 10, 3] });
+    const loaded = layersFromJson(JSON.parse(JSON.stringify({ modelTopology: topo })));
+    expect(loaded.layers.map((l) => [l.className, l.getConfig()])).toEqual(a.layers.map((l) => [l.className, l.getConfig()]));
+
+    a.compile(engine, { optimizer: 'sgd', loss: 'sparse_categorical_crossentropy', seed: 4 });
+    const art = await toArtifacts(a);
+    const b = fromArtifacts(engine, art.modelJson, art.weights);
+    const x = randomUniform(3 * 9 * 10 * 3, 12, 0, 1);
+    const images = { images: Uint8Array.from(x, (v) => Math.floor(v * 255)), shape: [3, 9, 10, 3] };
+    expect(await b.predict(images)).toEqual(await a.predict(images));
+    a.dispose();
+    b.dispose();
+  });
+
+  it('a bad augmentation config is a ModelFormatError naming the layer', () => {
+    const topo = topologyOf(model());
+    const broken = (i: number, patch: Record<string, unknown>) => {
+      const t = JSON.parse(JSON.stringify(topo));
+      Object.assign(t.config.layers[i].config, patch);
+      return () => layersFromJson({ modelTopology: t });
+    };
+    for (const [i, patch, re] of [
+      [1, { fill_mode: 'mirror' }, /"random_translation".*fillMode must be/],
+      [2, { factor: 'a lot' }, /"random_rotation".*factor must be/],
+      [0, { mode: 'up' }, /"random_flip".*mode must be/],
+      [7, { height: 10 }, /"random_crop"/],
+      [5, { value_range: [1] }, /"random_contrast".*valueRange/],
+      [6, { data_format: 'channels_first' }, /"random_brightness".*channels_last/],
+      [6, { seed: -2 }, /"random_brightness".*seed/],
+    ] as const) {
+      const load = broken(i, patch);
+      if (i === 7) {
+        // the crop's size is checked when the model builds (the input shape is known then)
+        const layers = load().layers;
+        expect(() => new Sequential(layers).build()).toThrow(/10x8 crop needs images at least that large/);
+        continue;
+      }
+      expect(load).toThrow(ModelFormatError);
+      expect(load).toThrow(re);
+    }
   });
 });

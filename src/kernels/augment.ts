@@ -11,7 +11,9 @@ export type FillMode = 'constant' | 'reflect' | 'wrap' | 'nearest';
 /** Keras' interpolations for the geometric augmentations. */
 export type Interpolation = 'nearest' | 'bilinear';
 
+/** Every fill mode, in the order the shader numbers them. */
 export const FILL_MODES: readonly FillMode[] = ['constant', 'reflect', 'wrap', 'nearest'];
+/** Every interpolation (0 nearest, 1 bilinear in the shader). */
 export const INTERPOLATIONS: readonly Interpolation[] = ['nearest', 'bilinear'];
 
 /** Floats of random parameters per example in the params tensor [n, PARAMS_PER_EXAMPLE]. */

@@ -66,6 +66,7 @@ export abstract class ImageAugmentation extends Layer {
   /** What the layer draws per example (the centre window for RandomCrop at inference). */
   protected abstract drawSpec(training: boolean): AugmentDraw;
 
+  /** The [n, h, w, c] sizes of a batch of n inputs. */
   protected imageDims(n: number): ImageDims {
     const [h, w, c] = this.inputShape as [number, number, number];
     return { n, h, w, c };
@@ -109,6 +110,7 @@ export abstract class ImageAugmentation extends Layer {
     return this.applyRef(x, params, d);
   }
 
+  /** The float64 transform of n examples with the parameters `params` (the CPU twin of apply). */
   protected abstract applyRef(x: ArrayLike<number>, params: Float32Array, d: ImageDims): Float64Array;
 
   backward(rec: Recorder, dy: Tensor, ctx: StepContext, needInputGrad: boolean): Tensor | null {
@@ -121,6 +123,7 @@ export abstract class ImageAugmentation extends Layer {
     return dx;
   }
 
+  /** Records dx from dy for the layers with an input gradient (hasInputGradient). */
   protected applyBackward(_rec: Recorder, _dy: Tensor, _dx: Tensor, _ctx: StepContext): void {}
 
   /** [lower, upper] of a Keras factor in [lo, hi]: a number f gives [-|f|, |f|] (`symmetric: false`: [f, f]); a pair is sorted. */
@@ -226,6 +229,7 @@ abstract class ResampleAugmentation extends ImageAugmentation {
     if (!finite(this.fillValue)) throw this.shapeError(`fillValue must be a finite number, got ${JSON.stringify(opts.fillValue)}.`);
   }
 
+  /** The config keys the resampling layers share (fill_mode, interpolation, seed, fill_value). */
   protected fillConfig(): Record<string, unknown> {
     return { fill_mode: this.fillMode, interpolation: this.interpolation, seed: this.seed ?? null, fill_value: this.fillValue };
   }
@@ -459,5 +463,37 @@ export class RandomBrightness extends ImageAugmentation {
 
   protected override applyBackward(rec: Recorder, dy: Tensor, dx: Tensor, ctx: StepContext): void {
     augmentBrightnessBackward(rec, dy, this.saved.x!, this.saved.params!, dx, this.imageDims(ctx.n), this.valueRange);
+  }
+}
+
+/** The Keras class names of the augmentation layers (model.json's class_name). */
+export const AUGMENTATION_CLASSES = ['RandomFlip', 'RandomTranslation', 'RandomRotation', 'RandomZoom', 'RandomCrop', 'RandomContrast', 'RandomBrightness'] as const;
+
+/**
+ * An augmentation layer from its Keras/TF.js config (snake_case keys, as getConfig writes them); the constructors
+ * check every value. Only data_format 'channels_last' is accepted.
+ */
+export function augmentationFromConfig(className: (typeof AUGMENTATION_CLASSES)[number], c: Record<string, unknown>, base: { name: string; inputShape?: number[] }): ImageAugmentation {
+  if (c.data_format !== undefined && c.data_format !== null && c.data_format !== 'channels_last')
+    throw new ShapeError(`Layer "${base.name}" (${className}): only data_format 'channels_last' is supported, got ${JSON.stringify(c.data_format)}.`);
+  if (c.seed !== undefined && c.seed !== null && !(typeof c.seed === 'number' && c.seed <= 0xffffffff))
+    throw new ShapeError(`Layer "${base.name}" (${className}): seed ${JSON.stringify(c.seed)} is not a whole number in [0, 2^32).`);
+  const opts = { ...base, seed: (c.seed ?? undefined) as number | undefined };
+  const resample = {
+    ...opts,
+    fillMode: (c.fill_mode ?? undefined) as FillMode | undefined,
+    interpolation: (c.interpolation ?? undefined) as Interpolation | undefined,
+    fillValue: (c.fill_value ?? undefined) as number | undefined,
+  };
+  const factor = c.factor as AugmentFactor;
+  const valueRange = (c.value_range ?? undefined) as [number, number] | undefined;
+  switch (className) {
+    case 'RandomFlip': return new RandomFlip({ ...opts, mode: (c.mode ?? undefined) as FlipMode | undefined });
+    case 'RandomTranslation': return new RandomTranslation({ ...resample, heightFactor: c.height_factor as AugmentFactor, widthFactor: c.width_factor as AugmentFactor });
+    case 'RandomRotation': return new RandomRotation({ ...resample, factor });
+    case 'RandomZoom': return new RandomZoom({ ...resample, heightFactor: c.height_factor as AugmentFactor, widthFactor: (c.width_factor ?? null) as AugmentFactor | null });
+    case 'RandomCrop': return new RandomCrop({ ...opts, height: c.height as number, width: c.width as number });
+    case 'RandomContrast': return new RandomContrast({ ...opts, factor, valueRange });
+    case 'RandomBrightness': return new RandomBrightness({ ...opts, factor, valueRange });
   }
 }

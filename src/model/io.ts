@@ -11,6 +11,7 @@ import { initializerConfig, parseInitializer } from '../layers/config.js';
 import { Conv2D } from '../layers/conv2d.js';
 import { Dense } from '../layers/dense.js';
 import { Dropout } from '../layers/dropout.js';
+import { augmentationFromConfig } from '../layers/augment.js';
 import { Flatten } from '../layers/flatten.js';
 import type { ActivationName, Layer } from '../layers/layer.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
@@ -272,12 +273,21 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
       case 'Activation':
         layers.push(new Activation({ ...base, activation: activation(c.activation, name) }));
         return;
+      case 'RandomFlip':
+      case 'RandomTranslation':
+      case 'RandomRotation':
+      case 'RandomZoom':
+      case 'RandomCrop':
+      case 'RandomContrast':
+      case 'RandomBrightness':
+        layers.push(augmentationFromConfig(cls, c, base));
+        return;
       default: {
         // A custom layer registered by class name (registerLayer), like TF.js's serialization.registerClass.
         const custom = typeof cls === 'string' ? registeredLayer(cls) : undefined;
         if (!custom) {
           const extra = registeredLayerNames();
-          fail(`layer ${idx} "${name}" has class ${show(cls)}, which shaderflow does not implement (Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout, Activation${extra.length ? `; registered: ${extra.join(', ')}` : ''}). A custom layer must be registered with registerLayer() before loading.`);
+          fail(`layer ${idx} "${name}" has class ${show(cls)}, which shaderflow does not implement (Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout, Activation, Random{Flip,Translation,Rotation,Zoom,Crop,Contrast,Brightness}${extra.length ? `; registered: ${extra.join(', ')}` : ''}). A custom layer must be registered with registerLayer() before loading.`);
         }
         const { name: _n, trainable: _t, dtype: _d, batch_input_shape: _b, batch_shape: _s, ...config } = c;
         layers.push(custom.fromConfig(config, base));

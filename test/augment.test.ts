@@ -26,6 +26,7 @@ import { ModelFormatError, ShapeError } from '../src/errors.js';
 import { Sequential } from '../src/model/sequential.js';
 import { fromArtifacts, layersFromJson, toArtifacts, topologyOf } from '../src/model/io.js';
 import { resetLayerNames } from '../src/layers/layer.js';
+import { buildPreset } from '../src/model/presets.js';
 import { expectClose, nanArray } from './helpers/check.js';
 
 let engine: Engine;
@@ -512,5 +513,26 @@ describe('augmentation layers in model.json', () => {
       expect(load).toThrow(ModelFormatError);
       expect(load).toThrow(re);
     }
+  });
+});
+
+describe('the cifar-cnn-augmented preset', () => {
+  it('is the seed CIFAR CNN behind RandomFlip(horizontal) and RandomTranslation(0.1, 0.1): same parameters, Keras summary rows', () => {
+    const plain = buildPreset('cifar-cnn').model.summary(false);
+    const { model, compileArgs, recipe } = buildPreset('cifar-cnn-augmented');
+    const text = model.summary(false);
+    expect(model.name).toBe('cifar_cnn_augmented');
+    expect(text).toContain('Total params: 2,125,578');
+    expect(text).toContain('Trainable params: 2,125,578');
+    expect(text).toMatch(/random_flip \(RandomFlip\)\s+\(None, 32, 32, 3\)\s+0/);
+    // Keras 2 cuts the name column at 29 characters, as here
+    expect(text).toContain('random_translation (RandomTra(None, 32, 32, 3)         0');
+    // the rest is the plain CNN row for row
+    const rows = (t: string) => t.split('\n').filter((l) => /^(conv2d|max_pooling2d|flatten|dense|dropout)/.test(l));
+    expect(rows(text)).toEqual(rows(plain));
+    expect(model.layers[0]!.getConfig()).toMatchObject({ mode: 'horizontal' });
+    expect(model.layers[1]!.getConfig()).toMatchObject({ height_factor: 0.1, width_factor: 0.1, fill_mode: 'reflect', interpolation: 'bilinear' });
+    expect(compileArgs.optimizer).toBe('adam');
+    expect(recipe.dataset).toBe('cifar10');
   });
 });

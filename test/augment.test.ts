@@ -401,8 +401,29 @@ describe('augmentation layers', () => {
       expect(() => checkAugmentationOrder(layers)).toThrow(ShapeError);
       expect(() => checkAugmentationOrder(layers)).toThrow(/augmentation layers must come before layers with weights/);
     }
+    // graph form: only layers upstream count (a conv on a parallel branch is no obstacle)
+    const branchConv = new Conv2D({ filters: 2, kernelSize: 3 });
+    branchConv.build([8, 8, 1]);
+    const zoom = new RandomZoom({ heightFactor: 0.1 });
+    checkAugmentationOrder([{ layer: branchConv, inputs: [-1] }, { layer: zoom, inputs: [-1] }]);
+    expect(() => checkAugmentationOrder([{ layer: branchConv, inputs: [-1] }, { layer: new RandomFlip(), inputs: [0] }, { layer: zoom, inputs: [1] }])).toThrow(
+      /"random_zoom.*" \(RandomZoom\) follows "conv2d.*" \(Conv2D\)/,
+    );
     // flips, crops, contrast and brightness have exact input gradients: allowed anywhere
     checkAugmentationOrder([conv, new RandomFlip(), new RandomCrop({ height: 2, width: 2 }), new RandomContrast({ factor: 0.1 }), new RandomBrightness({ factor: 0.1 })]);
+  });
+
+  it('compile rejects a resampling layer after trainable weights, and accepts it after frozen ones', () => {
+    resetLayerNames();
+    const conv = new Conv2D({ filters: 2, kernelSize: 3, padding: 'same', inputShape: [8, 8, 1] });
+    const m = new Sequential([conv, new RandomRotation({ factor: 0.1 }), new Flatten(), new Dense({ units: 2, activation: 'softmax' })]);
+    expect(() => m.compile(engine, { optimizer: 'sgd', loss: 'categorical_crossentropy' })).toThrow(ShapeError);
+    expect(() => m.compile(engine, { optimizer: 'sgd', loss: 'categorical_crossentropy' })).toThrow(/augmentation layers must come before layers with weights/);
+    expect(m.compiled).toBe(false);
+    conv.trainable = false;
+    m.compile(engine, { optimizer: 'sgd', loss: 'categorical_crossentropy' });
+    expect(m.compiled).toBe(true);
+    m.dispose();
   });
 
   it('rejects bad options and shapes with ShapeErrors naming the layer', () => {

@@ -156,22 +156,26 @@ function finite(v: unknown): v is number {
 
 /**
  * Throws a ShapeError when a resampling augmentation (RandomTranslation, RandomRotation, RandomZoom), which has no
- * input gradient, follows a layer with trainable weights: those weights would get no gradient. Models run it when
- * they build.
+ * input gradient, has a layer with trainable weights upstream: those weights would get no gradient. `nodes` are a
+ * model's layers in topological order, each a Layer (fed by the one before, as in Sequential) or {layer, inputs}
+ * with the indices of the nodes feeding it (negative: the model input). Models run it at compile, when
+ * `trainable` is read.
  */
-export function checkAugmentationOrder(layers: readonly Layer[]): void {
-  let weighted: Layer | undefined;
-  for (const layer of layers) {
-    if (layer instanceof ImageAugmentation && !layer.hasInputGradient && weighted)
+export function checkAugmentationOrder(nodes: readonly (Layer | { layer: Layer; inputs: readonly number[] })[]): void {
+  // the first layer with trainable weights at or above each node, if any
+  const weightedAbove: (Layer | undefined)[] = [];
+  nodes.forEach((node, i) => {
+    const { layer, inputs } = node instanceof Layer ? { layer: node, inputs: [i - 1] } : node;
+    const upstream = inputs.map((j) => (j >= 0 ? weightedAbove[j] : undefined)).find((l) => l !== undefined);
+    if (layer instanceof ImageAugmentation && !layer.hasInputGradient && upstream)
       throw new ShapeError(
-        `Layer "${layer.name}" (${layer.className}) follows "${weighted.name}" (${weighted.className}), which has trainable weights: ` +
-          `augmentation layers must come before layers with weights (${layer.className} passes no gradient back). Move it to the front of the model.`,
+        `Layer "${layer.name}" (${layer.className}) follows "${upstream.name}" (${upstream.className}), which has trainable weights: ` +
+          `augmentation layers must come before layers with weights (${layer.className} passes no gradient back). Move it to the front of the model, or freeze the layers before it.`,
       );
-    if (!weighted && layer.trainable && layer.paramSpecs().some((s) => s.trainable !== false)) weighted = layer;
-  }
+    const own = layer.trainable && layer.paramSpecs().some((s) => s.trainable !== false);
+    weightedAbove[i] = upstream ?? (own ? layer : undefined);
+  });
 }
-
-
 
 /** Keras' flip modes. */
 export type FlipMode = 'horizontal' | 'vertical' | 'horizontal_and_vertical';

@@ -5,6 +5,7 @@
 import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import type { Layer } from '../layers/layer.js';
+import { checkAugmentationOrder } from '../layers/augment.js';
 import type { LabelInput, XInput } from '../data/batches.js';
 import type { History } from './history.js';
 import type { GpuSpec, Plan } from './plan.js';
@@ -121,6 +122,7 @@ export abstract class Model {
     if (this.outputShape.length !== 1)
       throw new ShapeError(`Model "${this.name}": the last layer outputs ${shapeStr(this.outputShape)}; a loss needs [classes] (add Flatten/Dense).`);
     if (this.engine && this.engine !== engine) throw new ShaderflowError(`Model "${this.name}" is already compiled on another engine.`);
+    checkAugmentationOrder(this.graphNodes());
     const optimizer = parseOptimizer(args.optimizer);
     this.engine = engine;
     this.loss = loss;

@@ -89,6 +89,15 @@ function roundAway(v: number): number {
   return Math.abs(v - t) >= 0.5 ? t + Math.sign(v) : t;
 }
 
+/**
+ * The relative error affineRef allows the GPU for inputs of unit range: its float32 sampling coordinates (up to
+ * about w + h in size) may differ from these in the last bit or two (FMA contraction), and bilinear weights move a
+ * value by that much times a neighbour difference (<= the input range, 1).
+ */
+export function affineTolerance(d: ImageDims): number {
+  return 2 * (d.w + d.h) * 2 ** -23;
+}
+
 /** y = x resampled at each example's affine map (params [n, 8]), float64 interpolation. */
 export function affineRef(
   x: ArrayLike<number>, params: ArrayLike<number>, d: ImageDims, o: { fillMode: FillMode; interpolation: Interpolation; fillValue: number },

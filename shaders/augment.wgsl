@@ -70,6 +70,12 @@ fn flatIndex(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
 }
 
+// (example, row, column, channel) of element i of an [n, h, w, c] tensor (c = p.c).
+fn nhwc(i: u32, h: u32, w: u32) -> vec4<u32> {
+  let r = i / p.c;
+  return vec4<u32>(r / (w * h), (r / w) % h, r % w, i % p.c);
+}
+
 fn unit(bits: u32) -> f32 {
   return f32(bits >> 8u) * (1.0 / 16777216.0); // [0, 1) on 24 bits: exact in float32
 }
@@ -177,12 +183,11 @@ fn roundAway(v: f32) -> f32 {
 fn affine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flatIndex(gid, nwg);
   if (i >= p.n * p.h * p.w * p.c) { return; }
-  let ch = i % p.c;
-  let r = i / p.c;
-  let ox = f32(r % p.w);
-  let r2 = r / p.w;
-  let oy = f32(r2 % p.h);
-  let b = r2 / p.h;
+  let at = nhwc(i, p.h, p.w);
+  let b = at.x;
+  let ch = at.w;
+  let oy = f32(at.y);
+  let ox = f32(at.z);
   let o = b * 8u;
   let sx = mapCoord((prmIn[o] * ox + prmIn[o + 1u] * oy) + prmIn[o + 2u], p.w);
   let sy = mapCoord((prmIn[o + 3u] * ox + prmIn[o + 4u] * oy) + prmIn[o + 5u], p.h);
@@ -204,15 +209,11 @@ fn affine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 fn flip(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flatIndex(gid, nwg);
   if (i >= p.n * p.h * p.w * p.c) { return; }
-  let ch = i % p.c;
-  let r = i / p.c;
-  let ox = r % p.w;
-  let r2 = r / p.w;
-  let oy = r2 % p.h;
-  let b = r2 / p.h;
-  let sx = select(ox, p.w - 1u - ox, prmIn[b * 8u] != 0.0);
-  let sy = select(oy, p.h - 1u - oy, prmIn[b * 8u + 1u] != 0.0);
-  y[i] = x[((b * p.h + sy) * p.w + sx) * p.c + ch];
+  let at = nhwc(i, p.h, p.w);
+  let b = at.x;
+  let sy = select(at.y, p.h - 1u - at.y, prmIn[b * 8u + 1u] != 0.0);
+  let sx = select(at.z, p.w - 1u - at.z, prmIn[b * 8u] != 0.0);
+  y[i] = x[((b * p.h + sy) * p.w + sx) * p.c + at.w];
 }
 
 // y [n, oh, ow, c] = the window of x at each example's drawn offset.
@@ -220,15 +221,11 @@ fn flip(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 fn crop(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flatIndex(gid, nwg);
   if (i >= p.n * p.oh * p.ow * p.c) { return; }
-  let ch = i % p.c;
-  let r = i / p.c;
-  let ox = r % p.ow;
-  let r2 = r / p.ow;
-  let oy = r2 % p.oh;
-  let b = r2 / p.oh;
-  let sy = oy + u32(prmIn[b * 8u]);
-  let sx = ox + u32(prmIn[b * 8u + 1u]);
-  y[i] = x[((b * p.h + sy) * p.w + sx) * p.c + ch];
+  let at = nhwc(i, p.oh, p.ow);
+  let b = at.x;
+  let sy = at.y + u32(prmIn[b * 8u]);
+  let sx = at.z + u32(prmIn[b * 8u + 1u]);
+  y[i] = x[((b * p.h + sy) * p.w + sx) * p.c + at.w];
 }
 
 // dx [n, h, w, c] (x binds dy [n, oh, ow, c]): dy inside the window, 0 outside. A gather: no two writes meet.
@@ -236,12 +233,11 @@ fn crop(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 fn cropBackward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flatIndex(gid, nwg);
   if (i >= p.n * p.h * p.w * p.c) { return; }
-  let ch = i % p.c;
-  let r = i / p.c;
-  let ix = r % p.w;
-  let r2 = r / p.w;
-  let iy = r2 % p.h;
-  let b = r2 / p.h;
+  let at = nhwc(i, p.h, p.w);
+  let b = at.x;
+  let iy = at.y;
+  let ix = at.z;
+  let ch = at.w;
   let top = u32(prmIn[b * 8u]);
   let left = u32(prmIn[b * 8u + 1u]);
   var v = 0.0;
@@ -251,17 +247,20 @@ fn cropBackward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   y[i] = v;
 }
 
+// The pixel range [start, end) of partial j's chunk, and its example and channel: (start, end, b, ch).
+fn chunkOf(j: u32) -> vec4<u32> {
+  let start = (j % p.chunks) * CHUNK;
+  return vec4<u32>(start, min(p.h * p.w, start + CHUNK), j / (p.chunks * p.c), (j / p.chunks) % p.c);
+}
+
 // stat[(b·c + ch)·chunks + k] = the sum of x over chunk k of the image's pixels in channel ch.
 @compute @workgroup_size(WG)
 fn channelPartial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let j = flatIndex(gid, nwg);
   if (j >= p.n * p.c * p.chunks) { return; }
-  let k0 = (j % p.chunks) * CHUNK;
-  let ch = (j / p.chunks) % p.c;
-  let b = j / (p.chunks * p.c);
-  let hw = p.h * p.w;
+  let q = chunkOf(j);
   var part = 0.0;
-  for (var k = k0; k < min(hw, k0 + CHUNK); k++) { part += x[(b * hw + k) * p.c + ch]; }
+  for (var k = q.x; k < q.y; k++) { part += x[(q.z * p.h * p.w + k) * p.c + q.w]; }
   stat[j] = part;
 }
 
@@ -270,14 +269,11 @@ fn channelPartial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 fn contrastGradPartial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let j = flatIndex(gid, nwg);
   if (j >= p.n * p.c * p.chunks) { return; }
-  let k0 = (j % p.chunks) * CHUNK;
-  let ch = (j / p.chunks) % p.c;
-  let b = j / (p.chunks * p.c);
-  let hw = p.h * p.w;
+  let q = chunkOf(j);
   var part = 0.0;
-  for (var k = k0; k < min(hw, k0 + CHUNK); k++) {
-    let e = (b * hw + k) * p.c + ch;
-    let z = contrastPre(aux[e], b, ch);
+  for (var k = q.x; k < q.y; k++) {
+    let e = (q.z * p.h * p.w + k) * p.c + q.w;
+    let z = contrastPre(aux[e], q.z, q.w);
     part += select(0.0, x[e], z >= p.vlo && z <= p.vhi);
   }
   stat[j] = part;

@@ -72,6 +72,7 @@ export abstract class ImageAugmentation extends Layer {
     return { n, h, w, c };
   }
 
+  /** The drawn parameters, the output and (with an input gradient) dx, for batches up to maxBatch. */
   protected allocateBuffers(engine: Engine, maxBatch: number): void {
     this.params = this.own(engine, [maxBatch, PARAMS_PER_EXAMPLE]);
     this.y = this.own(engine, [maxBatch, ...this.outputShape]);
@@ -251,29 +252,42 @@ abstract class ResampleAugmentation extends ImageAugmentation {
   }
 }
 
-/**
- * Keras' RandomTranslation: each example shifted by a fraction of its height and width drawn from heightFactor
- * and widthFactor (a number f: [-f, f]; a pair: [lower, upper], in [-1, 1]; positive: down / right).
- */
-export class RandomTranslation extends ResampleAugmentation {
-  readonly className = 'RandomTranslation';
+/** Translation and zoom: a height factor and a width factor (zoom: optional, null = the height's). */
+abstract class HeightWidthResample extends ResampleAugmentation {
   readonly heightFactor: AugmentFactor;
-  readonly widthFactor: AugmentFactor;
-  private readonly ranges: [[number, number], [number, number]];
+  readonly widthFactor: AugmentFactor | null;
+  protected readonly ranges: [[number, number], [number, number] | null];
 
-  constructor(opts: ResampleOptions & { heightFactor: AugmentFactor; widthFactor: AugmentFactor }) {
-    super(opts, 'random_translation');
-    this.ranges = [this.factorRange('heightFactor', opts.heightFactor, -1, 1), this.factorRange('widthFactor', opts.widthFactor, -1, 1)];
+  constructor(opts: ResampleOptions & { heightFactor: AugmentFactor; widthFactor?: AugmentFactor | null }, baseName: string, widthOptional: boolean) {
+    super(opts, baseName);
+    const width = opts.widthFactor ?? null;
+    this.ranges = [
+      this.factorRange('heightFactor', opts.heightFactor, -1, 1),
+      width === null && widthOptional ? null : this.factorRange('widthFactor', opts.widthFactor, -1, 1),
+    ];
     this.heightFactor = opts.heightFactor;
-    this.widthFactor = opts.widthFactor;
+    this.widthFactor = width;
   }
 
   getConfig(): Record<string, unknown> {
     return { height_factor: this.heightFactor, width_factor: this.widthFactor, ...this.fillConfig() };
   }
+}
+
+/**
+ * Keras' RandomTranslation: each example shifted by a fraction of its height and width drawn from heightFactor
+ * and widthFactor (a number f: [-f, f]; a pair: [lower, upper], in [-1, 1]; positive: down / right).
+ */
+export class RandomTranslation extends HeightWidthResample {
+  readonly className = 'RandomTranslation';
+  declare readonly widthFactor: AugmentFactor;
+
+  constructor(opts: ResampleOptions & { heightFactor: AugmentFactor; widthFactor: AugmentFactor }) {
+    super(opts, 'random_translation', false);
+  }
 
   protected drawSpec(): AugmentDraw {
-    return { kind: 'translate', height: this.ranges[0], width: this.ranges[1] };
+    return { kind: 'translate', height: this.ranges[0], width: this.ranges[1]! };
   }
 }
 
@@ -306,22 +320,11 @@ export class RandomRotation extends ResampleAugmentation {
  * out, negative: in; a number f: [-f, f]; a pair: [lower, upper], in [-1, 1]) and widthFactor (default: the
  * height's zoom, keeping the aspect ratio).
  */
-export class RandomZoom extends ResampleAugmentation {
+export class RandomZoom extends HeightWidthResample {
   readonly className = 'RandomZoom';
-  readonly heightFactor: AugmentFactor;
-  readonly widthFactor: AugmentFactor | null;
-  private readonly ranges: [[number, number], [number, number] | null];
 
   constructor(opts: ResampleOptions & { heightFactor: AugmentFactor; widthFactor?: AugmentFactor | null }) {
-    super(opts, 'random_zoom');
-    const width = opts.widthFactor ?? null;
-    this.ranges = [this.factorRange('heightFactor', opts.heightFactor, -1, 1), width === null ? null : this.factorRange('widthFactor', width, -1, 1)];
-    this.heightFactor = opts.heightFactor;
-    this.widthFactor = width;
-  }
-
-  getConfig(): Record<string, unknown> {
-    return { height_factor: this.heightFactor, width_factor: this.widthFactor, ...this.fillConfig() };
+    super(opts, 'random_zoom', true);
   }
 
   protected drawSpec(): AugmentDraw {
@@ -377,16 +380,30 @@ export class RandomCrop extends ImageAugmentation {
   }
 }
 
+/** Contrast and brightness: a factor and a value range the outputs are clipped to (Keras' default [0, 255]). */
+abstract class ValueAugmentation extends ImageAugmentation {
+  readonly hasInputGradient = true;
+  readonly factor: AugmentFactor;
+  readonly valueRange: [number, number];
+
+  constructor(opts: AugmentOptions & { factor: AugmentFactor; valueRange?: [number, number] }, baseName: string) {
+    super(opts, baseName);
+    this.factor = opts.factor;
+    this.valueRange = this.valueRangeOf(opts.valueRange ?? [0, 255]);
+  }
+
+  getConfig(): Record<string, unknown> {
+    return { factor: this.factor, value_range: [...this.valueRange], seed: this.seed ?? null };
+  }
+}
+
 /**
  * Keras' RandomContrast: each example's channels spread about their own mean, (x - mean) · f + mean, with f drawn
  * from [1 - lower, 1 + upper] (factor: a number f gives lower = upper = f; in [0, 1]), clipped to valueRange
  * (default [0, 255]).
  */
-export class RandomContrast extends ImageAugmentation {
+export class RandomContrast extends ValueAugmentation {
   readonly className = 'RandomContrast';
-  readonly hasInputGradient = true;
-  readonly factor: AugmentFactor;
-  readonly valueRange: [number, number];
   private readonly range: [number, number];
   private mean?: Tensor;
   private sums?: Tensor;
@@ -395,14 +412,9 @@ export class RandomContrast extends ImageAugmentation {
     super(opts, 'random_contrast');
     const [lower, upper] = this.factorRange('factor', opts.factor, 0, 1, false);
     this.range = [1 - lower, 1 + upper];
-    this.factor = opts.factor;
-    this.valueRange = this.valueRangeOf(opts.valueRange ?? [0, 255]);
   }
 
-  getConfig(): Record<string, unknown> {
-    return { factor: this.factor, value_range: [...this.valueRange], seed: this.seed ?? null };
-  }
-
+  /** The base's buffers plus the per-(example, channel) means and gradient sums. */
   protected override allocateBuffers(engine: Engine, maxBatch: number): void {
     super.allocateBuffers(engine, maxBatch);
     const c = this.inputShape[2]!;
@@ -435,22 +447,13 @@ export class RandomContrast extends ImageAugmentation {
  * Keras' RandomBrightness: each example shifted by a value drawn from factor (a number f: [-f, f]; a pair:
  * [lower, upper], in [-1, 1]) times the width of valueRange (default [0, 255]), then clipped to valueRange.
  */
-export class RandomBrightness extends ImageAugmentation {
+export class RandomBrightness extends ValueAugmentation {
   readonly className = 'RandomBrightness';
-  readonly hasInputGradient = true;
-  readonly factor: AugmentFactor;
-  readonly valueRange: [number, number];
   private readonly range: [number, number];
 
   constructor(opts: AugmentOptions & { factor: AugmentFactor; valueRange?: [number, number] }) {
     super(opts, 'random_brightness');
     this.range = this.factorRange('factor', opts.factor, -1, 1);
-    this.factor = opts.factor;
-    this.valueRange = this.valueRangeOf(opts.valueRange ?? [0, 255]);
-  }
-
-  getConfig(): Record<string, unknown> {
-    return { factor: this.factor, value_range: [...this.valueRange], seed: this.seed ?? null };
   }
 
   protected drawSpec(): AugmentDraw {

@@ -556,4 +556,17 @@ describe('the cifar-cnn-augmented preset', () => {
     expect(compileArgs.optimizer).toBe('adam');
     expect(recipe.dataset).toBe('cifar10');
   });
+
+  it('plans its step: a draw and a gather per augmentation layer, nothing in evaluation (dry recordings, contrast scratch included)', () => {
+    const { model, compileArgs } = buildPreset('cifar-cnn-augmented');
+    model.compile(engine, compileArgs);
+    const labels = model.plan(128).rows.map((r) => r.label);
+    expect(labels.slice(0, 8).filter((l) => l.startsWith('augment.'))).toEqual(['augment.draw', 'augment.flip', 'augment.draw', 'augment.affine']);
+    model.dispose();
+    resetLayerNames();
+    const m = new Sequential([new RandomContrast({ factor: 0.2, inputShape: [6, 5, 2] }), new Flatten(), new Dense({ units: 3, activation: 'softmax' })]);
+    m.compile(engine, { optimizer: 'sgd', loss: 'categorical_crossentropy' });
+    expect(m.plan(4).rows.map((r) => r.label).filter((l) => l.startsWith('augment.'))).toEqual(['augment.draw', 'augment.channelPartial', 'augment.channelTotal', 'augment.contrast']);
+    m.dispose();
+  });
 });

@@ -45,6 +45,8 @@ export interface RunSettings {
 
 export interface DemoState {
   status: 'starting' | 'no-webgpu' | 'loading' | 'compiling' | 'ready' | 'training' | 'paused' | 'stopped' | 'done' | 'error';
+  /** Every status the page has shown, in order (repeats collapsed). */
+  statusLog: string[];
   adapter: string | null;
   params: Params;
   /** Where training runs, and why not in a worker when it is not. */
@@ -138,6 +140,7 @@ const SAVED_MODEL = 'indexeddb://shaderflow-demo-model';
 
 const state: DemoState = {
   status: 'starting',
+  statusLog: ['starting'],
   adapter: null,
   params,
   where: null,
@@ -290,6 +293,7 @@ function updateButtons(): void {
 
 function setStatus(s: DemoState['status']): void {
   state.status = s;
+  if (state.statusLog[state.statusLog.length - 1] !== s) state.statusLog.push(s);
   setText('r-status', s === 'compiling' ? 'compiling kernels…' : s);
   updateButtons();
 }
@@ -403,6 +407,7 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
   // Global step = base + epoch × stepsPerEpoch + batch + 1; a resumed fit numbers its epochs and batches absolutely.
   const base = resumeFrom ? 0 : state.steps;
   const epochOffset = resumeFrom ? 0 : totalEpochs;
+  const stepsBefore = state.steps;
   if (resumeFrom) state.steps = resumeFrom.epoch * stepsPerEpoch + resumeFrom.batch;
   state.done = false;
   state.test = null;
@@ -501,6 +506,7 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
       if (resumeFrom && state.status === 'compiling') {
         // Refused before the first step (another model, other data or settings): say why; the page stays usable.
         notice(`Resume refused: ${(e as Error).message}`);
+        state.steps = stepsBefore;
         setStatus('ready');
       } else reportError(e, 'training');
     } finally {

@@ -6,8 +6,10 @@
 import { ModelFormatError, ShaderflowError, StorageError } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import { fromArtifacts, parseModelJson, toArtifacts, topologyOf, type ModelArtifacts, type ModelJson } from './io.js';
-import type { LabelInput, XInput } from './data.js';
-import { checkpointFolders, type Checkpoint, type Checkpointer, type Sequential } from './sequential.js';
+import type { LabelInput, XInput } from '../data/batches.js';
+import { checkpointFolders, type Checkpoint, type Checkpointer } from './fit.js';
+import type { Model } from './model.js';
+import type { Sequential } from './sequential.js';
 
 const DB_NAME = 'shaderflow';
 const MODELS = 'models';
@@ -122,7 +124,7 @@ async function transact<T>(url: string, store: string, mode: IDBTransactionMode,
  * IndexedDB; from a page or a worker) or `downloads://NAME` (the browser downloads NAME.json and NAME.weights.bin,
  * TensorFlow.js' names; pages only). In Node, the Node entry's saveModel also takes a folder.
  */
-export async function saveModel(model: Sequential, url: string): Promise<void> {
+export async function saveModel(model: Model, url: string): Promise<void> {
   if (url.startsWith(DOWNLOADS_SCHEME)) return downloadArtifacts(await toArtifacts(model), nameOf(url, DOWNLOADS_SCHEME, 'saveModel'));
   if (!url.startsWith(INDEXEDDB_SCHEME))
     throw new ShaderflowError(`saveModel: "${url.slice(0, 80)}" is not a storage URL this build writes: use indexeddb://NAME or downloads://NAME (in Node, a folder).`);
@@ -268,7 +270,7 @@ async function loadStored(engine: Engine, url: string): Promise<Sequential> {
  * A string that changes when the model's architecture or optimizer kind changes (layer classes and configs, layer
  * names left out, since they are numbered per page): a checkpoint of another model is refused by it.
  */
-export function modelFingerprint(model: Sequential): string {
+export function modelFingerprint(model: Model): string {
   const layers = topologyOf(model).config.layers.map(({ class_name, config }) => {
     const { name: _n, ...rest } = config;
     return `${class_name}${JSON.stringify(rest)}`;
@@ -316,7 +318,7 @@ export interface IndexedDbCheckpointOptions {
  * IndexedDB transaction that replaces the previous record, so an interrupted save leaves the previous checkpoint.
  * `fit(x, y, { checkpoint: 'indexeddb://NAME', checkpointEvery, resume: 'indexeddb://NAME' })` uses it too.
  */
-export function indexedDbCheckpointer(name: string, model: Sequential, o: IndexedDbCheckpointOptions = {}): Checkpointer {
+export function indexedDbCheckpointer(name: string, model: Model, o: IndexedDbCheckpointOptions = {}): Checkpointer {
   const key = name.startsWith(INDEXEDDB_SCHEME) ? nameOf(name, INDEXEDDB_SCHEME, 'indexedDbCheckpointer') : name;
   const url = INDEXEDDB_SCHEME + key;
   const fingerprint = modelFingerprint(model);
@@ -357,7 +359,7 @@ async function readCheckpointRecord(name: string): Promise<{ url: string; record
  * (the model about to resume) and `expect.data` (the data's dataFingerprint), a checkpoint of another model or
  * other data is refused: a ShaderflowError saying which and how they differ.
  */
-export async function readIndexedDbCheckpoint(name: string, expect: { model?: Sequential; data?: string } = {}): Promise<Checkpoint | undefined> {
+export async function readIndexedDbCheckpoint(name: string, expect: { model?: Model; data?: string } = {}): Promise<Checkpoint | undefined> {
   const got = await readCheckpointRecord(name);
   if (!got) return undefined;
   const { url, record } = got;

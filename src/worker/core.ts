@@ -4,7 +4,7 @@
 // directly. Everything that crosses is structured-cloneable: typed arrays, plain objects, strings.
 import { ShaderflowError } from '../errors.js';
 import { createEngine, type Engine, type EngineOptions } from '../gpu/engine.js';
-import type { LabelInput, XInput } from '../model/data.js';
+import type { LabelInput, XInput } from '../data/batches.js';
 import type { Logs } from '../model/history.js';
 import { fromArtifacts, layersFromJson, toArtifacts, type ModelArtifacts, type ModelJson } from '../model/io.js';
 import type { OptimizerSpec } from '../model/optimizers.js';

@@ -5,7 +5,7 @@
 // (`fallbackReason`). Progress, logs, pause/resume/stop and weights cross by postMessage.
 import { DatasetError, DeviceError, ModelFormatError, NumericError, ShaderflowError, ShapeError, StorageError } from '../errors.js';
 import type { EngineOptions } from '../gpu/engine.js';
-import type { LabelInput, XInput } from '../model/data.js';
+import type { LabelInput, XInput } from '../data/batches.js';
 import type { Logs } from '../model/history.js';
 import { topologyOf, type ModelArtifacts } from '../model/io.js';
 import type { CompileArgs, Sequential } from '../model/sequential.js';

@@ -203,8 +203,25 @@ function notice(text: string): void {
 }
 
 function setText(id: string, text: string): void {
+  soon.delete(id);
   const el = document.getElementById(id);
   if (el) el.textContent = text;
+}
+
+// Readouts that change with every batch are written at most ~5 times a second, all in one frame: each write
+// costs the page a style and layout pass, and the main thread shares the CPU with the GPU's work.
+const soon = new Map<string, string>();
+let soonTimer = 0;
+function setSoon(id: string, text: string): void {
+  soon.set(id, text);
+  if (soonTimer) return;
+  soonTimer = window.setTimeout(() => {
+    requestAnimationFrame(() => {
+      soonTimer = 0;
+      for (const [k, v] of soon) setText(k, v);
+      soon.clear();
+    });
+  }, 200);
 }
 
 const fmt = (v: number | undefined, digits = 4) => (v === undefined ? '–' : Number.isFinite(v) ? v.toFixed(digits) : String(v));
@@ -352,8 +369,8 @@ function addRunningPoint(loss: number, accuracy: number, count: number, exact = 
   state.losses.push(l);
   state.accuracies.push(Number.isFinite(accuracy) ? a : NaN);
   state.lossSteps.push(state.steps);
-  setText('r-loss', fmt(loss));
-  setText('r-acc', fmt(accuracy));
+  setSoon('r-loss', fmt(loss));
+  setSoon('r-acc', fmt(accuracy));
   scheduleCharts();
 }
 
@@ -461,8 +478,8 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
             stepTimes.push(t);
             if (stepTimes.length > 21) stepTimes.shift();
             const recent = stepTimes.length > 3 ? (stepTimes.length - 1) / ((t - stepTimes[0]!) / 1000) : null;
-            setText('r-batch', `${b + 1}/${stepsPerEpoch}  (step ${state.steps})`);
-            setText('r-speed', recent ? recent.toFixed(2) : '–');
+            setSoon('r-batch', `${b + 1}/${stepsPerEpoch}  (step ${state.steps})`);
+            setSoon('r-speed', recent ? recent.toFixed(2) : '–');
           },
           onPaused: () => {
             setStatus('paused');
@@ -483,7 +500,7 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
           },
           onCheckpoint: (at) => {
             state.checkpoints.push(at);
-            setText('r-checkpoint', `${checkpointPlace(at)} (${CHECKPOINT})`);
+            setSoon('r-checkpoint', `${checkpointPlace(at)} (${CHECKPOINT})`);
           },
           onCheckpointError: (message) => {
             storageOk = false;

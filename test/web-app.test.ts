@@ -317,12 +317,17 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web app in Chromium (${CHROMIUM})`, () => {
     expect(s.errors, s.errors.join('\n')).toEqual([]);
     expect(s.status).toBe('done');
     expect(s.steps).toBe(12);
+    // The chart marks where epoch 2 began (step 6) and where the run was resumed (a step of epoch 2).
+    expect(s.epochStarts).toEqual([{ epoch: 1, step: 6 }]);
+    expect(s.resumedAt).toHaveLength(1);
+    expect(s.resumedAt[0]).toBeGreaterThan(6);
+    expect(await b.innerHTML('#loss-chart')).toMatch(/resumed/);
     const resumed = await b.evaluate(() => window.__demoApi.weights());
     expect(resumed.length).toBe(uninterrupted.length);
     let maxDiff = 0;
     for (let i = 0; i < resumed.length; i++) maxDiff = Math.max(maxDiff, Math.abs(resumed[i]! - uninterrupted[i]!));
     expect(maxDiff).toBe(0);
-    measured.resume = { weights: resumed.length, maxDiff, resumedFrom: s.epochStarts[0] };
+    measured.resume = { weights: resumed.length, maxDiff, resumedAtStep: s.resumedAt[0] };
     await b.screenshot({ path: join(ARTIFACTS, 'web-app-resumed.png'), fullPage: true });
     expect([...problems, ...problemsB], [...problems, ...problemsB].join('\n')).toEqual([]);
     await contextB.close();

@@ -66,6 +66,8 @@ export interface DemoState {
   lossSteps: number[];
   /** The step at which each epoch began (epoch marks) and the validation points (at each epoch end's step). */
   epochStarts: { epoch: number; step: number }[];
+  /** The steps at which a run was resumed from a checkpoint on this page. */
+  resumedAt: number[];
   valPoints: { step: number; loss: number; accuracy: number }[];
   /** fit's logs at each epoch end (loss, accuracy, val_loss, val_accuracy). */
   epochLogs: Logs[];
@@ -154,6 +156,7 @@ const state: DemoState = {
   accuracies: [],
   lossSteps: [],
   epochStarts: [],
+  resumedAt: [],
   valPoints: [],
   epochLogs: [],
   stepsPerSec: null,
@@ -400,7 +403,7 @@ function scheduleCharts(): void {
 }
 
 function drawCharts(): void {
-  const marks = state.epochStarts.map((e) => ({ x: e.step, label: `epoch ${e.epoch + 1}` }));
+  const marks = [...state.epochStarts.map((e) => ({ x: e.step, label: `epoch ${e.epoch + 1}` })), ...state.resumedAt.map((step) => ({ x: step, label: 'resumed' }))];
   const train = (values: number[], color?: string) => ({ name: 'train (since previous point)', values, x: state.lossSteps, color });
   const val = (key: 'loss' | 'accuracy', color: string) => ({ name: 'validation (epoch end)', values: state.valPoints.map((p) => p[key]), x: state.valPoints.map((p) => p.step), pointsOnly: true, color });
   const chart = (title: string, yLabel: string, series: ReturnType<typeof train | typeof val>[]) =>
@@ -426,6 +429,7 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
   const epochOffset = resumeFrom ? 0 : totalEpochs;
   const stepsBefore = state.steps;
   if (resumeFrom) state.steps = resumeFrom.epoch * stepsPerEpoch + resumeFrom.batch;
+  if (resumeFrom) state.resumedAt.push(state.steps);
   state.done = false;
   state.test = null;
   pauseRequested = false;
@@ -455,7 +459,8 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
           },
           onEpochBegin: (e) => {
             state.epoch = epochOffset + e;
-            state.epochStarts.push({ epoch: state.epoch, step: state.steps });
+            // Where the epoch began, also for a resumed fit's first epoch (which began before the reload).
+            state.epochStarts.push({ epoch: state.epoch, step: base + e * stepsPerEpoch });
             prevPoint = null;
             lastShown = '';
             setText('r-epoch', `${e + 1}/${epochs}${epochOffset ? ` (total ${epochOffset + e + 1})` : ''}`);
@@ -524,6 +529,7 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
         // Refused before the first step (another model, other data or settings): say why; the page stays usable.
         notice(`Resume refused: ${(e as Error).message}`);
         state.steps = stepsBefore;
+        state.resumedAt.pop();
         setStatus('ready');
       } else reportError(e, 'training');
     } finally {
@@ -580,7 +586,7 @@ async function chooseOptimizer(optimizer: 'adam' | 'sgd'): Promise<void> {
   if (training || optimizer === state.optimizer) return;
   try {
     await compileModel(optimizer);
-    Object.assign(state, { losses: [], accuracies: [], lossSteps: [], epochStarts: [], valPoints: [], epochLogs: [], steps: 0, test: null });
+    Object.assign(state, { losses: [], accuracies: [], lossSteps: [], epochStarts: [], resumedAt: [], valPoints: [], epochLogs: [], steps: 0, test: null });
     totalEpochs = 0;
     drawCharts();
     renderConfusion();

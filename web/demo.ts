@@ -295,7 +295,7 @@ const settings = (): RunSettings => ({ preset: params.preset, optimizer: state.o
 function updateButtons(): void {
   const busy = training !== null;
   const paused = state.status === 'paused';
-  ($('train') as HTMLButtonElement).disabled = busy;
+  ($('train') as HTMLButtonElement).disabled = busy || state.status === 'compiling' || state.status === 'loading';
   const pause = $('pause') as HTMLButtonElement;
   pause.disabled = !busy;
   pause.textContent = paused || pauseRequested ? 'Resume' : 'Pause';

@@ -36,7 +36,7 @@ export type { StepProfile, ProfileEntry } from './model/profile.js';
 /** The optimizers (sgd, adam, rmsprop), their Keras defaults, and their model.json configs. */
 export * as optimizers from './model/optimizers.js';
 export { buildPreset, PRESETS, RECIPES, isPreset, type PresetName, type PresetRecipe, type KerasFigures } from './model/presets.js';
-export { toArtifacts, fromArtifacts, layersFromJson, type ModelJson, type ModelArtifacts, type WeightSpec } from './model/io.js';
+export { toArtifacts, fromArtifacts, layersFromJson, modelFromJson, type ModelJson, type ModelArtifacts, type WeightSpec, type JsonGraph } from './model/io.js';
 export type { XInput, LabelInput, BatchSource } from './data/batches.js';
 export { formatBar, formatEpochLine, type ProgressSink, type Verbosity } from './model/progress.js';
 export { lineChartSvg, historyCharts, type ChartOptions, type Series } from './viz/plot.js';

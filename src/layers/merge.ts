@@ -42,6 +42,7 @@ export abstract class Merge extends Layer implements MultiInputLayer {
     this.built = true;
   }
 
+  /** The common shape of the inputs (Add, Multiply); a ShapeError listing them when they differ. */
   protected sameShapes(shapes: number[][]): number[] {
     const first = shapeStr(shapes[0]!);
     if (!shapes.every((s) => shapeStr(s) === first)) throw this.shapeError(`its inputs must all have the same shape, got ${shapes.map(shapeStr).join(', ')}.`);

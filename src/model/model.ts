@@ -147,6 +147,16 @@ export class Model {
     return printSummary(lines, print);
   }
 
+  /** Whether every layer is trainable (Keras' model.trainable). Read at compile, like each layer's own flag. */
+  get trainable(): boolean {
+    return this.layers.every((l) => l.trainable);
+  }
+
+  /** Sets `trainable` on every layer (Keras' model.trainable = false freezes the whole model); compile again after. */
+  set trainable(v: boolean) {
+    for (const l of this.layers) l.trainable = v;
+  }
+
   /** Number of parameters of all layers (trainable and not, as Keras' count_params). */
   countParams(): number {
     this.build();

@@ -7,7 +7,7 @@ import {
   Sequential, ShapeError, type Model,
 } from '../src/index.js';
 import type { AdapterClass } from '../src/gpu/engine.js';
-import { centralDifferences } from '../src/check/gradients.js';
+import { expectGradientsMatch } from './helpers/model-gradients.js';
 import { graphForwardRef, modelLossRef } from '../src/reference/model.js';
 import { mulberry32, randomUniform } from '../src/reference/random.js';
 
@@ -72,19 +72,7 @@ describe.each(['software', 'gpu'] as AdapterClass[])('functional whole-model gra
     const w = new Map(before.map((b) => [b.name, Float64Array.from(b.values)]));
     const nodes = m.graphNodes();
     const loss = () => modelLossRef('sparse_categorical_crossentropy', graphForwardRef(nodes, w, x, c.n), y, c.n, c.classes);
-    for (const g of grads) {
-      const p = w.get(g.name)!;
-      const numeric = centralDifferences(p, loss);
-      let worst = 0, scale = 0;
-      for (let i = 0; i < p.length; i++) {
-        worst = Math.max(worst, Math.abs(g.values[i]! - numeric[i]!));
-        scale = Math.max(scale, Math.abs(numeric[i]!));
-      }
-      expect(scale, `${g.name}: the numeric gradient vanished`).toBeGreaterThan(1e-4);
-      measured.push(`${cls}: ${c.name} ${g.name}: ${(worst / scale).toExponential(2)}`);
-      // As test/gradcheck-model.test.ts: float32 rounding is ~1e-6 relative; a missing fan-out term is O(1).
-      expect(worst / scale, `${g.name}: GPU gradient vs central differences of the float64 graph`).toBeLessThan(2e-5);
-    }
+    expectGradientsMatch(grads, w, loss, `${cls}: ${c.name}`, measured);
     // The same graph's predict equals the float64 forward.
     const probs = await m.predict(x);
     const ref = graphForwardRef(nodes, new Map((await m.getWeights()).map((v) => [v.name, v.values])), x, c.n);

@@ -1,9 +1,10 @@
-// The merge kernels (shaders/merge.wgsl: accumulate, multiply, multiplyInto, copyColumns) against float64, scalar
-// and vec4 entries each forced on their own, outputs NaN-poisoned so an unwritten element fails; odd sizes.
+// The merge layers' kernels (elementwise accumulate, multiply, multiplyInto; shaders/merge.wgsl's copyColumns)
+// against float64, scalar and vec4 entries each forced on their own, outputs NaN-poisoned so an unwritten element fails; odd sizes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/gpu/engine.js';
 import { runOnce } from '../src/gpu/recorder.js';
-import { accumulate, copyColumns, multiply, multiplyInto } from '../src/kernels/merge.js';
+import { accumulate, multiply, multiplyInto } from '../src/kernels/elementwise.js';
+import { copyColumns } from '../src/kernels/merge.js';
 import { addRef, concatenateRef, copyColumnsRef, multiplyRef } from '../src/reference/merge.js';
 import { randomUniform } from '../src/reference/random.js';
 import { ShapeError } from '../src/errors.js';

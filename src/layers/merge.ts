@@ -1,13 +1,13 @@
 // The merge layers of the functional API: Add, Multiply and Concatenate (last axis). Each takes two or more inputs
 // (MultiInputLayer: built with every input's shape, recorded with forwardInputs/backwardInputs by the step plan).
-// Kernels: src/kernels/merge.ts (accumulate, multiply, copyColumns) and elementwise add. Add's backward hands its
+// Kernels: elementwise add, accumulate, multiply (src/kernels/elementwise.ts) and copyColumns (src/kernels/merge.ts). Add's backward hands its
 // output gradient to every input unchanged (a view, no dispatch); the step plan sums fan-out gradients.
 import type { Engine } from '../gpu/engine.js';
 import type { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { shapeStr } from '../errors.js';
-import { add } from '../kernels/elementwise.js';
-import { accumulate, copyColumns, multiply, multiplyInto } from '../kernels/merge.js';
+import { accumulate, add, multiply, multiplyInto } from '../kernels/elementwise.js';
+import { copyColumns } from '../kernels/merge.js';
 import { Layer, type MultiInputLayer, type StepContext } from './layer.js';
 
 /** Options every merge layer takes. */

@@ -13,7 +13,7 @@ import {
   pickConvGemm, type Conv2dGeometry, type ConvBiasVariant, type ConvGemmVariant, type ConvKernel,
 } from '../kernels/conv2d.js';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout.js';
-import { axpby, classUsesTree, classUsesVec4, columnSum, REDUCE_CHUNK, rowSum, scale, TREE_CHUNK, treeWorkgroupFits, type ReduceVariant } from '../kernels/elementwise.js';
+import { accumulate, axpby, multiply, classUsesTree, classUsesVec4, columnSum, REDUCE_CHUNK, rowSum, scale, TREE_CHUNK, treeWorkgroupFits, type ReduceVariant } from '../kernels/elementwise.js';
 import { flagNonFinite } from '../kernels/finite.js';
 import { initialize, initializerPlan } from '../kernels/initializer.js';
 import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy, type StatsVariant } from '../kernels/loss.js';
@@ -33,7 +33,7 @@ import { Sequential } from '../model/sequential.js';
 import { model, type Model } from '../model/model.js';
 import { input } from '../layers/input.js';
 import { Add, Concatenate, Multiply } from '../layers/merge.js';
-import { accumulate, copyColumns, multiply } from '../kernels/merge.js';
+import { copyColumns } from '../kernels/merge.js';
 import { addRef, copyColumnsRef, multiplyRef } from '../reference/merge.js';
 import { activationBackwardRef, activationForwardRef } from '../reference/activation.js';
 import { conv2dBackwardBiasRef, conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dForwardRef } from '../reference/conv2d.js';
@@ -418,20 +418,20 @@ function elementwiseCases(n: number, rows: number, cols: number, quick: boolean,
   ];
 }
 
-/** shaders/merge.wgsl: accumulate and multiply (scalar or vec4 entries) and copyColumns (Concatenate's column copy). */
+/** The merge layers' kernels: elementwise accumulate and multiply (scalar or vec4 entries), and shaders/merge.wgsl's copyColumns (Concatenate). */
 function mergeCases(n: number, quick: boolean, vec4: boolean): SelftestCase[] {
   const qv = whereClassRuns(quick, vec4, classUsesVec4);
   const v = vec4 ? ' vec4' : '';
   const start = randomUniform(n, 71);
   const cases = [
-    kernelCase('merge', `accumulate${v}`, `${n}`, qv, () => ({
+    kernelCase('elementwise', `accumulate${v}`, `${n}`, qv, () => ({
       inputs: { a: { shape: [n] } },
       outputs: { out: { shape: [n], data: start } },
       record: (rec, t) => accumulate(rec, t.a!, t.out!, { vec4 }),
       reference: (x) => ({ out: addRef([x.a!, start]) }),
       rtol: 1e-6,
     })),
-    kernelCase('merge', `multiply${v}`, `${n}`, qv, () => ({
+    kernelCase('elementwise', `multiply${v}`, `${n}`, qv, () => ({
       inputs: { a: { shape: [n] }, b: { shape: [n] } },
       outputs: { out: { shape: [n] } },
       record: (rec, t) => multiply(rec, t.a!, t.b!, t.out!, { vec4 }),

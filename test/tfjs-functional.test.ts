@@ -137,6 +137,22 @@ describe('functional models in TensorFlow.js layers format', () => {
     expect(load((j) => (layers(j)[add]!.inbound_nodes = [[['conv2d', 0, 0, {}], ['input', 0, 0, {}]]]))).toThrow(/shapes do not fit.*"add" \(Add\).*\[8, 6, 4\], \[8, 6, 3\]/);
   });
 
+  it("Keras' class_name 'Functional' and InputLayer batch_shape load too", async () => {
+    const m = residualModel();
+    m.compile(engine, { optimizer: 'sgd', loss: 'sparse_categorical_crossentropy', seed: 1 });
+    const art = await toArtifacts(m);
+    const j = JSON.parse(JSON.stringify(art.modelJson));
+    j.modelTopology.class_name = 'Functional';
+    const inputConfig = j.modelTopology.config.layers[0].config;
+    inputConfig.batch_shape = inputConfig.batch_input_shape;
+    delete inputConfig.batch_input_shape;
+    const back = fromArtifacts(engine, j, art.weights);
+    const x = randomUniform(N * SHAPE[0] * SHAPE[1] * SHAPE[2], 6);
+    expect(maxAbsDiff(await back.predict(x), await m.predict(x))).toBe(0);
+    m.dispose();
+    back.dispose();
+  });
+
   it('Sequential models still save as Sequential', async () => {
     resetLayerNames();
     const s = new Sequential([new Dense({ units: 2, inputDim: 3, trainable: false })]);

@@ -6,6 +6,7 @@ import { confusionMatrix, metricCounts, type MetricCountSpec } from '../src/kern
 import { activationForwardRef } from '../src/reference/activation.js';
 import { confusionMatrixRef, metricCountsRef } from '../src/reference/metrics.js';
 import { mulberry32, randomUniform } from '../src/reference/random.js';
+import { metricLogs, resolveMetrics } from '../src/model/metrics.js';
 import { expectPlanRules, planOf } from './helpers/plan.js';
 
 function labels(n: number, c: number, seed: number): Uint32Array {
@@ -167,5 +168,32 @@ describe('kernel arguments and plans', () => {
     const d = expectPlanRules(plan, `metrics at batch ${n}`);
     expect(d.filter((e) => e.label.startsWith('metrics.counts')).every((e) => e.cost!.variant === 'tree')).toBe(true);
     for (const u of [x, t, s, m]) u.dispose();
+  });
+});
+
+describe('resolveMetrics (compile names)', () => {
+  it("maps Keras' names and options to loss-stat accuracies and one set of counted specs", () => {
+    const set = resolveMetrics(['acc', 'categorical_accuracy', { name: 'top_k_categorical_accuracy', k: 3, logAs: 'top3' }, 'top_k_categorical_accuracy', 'precision', 'recall', { name: 'precision', classId: 2, logAs: 'precision_2' }], { loss: 'categorical_crossentropy', classes: 10 });
+    expect(set.metrics.map((m) => m.key)).toEqual(['accuracy', 'categorical_accuracy', 'top3', 'top_k_categorical_accuracy', 'precision', 'recall', 'precision_2']);
+    expect(set.metrics.map((m) => m.source)).toEqual(['loss', 'loss', 0, 1, 2, 3, 4]);
+    expect(set.counted).toEqual([{ kind: 'topK', k: 3 }, { kind: 'topK', k: 5 }, { kind: 'precision', threshold: 0.5 }, { kind: 'recall', threshold: 0.5 }, { kind: 'precision', threshold: 0.5, classId: 2 }]);
+    expect(metricLogs(set, { correct: 3, count: 4 }, [1, 2, 2, 2, 0, 0, 3, 4, 5, 10], 'val_')).toEqual({
+      val_accuracy: 0.75, val_categorical_accuracy: 0.75, val_top3: 0.5, val_top_k_categorical_accuracy: 1, val_precision: 0, val_recall: 0.75, val_precision_2: 0.5,
+    });
+  });
+
+  it("'accuracy' is binary accuracy for one output or binary cross-entropy; duplicates share one count", () => {
+    expect(resolveMetrics(['accuracy', 'binary_accuracy'], { loss: 'mean_squared_error', classes: 1 }).counted).toEqual([{ kind: 'binary', threshold: 0.5 }]);
+    expect(resolveMetrics(['accuracy'], { loss: 'binary_crossentropy', classes: 4 }).metrics[0]!.source).toBe(0);
+  });
+
+  it('rejects unknown names, misplaced options, repeated or reserved keys', () => {
+    const ctx = { loss: 'categorical_crossentropy', classes: 10 };
+    expect(() => resolveMetrics(['f1' as never], ctx)).toThrow(/Unknown metric "f1"/);
+    expect(() => resolveMetrics([{ name: 'precision', k: 3 }], ctx)).toThrow(/k is a whole number/);
+    expect(() => resolveMetrics([{ name: 'accuracy', threshold: 0.3 }], ctx)).toThrow(/threshold/);
+    expect(() => resolveMetrics([{ name: 'recall', classId: 10 }], ctx)).toThrow(/classId is a class index in 0..9/);
+    expect(() => resolveMetrics(['precision', 'precision'], ctx)).toThrow(/already hold "precision"/);
+    expect(() => resolveMetrics([{ name: 'recall', logAs: 'val_x' }], ctx)).toThrow(/reserved/);
   });
 });

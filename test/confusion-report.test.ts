@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readPng } from '../src/data/image.js';
 import { confusionMatrixImage, confusionMatrixPng, confusionMatrixSvg, heatColor } from '../src/viz/confusion.js';
 import { classificationReport } from '../src/viz/report.js';
+import { findMisclassified, misclassifiedImage } from '../src/viz/misclassified.js';
+import { gridLayout } from '../src/data/image.js';
 
 // sklearn's documented example: y_true = [0, 1, 2, 2, 2], y_pred = [0, 0, 2, 2, 1].
 const SKLEARN = [1, 0, 0, 1, 0, 0, 0, 1, 2];
@@ -69,5 +71,28 @@ describe('confusion matrix pictures', () => {
     expect(at(gridX + 2 * 24 + 2, gridY + 2 * 24 + 2)).toEqual(heatColor(2 / 3));
     expect(at(gridX + 0 * 24 + 2, gridY + 1 * 24 + 2)).toEqual(heatColor(1));
     expect(at(gridX + 1 * 24 + 2, gridY + 0 * 24 + 2)).toEqual(heatColor(0));
+  });
+});
+
+describe('misclassified grid', () => {
+  it('finds the wrong predictions in order (first max, NaN skipped) and captions them with class names', () => {
+    const c = 3;
+    const probs = [0.7, 0.2, 0.1, 0.1, 0.1, 0.8, 0.4, 0.4, 0.2, NaN, 0.1, 0.9, 0.3, 0.3, 0.4];
+    const labels = Uint8Array.from([0, 1, 1, 2, 0]);
+    const wrong = findMisclassified(probs, labels, c);
+    // row 2 ties 0.4/0.4: predicted 0 (first max); row 3: NaN skipped, predicted 2 = label
+    expect(wrong).toEqual([{ index: 1, label: 1, predicted: 2 }, { index: 2, label: 1, predicted: 0 }, { index: 4, label: 0, predicted: 2 }]);
+    expect(findMisclassified(probs, labels, c, 2).length).toBe(2);
+    const set = { images: new Uint8Array(5 * 28 * 28).fill(128), shape: [5, 28, 28, 1] as [number, number, number, number], labels };
+    const img = misclassifiedImage(set, wrong, { classNames: ['T-shirt/top', 'Trouser', 'Pullover'] });
+    const layout = gridLayout(
+      wrong.map((w) => ({ image: { data: new Uint8Array(784), shape: [28, 28, 1] }, caption: `true ${['T-shirt/top', 'Trouser', 'Pullover'][w.label]}\npred ${['T-shirt/top', 'Trouser', 'Pullover'][w.predicted]}` })),
+      { columns: 5 },
+    );
+    expect(img.shape).toEqual([layout.height, layout.width, 3]);
+    // three panels in one row; the widest caption "pred T-shirt/top" (16 chars, 95 px) sets the cell width
+    expect(layout.cellWidth).toBe(95);
+    expect(img.shape).toEqual([12 + 84 + layout.captionHeight + 12, 4 * 12 + 3 * 95, 3]);
+    expect(misclassifiedImage(set, []).shape[1]).toBeGreaterThan(0);
   });
 });

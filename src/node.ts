@@ -13,6 +13,7 @@ export * from './data/loaders.js';
 export * from './data/image.js';
 export * from './data/image-files.js';
 export * from './data/folder.js';
+export { confusionMatrixPng } from './viz/confusion.js';
 
 /**
  * Writes `data` to `path` atomically: a temp file in the same folder, fsync, rename over `path`, then fsync the

@@ -39,7 +39,8 @@ export { formatBar, formatEpochLine, type ProgressSink, type Verbosity } from '.
 export { lineChartSvg, historyCharts, type ChartOptions, type Series } from './viz/plot.js';
 // Metrics beyond accuracy (compile({ metrics })), and the confusion matrix as a heat map (SVG, or RGB pixels for a
 // canvas), sklearn's classification report and a grid of wrong predictions; the Node entry adds confusionMatrixPng.
-export type { MetricName, MetricConfig, MetricArg } from './model/metrics.js';
+export type { MetricName, MetricConfig, MetricArg, MetricSet, ResolvedMetric } from './model/metrics.js';
+export type { EvaluateOptions, EvaluationReport } from './model/evaluate.js';
 export { confusionMatrixSvg, confusionMatrixImage, heatColor, type ConfusionPlotOptions } from './viz/confusion.js';
 export { classificationReport, type ClassificationReport, type ReportRow } from './viz/report.js';
 export { findMisclassified, misclassifiedImage, type Misclassified } from './viz/misclassified.js';

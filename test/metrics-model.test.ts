@@ -1,7 +1,7 @@
 // Metrics through compile / fit / evaluate: each value against the CPU reference computed from predict(), the
 // confusion matrix against the reference from the same predictions, logs and History keys per epoch.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, Dense, Engine, resetLayerNames, sequential, type MetricArg } from '../src/index.js';
+import { createEngine, Dense, Engine, resetLayerNames, sequential, type Checkpoint, type MetricArg } from '../src/index.js';
 import { toArtifacts, fromArtifacts } from '../src/model/io.js';
 import type { MetricCountSpec } from '../src/kernels/metrics.js';
 import { confusionMatrixRef, metricCountsRef } from '../src/reference/metrics.js';
@@ -126,5 +126,32 @@ describe('metrics on one output and through save/load', () => {
     expect(await loaded.evaluate(x, labels, { returnDict: true })).toEqual(before);
     m.dispose();
     loaded.dispose();
+  });
+});
+
+describe('metric counts through a checkpoint', () => {
+  it('a fit resumed mid-epoch logs the same metric values as the uninterrupted one', async () => {
+    const { x, labels } = data(96, 6, 4, 21);
+    const metrics: MetricArg[] = ['accuracy', 'precision', 'recall', { name: 'top_k_categorical_accuracy', k: 2 }];
+    const run = async (o: { stopAt?: number; resume?: Checkpoint }) => {
+      const m = model(6, 4);
+      m.compile(engine, { optimizer: 'adam', loss: 'sparse_categorical_crossentropy', metrics, seed: 5 });
+      const saved: Checkpoint[] = [];
+      let batches = 0;
+      const history = await m.fit(x, labels, {
+        batchSize: 8, epochs: 2, verbose: 0, seed: 5, resume: o.resume,
+        checkpoint: { everySteps: 3, save: async (c) => void saved.push(structuredClone(c)) },
+        callbacks: { onBatchEnd: () => void (++batches === o.stopAt && (m.stopTraining = true)) },
+      });
+      m.dispose();
+      return { history: history.history, saved };
+    };
+    const full = await run({});
+    const stopped = await run({ stopAt: 17 }); // epoch 2 (12 batches each), batch 5: the checkpoint after batch 3 of epoch 2
+    const mid = stopped.saved.filter((c) => c.epoch === 1 && c.batch > 0).pop()!;
+    expect(mid.stats).toHaveLength(4 + 2 * 3); // the loss statistics, then (precision, recall, top-2) counts
+    const resumed = await run({ resume: mid });
+    expect(resumed.history).toEqual(full.history);
+    expect(Object.keys(full.history).sort()).toEqual(['accuracy', 'loss', 'precision', 'recall', 'top_k_categorical_accuracy']);
   });
 });

@@ -6,18 +6,10 @@ import { confusionMatrix, metricCounts, type MetricCountSpec } from '../src/kern
 import { activationForwardRef } from '../src/reference/activation.js';
 import { confusionMatrixRef, metricCountsRef } from '../src/reference/metrics.js';
 import { mulberry32, randomUniform } from '../src/reference/random.js';
+import { oneHot, randomLabels as labels } from './helpers/check.js';
 import { metricLogs, resolveMetrics } from '../src/model/metrics.js';
 import { expectPlanRules, planOf } from './helpers/plan.js';
 
-function labels(n: number, c: number, seed: number): Uint32Array {
-  const r = mulberry32(seed);
-  return Uint32Array.from({ length: n }, () => Math.floor(r() * c));
-}
-function oneHot(l: Uint32Array, c: number): Float32Array {
-  const t = new Float32Array(l.length * c);
-  l.forEach((k, r) => (t[r * c + k] = 1));
-  return t;
-}
 /** Softmax probabilities of random logits, with a few exact ties (copied entries) so first-max and in_top_k ties are exercised. */
 function probabilities(n: number, c: number, seed: number): Float32Array {
   const p = Float32Array.from(activationForwardRef('softmax', randomUniform(n * c, seed, -3, 3), n, c));

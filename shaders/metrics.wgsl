@@ -15,7 +15,8 @@
 // workgroup of WG rows, then the same over the per-workgroup partials until one workgroup is left.
 //
 // Confusion matrix [c, c] (rows: true class, columns: predicted class, as tf.math.confusion_matrix and sklearn):
-// `confusionCodes` writes one code per row (true * c + argmax, or NONE for a label outside [0, c)); then one
+// `confusionCodes` writes one code per row (true * c + argmax, or NONE for a label outside [0, c)); a single output
+// (c = 1) is a binary classifier: a 2x2 matrix of target > 0.5 (or the sparse label 0/1) against pred > 0.5. Then one
 // invocation per (cell, chunk of CHUNK rows) counts the codes equal to its cell (`confusionCells`), and where there
 // is more than one chunk `confusionPartials` adds each cell's chunk counts in chunk order.
 //
@@ -43,7 +44,7 @@ struct Params {
   metrics: u32, // metrics in use
   items: u32,   // chunks, or the partials a tree pass reads (per metric)
   chunk: u32,   // rows per chunk (countsChunks, confusionCells)
-  _pad0: u32,
+  classes: u32, // confusion: the matrix's classes (c, or 2 for one output)
   _pad1: u32,
   _pad2: u32,
   m: array<Metric, MAX_METRICS>,
@@ -249,16 +250,23 @@ fn countsPartialsFinal(@builtin(local_invocation_index) lid: u32) {
 fn confusionCodes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let r = flatIndex(gid, nwg);
   if (r >= p.n) { return; }
+  if (p.c == 1u) {
+    var t = select(0u, 1u, tgt(r, 0u) > 0.5);
+    if (SPARSE == 1u) { t = labels[r]; }
+    let v = x[r];
+    stats[r] = select(t * 2u + select(0u, 1u, !isNan(v) && v > 0.5), NONE, t >= 2u);
+    return;
+  }
   let t = targetClass(r);
   stats[r] = select(t * p.c + argmaxRow(r * p.c), NONE, t >= p.c);
 }
 
-// Invocation i: cell i % (c*c), chunk i / (c*c) of p.chunk rows. One chunk: the matrix cell += its count;
+// Invocation i: cell i % cells, chunk i / cells of p.chunk rows (cells = classes²). One chunk: the matrix cell += its count;
 // several: the count goes to the partials [chunk, cell].
 @compute @workgroup_size(WG)
 fn confusionCells(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flatIndex(gid, nwg);
-  let cells = p.c * p.c;
+  let cells = p.classes * p.classes;
   if (i >= cells * p.items) { return; }
   let cell = i % cells;
   let r0 = (i / cells) * p.chunk;
@@ -274,7 +282,7 @@ fn confusionCells(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 @compute @workgroup_size(WG)
 fn confusionPartials(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let cell = flatIndex(gid, nwg);
-  let cells = p.c * p.c;
+  let cells = p.classes * p.classes;
   if (cell >= cells) { return; }
   var s = 0u;
   for (var k = 0u; k < p.items; k++) { s += labels[k * cells + cell]; }

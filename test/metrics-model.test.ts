@@ -110,6 +110,10 @@ describe('metrics on one output and through save/load', () => {
     const ref = metricCountsRef(probs, targets, n, 1, [{ kind: 'binary' }, { kind: 'precision' }, { kind: 'recall' }], false);
     const logs = await m.evaluate(x, targets, { returnDict: true });
     expect([logs.accuracy, logs.precision, logs.recall]).toEqual([0, 1, 2].map((i) => value(ref, i)));
+    // the binary confusion matrix: target > 0.5 against output > 0.5
+    const cm = await m.confusionMatrix(x, targets, { batchSize: 50 });
+    expect(cm.flat()).toEqual(confusionMatrixRef(probs, targets, n, 1, false));
+    expect(cm[0]![0]! + cm[1]![1]!).toBe(Math.round(logs.accuracy! * n));
     m.dispose();
   });
 

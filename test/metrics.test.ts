@@ -40,7 +40,8 @@ async function counts(on: Engine, pred: Float32Array, target: Uint32Array | Floa
 
 async function confusion(on: Engine, pred: Float32Array, target: Uint32Array | Float32Array, n: number, c: number, sparse: boolean, chunk?: number, initial?: Uint32Array) {
   const tp = on.tensor([n, c], pred), tt = on.tensor(sparse ? [n] : [n, c], target);
-  const matrix = initial ? on.tensor([c, c], initial) : on.zeros([c, c], 'u32');
+  const k = c === 1 ? 2 : c;
+  const matrix = initial ? on.tensor([k, k], initial) : on.zeros([k, k], 'u32');
   await runOnce(on, 'confusion', (rec) => confusionMatrix(rec, tp, tt, matrix, n, c, { sparse, chunk }));
   const out = Array.from(await matrix.data<Uint32Array>());
   for (const t of [tp, tt, matrix]) t.dispose();
@@ -127,6 +128,14 @@ describe.each([
     const got = await counts(engine, pred, target, n, c, spec, false, variant);
     expect(got).toEqual(metricCountsRef(pred, target, n, c, spec, false));
     expect(got[3]).toBe(0); // nothing is above 2
+    // one output: a 2x2 matrix of target > 0.5 against prediction > 0.5 (NaN: negative)
+    pred[3] = NaN;
+    const m = await confusion(engine, pred, target, n, c, false, 100);
+    expect(m).toEqual(confusionMatrixRef(pred, target, n, c, false));
+    expect(m.reduce((a, b) => a + b, 0)).toBe(n);
+    const sparse01 = Uint32Array.from(target);
+    sparse01[0] = 2; // no class of a binary classifier: not counted
+    expect(await confusion(engine, pred, sparse01, n, c, true)).toEqual(confusionMatrixRef(pred, sparse01, n, c, true));
   });
 });
 
@@ -176,7 +185,10 @@ describe('resolveMetrics (compile names)', () => {
 
   it("'accuracy' is binary accuracy for one output or binary cross-entropy; duplicates share one count", () => {
     expect(resolveMetrics(['accuracy', 'binary_accuracy'], { loss: 'mean_squared_error', classes: 1 }).counted).toEqual([{ kind: 'binary', threshold: 0.5 }]);
-    expect(resolveMetrics(['accuracy'], { loss: 'binary_crossentropy', classes: 4 }).metrics[0]!.source).toBe(0);
+    // binary cross-entropy's loss statistics count binary accuracy at 0.5 (shaders/loss.wgsl): reused
+    const bce = resolveMetrics(['accuracy', 'binary_accuracy', { name: 'binary_accuracy', threshold: 0.3, logAs: 'ba3' }], { loss: 'binary_crossentropy', classes: 4 });
+    expect(bce.metrics.map((m) => m.source)).toEqual(['loss', 'loss', 0]);
+    expect(() => resolveMetrics(['categorical_accuracy'], { loss: 'binary_crossentropy', classes: 4 })).toThrow(/binary matches/);
   });
 
   it('rejects unknown names, misplaced options, repeated or reserved keys', () => {

@@ -57,9 +57,9 @@ function checkOut(what: string, out: Tensor, size: number, name: string): void {
   if (out.size !== size || out.dtype !== 'u32') throw new ShapeError(`${what}: ${name} should be a u32 tensor of ${size} counts, got ${out.dtype} ${shapeStr(out.shape)}.`);
 }
 
-/** The uniform of shaders/metrics.wgsl: [n, c, metrics, items, chunk, 0, 0, 0] then MAX_METRICS (kind, k, threshold, classId). */
-function metricsUniform(rec: Recorder, n: number, c: number, metrics: readonly MetricCountSpec[], items: number, chunk: number): GPUBuffer {
-  const values = [n, c, metrics.length, items, chunk, 0, 0, 0];
+/** The uniform of shaders/metrics.wgsl: [n, c, metrics, items, chunk, classes, 0, 0] then MAX_METRICS (kind, k, threshold, classId). */
+function metricsUniform(rec: Recorder, n: number, c: number, metrics: readonly MetricCountSpec[], items: number, chunk: number, classes = 0): GPUBuffer {
+  const values = [n, c, metrics.length, items, chunk, classes, 0, 0];
   for (let i = 0; i < MAX_METRICS_PER_DISPATCH; i++) {
     const m = metrics[i];
     values.push(m ? KIND_CODE[m.kind] : 0, m?.k ?? 5, m?.threshold ?? 0.5, m?.classId ?? ALL_CLASSES);
@@ -161,23 +161,30 @@ function chunkOf(rec: Recorder, opts: MetricKernelOptions): number {
   return rec.engine.adapter.adapterClass === 'gpu' ? TREE_CHUNK : REDUCE_CHUNK;
 }
 
+/** Rows and columns of the confusion matrix of c outputs: c, or 2 for a single output (a binary classifier). */
+export function confusionClasses(c: number): number {
+  return c === 1 ? 2 : c;
+}
+
 /**
- * Adds this batch's confusion counts to `matrix` (u32 [c, c], row = true class, column = predicted class, the
- * first maximum of the prediction). Rows whose sparse label lies outside [0, c) are not counted. One code per row,
+ * Adds this batch's confusion counts to `matrix` (u32 [k, k], row = true class, column = predicted class, the
+ * first maximum of the prediction, NaNs skipped; k = c). A single output (c = 1) gives k = 2: target > 0.5 (or the
+ * sparse label) against prediction > 0.5. Rows whose label lies outside [0, k) are not counted. One code per row,
  * then one invocation per cell and chunk of rows (no atomics); chunk counts are added in chunk order.
  */
 export function confusionMatrix(rec: Recorder, pred: Tensor, target: Tensor, matrix: Tensor, n: number, c: number, opts: MetricKernelOptions = {}): void {
   const what = 'confusionMatrix';
   checkTarget(what, pred, target, n, c, !!opts.sparse);
-  checkOut(what, matrix, c * c, 'the matrix');
+  const k = confusionClasses(c);
+  checkOut(what, matrix, k * k, 'the matrix');
   if (c > 46340) throw new ShapeError(`${what}: ${c} classes give ${c}x${c} cells, over the u32 codes the kernel writes; at most 46340 classes.`);
   if (n === 0) return;
   const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   const consts = { WG: wg, SPARSE: opts.sparse ? 1 : 0 };
   const chunk = chunkOf(rec, opts);
   const chunks = Math.ceil(n / chunk);
-  const cells = c * c;
-  const uniform = metricsUniform(rec, n, c, [], chunks, chunk);
+  const cells = k * k;
+  const uniform = metricsUniform(rec, n, c, [], chunks, chunk, k);
   const codes = rec.scratch(n * 4, `${what} (row codes)`);
   const variant = `chunk${chunk}`;
   rec.dispatch({

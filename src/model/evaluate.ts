@@ -57,7 +57,10 @@ export interface EvaluationReport {
   accuracy: number;
   /** The loss and every compiled metric, keyed as in fit's logs. */
   logs: Logs;
-  /** counts[true][predicted]: rows are true classes, columns predicted ones (tf.math.confusion_matrix, sklearn). */
+  /**
+   * counts[true][predicted]: rows are true classes, columns predicted ones (tf.math.confusion_matrix, sklearn);
+   * for a single output, 2x2 of target > 0.5 against output > 0.5.
+   */
   confusionMatrix: number[][];
 }
 
@@ -82,8 +85,8 @@ export async function evaluate(model: Model, x: XInput, y: LabelInput, opts: Eva
     const logs = logValues(model.metricSet, s, '');
     bar.finish(logs);
     if (opts.confusionMatrix) {
-      const c = model.numClasses;
-      return { loss: s.loss, accuracy: s.accuracy, logs, confusionMatrix: matrixRows(await plan.confusionCounts().data<Uint32Array>(), c) };
+      const counts = plan.confusionCounts();
+      return { loss: s.loss, accuracy: s.accuracy, logs, confusionMatrix: matrixRows(await counts.data<Uint32Array>(), counts.shape[0]!) };
     }
     return opts.returnDict ? logs : [s.loss, s.accuracy];
   } finally {

@@ -61,7 +61,8 @@ const NAMES: readonly MetricName[] = [
 /**
  * Resolves compile's metrics for a model with `classes` outputs trained on `loss`. 'accuracy' is Keras' choice by
  * loss and shape: binary accuracy for binary_crossentropy or a single output, else the argmax match (categorical
- * or sparse, as the labels are). Unknown names, bad options and repeated log keys throw.
+ * or sparse, as the labels are). Argmax matches, and binary accuracy at 0.5 under binary_crossentropy, come from
+ * the loss statistics. Unknown names, bad options and repeated log keys throw.
  */
 export function resolveMetrics(args: readonly MetricArg[], ctx: { loss: string; classes: number }): MetricSet {
   const metrics: ResolvedMetric[] = [];
@@ -83,11 +84,16 @@ export function resolveMetrics(args: readonly MetricArg[], ctx: { loss: string; 
     if (cfg.threshold !== undefined && (!thresholded || !Number.isFinite(cfg.threshold))) throw new ShaderflowError(`Metric ${what}: threshold is a finite number of binary_accuracy, precision and recall.`);
     if (cfg.classId !== undefined && (!(name === 'precision' || name === 'recall') || !Number.isInteger(cfg.classId) || cfg.classId < 0 || cfg.classId >= ctx.classes))
       throw new ShaderflowError(`Metric ${what}: classId is a class index in 0..${ctx.classes - 1} of precision and recall.`);
+    const bce = ctx.loss === 'binary_crossentropy';
+    if (bce && (name === 'categorical_accuracy' || name === 'sparse_categorical_accuracy'))
+      throw new ShaderflowError(`Metric ${what}: with binary_crossentropy the loss statistics count binary matches; use 'accuracy' or 'binary_accuracy'.`);
     const key = cfg.logAs ?? name;
     if (metrics.some((m) => m.key === key)) throw new ShaderflowError(`Metric ${what}: the logs already hold "${key}"; give this one another logAs.`);
     if (key === 'loss' || key.startsWith('val_') || key === 'lr') throw new ShaderflowError(`Metric ${what}: "${key}" is a reserved log key; give it another logAs.`);
     let source: ResolvedMetric['source'];
-    if (topK) source = count({ kind: 'topK', k: cfg.k ?? 5 });
+    // binary cross-entropy's statistics already count binary_accuracy at 0.5 (shaders/loss.wgsl): reuse them
+    if (bce && (name === 'accuracy' || name === 'binary_accuracy') && (cfg.threshold ?? 0.5) === 0.5) source = 'loss';
+    else if (topK) source = count({ kind: 'topK', k: cfg.k ?? 5 });
     else if (thresholded) source = count({ kind: name === 'precision' || name === 'recall' ? name : 'binary', threshold: cfg.threshold ?? 0.5, ...(cfg.classId !== undefined ? { classId: cfg.classId } : {}) });
     else source = 'loss';
     metrics.push({ key, source });
@@ -101,7 +107,7 @@ function binaryAccuracy(ctx: { loss: string; classes: number }): boolean {
 }
 
 /**
- * The metric values for the logs (`prefix` 'val_' for validation): argmax accuracies from the loss statistics
+ * The metric values for the logs (`prefix` 'val_' for validation): accuracies from the loss statistics
  * (correct / count), the rest from the counts metricCounts accumulated (num / den, 0 when den is 0).
  */
 export function metricLogs(set: MetricSet, loss: { correct: number; count: number }, counts: ArrayLike<number> | null, prefix = ''): Record<string, number> {

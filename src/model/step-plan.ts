@@ -17,7 +17,7 @@ import { add } from '../kernels/elementwise.js';
 import { initialize } from '../kernels/initializer.js';
 import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy } from '../kernels/loss.js';
 import { flagNonFinite } from '../kernels/finite.js';
-import { confusionMatrix, metricCounts, type MetricCountSpec } from '../kernels/metrics.js';
+import { confusionClasses, confusionMatrix, metricCounts, type MetricCountSpec } from '../kernels/metrics.js';
 import { incrementStep } from '../kernels/optimizer.js';
 import { Dense } from '../layers/dense.js';
 import { sliceBatch, type Layer, type StepContext } from '../layers/layer.js';
@@ -470,21 +470,33 @@ export class StepPlan {
   recordMetrics(rec: Recorder, out: Tensor, n: number, stats: Tensor): void {
     const counts = this.countsOf(stats);
     if (!counts) return;
-    const pred = this.fusedSoftmax ? sliceBatch(this.outBuf!, n) : out;
-    metricCounts(rec, pred, sliceBatch(this.yBuf!, n), counts, n, this.numClasses, this.counted, { sparse: this.sparse });
+    metricCounts(rec, this.probabilities(out, n), sliceBatch(this.yBuf!, n), counts, n, this.numClasses, this.counted, { sparse: this.sparse });
   }
 
-  /** The u32 [c, c] confusion counts evaluation steps with `confusion` add into (allocated on the first call, zeroed by clearStats(evalStats)). */
+  /** The batch's output as probabilities: where the last layer emits logits for a fused loss, the loss kernel's probabilities (outBuf). */
+  private probabilities(out: Tensor, n: number): Tensor {
+    const last = this.outputLayer;
+    return last instanceof Dense && last.emitLogits ? sliceBatch(this.outBuf!, n) : out;
+  }
+
+  /**
+   * The u32 [k, k] confusion counts evaluation steps with `confusion` add into (k = classes, or 2 for one output;
+   * allocated on the first call, zeroed by clearStats(evalStats)).
+   */
   confusionCounts(): Tensor {
-    const c = this.numClasses;
-    this.confusion ??= this.engine.zeros([c, c], 'u32');
+    const k = confusionClasses(this.numClasses);
+    this.confusion ??= this.engine.zeros([k, k], 'u32');
     return this.confusion;
   }
 
-  /** Records the batch's confusion counts (argmax of the output: what the loss kernel's accuracy compares). */
+  /**
+   * Records the batch's confusion counts: the argmax of the output (what the loss kernel's accuracy compares), or
+   * for one output its probability against 0.5.
+   */
   private recordConfusion(rec: Recorder, out: Tensor, n: number): void {
     if (!this.confusion) throw new ShaderflowError(`${this.name}: call confusionCounts() before recording an evaluation step with the confusion matrix.`);
-    confusionMatrix(rec, out, sliceBatch(this.yBuf!, n), this.confusion, n, this.numClasses, { sparse: this.sparse });
+    const pred = this.numClasses === 1 ? this.probabilities(out, n) : out;
+    confusionMatrix(rec, pred, sliceBatch(this.yBuf!, n), this.confusion, n, this.numClasses, { sparse: this.sparse });
   }
 
   /** The trainable prefix of an arena-sized tensor (a view). */
@@ -567,7 +579,7 @@ export class StepPlan {
   clearStats(stats: Tensor): void {
     stats.write(new Float32Array(4));
     this.countsOf(stats)?.write(new Uint32Array(2 * this.counted.length));
-    if (stats === this.evalStats) this.confusion?.write(new Uint32Array(this.numClasses * this.numClasses));
+    if (stats === this.evalStats) this.confusion?.write(new Uint32Array(this.confusion.size));
   }
 
   // ------------------------------------------------------------------ weights and state

@@ -66,8 +66,20 @@ export function metricCountsRef(pred: ArrayLike<number>, target: ArrayLike<numbe
   return out;
 }
 
-/** The [c, c] confusion counts (row: true class, column: argmaxRef of the prediction); labels outside [0, c) skipped. */
+/**
+ * The [c, c] confusion counts (row: true class, column: argmaxRef of the prediction); labels outside [0, c) skipped.
+ * One output (c = 1): [2, 2] of target > 0.5 (or the sparse label) against prediction > 0.5.
+ */
 export function confusionMatrixRef(pred: ArrayLike<number>, target: ArrayLike<number>, n: number, c: number, sparse = false): number[] {
+  if (c === 1) {
+    const m = [0, 0, 0, 0];
+    const threshold = Math.fround(0.5);
+    for (let r = 0; r < n; r++) {
+      const t = sparse ? target[r]! : target[r]! > threshold ? 1 : 0;
+      if (t === 0 || t === 1) m[t * 2 + (pred[r]! > threshold ? 1 : 0)]!++;
+    }
+    return m;
+  }
   const m = new Array<number>(c * c).fill(0);
   for (let r = 0; r < n; r++) {
     const t = targetClass(target, sparse, c, r);

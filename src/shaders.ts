@@ -11,6 +11,7 @@ import activation from '../shaders/activation.wgsl'; import loss from '../shader
 import finite from '../shaders/finite.wgsl';
 import merge from '../shaders/merge.wgsl';
 import indexing from '../shaders/indexing.wgsl';
+import metrics from '../shaders/metrics.wgsl';
 
 export const SHADERS = {
   elementwise,
@@ -27,6 +28,7 @@ export const SHADERS = {
   optimizer, dropout, initializer,
   finite,
   merge: indexing + merge,
+  metrics: indexing + metrics,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

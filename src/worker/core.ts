@@ -6,9 +6,11 @@ import { ShaderflowError } from '../errors.js';
 import { createEngine, type Engine, type EngineOptions } from '../gpu/engine.js';
 import type { LabelInput, XInput } from '../data/batches.js';
 import type { Logs } from '../model/history.js';
-import { fromArtifacts, layersFromJson, toArtifacts, type ModelArtifacts, type ModelJson } from '../model/io.js';
+import { fromArtifacts, modelFromJson, toArtifacts, type ModelArtifacts, type ModelJson } from '../model/io.js';
 import type { OptimizerSpec } from '../model/optimizers.js';
-import { Sequential, type CompileArgs, type FitOptions, type Checkpoint, type Checkpointer } from '../model/sequential.js';
+import type { CompileArgs, Model } from '../model/model.js';
+import type { Checkpoint, Checkpointer, FitOptions } from '../model/fit.js';
+import type { EvaluationReport } from '../model/evaluate.js';
 import { dataFingerprint } from '../model/fingerprint.js';
 import { indexedDbCheckpointer, INDEXEDDB_SCHEME, loadModel, readIndexedDbCheckpoint, saveModel } from '../model/url-io.js';
 
@@ -82,6 +84,7 @@ export interface CoreOps {
   info(): TrainerModelInfo;
   fit(x: WireInput, y: WireArray | undefined, o: TrainerFitOptions & { validation?: [WireInput, WireArray | undefined] }): Promise<{ epoch: number[]; history: Record<string, number[]> }>;
   evaluate(x: WireInput, y: WireArray | undefined, o: { batchSize?: number }): Promise<[number, number]>;
+  evaluateReport(x: WireInput, y: WireArray | undefined, o: { batchSize?: number }): Promise<EvaluationReport>;
   predict(x: WireInput, o: { batchSize?: number }): Promise<Float32Array>;
   getWeights(): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
   setWeights(w: { name: string; shape: number[]; values: Float32Array }[]): void;
@@ -97,7 +100,7 @@ export interface CoreOps {
 /** Runs a Trainer's requests against one engine and one model; `emit` sends replies and events to the page. */
 export class TrainerCore implements CoreOps {
   private engine?: Engine;
-  private model?: Sequential;
+  private model?: Model;
   private arrays = new Map<number, ArrayBufferView>();
   private paused = false;
   private resumeFit: (() => void) | null = null;
@@ -132,12 +135,12 @@ export class TrainerCore implements CoreOps {
     return this.engine;
   }
 
-  private requireModel(what: string): Sequential {
+  private requireModel(what: string): Model {
     if (!this.model) throw new ShaderflowError(`Trainer.${what}: no model yet; call compile(model, args) or load(url) first.`);
     return this.model;
   }
 
-  private replaceModel(m: Sequential): TrainerModelInfo {
+  private replaceModel(m: Model): TrainerModelInfo {
     if (this.fitting) {
       m.dispose();
       throw new ShaderflowError('Trainer: a fit is running; stop() it and wait for it before compiling or loading another model.');
@@ -148,8 +151,8 @@ export class TrainerCore implements CoreOps {
   }
 
   compile(topology: ModelJson['modelTopology'], args: CompileArgs): TrainerModelInfo {
-    const { name, layers } = layersFromJson({ modelTopology: topology });
-    const m = new Sequential(layers, { name });
+    // Sequential or functional: the same topology model.json holds (built-in and registered layers only).
+    const { model: m } = modelFromJson({ modelTopology: topology });
     m.compile(this.requireEngine(), args);
     return this.replaceModel(m);
   }
@@ -275,6 +278,10 @@ export class TrainerCore implements CoreOps {
     return this.requireModel('evaluate').evaluate(this.input(x), this.labels(y), { batchSize: o.batchSize });
   }
 
+  async evaluateReport(x: WireInput, y: WireArray | undefined, o: { batchSize?: number }): Promise<EvaluationReport> {
+    return this.requireModel('evaluateReport').evaluate(this.input(x), this.labels(y), { batchSize: o.batchSize, confusionMatrix: true });
+  }
+
   async predict(x: WireInput, o: { batchSize?: number }): Promise<Float32Array> {
     return this.requireModel('predict').predict(this.input(x), o);
   }
@@ -328,7 +335,7 @@ export class TrainerCore implements CoreOps {
 }
 
 /** The optimizer's current learning rate: a settable rate where the model has one, else the compiled rate. */
-function learningRateOf(m: Sequential): number | null {
+function learningRateOf(m: Model): number | null {
   const lr = (m.optimizer as { learningRate?: unknown } | undefined)?.learningRate;
   return typeof lr === 'number' ? lr : null;
 }

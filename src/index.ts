@@ -38,6 +38,26 @@ export * as optimizers from './model/optimizers.js';
 export { buildPreset, PRESETS, RECIPES, isPreset, type PresetName, type PresetRecipe, type KerasFigures } from './model/presets.js';
 export { toArtifacts, fromArtifacts, layersFromJson, modelFromJson, type ModelJson, type ModelArtifacts, type WeightSpec, type JsonGraph } from './model/io.js';
 export type { XInput, LabelInput, BatchSource } from './data/batches.js';
+// Storage by URL (indexeddb://, downloads://, http(s)://…/model.json) and IndexedDB checkpoints. The Node entry's
+// saveModel/loadModel also take folders.
+export {
+  saveModel,
+  loadModel,
+  downloadArtifacts,
+  listStoredModels,
+  removeStoredModel,
+  indexedDbCheckpointer,
+  readIndexedDbCheckpoint,
+  indexedDbCheckpointInfo,
+  deleteIndexedDbCheckpoint,
+  INDEXEDDB_SCHEME,
+  DOWNLOADS_SCHEME,
+  type CheckpointInfo,
+  type IndexedDbCheckpointOptions,
+} from './model/url-io.js';
+export { modelFingerprint, dataFingerprint } from './model/fingerprint.js';
+// Training in a dedicated Worker (the worker bundle is dist/browser/shaderflow-worker.js), or on this thread.
+export { createTrainer, type Trainer, type TrainerOptions, type TrainerCallbacks, type TrainerFitCall, type TrainerFitOptions, type TrainerModelInfo, type TrainerEvent, type HistoryData } from './worker/trainer.js';
 export { formatBar, formatEpochLine, type ProgressSink, type Verbosity } from './model/progress.js';
 export { lineChartSvg, historyCharts, type ChartOptions, type Series } from './viz/plot.js';
 // Metrics beyond accuracy (compile({ metrics })), and the confusion matrix as a heat map (SVG, or RGB pixels for a

@@ -11,6 +11,7 @@ import { defaultSink, Progbar, type ProgressSink, type Verbosity } from './progr
 import { evaluateSource, logValues } from './evaluate.js';
 import { identityOrder, StepCache, summarizeStats, type NamedValues, type StatsSummary } from './step-plan.js';
 import type { Model } from './model.js';
+import { checkFingerprints, dataFingerprint, modelFingerprint } from './fingerprint.js';
 
 /** What fit takes (Keras' fit arguments, and shaderflow's checkpointing and NaN guard). */
 export interface FitOptions {
@@ -68,6 +69,9 @@ export interface Checkpoint {
   weights: NamedValues[];
   optimizer: { step: number; tensors: Float32Array[] };
   history: { epoch: number[]; history: Record<string, number[]> };
+  /** The model's and the training data's fingerprints (src/model/fingerprint.ts): resuming another model or other data is refused. */
+  model?: string;
+  data?: string;
 }
 
 async function readFolder(f: Required<typeof checkpointFolders>, dir: string): Promise<Checkpoint> {
@@ -97,6 +101,8 @@ await model.layersReady(engine);
   };
   const checkpointer = typeof opts.checkpoint === 'string' ? folders('checkpoint').open(opts.checkpoint, model, { everySteps: opts.checkpointEvery }) : opts.checkpoint;
   const resume = typeof opts.resume === 'string' ? await readFolder(folders('resume'), opts.resume) : opts.resume;
+  const fingerprints = checkpointer || resume ? { model: modelFingerprint(model), data: dataFingerprint(x, y) } : {};
+  if (resume) checkFingerprints(typeof opts.resume === 'string' ? opts.resume : 'fit: resume', resume, fingerprints);
 
   let train = makeBatchSource(engine, x, y, model.inputShape, model.numClasses, 'training data');
   let val: BatchSource | undefined;
@@ -193,6 +199,7 @@ await model.layersReady(engine);
       weights: await model.getWeights(),
       optimizer: await model.getOptimizerState(),
       history: history.toJSON(),
+      ...fingerprints,
     });
   };
   model.stopTraining = false;

@@ -9,9 +9,11 @@ import conv2d from '../shaders/conv2d.wgsl';
 import pool from '../shaders/pool.wgsl';
 import activation from '../shaders/activation.wgsl'; import loss from '../shaders/loss.wgsl'; import optimizer from '../shaders/optimizer.wgsl'; import dropout from '../shaders/dropout.wgsl'; import initializer from '../shaders/initializer.wgsl';
 import finite from '../shaders/finite.wgsl';
+import merge from '../shaders/merge.wgsl';
 import indexing from '../shaders/indexing.wgsl';
 import hash from '../shaders/hash.wgsl';
 import augment from '../shaders/augment.wgsl';
+import metrics from '../shaders/metrics.wgsl';
 
 export const SHADERS = {
   elementwise,
@@ -31,6 +33,8 @@ export const SHADERS = {
   initializer: hash + initializer,
   augment: hash + augment,
   finite,
+  merge: indexing + merge,
+  metrics: indexing + metrics,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

@@ -48,8 +48,10 @@ export abstract class ImageAugmentation extends Layer {
   protected params?: Tensor;
   protected y?: Tensor;
   protected dx?: Tensor;
-  /** Whether the last recorded forward transformed its input (training, or RandomCrop always). */
+  /** Whether the last recorded forward transformed its input (training, or always where transformsAtInference). */
   protected active = false;
+  /** Whether inference applies a transform too (RandomCrop: the centre window); else it is the identity. */
+  protected readonly transformsAtInference: boolean = false;
 
   constructor(opts: AugmentOptions, baseName: string) {
     super({ name: opts.name, inputShape: opts.inputShape }, baseName);
@@ -87,15 +89,15 @@ export abstract class ImageAugmentation extends Layer {
   }
 
   /** The transform of n examples with drawn parameters params, recorded into y. */
-  protected abstract apply(rec: Recorder, x: Tensor, params: Tensor, y: Tensor, ctx: StepContext): void;
+  protected abstract transform(rec: Recorder, x: Tensor, params: Tensor, y: Tensor, ctx: StepContext): void;
 
   forward(rec: Recorder, x: Tensor, ctx: StepContext): Tensor {
-    this.active = ctx.training || this.className === 'RandomCrop';
+    this.active = ctx.training || this.transformsAtInference;
     if (!this.active) return x;
     const params = this.recordDraw(rec, ctx);
     const y = this.batchView(this.y!, ctx.n);
     this.saved = { x, params };
-    this.apply(rec, x, params, y, ctx);
+    this.transform(rec, x, params, y, ctx);
     return y;
   }
 
@@ -105,13 +107,13 @@ export abstract class ImageAugmentation extends Layer {
    * (RandomCrop: the centre crop).
    */
   forwardRef(x: ArrayLike<number>, n: number, training?: { seed: number; step: number }): Float64Array {
-    if (!training && this.className !== 'RandomCrop') return Float64Array.from(x);
+    if (!training && !this.transformsAtInference) return Float64Array.from(x);
     const d = this.imageDims(n);
     const params = augmentParamsRef(d, this.drawSpec(!!training), this.seed ?? training?.seed ?? 0, this.id, training?.step ?? 0);
     return this.applyRef(x, params, d);
   }
 
-  /** The float64 transform of n examples with the parameters `params` (the CPU twin of apply). */
+  /** The float64 transform of n examples with the parameters `params` (the CPU twin of transform). */
   protected abstract applyRef(x: ArrayLike<number>, params: Float32Array, d: ImageDims): Float64Array;
 
   backward(rec: Recorder, dy: Tensor, ctx: StepContext, needInputGrad: boolean): Tensor | null {
@@ -203,7 +205,7 @@ export class RandomFlip extends ImageAugmentation {
     return { kind: 'flip', horizontal: this.mode !== 'vertical', vertical: this.mode !== 'horizontal' };
   }
 
-  protected apply(rec: Recorder, x: Tensor, params: Tensor, y: Tensor, ctx: StepContext): void {
+  protected transform(rec: Recorder, x: Tensor, params: Tensor, y: Tensor, ctx: StepContext): void {
     augmentFlip(rec, x, params, y, this.imageDims(ctx.n));
   }
 
@@ -243,7 +245,7 @@ abstract class ResampleAugmentation extends ImageAugmentation {
     return { fillMode: this.fillMode, interpolation: this.interpolation, fillValue: this.fillValue };
   }
 
-  protected apply(rec: Recorder, x: Tensor, params: Tensor, y: Tensor, ctx: StepContext): void {
+  protected transform(rec: Recorder, x: Tensor, params: Tensor, y: Tensor, ctx: StepContext): void {
     augmentAffine(rec, x, params, y, this.imageDims(ctx.n), this.sampling);
   }
 
@@ -340,6 +342,7 @@ export class RandomZoom extends HeightWidthResample {
 export class RandomCrop extends ImageAugmentation {
   readonly className = 'RandomCrop';
   readonly hasInputGradient = true;
+  protected override readonly transformsAtInference = true;
   readonly height: number;
   readonly width: number;
 
@@ -367,7 +370,7 @@ export class RandomCrop extends ImageAugmentation {
     return { kind: 'crop', height: this.height, width: this.width, center: !training };
   }
 
-  protected apply(rec: Recorder, x: Tensor, params: Tensor, y: Tensor, ctx: StepContext): void {
+  protected transform(rec: Recorder, x: Tensor, params: Tensor, y: Tensor, ctx: StepContext): void {
     augmentCrop(rec, x, params, y, this.imageDims(ctx.n), this.height, this.width);
   }
 
@@ -426,7 +429,7 @@ export class RandomContrast extends ValueAugmentation {
     return { kind: 'contrast', factor: this.range };
   }
 
-  protected apply(rec: Recorder, x: Tensor, params: Tensor, y: Tensor, ctx: StepContext): void {
+  protected transform(rec: Recorder, x: Tensor, params: Tensor, y: Tensor, ctx: StepContext): void {
     const mean = this.batchView(this.mean!, ctx.n);
     augmentChannelMean(rec, x, mean, this.imageDims(ctx.n));
     augmentContrast(rec, x, params, mean, y, this.imageDims(ctx.n), this.valueRange);
@@ -460,7 +463,7 @@ export class RandomBrightness extends ValueAugmentation {
     return { kind: 'brightness', factor: this.range, valueRange: this.valueRange };
   }
 
-  protected apply(rec: Recorder, x: Tensor, params: Tensor, y: Tensor, ctx: StepContext): void {
+  protected transform(rec: Recorder, x: Tensor, params: Tensor, y: Tensor, ctx: StepContext): void {
     augmentBrightness(rec, x, params, y, this.imageDims(ctx.n), this.valueRange);
   }
 

@@ -11,6 +11,7 @@ import { defaultSink, Progbar, type ProgressSink, type Verbosity } from './progr
 import { evaluateSource, logValues } from './evaluate.js';
 import { identityOrder, StepCache, summarizeStats, type NamedValues, type StatsSummary } from './step-plan.js';
 import type { Model } from './model.js';
+import { checkFingerprints, dataFingerprint, modelFingerprint } from './fingerprint.js';
 
 /** What fit takes (Keras' fit arguments, and shaderflow's checkpointing and NaN guard). */
 export interface FitOptions {
@@ -63,11 +64,14 @@ export interface Checkpoint {
   batchSize: number;
   trainCount: number;
   seed: number;
-  /** The epoch's running [lossSum, correct, count, nonFinite]. */
+  /** The epoch's running [lossSum, correct, count, nonFinite], then the counted metrics' [num, den] pairs. */
   stats: number[];
   weights: NamedValues[];
   optimizer: { step: number; tensors: Float32Array[] };
   history: { epoch: number[]; history: Record<string, number[]> };
+  /** The model's and the training data's fingerprints (src/model/fingerprint.ts): resuming another model or other data is refused. */
+  model?: string;
+  data?: string;
 }
 
 async function readFolder(f: Required<typeof checkpointFolders>, dir: string): Promise<Checkpoint> {
@@ -97,6 +101,8 @@ await model.layersReady(engine);
   };
   const checkpointer = typeof opts.checkpoint === 'string' ? folders('checkpoint').open(opts.checkpoint, model, { everySteps: opts.checkpointEvery }) : opts.checkpoint;
   const resume = typeof opts.resume === 'string' ? await readFolder(folders('resume'), opts.resume) : opts.resume;
+  const fingerprints = checkpointer || resume ? { model: modelFingerprint(model), data: dataFingerprint(x, y) } : {};
+  if (resume) checkFingerprints(typeof opts.resume === 'string' ? opts.resume : 'fit: resume', resume, fingerprints);
 
   let train = makeBatchSource(engine, x, y, model.inputShape, model.numClasses, 'training data');
   let val: BatchSource | undefined;
@@ -162,8 +168,8 @@ await model.layersReady(engine);
    * whose loss/logits (the loss kernel's flag) or gradients (flagNonFinite's step) were not finite.
    */
   const readGuarded = async (epoch: number, batchesDone: number): Promise<{ stats: number[]; s: StatsSummary }> => {
-    const [stats, state] = await Promise.all([plan.trainStats.data(), plan.stepState.data<Uint32Array>()]);
-    const s = summarizeStats(stats);
+    const [stats, state, counts] = await Promise.all([plan.trainStats.data(), plan.stepState.data<Uint32Array>(), plan.countsOf(plan.trainStats)?.data<Uint32Array>() ?? null]);
+    const s = { ...summarizeStats(stats), counts };
     const [t, badStep] = [state[0]!, state[1]!];
     if (nanGuard && (s.nonFinite || badStep > 0)) {
       const lossBatch = s.countBeforeBad >= 0 ? Math.floor(s.countBeforeBad / batchSize) + 1 : Infinity;
@@ -175,7 +181,8 @@ await model.layersReady(engine);
         `fit: the ${what} became NaN or infinite in epoch ${epoch + 1}/${epochs} ${where}. Training stopped${checkpointer ? '; the last good checkpoint is kept' : ''}. Lower the learning rate, check the inputs for NaN/Inf, or pass nanGuard: false to train on regardless.`,
       );
     }
-    return { stats: Array.from(stats), s };
+    // a checkpoint keeps the metric counts after the four loss statistics (u32 counts are exact as JSON numbers)
+    return { stats: [...stats, ...(counts ?? [])], s };
   };
   const saveCheckpoint = async (epoch: number, batch: number): Promise<void> => {
     if (!checkpointer) return;
@@ -192,6 +199,7 @@ await model.layersReady(engine);
       weights: await model.getWeights(),
       optimizer: await model.getOptimizerState(),
       history: history.toJSON(),
+      ...fingerprints,
     });
   };
   model.stopTraining = false;
@@ -205,8 +213,11 @@ await model.layersReady(engine);
       // Each epoch's order depends only on (seed, epoch), so a resumed run shuffles exactly as the original.
       trainOrder.write(shuffle ? permutation(train.count, (seed * 2654435761 + epoch * 40503 + 0x5eed) >>> 0, train.base) : identityOrder(train));
       const resumeHere = resume && epoch === firstEpoch && firstBatch > 0;
-      if (resumeHere) plan.trainStats.write(Float32Array.from(resume.stats));
-      else plan.clearStats(plan.trainStats);
+      plan.clearStats(plan.trainStats);
+      if (resumeHere) {
+        plan.trainStats.write(Float32Array.from(resume.stats.slice(0, 4)));
+        if (resume.stats.length === 4 + 2 * plan.counted.length) plan.countsOf(plan.trainStats)?.write(Uint32Array.from(resume.stats.slice(4)));
+      }
       const bar = new Progbar(train.count, verbose, sink);
       const inFlight: Promise<unknown>[] = [];
       let shown: Record<string, number> = {};
@@ -232,7 +243,7 @@ await model.layersReady(engine);
           const b = batch + 1;
           reading = readGuarded(epoch, b).then(
             ({ s }) => {
-              shown = logValues(model.metrics, s.loss, s.accuracy, '');
+              shown = logValues(model.metricSet, s, '');
               reading = null;
             },
             (e: unknown) => {
@@ -253,8 +264,8 @@ await model.layersReady(engine);
       if (reading) await reading;
       if (readError) throw readError;
       const { s: tr } = await readGuarded(epoch, batchesDone);
-      const logs: Logs = logValues(model.metrics, tr.loss, tr.accuracy, '');
-      if (val && valOrder) Object.assign(logs, logValues(model.metrics, ...(await evaluateSource(plan, val, valOrder, batchSize)), 'val_'));
+      const logs: Logs = logValues(model.metricSet, tr, '');
+      if (val && valOrder) Object.assign(logs, logValues(model.metricSet, await evaluateSource(plan, val, valOrder, batchSize), 'val_'));
       bar.finish(logs);
       history.record(epoch, logs);
       if (!model.stopTraining) await saveCheckpoint(epoch + 1, 0);

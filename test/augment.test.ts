@@ -27,6 +27,9 @@ import { Sequential } from '../src/model/sequential.js';
 import { fromArtifacts, layersFromJson, toArtifacts, topologyOf } from '../src/model/io.js';
 import { resetLayerNames } from '../src/layers/layer.js';
 import { buildPreset } from '../src/model/presets.js';
+import { model as functionalModel } from '../src/model/model.js';
+import { input } from '../src/layers/input.js';
+import { Add } from '../src/layers/merge.js';
 import { expectClose, nanArray } from './helpers/check.js';
 
 let engine: Engine;
@@ -568,5 +571,36 @@ describe('the cifar-cnn-augmented preset', () => {
     m.compile(engine, { optimizer: 'sgd', loss: 'categorical_crossentropy' });
     expect(m.plan(4).rows.map((r) => r.label).filter((l) => l.startsWith('augment.'))).toEqual(['augment.draw', 'augment.channelPartial', 'augment.channelTotal', 'augment.contrast']);
     m.dispose();
+  });
+});
+
+describe('augmentation layers in functional models', () => {
+  it('train in a graph; compile rejects a resampling layer fed by a trainable branch; model.json round-trips', async () => {
+    resetLayerNames();
+    const x = input({ shape: [8, 8, 3] });
+    const flipped = new RandomFlip({ mode: 'horizontal' }).apply(x);
+    const shifted = new RandomTranslation({ heightFactor: 0.2, widthFactor: 0.2, fillMode: 'constant' }).apply(flipped);
+    const a = new Conv2D({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(shifted);
+    const sum = new Add().apply([a, shifted]);
+    const out = new Dense({ units: 2, activation: 'softmax' }).apply(new Flatten().apply(sum));
+    const m = functionalModel({ inputs: x, outputs: out });
+    m.compile(engine, { optimizer: 'sgd', loss: 'sparse_categorical_crossentropy', seed: 2 });
+    const images = { images: Uint8Array.from({ length: 6 * 8 * 8 * 3 }, (_, i) => (i * 37) % 256), shape: [6, 8, 8, 3] };
+    const h = await m.fit(images, Uint8Array.from([0, 1, 0, 1, 1, 0]), { batchSize: 3, epochs: 1, verbose: 0 });
+    expect(Number.isFinite(h.history.loss![0]!)).toBe(true);
+    const art = await toArtifacts(m);
+    const topo = (art.modelJson as { modelTopology: { config: { layers: { class_name: string }[] } } }).modelTopology.config.layers.map((l) => l.class_name);
+    expect(topo).toContain('RandomTranslation');
+    const b = fromArtifacts(engine, art.modelJson, art.weights);
+    expect(await b.predict(images)).toEqual(await m.predict(images));
+    m.dispose();
+    b.dispose();
+
+    resetLayerNames();
+    const y = input({ shape: [8, 8, 3] });
+    const conv = new Conv2D({ filters: 3, kernelSize: 3, padding: 'same' }).apply(y);
+    const zoomed = new RandomZoom({ heightFactor: 0.1 }).apply(conv);
+    const bad = functionalModel({ inputs: y, outputs: new Dense({ units: 2, activation: 'softmax' }).apply(new Flatten().apply(zoomed)) });
+    expect(() => bad.compile(engine, { optimizer: 'sgd', loss: 'sparse_categorical_crossentropy' })).toThrow(/augmentation layers must come before layers with weights/);
   });
 });

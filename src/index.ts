@@ -26,7 +26,7 @@ export { SELFTEST_CASES, type SelftestCase, type CaseOutcome } from './selftest/
 
 export { Sequential, sequential } from './model/sequential.js';
 export { Model, type CompileArgs } from './model/model.js';
-export type { FitOptions, Checkpoint, Checkpointer } from './model/fit.js';
+export type { FitOptions, Checkpoint, Checkpointer, DeviceLossInfo } from './model/fit.js';
 export type { LossName, NamedValues, StepPlan, GraphNode, ParamSlot, StatsSummary, StepPlanGraph, StepPlanConfig, MultiInputLayer, StepCache } from './model/step-plan.js';
 export { History, type Callbacks, type Logs } from './model/history.js';
 export type { StepProfile, ProfileEntry } from './model/profile.js';

@@ -13,6 +13,7 @@ import type { Verbosity, ProgressSink } from './progress.js';
 import { parseOptimizer, type OptimizerSpec } from './optimizers.js';
 import { StepPlan, trainableParamCount, type GraphNode, type LossName, type NamedValues } from './step-plan.js';
 import { fit, type FitOptions } from './fit.js';
+import { fitRecovering } from './recover.js';
 import { evaluate, predict } from './evaluate.js';
 import { dispatchesPerStep, planStep, profileStep, timeTrainSteps } from './step-tools.js';
 
@@ -53,6 +54,8 @@ export abstract class Model {
   private seedValue = 0;
   /** The arena, batch buffers and recorded steps (created at the first compile). */
   stepPlan?: StepPlan;
+  /** The arguments of the last compile (moveToEngine compiles with them again). */
+  private compileArgs?: CompileArgs;
   private disposed = false;
 
   constructor(name: string) {
@@ -133,7 +136,23 @@ export abstract class Model {
     plan.configure({ loss, optimizer, seed: this.seed });
     if (firstCompile) plan.initializeWeights(this.seed);
     this.optimizer = optimizer;
+    this.compileArgs = args;
     return this;
+  }
+
+  /**
+   * Compiles the model again, with the same arguments, on another engine, after its engine's device was lost (fit's
+   * `recoverFromDeviceLoss` does this): a new step plan (arena, batch buffers, recordings) on `engine`. The weights
+   * and optimizer state start afresh (seeded as at the first compile): set them from a checkpoint. The old plan's
+   * buffers are released (a lost device holds no memory any more).
+   */
+  moveToEngine(engine: Engine): this {
+    if (this.disposed) throw new ShaderflowError(`Model "${this.name}" was disposed.`);
+    if (!this.compileArgs) throw new ShaderflowError(`Model "${this.name}": call compile(engine, {optimizer, loss}) before moveToEngine.`);
+    this.stepPlan?.dispose();
+    this.stepPlan = undefined;
+    this.engine = undefined;
+    return this.compile(engine, this.compileArgs);
   }
 
   /** Whether compile has run (and the model is not disposed). */
@@ -163,7 +182,7 @@ export abstract class Model {
 
   /** Trains on (x, y) and returns the History (Keras' fit). Each step is recorded once and replayed; the host reads back only the statistics. */
   fit(x: XInput, y: LabelInput, opts: FitOptions = {}): Promise<History> {
-    return fit(this, x, y, opts);
+    return opts.recoverFromDeviceLoss ? fitRecovering(this, x, y, opts) : fit(this, x, y, opts);
   }
 
   /** [loss, accuracy] over (x, y), in batches. */

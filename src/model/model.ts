@@ -14,6 +14,7 @@ import { parseOptimizer, type OptimizerSpec } from './optimizers.js';
 import { StepPlan, trainableParamCount, type GraphNode, type LossName, type NamedValues } from './step-plan.js';
 import { fit, type FitOptions } from './fit.js';
 import { fitRecovering } from './recover.js';
+import { activations } from './activations.js';
 import { evaluate, predict } from './evaluate.js';
 import { dispatchesPerStep, planStep, profileStep, timeTrainSteps } from './step-tools.js';
 
@@ -193,6 +194,16 @@ export abstract class Model {
   /** Output probabilities (or values) for every example, row-major [n, outputs]. */
   predict(x: XInput, opts: { batchSize?: number } = {}): Promise<Float32Array> {
     return predict(this, x, opts);
+  }
+
+  /**
+   * What the named layers (default: every layer, in graph order) output for every example of `x`: one
+   * {name, shape: [n, ...output shape], values} each (feature maps NHWC). One inference step per batch copies the
+   * layers' outputs out as they are produced (src/model/activations.ts); the last layer gives probabilities, as
+   * predict does. A layer applied at several nodes of a functional model names its later outputs `name@k`.
+   */
+  activations(x: XInput, layerNames?: readonly string[], opts: { batchSize?: number } = {}): Promise<NamedValues[]> {
+    return activations(this, x, layerNames, opts);
   }
 
   // ------------------------------------------------------------------ benchmark hooks (src/model/step-tools.ts)

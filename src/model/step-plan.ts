@@ -384,14 +384,18 @@ export class StepPlan {
     });
   }
 
-  /** Records the forward pass of n examples from xBuf over the nodes in order; returns the output node's output (logits when fused). */
-  recordForward(rec: Recorder, n: number, training: boolean): Tensor {
+  /**
+   * Records the forward pass of n examples from xBuf over the nodes in order; returns the output node's output
+   * (logits when fused). `tap` is called with each node's output right after its forward is recorded.
+   */
+  recordForward(rec: Recorder, n: number, training: boolean, tap?: (id: number, out: Tensor) => void): Tensor {
     const ctx = this.context(n, training);
     const x = sliceBatch(this.xBuf!, n);
     const outs: Tensor[] = [];
     this.nodes.forEach((node, id) => {
       const xs = node.inputs.map((j) => (j === MODEL_INPUT ? x : outs[j]!));
       outs[id] = xs.length === 1 ? node.layer.forward(rec, xs[0]!, ctx) : this.multi(node.layer).forwardInputs(rec, xs, ctx);
+      tap?.(id, outs[id]!);
     });
     return outs[this.nodes.length - 1]!;
   }
@@ -479,6 +483,25 @@ export class StepPlan {
       if (this.fusedSoftmax) activationForward(rec, 'softmax', out, sliceBatch(this.outBuf!, n), n, this.numClasses);
       else rec.copy(out, sliceBatch(this.outBuf!, n), n * this.numClasses * 4);
     } else this.recordLoss(rec, out, n, this.evalStats, false);
+    return rec;
+  }
+
+  /**
+   * One inference step that copies the outputs of the nodes in `taps` (node id -> a [maxBatch, ...output shape]
+   * tensor) out as each is produced, for Model.activations; the output node's softmax is applied where it is fused
+   * into the loss, so every tap holds what the layer outputs.
+   */
+  recordActivationsStep(data: BatchSource, order: Tensor, n: number, taps: ReadonlyMap<number, Tensor>, dry = false): Recorder {
+    const rec = new Recorder(this.engine, `${this.name} activations step (batch ${n})`, { dry });
+    data.recordGather(rec, order, this.startBuffer, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
+    const last = this.nodes.length - 1;
+    this.recordForward(rec, n, false, (id, out) => {
+      const tap = taps.get(id);
+      if (!tap) return;
+      const dst = sliceBatch(tap, n);
+      if (id === last && this.fusedSoftmax) activationForward(rec, 'softmax', out, dst, n, this.numClasses);
+      else rec.copy(out, dst, dst.byteLength);
+    });
     return rec;
   }
 

@@ -35,6 +35,27 @@ export * as optimizers from './model/optimizers.js';
 export { buildPreset, PRESETS, RECIPES, isPreset, type PresetName, type PresetRecipe, type KerasFigures } from './model/presets.js';
 export { toArtifacts, fromArtifacts, layersFromJson, type ModelJson, type ModelArtifacts, type WeightSpec } from './model/io.js';
 export type { XInput, LabelInput, BatchSource } from './data/batches.js';
+// Storage by URL (indexeddb://, downloads://, http(s)://…/model.json) and IndexedDB checkpoints. The Node entry's
+// saveModel/loadModel also take folders.
+export {
+  saveModel,
+  loadModel,
+  downloadArtifacts,
+  listStoredModels,
+  removeStoredModel,
+  indexedDbCheckpointer,
+  readIndexedDbCheckpoint,
+  indexedDbCheckpointInfo,
+  deleteIndexedDbCheckpoint,
+  modelFingerprint,
+  dataFingerprint,
+  INDEXEDDB_SCHEME,
+  DOWNLOADS_SCHEME,
+  type CheckpointInfo,
+  type IndexedDbCheckpointOptions,
+} from './model/url-io.js';
+// Training in a dedicated Worker (the worker bundle is dist/browser/shaderflow-worker.js), or on this thread.
+export { createTrainer, type Trainer, type TrainerOptions, type TrainerCallbacks, type TrainerFitCall, type TrainerFitOptions, type TrainerModelInfo, type TrainerEvent, type HistoryData } from './worker/trainer.js';
 export { formatBar, formatEpochLine, type ProgressSink, type Verbosity } from './model/progress.js';
 export { lineChartSvg, historyCharts, type ChartOptions, type Series } from './viz/plot.js';
 

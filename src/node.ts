@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { ModelFormatError } from './errors.js';
 import type { Engine } from './gpu/engine.js';
 import { fromArtifacts, parseModelJson, toArtifacts, type ModelJson } from './model/io.js';
+import { loadModel as loadModelFromUrl, saveModel as saveModelToUrl } from './model/url-io.js';
 import { stateNames } from './model/optimizers.js';
 import { checkpointFolders, type Checkpoint, type Checkpointer } from './model/fit.js';
 import type { Model } from './model/model.js';
@@ -45,8 +46,13 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Saves model.json and weights.bin (TensorFlow.js layers format) into `dir`. */
+/**
+ * Saves model.json and weights.bin (TensorFlow.js layers format) into the folder `dir`, with the optimizer state
+ * beside them. The browser's storage URLs (indexeddb://, downloads://) go to the browser saver, which says why
+ * they cannot work here.
+ */
 export async function saveModel(model: Model, dir: string): Promise<void> {
+  if (/^(indexeddb|downloads):\/\//.test(dir)) return saveModelToUrl(model, dir);
   const { modelJson, weights } = await toArtifacts(model);
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, 'weights.bin'), new Uint8Array(weights));
@@ -122,10 +128,12 @@ async function restoreOptimizerState(model: Model, dir: string): Promise<void> {
 }
 
 /**
- * Loads a TensorFlow.js layers-format model (model.json + the weight files its manifest names) from `dir`, and the
- * optimizer state saveModel wrote beside it (optimizer.json + optimizer.bin) when present, so training continues.
+ * Loads a TensorFlow.js layers-format model (model.json + the weight files its manifest names) from the folder
+ * `dir`, and the optimizer state saveModel wrote beside it (optimizer.json + optimizer.bin) when present, so
+ * training continues. An `http(s)://…/model.json` URL is fetched as in a browser (weights by the manifest's paths).
  */
 export async function loadModel(engine: Engine, dir: string): Promise<Sequential> {
+  if (/^(https?|indexeddb):\/\//.test(dir)) return loadModelFromUrl(engine, dir);
   const jsonPath = join(dir, 'model.json');
   let text: Uint8Array;
   try {
@@ -320,5 +328,8 @@ function floats(bytes: Uint8Array, file: string, bad: (file: string, what: strin
 }
 
 // fit({checkpoint: DIR, resume: DIR}) in Node: folders are written and read by the functions above.
-checkpointFolders.open = fileCheckpointer;
-checkpointFolders.read = readCheckpoint;
+// indexeddb:// names keep going to IndexedDB (src/model/url-io.ts), which says it is not available in Node.
+const urlOpen = checkpointFolders.open!;
+const urlRead = checkpointFolders.read!;
+checkpointFolders.open = (dir, model, o) => (dir.startsWith('indexeddb://') ? urlOpen(dir, model, o) : fileCheckpointer(dir, model, o));
+checkpointFolders.read = (dir) => (dir.startsWith('indexeddb://') ? urlRead(dir) : readCheckpoint(dir));

@@ -212,7 +212,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     expect(await page.$$eval('#probs li', (li) => li.length)).toBe(10);
     await page.screenshot({ path: join(ARTIFACTS, 'browser-demo.png'), fullPage: true });
 
-    // Save (two downloads: model.json, weights.bin) and load them back: the same probabilities for the same drawing.
+    // Download (two files: model.json, model.weights.bin, TF.js' downloads:// names) and load them back: the same probabilities for the same drawing.
     const downloads: Promise<string>[] = [];
     const gotTwo = new Promise<void>((done) => {
       page.on('download', (d) => {
@@ -224,7 +224,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     await page.click('#save');
     await gotTwo;
     const files = (await Promise.all(downloads)).sort();
-    expect(files.map((f) => f.split('/').pop())).toEqual(['model.json', 'weights.bin']);
+    expect(files.map((f) => f.split('/').pop())).toEqual(['model.json', 'model.weights.bin']);
     const before = s.padProbs!;
     await page.evaluate(() => {
       window.__demo.padProbs = null;

@@ -50,6 +50,8 @@ export interface TrainerCallbacks {
   onCheckpoint?: (at: { epoch: number; batch: number }) => void;
   /** Saving a checkpoint failed (no IndexedDB, quota): no further checkpoints this fit; training goes on. */
   onCheckpointError?: (message: string) => void;
+  /** The device was lost and fit recovered on a new one (fit's recoverFromDeviceLoss); training goes on from resumeAt. */
+  onDeviceLost?: (info: { attempt: number; attempts: number; reason: string; resumeAt: { epoch: number; batch: number } | null }) => void;
 }
 
 /** A Trainer's fit options: fit's, with the validation data and the page-side callbacks. */
@@ -96,6 +98,8 @@ export interface Trainer {
   resume(): void;
   /** Ends the running fit after the current batch; its promise resolves with the history so far. */
   stop(): void;
+  /** Destroys the trainer's WebGPU device, as a GPU reset would (to try out fit's recoverFromDeviceLoss). */
+  loseDevice(): void;
   /** Frees the model and ends the worker. */
   terminate(): void;
 }
@@ -260,6 +264,10 @@ class TrainerClient implements Trainer {
     void this.call('stop', []);
   }
 
+  loseDevice(): void {
+    void this.call('loseDevice', []);
+  }
+
   terminate(): void {
     void this.call('dispose', []).catch(() => {});
     this.stopWorker();
@@ -288,6 +296,8 @@ function dispatchEvent(cb: TrainerCallbacks, e: TrainerEvent): void {
         return cb.onCheckpoint?.({ epoch: e.epoch, batch: e.batch });
       case 'checkpointError':
         return cb.onCheckpointError?.(e.message);
+      case 'deviceLost':
+        return cb.onDeviceLost?.({ attempt: e.attempt, attempts: e.attempts, reason: e.reason, resumeAt: e.resumeAt });
     }
   } catch (err) {
     // A page callback's bug must not lose the worker's later messages.

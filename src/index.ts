@@ -58,6 +58,7 @@ export {
 export { createTrainer, type Trainer, type TrainerOptions, type TrainerCallbacks, type TrainerFitCall, type TrainerFitOptions, type TrainerModelInfo, type TrainerEvent, type HistoryData } from './worker/trainer.js';
 export { formatBar, formatEpochLine, type ProgressSink, type Verbosity } from './model/progress.js';
 export { lineChartSvg, historyCharts, type ChartOptions, type Series } from './viz/plot.js';
+export { featureMapsPicture, filtersPicture, minMaxBytes, type NamedArray, PICTURE_COLUMNS, PICTURE_CELL, PICTURE_PADDING, TITLE_HEIGHT } from './viz/featuremaps.js';
 
 // Datasets (src/data): decoders take bytes and run in the browser too; the keras-style loaders (mnist, fashionMnist,
 // cifar10) and PNG files/grids come from the Node entry (src/node.ts).

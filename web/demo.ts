@@ -30,6 +30,7 @@ import {
   type Trainer,
   type TrainerModelInfo,
 } from '../src/index.js';
+import { createInspectPanel, type InspectPanel } from './inspect-panel.js';
 
 // ------------------------------------------------------------------ state exposed for tests
 
@@ -429,8 +430,10 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
         checkpointEvery: params.checkpointEvery || undefined,
         checkpointNote: settings(),
         resume: resumeFrom ? CHECKPOINT : undefined,
+        recoverFromDeviceLoss: 2,
         callbacks: {
           onProgress,
+          onDeviceLost: (i) => notice(`The GPU device was lost (${i.reason}); training recovered on a new one (${i.attempt}/${i.attempts}) and goes on from ${i.resumeAt ? `epoch ${i.resumeAt.epoch + 1}, batch ${i.resumeAt.batch}` : 'the start of this run'}.`),
           onTrainBegin: () => {
             state.trainBeganAt = performance.now();
             state.compileMs = state.trainBeganAt - fitStart;
@@ -462,6 +465,7 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
             if (stepTimes.length > 21) stepTimes.shift();
             const recent = stepTimes.length > 3 ? (stepTimes.length - 1) / ((t - stepTimes[0]!) / 1000) : null;
             setText('r-batch', `${b + 1}/${stepsPerEpoch}  (step ${state.steps})`);
+            if (state.steps % INSPECT_EVERY === 0) refreshInspect();
             setText('r-speed', recent ? recent.toFixed(2) : '–');
           },
           onPaused: () => {
@@ -687,6 +691,7 @@ async function refreshPredictions(): Promise<void> {
   try {
     await drawGrid();
     await predictPad();
+    refreshInspect();
   } catch (e) {
     reportError(e, 'predict');
   }
@@ -848,12 +853,32 @@ async function predictPad(): Promise<void> {
       state.padProbs = Array.from(probs);
       state.padPrediction = argmax(probs);
       renderProbs(probs);
+      refreshInspect();
     } while (padAgain);
   } catch (e) {
     reportError(e, 'drawing pad');
   } finally {
     padBusy = false;
   }
+}
+
+// ------------------------------------------------------------------ inside the network (web/inspect-panel.ts)
+
+/** Training steps between redraws of the feature maps and filters while training (`inspectEvery`, default 20). */
+const INSPECT_EVERY = intParam('inspectEvery', 20, 1, 1_000_000);
+let inspectPanel: InspectPanel | null = null;
+let inspectBusy = false;
+
+/** Redraws the panel for the drawn digit (else the first test image), unless a redraw is still on its way. */
+function refreshInspect(): void {
+  if (!inspectPanel || !info || !data || inspectBusy) return;
+  const drawn = padInk ? padToMnist() : null;
+  const panel = inspectPanel;
+  inspectBusy = true;
+  void serialized(() => panel.refresh(drawn ?? data.test.images.subarray(0, 784), drawn !== null))
+    // A lost device fails this read; fit's recovery carries on and the next redraw works again.
+    .catch((e) => (e instanceof DeviceError ? undefined : reportError(e, 'inside the network')))
+    .finally(() => (inspectBusy = false));
 }
 
 // ------------------------------------------------------------------ save / load
@@ -940,6 +965,8 @@ async function main(): Promise<void> {
     trainer: () => trainer,
     weights: async () => (await trainer.getWeights()).flatMap((w) => Array.from(w.values)),
   };
+  inspectPanel = createInspectPanel($('app'), () => trainer);
+  window.__inspect = inspectPanel.state;
   $('app').hidden = false;
   setStatus('loading');
   setText('r-data', 'loading MNIST…');

@@ -83,6 +83,7 @@ export interface CoreOps {
   fit(x: WireInput, y: WireArray | undefined, o: TrainerFitOptions & { validation?: [WireInput, WireArray | undefined] }): Promise<{ epoch: number[]; history: Record<string, number[]> }>;
   evaluate(x: WireInput, y: WireArray | undefined, o: { batchSize?: number }): Promise<[number, number]>;
   predict(x: WireInput, o: { batchSize?: number }): Promise<Float32Array>;
+  activations(x: WireInput, layerNames: string[] | undefined): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
   getWeights(): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
   setWeights(w: { name: string; shape: number[]; values: Float32Array }[]): void;
   toArtifacts(): Promise<ModelArtifacts>;
@@ -282,6 +283,10 @@ export class TrainerCore implements CoreOps {
 
   async predict(x: WireInput, o: { batchSize?: number }): Promise<Float32Array> {
     return this.requireModel('predict').predict(this.input(x), o);
+  }
+
+  async activations(x: WireInput, layerNames: string[] | undefined): Promise<{ name: string; shape: number[]; values: Float32Array }[]> {
+    return this.requireModel('activations').activations(this.input(x), layerNames);
   }
 
   getWeights(): Promise<{ name: string; shape: number[]; values: Float32Array }[]> {

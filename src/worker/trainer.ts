@@ -87,6 +87,8 @@ export interface Trainer {
   fit(x: XInput, y: LabelInput, o?: TrainerFitCall): Promise<HistoryData>;
   evaluate(x: XInput, y: LabelInput, o?: { batchSize?: number }): Promise<[number, number]>;
   predict(x: XInput, o?: { batchSize?: number }): Promise<Float32Array>;
+  /** Model.activations in the trainer: the named layers' outputs (default all) for the inputs x. */
+  activations(x: XInput, layerNames?: string[]): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
   getWeights(): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
   setWeights(w: { name: string; shape: number[]; values: Float32Array }[]): Promise<void>;
   toArtifacts(): Promise<ModelArtifacts>;
@@ -232,6 +234,11 @@ class TrainerClient implements Trainer {
   predict(x: XInput, o: { batchSize?: number } = {}): Promise<Float32Array> {
     const transfer: Transferable[] = [];
     return this.call('predict', [this.wireInput(x, false, transfer), o], transfer);
+  }
+
+  activations(x: XInput, layerNames?: string[]): Promise<{ name: string; shape: number[]; values: Float32Array }[]> {
+    const transfer: Transferable[] = [];
+    return this.call('activations', [this.wireInput(x, false, transfer), layerNames], transfer);
   }
 
   getWeights(): Promise<{ name: string; shape: number[]; values: Float32Array }[]> {

@@ -333,7 +333,7 @@ const COMMANDS: Record<string, Command> = {
     summary: "what a saved CNN sees in one picture: writes featuremaps.png (every conv layer's maps) and filters.png",
     usage: '--model DIR [--out DIR] [--json] IMAGE.png|jpg',
     flags: {
-      model: { value: 'DIR', help: 'a folder with model.json and weights.bin, as train --out writes (required)' },
+      model: PREDICT_FLAGS.model,
       out: { value: 'DIR', help: 'where featuremaps.png and filters.png go (default: the current folder)' },
       json: { help: 'print one JSON object: the files, their sizes and the layers drawn' },
     },

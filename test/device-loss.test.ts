@@ -35,7 +35,7 @@ async function train(opts: {
   withCheckpointer?: boolean;
   notes?: string[];
   infos?: DeviceLossInfo[];
-}): Promise<{ weights: NamedValues[]; saved: Checkpoint[]; history: Record<string, number[]>; engine: Engine; first: Engine; trainBegins: number }> {
+}): Promise<{ weights: NamedValues[]; saved: Checkpoint[]; history: Record<string, number[]>; engine: Engine; first: Engine; trainBegins: number; epochBegins: number[] }> {
   const first = await createEngine();
   const model = build();
   model.compile(first, { optimizer: optimizers.adam({ learningRate: 0.01 }), loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'], seed: 11 });
@@ -43,6 +43,7 @@ async function train(opts: {
   const loseAt = [...(opts.loseAt ?? [])];
   let epochNow = 0;
   let trainBegins = 0;
+  const epochBegins: number[] = [];
   const h = await model.fit(x, labels, {
     batchSize: 16,
     epochs: 3,
@@ -54,7 +55,7 @@ async function train(opts: {
     onDeviceLost: (info) => void opts.infos?.push(info),
     callbacks: {
       onTrainBegin: () => void trainBegins++,
-      onEpochBegin: (e) => void (epochNow = e),
+      onEpochBegin: (e) => void epochBegins.push((epochNow = e)),
       onBatchEnd: (b) => {
         if (loseAt.length && loseAt[0]!.epoch === epochNow && loseAt[0]!.batch === b) {
           loseAt.shift();
@@ -68,7 +69,7 @@ async function train(opts: {
   model.dispose();
   engine.dispose();
   first.dispose();
-  return { weights, saved, history: h.history, engine, first, trainBegins };
+  return { weights, saved, history: h.history, engine, first, trainBegins, epochBegins };
 }
 
 function maxDiff(a: NamedValues[], b: NamedValues[]): number {
@@ -94,7 +95,9 @@ describe('recoverFromDeviceLoss', () => {
     expect(infos[0]!.resumeAt).toEqual({ epoch: 1, batch: 4 });
     expect(run.engine).not.toBe(run.first);
     expect(notes.join('')).toMatch(/Device lost \(destroyed[^)]*\); recovered on a new engine \(1\/2\), continuing from epoch 2, batch 4/);
+    // the callbacks continue: no second onTrainBegin, no second onEpochBegin for the epoch resumed mid-way
     expect(run.trainBegins).toBe(1);
+    expect(run.epochBegins).toEqual([0, 1, 2]);
     expect(maxDiff(run.weights, reference.weights)).toBe(0);
     expect(run.history).toEqual(reference.history);
     // the resumed fit saved the same checkpoints again from where it resumed

@@ -73,7 +73,9 @@ describe.skipIf(!HAVE_CHROMIUM)(`inspect panel and device loss in Chromium (${CH
     expect(maps.ink).toBeGreaterThan(32 * 56 * 56 * 0.2);
     expect(maps.levels).toBeGreaterThan(50);
     expect(filters.levels).toBeGreaterThan(20);
-    await page.locator('#inspect').screenshot({ path: join(ARTIFACTS, 'inspect-panel.png') });
+    // (a clip, not an element screenshot: the page keeps changing while it trains, so the element is never "stable")
+    const box = await page.locator('#inspect').boundingBox();
+    await page.screenshot({ path: join(ARTIFACTS, 'inspect-panel.png'), clip: box ?? undefined, fullPage: true });
     // Lose the worker's device after the first checkpoint (step 3), while the fit runs.
     await page.waitForFunction(() => window.__demo.steps >= 4 || window.__demo.done, null, { timeout: 300_000 });
     const lostAt = await page.evaluate(() => {

@@ -25,17 +25,29 @@ async function deviceGone(engine: Engine): Promise<boolean> {
   return engine.isLost;
 }
 
-/** The callbacks without onTrainBegin (a resumed fit continues the same training; bound, so private fields work). */
-function continuing(callbacks: FitOptions['callbacks']): FitOptions['callbacks'] {
+/**
+ * The callbacks for a fit that continues the same training: no second onTrainBegin, and, when it resumes inside an
+ * epoch, no second onEpochBegin for that epoch (it began before the loss). Methods are bound to their objects, so
+ * private fields work.
+ */
+function continuing(callbacks: FitOptions['callbacks'], midEpoch: boolean): FitOptions['callbacks'] {
   if (!callbacks) return callbacks;
-  const strip = (c: Callbacks): Callbacks =>
-    new Proxy(c, {
+  const strip = (c: Callbacks): Callbacks => {
+    let epochBegun = midEpoch;
+    return new Proxy(c, {
       get: (t, k) => {
         if (k === 'onTrainBegin') return undefined;
         const v = Reflect.get(t, k) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        if (typeof v !== 'function') return v;
+        const bound = (v as (...a: unknown[]) => unknown).bind(t);
+        if (k !== 'onEpochBegin') return bound;
+        return (...a: unknown[]) => {
+          if (epochBegun) return void (epochBegun = false);
+          return bound(...a);
+        };
       },
     });
+  };
   const list = callbacks as Callbacks | Callbacks[];
   return (Array.isArray(list) ? list.map(strip) : strip(list)) as FitOptions['callbacks'];
 }
@@ -64,7 +76,7 @@ export async function fitRecovering(model: Model, x: XInput, y: LabelInput, opts
   for (let attempt = 0; ; attempt++) {
     const engine = model.engine!;
     try {
-      return await fit(model, x, y, { ...opts, checkpoint: tee, resume: last, callbacks: attempt === 0 ? opts.callbacks : continuing(opts.callbacks) });
+      return await fit(model, x, y, { ...opts, checkpoint: tee, resume: last, callbacks: attempt === 0 ? opts.callbacks : continuing(opts.callbacks, (last?.batch ?? 0) > 0) });
     } catch (e) {
       if (!(await deviceGone(engine))) throw e;
       const reason = engine.lostReason ?? 'unknown';

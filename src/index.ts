@@ -47,13 +47,12 @@ export {
   readIndexedDbCheckpoint,
   indexedDbCheckpointInfo,
   deleteIndexedDbCheckpoint,
-  modelFingerprint,
-  dataFingerprint,
   INDEXEDDB_SCHEME,
   DOWNLOADS_SCHEME,
   type CheckpointInfo,
   type IndexedDbCheckpointOptions,
 } from './model/url-io.js';
+export { modelFingerprint, dataFingerprint } from './model/fingerprint.js';
 // Training in a dedicated Worker (the worker bundle is dist/browser/shaderflow-worker.js), or on this thread.
 export { createTrainer, type Trainer, type TrainerOptions, type TrainerCallbacks, type TrainerFitCall, type TrainerFitOptions, type TrainerModelInfo, type TrainerEvent, type HistoryData } from './worker/trainer.js';
 export { formatBar, formatEpochLine, type ProgressSink, type Verbosity } from './model/progress.js';

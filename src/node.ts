@@ -215,6 +215,8 @@ export function fileCheckpointer(dir: string, model: Model, o: { everySteps?: nu
         rng: { seed: c.seed, step: c.optimizer.step, epoch: c.epoch },
         optimizerTensors: c.optimizer.tensors.map((t) => t.length),
         history: c.history,
+        model: c.model,
+        data: c.data,
       };
       await writeFileAtomic(join(dir, 'checkpoint.json'), JSON.stringify(meta));
       // The pointer now names this generation: remove older ones, and files a killed process left half written.
@@ -306,7 +308,12 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   });
   if (off !== w.length) bad(weightsFile, `has ${w.length * 4} bytes but ${modelFile} describes ${off * 4}.`);
   const tensors = splitFloats(ob, counts as number[], optFile, 'checkpoint.json', bad);
-  return { epoch, batch, batchSize, trainCount, seed, stats: stats!, weights, optimizer: { step, tensors }, history };
+  const text = (k: string): string | undefined => {
+    const v = meta[k];
+    if (v !== undefined && typeof v !== 'string') bad('checkpoint.json', `${k} ${JSON.stringify(v)?.slice(0, 60)} is not a fingerprint string.`);
+    return v as string | undefined;
+  };
+  return { epoch, batch, batchSize, trainCount, seed, stats: stats!, weights, optimizer: { step, tensors }, history, model: text('model'), data: text('data') };
 }
 
 /** `all` cut into consecutive tensors of `sizes`, which must cover it exactly (`describedBy` names the file listing them). */

@@ -265,7 +265,8 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     await page.addInitScript(() => {
       delete (Navigator.prototype as { gpu?: unknown }).gpu;
     });
-    await page.goto(`${server.url}?limit=64`);
+    // worker=0: the init script reaches only the page, and a worker has a navigator.gpu of its own.
+    await page.goto(`${server.url}?limit=64&worker=0`);
     await page.waitForFunction(() => window.__demo?.status === 'no-webgpu' || window.__demo?.errors.length, null, { timeout: 30_000 });
     const s = await demo(page);
     expect(s.status).toBe('no-webgpu');

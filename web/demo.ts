@@ -67,6 +67,8 @@ export interface DemoState {
   lossSteps: number[];
   /** The step at which each epoch began (epoch marks) and the validation points (at each epoch end's step). */
   epochStarts: { epoch: number; step: number }[];
+  /** The steps at which a run was resumed from a checkpoint on this page. */
+  resumedAt: number[];
   valPoints: { step: number; loss: number; accuracy: number }[];
   /** fit's logs at each epoch end (loss, accuracy, val_loss, val_accuracy). */
   epochLogs: Logs[];
@@ -155,6 +157,7 @@ const state: DemoState = {
   accuracies: [],
   lossSteps: [],
   epochStarts: [],
+  resumedAt: [],
   valPoints: [],
   epochLogs: [],
   stepsPerSec: null,
@@ -204,8 +207,25 @@ function notice(text: string): void {
 }
 
 function setText(id: string, text: string): void {
+  soon.delete(id);
   const el = document.getElementById(id);
   if (el) el.textContent = text;
+}
+
+// Readouts that change with every batch are written at most ~5 times a second, all in one frame: each write
+// costs the page a style and layout pass, and the main thread shares the CPU with the GPU's work.
+const soon = new Map<string, string>();
+let soonTimer = 0;
+function setSoon(id: string, text: string): void {
+  soon.set(id, text);
+  if (soonTimer) return;
+  soonTimer = window.setTimeout(() => {
+    requestAnimationFrame(() => {
+      soonTimer = 0;
+      for (const [k, v] of soon) setText(k, v);
+      soon.clear();
+    });
+  }, 200);
 }
 
 const fmt = (v: number | undefined, digits = 4) => (v === undefined ? '–' : Number.isFinite(v) ? v.toFixed(digits) : String(v));
@@ -276,7 +296,7 @@ const settings = (): RunSettings => ({ preset: params.preset, optimizer: state.o
 function updateButtons(): void {
   const busy = training !== null;
   const paused = state.status === 'paused';
-  ($('train') as HTMLButtonElement).disabled = busy;
+  ($('train') as HTMLButtonElement).disabled = busy || state.status === 'compiling' || state.status === 'loading';
   const pause = $('pause') as HTMLButtonElement;
   pause.disabled = !busy;
   pause.textContent = paused || pauseRequested ? 'Resume' : 'Pause';
@@ -353,8 +373,8 @@ function addRunningPoint(loss: number, accuracy: number, count: number, exact = 
   state.losses.push(l);
   state.accuracies.push(Number.isFinite(accuracy) ? a : NaN);
   state.lossSteps.push(state.steps);
-  setText('r-loss', fmt(loss));
-  setText('r-acc', fmt(accuracy));
+  setSoon('r-loss', fmt(loss));
+  setSoon('r-acc', fmt(accuracy));
   scheduleCharts();
 }
 
@@ -384,7 +404,7 @@ function scheduleCharts(): void {
 }
 
 function drawCharts(): void {
-  const marks = state.epochStarts.map((e) => ({ x: e.step, label: `epoch ${e.epoch + 1}` }));
+  const marks = [...state.epochStarts.map((e) => ({ x: e.step, label: `epoch ${e.epoch + 1}` })), ...state.resumedAt.map((step) => ({ x: step, label: 'resumed' }))];
   const train = (values: number[], color?: string) => ({ name: 'train (since previous point)', values, x: state.lossSteps, color });
   const val = (key: 'loss' | 'accuracy', color: string) => ({ name: 'validation (epoch end)', values: state.valPoints.map((p) => p[key]), x: state.valPoints.map((p) => p.step), pointsOnly: true, color });
   const chart = (title: string, yLabel: string, series: ReturnType<typeof train | typeof val>[]) =>
@@ -410,6 +430,7 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
   const epochOffset = resumeFrom ? 0 : totalEpochs;
   const stepsBefore = state.steps;
   if (resumeFrom) state.steps = resumeFrom.epoch * stepsPerEpoch + resumeFrom.batch;
+  if (resumeFrom) state.resumedAt.push(state.steps);
   state.done = false;
   state.test = null;
   pauseRequested = false;
@@ -441,7 +462,8 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
           },
           onEpochBegin: (e) => {
             state.epoch = epochOffset + e;
-            state.epochStarts.push({ epoch: state.epoch, step: state.steps });
+            // Where the epoch began, also for a resumed fit's first epoch (which began before the reload).
+            state.epochStarts.push({ epoch: state.epoch, step: base + e * stepsPerEpoch });
             prevPoint = null;
             lastShown = '';
             setText('r-epoch', `${e + 1}/${epochs}${epochOffset ? ` (total ${epochOffset + e + 1})` : ''}`);
@@ -464,9 +486,9 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
             stepTimes.push(t);
             if (stepTimes.length > 21) stepTimes.shift();
             const recent = stepTimes.length > 3 ? (stepTimes.length - 1) / ((t - stepTimes[0]!) / 1000) : null;
-            setText('r-batch', `${b + 1}/${stepsPerEpoch}  (step ${state.steps})`);
+            setSoon('r-batch', `${b + 1}/${stepsPerEpoch}  (step ${state.steps})`);
+            setSoon('r-speed', recent ? recent.toFixed(2) : '–');
             if (state.steps % INSPECT_EVERY === 0) refreshInspect();
-            setText('r-speed', recent ? recent.toFixed(2) : '–');
           },
           onPaused: () => {
             setStatus('paused');
@@ -487,7 +509,7 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
           },
           onCheckpoint: (at) => {
             state.checkpoints.push(at);
-            setText('r-checkpoint', `${checkpointPlace(at)} (${CHECKPOINT})`);
+            setSoon('r-checkpoint', `${checkpointPlace(at)} (${CHECKPOINT})`);
           },
           onCheckpointError: (message) => {
             storageOk = false;
@@ -511,6 +533,7 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
         // Refused before the first step (another model, other data or settings): say why; the page stays usable.
         notice(`Resume refused: ${(e as Error).message}`);
         state.steps = stepsBefore;
+        state.resumedAt.pop();
         setStatus('ready');
       } else reportError(e, 'training');
     } finally {
@@ -567,7 +590,7 @@ async function chooseOptimizer(optimizer: 'adam' | 'sgd'): Promise<void> {
   if (training || optimizer === state.optimizer) return;
   try {
     await compileModel(optimizer);
-    Object.assign(state, { losses: [], accuracies: [], lossSteps: [], epochStarts: [], valPoints: [], epochLogs: [], steps: 0, test: null });
+    Object.assign(state, { losses: [], accuracies: [], lossSteps: [], epochStarts: [], resumedAt: [], valPoints: [], epochLogs: [], steps: 0, test: null });
     totalEpochs = 0;
     drawCharts();
     renderConfusion();

@@ -12,6 +12,7 @@ import { evaluateSource, logValues } from './evaluate.js';
 import { identityOrder, StepCache, summarizeStats, type NamedValues, type StatsSummary } from './step-plan.js';
 import type { Model } from './model.js';
 import type { Engine } from '../gpu/engine.js';
+import { checkFingerprints, dataFingerprint, modelFingerprint } from './fingerprint.js';
 
 /** What fit takes (Keras' fit arguments, and shaderflow's checkpointing and NaN guard). */
 export interface FitOptions {
@@ -92,6 +93,9 @@ export interface Checkpoint {
   weights: NamedValues[];
   optimizer: { step: number; tensors: Float32Array[] };
   history: { epoch: number[]; history: Record<string, number[]> };
+  /** The model's and the training data's fingerprints (src/model/fingerprint.ts): resuming another model or other data is refused. */
+  model?: string;
+  data?: string;
 }
 
 /** fit's `checkpoint` and `resume` options as objects: a folder (Node) opened as a Checkpointer, read as a Checkpoint. */
@@ -123,6 +127,8 @@ await model.layersReady(engine);
   const cb = opts.callbacks ?? {};
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ShaderflowError(`fit: batchSize must be a positive whole number, got ${batchSize}.`);
   const { checkpointer, resume } = await openCheckpoints(model, opts);
+  const fingerprints = checkpointer || resume ? { model: modelFingerprint(model), data: dataFingerprint(x, y) } : {};
+  if (resume) checkFingerprints(typeof opts.resume === 'string' ? opts.resume : 'fit: resume', resume, fingerprints);
 
   let train = makeBatchSource(engine, x, y, model.inputShape, model.numClasses, 'training data');
   let val: BatchSource | undefined;
@@ -218,6 +224,7 @@ await model.layersReady(engine);
       weights: await model.getWeights(),
       optimizer: await model.getOptimizerState(),
       history: history.toJSON(),
+      ...fingerprints,
     });
   };
   model.stopTraining = false;

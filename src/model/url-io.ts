@@ -6,7 +6,7 @@
 import { ModelFormatError, ShaderflowError, StorageError } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import { fromArtifacts, parseModelJson, toArtifacts, topologyOf, type ModelArtifacts, type ModelJson } from './io.js';
-import type { LabelInput, XInput } from '../data/batches.js';
+import { checkFingerprints, modelFingerprint } from './fingerprint.js';
 import { checkpointFolders, type Checkpoint, type Checkpointer } from './fit.js';
 import type { Model } from './model.js';
 import type { Sequential } from './sequential.js';
@@ -34,8 +34,6 @@ interface StoredModel {
 interface StoredCheckpoint {
   format: string;
   savedAt: string;
-  model: string;
-  data?: string;
   note?: unknown;
   checkpoint: Checkpoint;
 }
@@ -50,8 +48,8 @@ export interface CheckpointInfo {
   seed: number;
   /** ISO time of the save. */
   savedAt: string;
-  /** The model's fingerprint (modelFingerprint) and the training data's (dataFingerprint), when given. */
-  model: string;
+  /** The model's fingerprint (modelFingerprint) and the training data's (dataFingerprint), as fit saved them. */
+  model?: string;
   data?: string;
   /** Whatever the caller stored with it (indexedDbCheckpointer's `note`), e.g. a page's settings. */
   note?: unknown;
@@ -266,66 +264,28 @@ async function loadStored(engine: Engine, url: string): Promise<Sequential> {
 
 // ------------------------------------------------------------------ checkpoints
 
-/**
- * A string that changes when the model's architecture or optimizer kind changes (layer classes and configs, layer
- * names left out, since they are numbered per page): a checkpoint of another model is refused by it.
- */
-export function modelFingerprint(model: Model): string {
-  const layers = topologyOf(model).config.layers.map(({ class_name, config }) => {
-    const { name: _n, ...rest } = config;
-    return `${class_name}${JSON.stringify(rest)}`;
-  });
-  return `${layers.join('|')}|optimizer:${model.optimizer?.kind ?? 'none'}`;
-}
-
-/** FNV-1a over bytes [0, n) with `stride`, continuing from `h`. */
-function fnv(bytes: Uint8Array, h: number, stride: number): number {
-  for (let i = 0; i < bytes.length; i += stride) h = Math.imul(h ^ bytes[i]!, 16777619) >>> 0;
-  return h;
-}
-
-function bytesOf(v: ArrayLike<number> | ArrayBufferView | undefined): Uint8Array {
-  if (v === undefined) return new Uint8Array(0);
-  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  return new Uint8Array(Float64Array.from(v as ArrayLike<number>).buffer);
-}
-
-/**
- * A short fingerprint of training data (shape, sizes, and a hash of the labels and of every 61st byte of the
- * inputs, which keeps it fast on 47 MB of MNIST): a checkpoint made on other data is refused by it. It guards
- * against mistakes, not against crafted data.
- */
-export function dataFingerprint(x: XInput, y?: LabelInput): string {
-  const input = x instanceof Float32Array ? { bytes: bytesOf(x), shape: [x.length] } : 'images' in x ? { bytes: bytesOf(x.images), shape: x.shape } : { bytes: bytesOf(x.data), shape: x.shape };
-  const labels = bytesOf(y ?? ('labels' in x && !(x instanceof Float32Array) ? x.labels : undefined));
-  const h = fnv(labels, fnv(input.bytes, 2166136261, 61), 1);
-  return `[${input.shape.join(',')}] ${input.bytes.length}B labels ${labels.length}B fnv ${h.toString(16).padStart(8, '0')}`;
-}
-
-/** What indexedDbCheckpointer stores beside the checkpoint and checks when it is read. */
+/** How often indexedDbCheckpointer saves, and what it stores beside the checkpoint. */
 export interface IndexedDbCheckpointOptions {
   /** Also save every this many batches within an epoch (default: epoch ends only). */
   everySteps?: number;
-  /** The training data's dataFingerprint: readIndexedDbCheckpoint refuses the checkpoint for other data. */
-  data?: string;
   /** Anything structured-cloneable stored with each checkpoint (indexedDbCheckpointInfo returns it). */
   note?: unknown;
 }
 
 /**
  * A Checkpointer for fit that keeps the latest checkpoint under `indexeddb://NAME` (or NAME): weights, optimizer
- * state, epoch, batch, the epoch's running stats and history, with the model's fingerprint. Each save is one
- * IndexedDB transaction that replaces the previous record, so an interrupted save leaves the previous checkpoint.
- * `fit(x, y, { checkpoint: 'indexeddb://NAME', checkpointEvery, resume: 'indexeddb://NAME' })` uses it too.
+ * state, epoch, batch, the epoch's running stats and history, and the model's and data's fingerprints fit adds.
+ * Each save is one IndexedDB transaction that replaces the previous record, so an interrupted save leaves the
+ * previous checkpoint. `fit(x, y, { checkpoint: 'indexeddb://NAME', checkpointEvery, resume: 'indexeddb://NAME' })`
+ * uses it too. (`_model`: the signature fit's checkpoint folders have.)
  */
-export function indexedDbCheckpointer(name: string, model: Model, o: IndexedDbCheckpointOptions = {}): Checkpointer {
+export function indexedDbCheckpointer(name: string, _model?: Model, o: IndexedDbCheckpointOptions = {}): Checkpointer {
   const key = name.startsWith(INDEXEDDB_SCHEME) ? nameOf(name, INDEXEDDB_SCHEME, 'indexedDbCheckpointer') : name;
   const url = INDEXEDDB_SCHEME + key;
-  const fingerprint = modelFingerprint(model);
   return {
     everySteps: o.everySteps,
     async save(c: Checkpoint): Promise<void> {
-      const record: StoredCheckpoint = { format: CHECKPOINT_FORMAT, savedAt: new Date().toISOString(), model: fingerprint, data: o.data, note: o.note, checkpoint: c };
+      const record: StoredCheckpoint = { format: CHECKPOINT_FORMAT, savedAt: new Date().toISOString(), note: o.note, checkpoint: c };
       await transact(url, CHECKPOINTS, 'readwrite', 'saving the checkpoint', (s) => s.put(record, key));
     },
   };
@@ -340,7 +300,6 @@ async function readCheckpointRecord(name: string): Promise<{ url: string; record
   const whole = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
   if (
     record?.format !== CHECKPOINT_FORMAT ||
-    typeof record.model !== 'string' ||
     !c ||
     ![c.epoch, c.batch, c.batchSize, c.trainCount, c.seed, c.optimizer?.step].every(whole) ||
     !Array.isArray(c.weights) ||
@@ -357,30 +316,14 @@ async function readCheckpointRecord(name: string): Promise<{ url: string; record
 /**
  * Reads the checkpoint under `indexeddb://NAME` (or NAME), or undefined when there is none. With `expect.model`
  * (the model about to resume) and `expect.data` (the data's dataFingerprint), a checkpoint of another model or
- * other data is refused: a ShaderflowError saying which and how they differ.
+ * other data is refused at once: a ShaderflowError saying which and how they differ (fit checks the same).
  */
 export async function readIndexedDbCheckpoint(name: string, expect: { model?: Model; data?: string } = {}): Promise<Checkpoint | undefined> {
   const got = await readCheckpointRecord(name);
   if (!got) return undefined;
   const { url, record } = got;
-  if (expect.model) {
-    const want = modelFingerprint(expect.model);
-    if (want !== record.model) throw new ShaderflowError(`${url}: this checkpoint is of another model and cannot be resumed: ${describeDifference(record.model, want)}. Start a new run (or delete the checkpoint).`);
-  }
-  if (expect.data !== undefined && record.data !== undefined && expect.data !== record.data)
-    throw new ShaderflowError(`${url}: this checkpoint was made on other training data (${record.data}; this fit's data: ${expect.data}) and cannot be resumed. Resume with the same data, or start a new run.`);
+  checkFingerprints(url, record.checkpoint, { model: expect.model && modelFingerprint(expect.model), data: expect.data });
   return record.checkpoint;
-}
-
-/** The first layer (or the optimizer) where two fingerprints differ, in words. */
-function describeDifference(saved: string, current: string): string {
-  const a = saved.split('|');
-  const b = current.split('|');
-  const cut = (s: string | undefined) => (s === undefined ? 'nothing' : s.length > 120 ? `${s.slice(0, 117)}...` : s);
-  if (a.length !== b.length) return `it has ${a.length - 1} layers, this model ${b.length - 1}`;
-  const i = Math.max(0, a.findIndex((x, k) => x !== b[k]));
-  if (i === a.length - 1) return `it was trained with ${cut(a[i])}, this model with ${cut(b[i])}`;
-  return `its layer ${i + 1} is ${cut(a[i])}, this model's is ${cut(b[i])}`;
 }
 
 /** Epoch, batch, settings and the caller's note of the checkpoint under `indexeddb://NAME`, or undefined when there is none. */
@@ -389,7 +332,7 @@ export async function indexedDbCheckpointInfo(name: string): Promise<CheckpointI
   if (!got) return undefined;
   const { record: r } = got;
   const c = r.checkpoint;
-  return { epoch: c.epoch, batch: c.batch, batchSize: c.batchSize, trainCount: c.trainCount, seed: c.seed, savedAt: r.savedAt, model: r.model, data: r.data, note: r.note };
+  return { epoch: c.epoch, batch: c.batch, batchSize: c.batchSize, trainCount: c.trainCount, seed: c.seed, savedAt: r.savedAt, model: c.model, data: c.data, note: r.note };
 }
 
 /** Deletes the checkpoint under `indexeddb://NAME` (or NAME); nothing happens when there is none. */

@@ -9,7 +9,8 @@ import type { Logs } from '../model/history.js';
 import { fromArtifacts, layersFromJson, toArtifacts, type ModelArtifacts, type ModelJson } from '../model/io.js';
 import type { OptimizerSpec } from '../model/optimizers.js';
 import { Sequential, type CompileArgs, type FitOptions, type Checkpoint, type Checkpointer } from '../model/sequential.js';
-import { dataFingerprint, indexedDbCheckpointer, INDEXEDDB_SCHEME, loadModel, readIndexedDbCheckpoint, saveModel } from '../model/url-io.js';
+import { dataFingerprint } from '../model/fingerprint.js';
+import { indexedDbCheckpointer, INDEXEDDB_SCHEME, loadModel, readIndexedDbCheckpoint, saveModel } from '../model/url-io.js';
 
 /** What a Trainer says about its model after compile or load. */
 export interface TrainerModelInfo {
@@ -206,11 +207,11 @@ export class TrainerCore implements CoreOps {
     const x = this.input(wx);
     const y = this.labels(wy);
     const { checkpoint, resume, checkpointNote, progressIsTTY, validation, checkpointEvery, ...fitOpts } = o;
-    const data = checkpoint || resume ? dataFingerprint(x, y) : undefined;
+    const data = resume ? dataFingerprint(x, y) : undefined;
     let checkpointer: Checkpointer | undefined;
     if (checkpoint) {
       if (!checkpoint.startsWith(INDEXEDDB_SCHEME)) throw new ShaderflowError(`Trainer.fit: checkpoint "${checkpoint.slice(0, 80)}" must be indexeddb://NAME.`);
-      const inner = indexedDbCheckpointer(checkpoint, model, { everySteps: checkpointEvery, data, note: checkpointNote });
+      const inner = indexedDbCheckpointer(checkpoint, model, { everySteps: checkpointEvery, note: checkpointNote });
       let failed = false;
       checkpointer = {
         everySteps: checkpointEvery,

@@ -36,7 +36,9 @@ export interface TrainerOptions {
 export interface TrainerCallbacks {
   /** After the kernels are compiled, before the first step: the "compiling kernels" state ends here. */
   onTrainBegin?: () => void;
+  /** After the last epoch (or the one where the fit was stopped). */
   onTrainEnd?: () => void;
+  /** Before each epoch (0-based; a resumed fit numbers them as the original run). */
   onEpochBegin?: (epoch: number) => void;
   /** logs: loss, accuracy, val_loss, val_accuracy (those that apply). */
   onEpochEnd?: (epoch: number, logs: Logs) => void;
@@ -85,12 +87,17 @@ export interface Trainer {
    * length): a second fit on the same data sends nothing. Do not change an array after passing it.
    */
   fit(x: XInput, y: LabelInput, o?: TrainerFitCall): Promise<HistoryData>;
+  /** Model.evaluate in the trainer: [loss, accuracy]. */
   evaluate(x: XInput, y: LabelInput, o?: { batchSize?: number }): Promise<[number, number]>;
+  /** Model.predict in the trainer: the outputs, row-major [n, classes] (may run while a fit is paused or between its steps). */
   predict(x: XInput, o?: { batchSize?: number }): Promise<Float32Array>;
   /** Model.activations in the trainer: the named layers' outputs (default all) for the inputs x. */
   activations(x: XInput, layerNames?: string[]): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
+  /** The model's weights, named as in model.json. */
   getWeights(): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
+  /** Replaces the model's weights (as getWeights gives them). */
   setWeights(w: { name: string; shape: number[]; values: Float32Array }[]): Promise<void>;
+  /** model.json's content and the weights bytes, as toArtifacts gives them. */
   toArtifacts(): Promise<ModelArtifacts>;
   /** saveModel by URL: indexeddb://NAME (in the trainer) or downloads://NAME (in the page). */
   save(url: string): Promise<void>;

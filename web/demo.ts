@@ -894,7 +894,8 @@ let inspectBusy = false;
 
 /** Redraws the panel for the drawn digit (else the first test image), unless a redraw is still on its way. */
 function refreshInspect(): void {
-  if (!inspectPanel || !info || !data || inspectBusy) return;
+  // A model without conv layers has nothing to show: not even its weights are fetched.
+  if (!inspectPanel || !info || !data || inspectBusy || !/Conv/.test(info.summary)) return;
   const drawn = padInk ? padToMnist() : null;
   const panel = inspectPanel;
   inspectBusy = true;

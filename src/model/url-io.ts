@@ -9,7 +9,6 @@ import { fromArtifacts, parseModelJson, toArtifacts, topologyOf, type ModelArtif
 import { checkFingerprints, modelFingerprint } from './fingerprint.js';
 import { checkpointFolders, type Checkpoint, type Checkpointer } from './fit.js';
 import type { Model } from './model.js';
-import type { Sequential } from './sequential.js';
 
 const DB_NAME = 'shaderflow';
 const MODELS = 'models';
@@ -178,7 +177,7 @@ export async function downloadArtifacts(artifacts: ModelArtifacts, name: string)
  * relative URL is resolved against the page). A URL that fails, answers an HTTP error or is not a model.json is a
  * ModelFormatError naming the URL; a name with nothing stored, or no IndexedDB, a StorageError.
  */
-export async function loadModel(engine: Engine, url: string): Promise<Sequential> {
+export async function loadModel(engine: Engine, url: string): Promise<Model> {
   if (url.startsWith(INDEXEDDB_SCHEME)) return loadStored(engine, url);
   const base = (globalThis as { location?: { href: string } }).location?.href;
   let href: URL;
@@ -203,7 +202,7 @@ async function fetchBytes(url: URL, what: string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-async function loadFromHttp(engine: Engine, url: URL): Promise<Sequential> {
+async function loadFromHttp(engine: Engine, url: URL): Promise<Model> {
   const json = parseModelJson(await fetchBytes(url, 'model.json'), url.href);
   const manifest = (json as { weightsManifest?: unknown }).weightsManifest;
   if (!Array.isArray(manifest)) throw new ModelFormatError(`${url.href}: weightsManifest is missing; is this a TensorFlow.js layers model.json?`);
@@ -233,7 +232,7 @@ async function loadFromHttp(engine: Engine, url: URL): Promise<Sequential> {
   }
 }
 
-async function loadStored(engine: Engine, url: string): Promise<Sequential> {
+async function loadStored(engine: Engine, url: string): Promise<Model> {
   const name = nameOf(url, INDEXEDDB_SCHEME, 'loadModel');
   const record = (await transact(url, MODELS, 'readonly', 'reading the model', (s) => s.get(name))) as StoredModel | undefined;
   if (record === undefined) {
@@ -241,7 +240,7 @@ async function loadStored(engine: Engine, url: string): Promise<Sequential> {
     throw new StorageError(`${url}: no model is saved under this name${saved.length ? ` (saved: ${saved.map((n) => INDEXEDDB_SCHEME + n).join(', ')})` : ''}.`);
   }
   if (record?.format !== MODEL_FORMAT || !(record.weights instanceof ArrayBuffer)) throw new ModelFormatError(`${url}: not a model saved by shaderflow's saveModel (format ${JSON.stringify(record?.format)?.slice(0, 60)}).`);
-  let model: Sequential;
+  let model: Model;
   try {
     model = fromArtifacts(engine, record.modelJson, record.weights);
   } catch (e) {

@@ -9,6 +9,7 @@ import type { Logs } from '../model/history.js';
 import { fromArtifacts, layersFromJson, toArtifacts, type ModelArtifacts, type ModelJson } from '../model/io.js';
 import type { OptimizerSpec } from '../model/optimizers.js';
 import { Sequential, type CompileArgs, type FitOptions, type Checkpoint, type Checkpointer } from '../model/sequential.js';
+import type { Model } from '../model/model.js';
 import { dataFingerprint } from '../model/fingerprint.js';
 import { indexedDbCheckpointer, INDEXEDDB_SCHEME, loadModel, readIndexedDbCheckpoint, saveModel } from '../model/url-io.js';
 
@@ -100,7 +101,7 @@ export interface CoreOps {
 /** Runs a Trainer's requests against one engine and one model; `emit` sends replies and events to the page. */
 export class TrainerCore implements CoreOps {
   private engine?: Engine;
-  private model?: Sequential;
+  private model?: Model;
   private arrays = new Map<number, ArrayBufferView>();
   private paused = false;
   private resumeFit: (() => void) | null = null;
@@ -135,12 +136,12 @@ export class TrainerCore implements CoreOps {
     return this.engine;
   }
 
-  private requireModel(what: string): Sequential {
+  private requireModel(what: string): Model {
     if (!this.model) throw new ShaderflowError(`Trainer.${what}: no model yet; call compile(model, args) or load(url) first.`);
     return this.model;
   }
 
-  private replaceModel(m: Sequential): TrainerModelInfo {
+  private replaceModel(m: Model): TrainerModelInfo {
     if (this.fitting) {
       m.dispose();
       throw new ShaderflowError('Trainer: a fit is running; stop() it and wait for it before compiling or loading another model.');
@@ -344,7 +345,7 @@ export class TrainerCore implements CoreOps {
 }
 
 /** The optimizer's current learning rate: a settable rate where the model has one, else the compiled rate. */
-function learningRateOf(m: Sequential): number | null {
+function learningRateOf(m: Model): number | null {
   const lr = (m.optimizer as { learningRate?: unknown } | undefined)?.learningRate;
   return typeof lr === 'number' ? lr : null;
 }

@@ -2,8 +2,8 @@
 // (src/reference/model.ts run on the model's prefix up to each layer, with the model's own weights), in batches
 // with a remainder; a subset by name; bad names; a trained model's activations agree with predict.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AveragePooling2D, Conv2D, createEngine, Dense, Dropout, Engine, Flatten, MaxPooling2D, resetLayerNames, Sequential, ShaderflowError } from '../src/index.js';
-import { sequentialForwardRef } from '../src/reference/model.js';
+import { Activation, Add, AveragePooling2D, Conv2D, createEngine, Dense, Dropout, Engine, Flatten, input, MaxPooling2D, model as functional, resetLayerNames, Sequential, ShaderflowError } from '../src/index.js';
+import { graphForwardRef, sequentialForwardRef } from '../src/reference/model.js';
 import { mulberry32 } from '../src/reference/random.js';
 import { expectClose } from './helpers/check.js';
 
@@ -67,5 +67,26 @@ describe('model.activations', () => {
     const [conv] = await model.activations(x, [model.layers[0]!.name]);
     expectClose(conv!.values, sequentialForwardRef(model.layers.slice(0, 1), weights, x, N), 1e-5, 1, 'after fit');
     model.dispose();
+  });
+
+  it('a functional model (a residual block): every node against the float64 graph reference', async () => {
+    resetLayerNames();
+    const inp = input({ shape: [7, 7, 2] });
+    const stem = new Conv2D({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp);
+    const y = new Conv2D({ filters: 3, kernelSize: 3, padding: 'same' }).apply(stem);
+    const res = new Activation({ activation: 'relu' }).apply(new Add().apply([y, stem]));
+    const out = new Dense({ units: 4, activation: 'softmax' }).apply(new Flatten().apply(res));
+    const net = functional({ inputs: inp, outputs: out });
+    net.compile(engine, { optimizer: 'sgd', loss: 'sparse_categorical_crossentropy', seed: 5 });
+    const weights = new Map((await net.getWeights()).map((w) => [w.name, w.values]));
+    const nodes = net.stepPlan!.nodes;
+    const acts = await net.activations({ data: x, shape: [N, 7, 7, 2] }, undefined, { batchSize: 16 });
+    expect(acts.map((a) => a.name)).toEqual(nodes.map((n) => n.layer.name));
+    expect(acts.map((a) => a.name)).toContain(net.layers.find((l) => l.className === 'Add')!.name);
+    acts.forEach((a, i) => {
+      expect(a.shape).toEqual([N, ...nodes[i]!.layer.outputShape]);
+      expectClose(a.values, graphForwardRef(nodes.slice(0, i + 1), weights, x, N), 1e-5, 1, a.name);
+    });
+    net.dispose();
   });
 });

@@ -11,7 +11,7 @@ import type { Model } from './model.js';
 
 /**
  * The name of each node's output: its layer's name, and `name@k` for the k-th (k >= 1) further application of a
- * layer used at several nodes (shared layers in a functional model).
+ * layer used at several nodes (should shared layers come; today each layer is applied once).
  */
 export function nodeOutputNames(nodes: readonly GraphNode[]): string[] {
   const seen = new Map<string, number>();

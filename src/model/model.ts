@@ -297,7 +297,7 @@ export class Model {
    * What the named layers (default: every layer, in graph order) output for every example of `x`: one
    * {name, shape: [n, ...output shape], values} each (feature maps NHWC). One inference step per batch copies the
    * layers' outputs out as they are produced (src/model/activations.ts); the last layer gives probabilities, as
-   * predict does. A layer applied at several nodes of a functional model names its later outputs `name@k`.
+   * predict does. Works for Sequential and functional models (the step plan's node walk).
    */
   activations(x: XInput, layerNames?: readonly string[], opts: { batchSize?: number } = {}): Promise<NamedValues[]> {
     return activations(this, x, layerNames, opts);

@@ -139,8 +139,8 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     const page = await browser.newPage({ viewport: { width: 1360, height: 1000 }, acceptDownloads: true });
     const problems = watch(page);
     const t0 = Date.now();
-    // 256 images, batch 16, 2 epochs = 32 steps; 32 test images as validation data.
-    await page.goto(`${server.url}?limit=256&epochs=2&batch=16&val=32&grid=24&autostart=1`);
+    // 256 images, batch 16, 2 epochs = 32 steps; 32 test images as validation data, 200 for the final accuracy.
+    await page.goto(`${server.url}?limit=256&epochs=2&batch=16&val=32&test=200&grid=24&autostart=1`);
     await page.waitForFunction(() => window.__demo?.steps >= 2 || window.__demo?.errors.length || window.__demo?.status === 'no-webgpu', null, { timeout: 90_000 });
     let s = await demo(page);
     expect(s.errors, s.errors.join('\n')).toEqual([]);
@@ -247,7 +247,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     const problems = watch(page);
     // 64 images, batch 16, 1 epoch = 4 steps of the MNIST CNN through the GPU variants (implicit-GEMM conv,
     // workgroup-tiled matmul, parallel reductions).
-    await page.goto(`${server.url}?limit=64&epochs=1&batch=16&val=16&grid=8&autostart=1&adapterClass=gpu`);
+    await page.goto(`${server.url}?limit=64&epochs=1&batch=16&val=16&test=64&grid=8&autostart=1&adapterClass=gpu`);
     await page.waitForFunction(() => window.__demo?.done || window.__demo?.errors.length || window.__demo?.status === 'no-webgpu', null, { timeout: 120_000 });
     const s = await demo(page);
     expect(s.errors, s.errors.join('\n')).toEqual([]);

@@ -122,12 +122,20 @@ describe.skipIf(!HAVE_CHROMIUM)(`the web app in Chromium (${CHROMIUM})`, () => {
     const mark = events.find((e) => e.name === 'shaderflow-clock')!;
     const main = events.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.pid === mark.pid && e.args?.name === 'CrRendererMain')!;
     const offset = mark.ts - markAt * 1000;
-    const runTasks = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.name === 'RunTask' && e.ph === 'X');
+    const onMain = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.dur !== undefined).sort((a, b) => a.ts - b.ts);
+    // A long task's CPU: the thread time of the outermost traced events inside its window (usually one RunTask).
     const cpuOf = (tasks: { start: number; duration: number }[]) =>
       tasks.map((t) => {
-        const at = t.start * 1000 + offset;
-        const e = runTasks.find((r) => r.ts <= at + 1000 && r.ts + (r.dur ?? 0) >= at + t.duration * 500);
-        return e ? (e.tdur ?? e.dur ?? 0) / 1000 : Number.NaN;
+        const from = t.start * 1000 + offset - 1000;
+        const to = from + t.duration * 1000 + 2000;
+        let cpu = 0;
+        let end = -Infinity;
+        for (const e of onMain) {
+          if (e.ts < from || e.ts + e.dur! > to || e.ts < end) continue;
+          cpu += e.tdur ?? e.dur!;
+          end = e.ts + e.dur!;
+        }
+        return cpu / 1000;
       });
     return { result: result!, cpuOf };
   }

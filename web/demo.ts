@@ -80,7 +80,7 @@ export interface DemoState {
   /** Checkpoints saved by this page (epoch and batch a resume starts at), and a resumable one found at start. */
   checkpoints: { epoch: number; batch: number }[];
   resumable: CheckpointInfo | null;
-  /** The final evaluation on `params.test` MNIST test images: accuracy, loss, confusion matrix [true][predicted]. */
+  /** The final evaluation on `params.test` MNIST test images: accuracy, loss, confusion matrix [true][predicted] (Model.confusionMatrix's counts). */
   test: { count: number; accuracy: number; loss: number; confusion: number[][] } | null;
   grid: { count: number; correct: number; draws: number };
   padProbs: number[] | null;
@@ -604,24 +604,14 @@ async function chooseOptimizer(optimizer: 'adam' | 'sgd'): Promise<void> {
 
 // ------------------------------------------------------------------ test set: accuracy and confusion matrix
 
-/** Predicts the first `params.test` MNIST test images (all 10000 by default): accuracy, loss and the confusion matrix. */
+/** Evaluates the first `params.test` MNIST test images (all 10000 by default): loss, accuracy and the confusion matrix, counted on the GPU. */
 async function evaluateTestSet(): Promise<void> {
   const n = Math.min(params.test, data.test.shape[0]);
   if (n === 0 || !info) return;
   setText('r-test', 'evaluating…');
-  const probs = await serialized(() => trainer.predict({ images: data.test.images.subarray(0, n * 784), shape: [n, 28, 28, 1] }, { batchSize: 256 }));
-  const confusion = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
-  let correct = 0;
-  let loss = 0;
-  for (let i = 0; i < n; i++) {
-    const pred = argmax(probs, i * 10, 10);
-    const truth = data.testLabels[i]!;
-    confusion[truth]![pred]!++;
-    if (pred === truth) correct++;
-    loss -= Math.log(Math.max(probs[i * 10 + truth]!, 1e-7));
-  }
-  state.test = { count: n, accuracy: correct / n, loss: loss / n, confusion };
-  setText('r-test', `${((100 * correct) / n).toFixed(2)}% (loss ${fmt(loss / n)}) on ${n === 10000 ? 'the full MNIST test set' : `${n} MNIST test images`}`);
+  const r = await serialized(() => trainer.evaluateReport({ images: data.test.images.subarray(0, n * 784), shape: [n, 28, 28, 1] }, data.testLabels.subarray(0, n), { batchSize: 256 }));
+  state.test = { count: n, accuracy: r.accuracy, loss: r.loss, confusion: r.confusionMatrix };
+  setText('r-test', `${(100 * r.accuracy).toFixed(2)}% (loss ${fmt(r.loss)}) on ${n === 10000 ? 'the full MNIST test set' : `${n} MNIST test images`}`);
   renderConfusion();
 }
 

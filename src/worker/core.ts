@@ -6,10 +6,11 @@ import { ShaderflowError } from '../errors.js';
 import { createEngine, type Engine, type EngineOptions } from '../gpu/engine.js';
 import type { LabelInput, XInput } from '../data/batches.js';
 import type { Logs } from '../model/history.js';
-import { fromArtifacts, layersFromJson, toArtifacts, type ModelArtifacts, type ModelJson } from '../model/io.js';
+import { fromArtifacts, modelFromJson, toArtifacts, type ModelArtifacts, type ModelJson } from '../model/io.js';
 import type { OptimizerSpec } from '../model/optimizers.js';
-import { Sequential, type CompileArgs, type FitOptions, type Checkpoint, type Checkpointer } from '../model/sequential.js';
-import type { Model } from '../model/model.js';
+import type { CompileArgs, Model } from '../model/model.js';
+import type { Checkpoint, Checkpointer, FitOptions } from '../model/fit.js';
+import type { EvaluationReport } from '../model/evaluate.js';
 import { dataFingerprint } from '../model/fingerprint.js';
 import { indexedDbCheckpointer, INDEXEDDB_SCHEME, loadModel, readIndexedDbCheckpoint, saveModel } from '../model/url-io.js';
 
@@ -84,6 +85,7 @@ export interface CoreOps {
   info(): TrainerModelInfo;
   fit(x: WireInput, y: WireArray | undefined, o: TrainerFitOptions & { validation?: [WireInput, WireArray | undefined] }): Promise<{ epoch: number[]; history: Record<string, number[]> }>;
   evaluate(x: WireInput, y: WireArray | undefined, o: { batchSize?: number }): Promise<[number, number]>;
+  evaluateReport(x: WireInput, y: WireArray | undefined, o: { batchSize?: number }): Promise<EvaluationReport>;
   predict(x: WireInput, o: { batchSize?: number }): Promise<Float32Array>;
   activations(x: WireInput, layerNames: string[] | undefined): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
   getWeights(): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
@@ -152,8 +154,8 @@ export class TrainerCore implements CoreOps {
   }
 
   compile(topology: ModelJson['modelTopology'], args: CompileArgs): TrainerModelInfo {
-    const { name, layers } = layersFromJson({ modelTopology: topology });
-    const m = new Sequential(layers, { name });
+    // Sequential or functional: the same topology model.json holds (built-in and registered layers only).
+    const { model: m } = modelFromJson({ modelTopology: topology });
     m.compile(this.requireEngine(), args);
     return this.replaceModel(m);
   }
@@ -281,6 +283,10 @@ export class TrainerCore implements CoreOps {
 
   async evaluate(x: WireInput, y: WireArray | undefined, o: { batchSize?: number }): Promise<[number, number]> {
     return this.requireModel('evaluate').evaluate(this.input(x), this.labels(y), { batchSize: o.batchSize });
+  }
+
+  async evaluateReport(x: WireInput, y: WireArray | undefined, o: { batchSize?: number }): Promise<EvaluationReport> {
+    return this.requireModel('evaluateReport').evaluate(this.input(x), this.labels(y), { batchSize: o.batchSize, confusionMatrix: true });
   }
 
   async predict(x: WireInput, o: { batchSize?: number }): Promise<Float32Array> {

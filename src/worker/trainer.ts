@@ -8,7 +8,8 @@ import type { EngineOptions } from '../gpu/engine.js';
 import type { LabelInput, XInput } from '../data/batches.js';
 import type { Logs } from '../model/history.js';
 import { topologyOf, type ModelArtifacts } from '../model/io.js';
-import type { CompileArgs, Sequential } from '../model/sequential.js';
+import type { CompileArgs, Model } from '../model/model.js';
+import type { EvaluationReport } from '../model/evaluate.js';
 import { downloadArtifacts, DOWNLOADS_SCHEME } from '../model/url-io.js';
 import { TrainerCore, type CoreMessage, type CoreOps, type TrainerEvent, type TrainerFitOptions, type TrainerModelInfo, type WireArray, type WireInput } from './core.js';
 
@@ -77,7 +78,7 @@ export interface Trainer {
   /** The trainer's adapter (engine.describe()). */
   readonly adapter: string;
   /** Compiles a copy of `model` (its layers, as model.json describes them) in the trainer; initial weights from the seed. */
-  compile(model: Sequential, args: CompileArgs): Promise<TrainerModelInfo>;
+  compile(model: Model, args: CompileArgs): Promise<TrainerModelInfo>;
   /** Loads a model: a URL (indexeddb://NAME, http(s)://…/model.json) or model.json + weights bytes. */
   load(source: string | { modelJson: unknown; weights: ArrayBuffer }): Promise<TrainerModelInfo>;
   /** The current model's summary, size, optimizer and learning rate. */
@@ -89,6 +90,8 @@ export interface Trainer {
   fit(x: XInput, y: LabelInput, o?: TrainerFitCall): Promise<HistoryData>;
   /** Model.evaluate in the trainer: [loss, accuracy]. */
   evaluate(x: XInput, y: LabelInput, o?: { batchSize?: number }): Promise<[number, number]>;
+  /** Model.evaluate with `confusionMatrix: true` in the trainer: loss, accuracy, every compiled metric and the confusion matrix, counted on the GPU. */
+  evaluateReport(x: XInput, y: LabelInput, o?: { batchSize?: number }): Promise<EvaluationReport>;
   /** Model.predict in the trainer: the outputs, row-major [n, classes] (may run while a fit is paused or between its steps). */
   predict(x: XInput, o?: { batchSize?: number }): Promise<Float32Array>;
   /** Model.activations in the trainer: the named layers' outputs (default all) for the inputs x. */
@@ -212,7 +215,7 @@ class TrainerClient implements Trainer {
     return this.wireArray(ArrayBuffer.isView(y) ? y : Float64Array.from(y as ArrayLike<number>), keep, transfer);
   }
 
-  compile(model: Sequential, args: CompileArgs): Promise<TrainerModelInfo> {
+  compile(model: Model, args: CompileArgs): Promise<TrainerModelInfo> {
     return this.call('compile', [topologyOf(model), args]);
   }
 
@@ -236,6 +239,11 @@ class TrainerClient implements Trainer {
   evaluate(x: XInput, y: LabelInput, o: { batchSize?: number } = {}): Promise<[number, number]> {
     const transfer: Transferable[] = [];
     return this.call('evaluate', [this.wireInput(x, false, transfer), this.wireLabels(y, false, transfer), o], transfer);
+  }
+
+  evaluateReport(x: XInput, y: LabelInput, o: { batchSize?: number } = {}): Promise<EvaluationReport> {
+    const transfer: Transferable[] = [];
+    return this.call('evaluateReport', [this.wireInput(x, false, transfer), this.wireLabels(y, false, transfer), o], transfer);
   }
 
   predict(x: XInput, o: { batchSize?: number } = {}): Promise<Float32Array> {

@@ -309,7 +309,7 @@ describe('shaderflow summary', () => {
 
 describe('shaderflow --version, help and COMMAND --help', () => {
   const pkgVersion = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  const COMMAND_NAMES = ['train', 'summary', 'evaluate', 'predict', 'image', 'plan', 'profile', 'selftest', 'adapter'];
+  const COMMAND_NAMES = ['train', 'summary', 'evaluate', 'predict', 'image', 'inspect', 'plan', 'profile', 'selftest', 'adapter'];
 
   it('--version prints the package version', async () => {
     const r = await cli(['--version']);
@@ -345,7 +345,7 @@ describe('shaderflow --version, help and COMMAND --help', () => {
   it('help for an unknown command is the one-line error', async () => {
     const r = await cli(['help', 'fit']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^shaderflow: ShaderflowError: Unknown command "fit": use train, summary, evaluate, predict, image, plan, profile, selftest, adapter or help/);
+    expect(r.stderr).toMatch(/^shaderflow: ShaderflowError: Unknown command "fit": use train, summary, evaluate, predict, image, inspect, plan, profile, selftest, adapter or help/);
   });
 });
 

@@ -387,9 +387,12 @@ export class StepPlan {
     });
   }
 
-  /** Records the forward pass of n examples from xBuf over the nodes in order; returns the output node's output (logits when fused). */
-  recordForward(rec: Recorder, n: number, training: boolean): Tensor {
-    return recordGraphForward(rec, this.nodes, sliceBatch(this.xBuf!, n), this.context(n, training));
+  /**
+   * Records the forward pass of n examples from xBuf over the nodes in order; returns the output node's output
+   * (logits when fused). `tap` is called with each node's output right after its forward is recorded.
+   */
+  recordForward(rec: Recorder, n: number, training: boolean, tap?: (id: number, out: Tensor) => void): Tensor {
+    return recordGraphForward(rec, this.nodes, sliceBatch(this.xBuf!, n), this.context(n, training), tap);
   }
 
   /**
@@ -499,6 +502,25 @@ export class StepPlan {
       this.recordMetrics(rec, out, n, this.evalStats);
       if (confusion) this.recordConfusion(rec, out, n);
     }
+    return rec;
+  }
+
+  /**
+   * One inference step that copies the outputs of the nodes in `taps` (node id -> a [maxBatch, ...output shape]
+   * tensor) out as each is produced, for Model.activations; the output node's softmax is applied where it is fused
+   * into the loss, so every tap holds what the layer outputs.
+   */
+  recordActivationsStep(data: BatchSource, order: Tensor, n: number, taps: ReadonlyMap<number, Tensor>, dry = false): Recorder {
+    const rec = new Recorder(this.engine, `${this.name} activations step (batch ${n})`, { dry });
+    data.recordGather(rec, order, this.startBuffer, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
+    const last = this.nodes.length - 1;
+    this.recordForward(rec, n, false, (id, out) => {
+      const tap = taps.get(id);
+      if (!tap) return;
+      const dst = sliceBatch(tap, n);
+      if (id === last && this.fusedSoftmax) activationForward(rec, 'softmax', out, dst, n, this.numClasses);
+      else rec.copy(out, dst, dst.byteLength);
+    });
     return rec;
   }
 
@@ -637,11 +659,12 @@ function multiInput(layer: Layer): Layer & MultiInputLayer {
 }
 
 /** Records the forward pass of `nodes` (topological order) on x; returns the last node's output. */
-export function recordGraphForward(rec: Recorder, nodes: readonly GraphNode[], x: Tensor, ctx: StepContext): Tensor {
+export function recordGraphForward(rec: Recorder, nodes: readonly GraphNode[], x: Tensor, ctx: StepContext, tap?: (id: number, out: Tensor) => void): Tensor {
   const outs: Tensor[] = [];
   nodes.forEach((node, id) => {
     const xs = node.inputs.map((j) => (j === MODEL_INPUT ? x : outs[j]!));
     outs[id] = xs.length === 1 ? node.layer.forward(rec, xs[0]!, ctx) : multiInput(node.layer).forwardInputs(rec, xs, ctx);
+    tap?.(id, outs[id]!);
   });
   return outs[nodes.length - 1]!;
 }

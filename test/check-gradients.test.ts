@@ -4,7 +4,7 @@
 // fail: a layer whose backward leaves a gradient unwritten, or gets one wrong, is reported by tensor name.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Activation, AveragePooling2D, checkGradients, Conv2D, createEngine, Dense, Dropout, Engine, Flatten, MaxPooling2D, NumericError, ShaderflowError,
+  Activation, AveragePooling2D, checkGradients, LeakyReLU, Conv2D, createEngine, Dense, Dropout, Engine, Flatten, MaxPooling2D, NumericError, ShaderflowError,
   type Layer, type StepContext,
 } from '../src/index.js';
 import type { Recorder } from '../src/gpu/recorder.js';
@@ -40,9 +40,14 @@ const CASES: Case[] = [
   ['Flatten', () => new Flatten({ name: 'f' }), [3, 2, 5], ['input']],
   ['Dropout 0.4 (deterministic training mode)', () => new Dropout({ name: 'drop', rate: 0.4 }), [33], ['input']],
   ['Dropout 0.3 with its own seed', () => new Dropout({ name: 'drop', rate: 0.3, seed: 9 }), [4, 3, 2], ['input']],
-  ...(['linear', 'relu', 'sigmoid', 'tanh', 'softmax'] as const).map(
+  ...(['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'leaky_relu', 'elu', 'selu', 'gelu', 'swish', 'softplus', 'hard_sigmoid'] as const).map(
     (a): Case => [`Activation ${a}`, () => new Activation({ name: 'a', activation: a }), [3, 7], ['input']],
   ),
+  ['LeakyReLU alpha 0.3 (default)', () => new LeakyReLU({ name: 'l' }), [3, 7], ['input']],
+  ['Dense gelu (pre-activation kept)', () => new Dense({ name: 'd', units: 5, activation: 'gelu' }), [6], ['input', 'd/kernel', 'd/bias']],
+  ['Dense swish', () => new Dense({ name: 'd', units: 4, activation: 'swish' }), [5], ['input', 'd/kernel', 'd/bias']],
+  ['Conv2D 3x3 same elu', () => new Conv2D({ name: 'c', filters: 3, kernelSize: 3, padding: 'same', activation: 'elu' }), [4, 5, 2], ['input', 'c/kernel', 'c/bias']],
+  ['Conv2D 3x3 valid gelu', () => new Conv2D({ name: 'c', filters: 4, kernelSize: 3, activation: 'gelu' }), [5, 4, 3], ['input', 'c/kernel', 'c/bias']],
 ];
 
 describe('checkGradients on every built-in layer (float64 reference)', () => {

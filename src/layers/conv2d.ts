@@ -6,11 +6,11 @@ import { ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import type { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { activationBackward, activationForward } from '../kernels/activation.js';
+import { activationBackward, activationBackwardFrom, activationForward } from '../kernels/activation.js';
 import {
   conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dGeometry,
 } from '../kernels/conv2d.js';
-import { weightedLayerConfig } from './config.js';
+import { checkActivation, weightedLayerConfig } from './config.js';
 import { Layer, type ActivationName, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
 import { checkPadding, toPair, type Padding } from './pooling.js';
 
@@ -43,6 +43,8 @@ export class Conv2D extends Layer {
   readonly kernelInitializer: InitializerName;
   readonly biasInitializer: InitializerName;
   private y?: Tensor;
+  /** The pre-activation, kept only for activations whose backward reads the input (gelu, swish). */
+  private z?: Tensor;
   private dz?: Tensor;
   private dx?: Tensor;
 
@@ -54,7 +56,7 @@ export class Conv2D extends Layer {
     this.kernelSize = toPair(opts.kernelSize, 'kernelSize', err);
     this.strides = toPair(opts.strides ?? 1, 'strides', err);
     this.padding = checkPadding(opts.padding ?? 'valid', err);
-    this.activation = opts.activation ?? 'linear';
+    this.activation = checkActivation(opts.activation ?? 'linear', err);
     this.useBias = opts.useBias ?? true;
     this.kernelInitializer = opts.kernelInitializer ?? 'glorot_uniform';
     this.biasInitializer = opts.biasInitializer ?? 'zeros';
@@ -108,6 +110,7 @@ export class Conv2D extends Layer {
   protected allocateBuffers(engine: Engine, maxBatch: number): void {
     this.y = this.own(engine, [maxBatch, ...this.outputShape]);
     if (this.activation !== 'linear') this.dz = this.own(engine, [maxBatch, ...this.outputShape]);
+    if (this.activation !== 'relu' && activationBackwardFrom(this.activation) === 'input') this.z = this.own(engine, [maxBatch, ...this.outputShape]);
     this.dx = this.own(engine, [maxBatch, ...this.inputShape]);
   }
 
@@ -115,20 +118,21 @@ export class Conv2D extends Layer {
     const g = this.geometry(ctx.n);
     const y = this.batchView(this.y!, ctx.n);
     const act = this.activation;
-    conv2dForward(rec, x, this.weights[0]!, this.useBias ? this.weights[1]! : null, y, g, act === 'relu' ? 'relu' : 'linear');
-    if (act !== 'linear' && act !== 'relu') activationForward(rec, act, y, y, ctx.n * g.outH * g.outW, g.outC);
-    this.saved = { input: x, output: y };
+    const z = this.z ? this.batchView(this.z, ctx.n) : y;
+    conv2dForward(rec, x, this.weights[0]!, this.useBias ? this.weights[1]! : null, z, g, act === 'relu' ? 'relu' : 'linear');
+    if (act !== 'linear' && act !== 'relu') activationForward(rec, act, z, y, ctx.n * g.outH * g.outW, g.outC);
+    this.saved = { input: x, output: y, preActivation: z };
     return y;
   }
 
   backward(rec: Recorder, dy: Tensor, ctx: StepContext, needInputGrad: boolean): Tensor | null {
     const g = this.geometry(ctx.n);
     const rows = ctx.n * g.outH * g.outW;
-    const { input, output } = this.saved;
+    const { input, output, preActivation } = this.saved;
     let dz = dy;
     if (this.activation !== 'linear') {
       dz = this.batchView(this.dz!, ctx.n);
-      activationBackward(rec, this.activation, output!, dy, dz, rows, g.outC);
+      activationBackward(rec, this.activation, activationBackwardFrom(this.activation) === 'input' ? preActivation! : output!, dy, dz, rows, g.outC);
     }
     conv2dBackwardFilter(rec, input!, dz, this.grads[0]!, g);
     // Not columnSum: its single loop stops at 65535 rows on llvmpipe (B*outH*outW is 131072 for CIFAR).

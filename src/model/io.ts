@@ -6,7 +6,8 @@
 // layer or weight at fault.
 import { DeviceError, ModelFormatError, ShaderflowError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
-import { Activation } from '../layers/activation.js';
+import { ACTIVATION_NAMES } from '../kernels/activation.js';
+import { Activation, LeakyReLU } from '../layers/activation.js';
 import { initializerConfig, parseInitializer } from '../layers/config.js';
 import { Conv2D } from '../layers/conv2d.js';
 import { Dense } from '../layers/dense.js';
@@ -161,12 +162,18 @@ function pair(v: unknown, what: string, dflt?: [number, number]): [number, numbe
   return d as [number, number];
 }
 
-const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh', 'softmax'];
-
+/** An activation name from model.json: Keras' snake_case or TF.js's camelCase ('hardSigmoid'); 'silu' is 'swish'. */
 function activation(v: unknown, layer: string): ActivationName {
   const a = v === undefined || v === null ? 'linear' : v;
-  if (typeof a !== 'string' || !ACTIVATIONS.includes(a)) fail(`layer "${layer}": unsupported activation ${show(v)} (supported: ${ACTIVATIONS.join(', ')}).`);
-  return a as ActivationName;
+  const snake = typeof a === 'string' ? a.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase() : a;
+  if (typeof snake !== 'string' || !(ACTIVATION_NAMES as readonly string[]).includes(snake)) fail(`layer "${layer}": unsupported activation ${show(v)} (supported: ${ACTIVATION_NAMES.join(', ')}).`);
+  return snake === 'silu' ? 'swish' : (snake as ActivationName);
+}
+
+/** A finite number config field (a ModelFormatError naming the layer and key otherwise). */
+function num(v: unknown, layer: string, key: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`layer "${layer}": ${key} ${show(v)} is not a finite number.`);
+  return v;
 }
 
 function padding(v: unknown, layer: string): 'same' | 'valid' {
@@ -271,6 +278,9 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
       }
       case 'Activation':
         layers.push(new Activation({ ...base, activation: activation(c.activation, name) }));
+        return;
+      case 'LeakyReLU':
+        layers.push(new LeakyReLU({ ...base, alpha: num(c.alpha ?? c.negative_slope ?? 0.3, name, 'alpha') }));
         return;
       default: {
         // A custom layer registered by class name (registerLayer), like TF.js's serialization.registerClass.

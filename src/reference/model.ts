@@ -5,7 +5,7 @@ import type { Layer } from '../layers/layer.js';
 import { Dense } from '../layers/dense.js';
 import { Conv2D } from '../layers/conv2d.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
-import { Activation } from '../layers/activation.js';
+import { Activation, LeakyReLU } from '../layers/activation.js';
 import { Flatten } from '../layers/flatten.js';
 import { Dropout } from '../layers/dropout.js';
 import { activationForwardRef } from './activation.js';
@@ -44,9 +44,9 @@ export function sequentialForwardRef(
       a = maxPool2dForwardRef(a, layer.geometry(n)).y;
     } else if (layer instanceof AveragePooling2D) {
       a = avgPool2dForwardRef(a, layer.geometry(n));
-    } else if (layer instanceof Activation) {
+    } else if (layer instanceof Activation || layer instanceof LeakyReLU) {
       const cols = layer.outputShape[layer.outputShape.length - 1]!;
-      a = activationForwardRef(layer.activation, a, a.length / cols, cols);
+      a = activationForwardRef(layer.activation, a, a.length / cols, cols, layer instanceof LeakyReLU ? layer.negativeSlope : undefined);
     } else if (layer instanceof Dropout) {
       if (training && layer.rate > 0) {
         const mask = dropoutMaskRef(a.length, layer.rate, layer.seed ?? training.seed, layer.id, training.step);
@@ -63,7 +63,7 @@ export function sequentialForwardRef(
   return a;
 }
 
-const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, Dropout, Flatten];
+const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, LeakyReLU, Dropout, Flatten];
 
 /** Whether sequentialForwardRef can run `layer`: a built-in layer, or one with its own referenceForward. */
 export function hasForwardRef(layer: Layer): boolean {

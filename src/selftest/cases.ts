@@ -7,7 +7,7 @@ import { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { checkGradients, type TensorCheck } from '../check/gradients.js';
 import { checkKernel, type KernelCheckSpec } from '../check/kernel.js';
-import { activationBackward, activationForward } from '../kernels/activation.js';
+import { activationBackward, activationBackwardFrom, activationForward } from '../kernels/activation.js';
 import {
   biasLanes, CONV_GEMM, conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, fitFilterRows,
   pickConvGemm, type Conv2dGeometry, type ConvBiasVariant, type ConvGemmVariant, type ConvKernel,
@@ -332,7 +332,7 @@ const POOL_CASES: SelftestCase[] = [
 
 // ------------------------------------------------------------------ activations
 
-const ACTIVATIONS: ActivationName[] = ['relu', 'sigmoid', 'tanh', 'softmax'];
+const ACTIVATIONS: ActivationName[] = ['relu', 'sigmoid', 'tanh', 'softmax', 'leaky_relu', 'elu', 'selu', 'gelu', 'swish', 'softplus', 'hard_sigmoid'];
 /**
  * Every activation's forward and backward: the scalar entries (any size; the GPU class runs them where rows x cols
  * is not a multiple of 4, so they are quick on every class), or `vec4` (the GPU class's entries; no softmax, which
@@ -351,7 +351,9 @@ function activationCases(rows: number, cols: number, quick: boolean, vec4 = fals
       rtol: 2e-6,
     })),
     kernelCase('activation', `${kind}.backward${v}`, s, q, () => {
-      const y = Float32Array.from(activationForwardRef(kind, randomUniform(rows * cols, 43, -4, 4), rows, cols));
+      // what backward reads: the output, or the input itself for gelu and swish
+      const x = randomUniform(rows * cols, 43, -4, 4);
+      const y = activationBackwardFrom(kind) === 'input' ? x : Float32Array.from(activationForwardRef(kind, x, rows, cols));
       return {
         inputs: { y: { shape: [rows, cols], data: y }, dy: { shape: [rows, cols] } },
         outputs: { dx: { shape: [rows, cols] } },

@@ -15,6 +15,7 @@ export { Flatten } from './layers/flatten.js';
 export { Conv2D, type Conv2DOptions } from './layers/conv2d.js';
 export { MaxPooling2D, MaxPool2D, AveragePooling2D, type Padding, type Pooling2DOptions } from './layers/pooling.js';
 export { Dropout } from './layers/dropout.js';
+export { BatchNormalization, type BatchNormalizationOptions } from './layers/normalization.js';
 export { Activation, LeakyReLU, type LeakyReLUOptions } from './layers/activation.js';
 export { defineLayer, CustomLayer, wgslBindings, type CustomLayerDefinition, type CustomLayerClass, type CustomKernel, type CustomParam, type CustomDims, type WgslBinding } from './layers/custom.js';
 export { registerLayer, registeredLayer, type SerializableLayerClass } from './layers/registry.js';

@@ -9,6 +9,7 @@ import conv2d from '../shaders/conv2d.wgsl';
 import pool from '../shaders/pool.wgsl';
 import activation from '../shaders/activation.wgsl'; import loss from '../shaders/loss.wgsl'; import optimizer from '../shaders/optimizer.wgsl'; import dropout from '../shaders/dropout.wgsl'; import initializer from '../shaders/initializer.wgsl';
 import finite from '../shaders/finite.wgsl';
+import batchnorm from '../shaders/batchnorm.wgsl';
 import indexing from '../shaders/indexing.wgsl';
 
 export const SHADERS = {
@@ -25,6 +26,7 @@ export const SHADERS = {
   loss: indexing + loss,
   optimizer, dropout, initializer,
   finite,
+  batchnorm,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

@@ -87,6 +87,8 @@ interface Param {
   values: Float32Array;
   w: Tensor;
   g: Tensor;
+  /** false for non-trainable weights and frozen layers: they get no gradient, so none is checked. */
+  checked: boolean;
 }
 
 /**
@@ -154,13 +156,15 @@ export async function checkGradients(target: Layer | Sequential, options: Gradie
         const name = `${layer.name}/${spec.name}`;
         const size = spec.shape.reduce((a, b) => a * b, 1);
         const given = options.weights?.[name] ?? modelWeights?.get(name);
-        const values = given ? Float32Array.from(given) : randomUniform(size, seed * 1000 + 17 * ++k);
+        // non-trainable state (BatchNormalization's moving statistics) draws from [0.5, 1.5): a variance stays positive
+        const frozen = spec.trainable === false || !layer.trainable;
+        const values = given ? Float32Array.from(given) : randomUniform(size, seed * 1000 + 17 * ++k, ...(frozen ? [0.5, 1.5] : []));
         if (values.length !== size) throw new ShapeError(`checkGradients(${label}): weights "${name}" has ${values.length} values, expected ${size} ${shapeStr(spec.shape)}.`);
         const w = keep(engine.tensor(spec.shape, values));
         const g = keep(engine.tensor(spec.shape, new Float32Array(size).fill(NaN))); // unwritten gradients fail
         layer.weights[index] = w;
         layer.grads[index] = g;
-        params.push({ name, layer, index, shape: spec.shape, values, w, g });
+        params.push({ name, layer, index, shape: spec.shape, values, w, g, checked: !frozen });
       });
     }
     for (const l of layers) l.allocate(engine, n);
@@ -206,7 +210,7 @@ export async function checkGradients(target: Layer | Sequential, options: Gradie
     const tensors: TensorCheck[] = [];
     const subjects = [
       { name: 'input', shape: [n, ...inputShape], values: x0, tensor: x, gpu: dx, noise: noise[0]!, param: undefined as Param | undefined },
-      ...params.map((p, i) => ({ name: p.name, shape: p.shape, values: p.values, tensor: p.w, gpu: grads[i]!, noise: noise[i + 1]!, param: p })),
+      ...params.map((p, i) => ({ name: p.name, shape: p.shape, values: p.values, tensor: p.w, gpu: grads[i]!, noise: noise[i + 1]!, param: p })).filter((s) => s.param.checked),
     ];
     if (useRef) {
       const w64 = new Map(params.map((p) => [p.name, Float64Array.from(p.values)]));

@@ -8,6 +8,8 @@ import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
 import { Activation, LeakyReLU } from '../layers/activation.js';
 import { Flatten } from '../layers/flatten.js';
 import { Dropout } from '../layers/dropout.js';
+import { BatchNormalization } from '../layers/normalization.js';
+import { batchNormForwardRef } from './batchnorm.js';
 import { activationForwardRef } from './activation.js';
 import { conv2dForwardRef } from './conv2d.js';
 import { matmulRef } from './matmul.js';
@@ -52,6 +54,11 @@ export function sequentialForwardRef(
         const mask = dropoutMaskRef(a.length, layer.rate, layer.seed ?? training.seed, layer.id, training.step);
         a = a.map((v, i) => v * mask[i]!);
       } // else the identity (inference)
+    } else if (layer instanceof BatchNormalization) {
+      const cols = layer.channels;
+      const weightsOf = { gamma: layer.scale ? w('gamma') : undefined, beta: layer.center ? w('beta') : undefined, movingMean: w('moving_mean'), movingVariance: w('moving_variance') };
+      // batch statistics in training mode unless the layer is frozen (Keras runs a frozen one in inference mode)
+      a = batchNormForwardRef(a, a.length / cols, cols, weightsOf, !!training && layer.trainable, layer.epsilon, layer.momentum).y;
     } else if (layer instanceof Flatten) {
       // a reshape of NHWC rows
     } else if (layer.referenceForward) {
@@ -63,7 +70,7 @@ export function sequentialForwardRef(
   return a;
 }
 
-const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, LeakyReLU, Dropout, Flatten];
+const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, LeakyReLU, Dropout, Flatten, BatchNormalization];
 
 /** Whether sequentialForwardRef can run `layer`: a built-in layer, or one with its own referenceForward. */
 export function hasForwardRef(layer: Layer): boolean {

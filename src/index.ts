@@ -16,6 +16,8 @@ export { Conv2D, type Conv2DOptions } from './layers/conv2d.js';
 export { MaxPooling2D, MaxPool2D, AveragePooling2D, type Padding, type Pooling2DOptions } from './layers/pooling.js';
 export { Dropout } from './layers/dropout.js';
 export { BatchNormalization, type BatchNormalizationOptions } from './layers/normalization.js';
+export { ZeroPadding2D, type ZeroPadding, type ZeroPadding2DOptions } from './layers/padding.js';
+export { GlobalAveragePooling2D, GlobalMaxPooling2D, type GlobalPooling2DOptions } from './layers/global-pooling.js';
 export { Activation, LeakyReLU, type LeakyReLUOptions } from './layers/activation.js';
 export { defineLayer, CustomLayer, wgslBindings, type CustomLayerDefinition, type CustomLayerClass, type CustomKernel, type CustomParam, type CustomDims, type WgslBinding } from './layers/custom.js';
 export { registerLayer, registeredLayer, type SerializableLayerClass } from './layers/registry.js';

@@ -10,6 +10,7 @@ import pool from '../shaders/pool.wgsl';
 import activation from '../shaders/activation.wgsl'; import loss from '../shaders/loss.wgsl'; import optimizer from '../shaders/optimizer.wgsl'; import dropout from '../shaders/dropout.wgsl'; import initializer from '../shaders/initializer.wgsl';
 import finite from '../shaders/finite.wgsl';
 import batchnorm from '../shaders/batchnorm.wgsl';
+import padding from '../shaders/padding.wgsl';
 import indexing from '../shaders/indexing.wgsl';
 
 export const SHADERS = {
@@ -27,6 +28,7 @@ export const SHADERS = {
   optimizer, dropout, initializer,
   finite,
   batchnorm,
+  padding: indexing + padding,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

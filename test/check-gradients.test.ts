@@ -4,7 +4,7 @@
 // fail: a layer whose backward leaves a gradient unwritten, or gets one wrong, is reported by tensor name.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Activation, AveragePooling2D, checkGradients, LeakyReLU, Conv2D, createEngine, Dense, Dropout, Engine, Flatten, MaxPooling2D, NumericError, ShaderflowError,
+  Activation, AveragePooling2D, BatchNormalization, checkGradients, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU, ZeroPadding2D, Conv2D, createEngine, Dense, Dropout, Engine, Flatten, MaxPooling2D, NumericError, ShaderflowError,
   type Layer, type StepContext,
 } from '../src/index.js';
 import type { Recorder } from '../src/gpu/recorder.js';
@@ -43,6 +43,13 @@ const CASES: Case[] = [
   ...(['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'leaky_relu', 'elu', 'selu', 'gelu', 'swish', 'softplus', 'hard_sigmoid'] as const).map(
     (a): Case => [`Activation ${a}`, () => new Activation({ name: 'a', activation: a }), [3, 7], ['input']],
   ),
+  ['BatchNormalization (training: through the batch statistics)', () => new BatchNormalization({ name: 'bn' }), [3, 2, 5], ['input', 'bn/gamma', 'bn/beta']],
+  ['BatchNormalization on features, no scale', () => new BatchNormalization({ name: 'bn', scale: false }), [7], ['input', 'bn/beta']],
+  ['ZeroPadding2D [[1, 2], [0, 3]]', () => new ZeroPadding2D({ name: 'z', padding: [[1, 2], [0, 3]] }), [3, 2, 5], ['input']],
+  ['ZeroPadding2D 1', () => new ZeroPadding2D({ name: 'z' }), [2, 3, 4], ['input']],
+  ['GlobalAveragePooling2D', () => new GlobalAveragePooling2D({ name: 'g' }), [5, 3, 7], ['input']],
+  ['GlobalMaxPooling2D, 4 channels', () => new GlobalMaxPooling2D({ name: 'g' }), [5, 3, 4], ['input']],
+  ['GlobalMaxPooling2D, 3 channels', () => new GlobalMaxPooling2D({ name: 'g' }), [3, 7, 3], ['input']],
   ['LeakyReLU alpha 0.3 (default)', () => new LeakyReLU({ name: 'l' }), [3, 7], ['input']],
   ['Dense gelu (pre-activation kept)', () => new Dense({ name: 'd', units: 5, activation: 'gelu' }), [6], ['input', 'd/kernel', 'd/bias']],
   ['Dense swish', () => new Dense({ name: 'd', units: 4, activation: 'swish' }), [5], ['input', 'd/kernel', 'd/bias']],
@@ -65,7 +72,7 @@ describe('checkGradients on every built-in layer (float64 reference)', () => {
 });
 
 describe('checkGradients on the GPU forward (float32 steps, two-step bound)', () => {
-  it.each(CASES.filter(([n]) => /Dense tanh|Conv2D 3x3|MaxPooling2D 3x3|AveragePooling2D 3x3|Dropout 0.4|Activation softmax/.test(n)))('%s', async (_name, make, inputShape) => {
+  it.each(CASES.filter(([n]) => /Dense tanh|Conv2D 3x3|MaxPooling2D 3x3|AveragePooling2D 3x3|Dropout 0.4|Activation softmax|BatchNormalization \(|ZeroPadding2D 1|GlobalAverage|Activation gelu/.test(n)))('%s', async (_name, make, inputShape) => {
     const r = await checkGradients(make(), { engine, inputShape, batch: 2, numeric: 'gpu', maxElements: 24 });
     expect(r.method).toBe('float32-gpu-forward');
     for (const t of r.tensors) {

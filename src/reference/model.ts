@@ -10,6 +10,9 @@ import { Flatten } from '../layers/flatten.js';
 import { Dropout } from '../layers/dropout.js';
 import { BatchNormalization } from '../layers/normalization.js';
 import { batchNormForwardRef } from './batchnorm.js';
+import { ZeroPadding2D } from '../layers/padding.js';
+import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../layers/global-pooling.js';
+import { pad2dForwardRef } from './padding.js';
 import { activationForwardRef } from './activation.js';
 import { conv2dForwardRef } from './conv2d.js';
 import { matmulRef } from './matmul.js';
@@ -59,6 +62,12 @@ export function sequentialForwardRef(
       const weightsOf = { gamma: layer.scale ? w('gamma') : undefined, beta: layer.center ? w('beta') : undefined, movingMean: w('moving_mean'), movingVariance: w('moving_variance') };
       // batch statistics in training mode unless the layer is frozen (Keras runs a frozen one in inference mode)
       a = batchNormForwardRef(a, a.length / cols, cols, weightsOf, !!training && layer.trainable, layer.epsilon, layer.momentum).y;
+    } else if (layer instanceof ZeroPadding2D) {
+      a = pad2dForwardRef(a, layer.geometry(n));
+    } else if (layer instanceof GlobalAveragePooling2D) {
+      a = avgPool2dForwardRef(a, layer.geometry(n));
+    } else if (layer instanceof GlobalMaxPooling2D) {
+      a = maxPool2dForwardRef(a, layer.geometry(n)).y;
     } else if (layer instanceof Flatten) {
       // a reshape of NHWC rows
     } else if (layer.referenceForward) {
@@ -70,7 +79,7 @@ export function sequentialForwardRef(
   return a;
 }
 
-const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, LeakyReLU, Dropout, Flatten, BatchNormalization];
+const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, LeakyReLU, Dropout, Flatten, BatchNormalization, ZeroPadding2D, GlobalAveragePooling2D, GlobalMaxPooling2D];
 
 /** Whether sequentialForwardRef can run `layer`: a built-in layer, or one with its own referenceForward. */
 export function hasForwardRef(layer: Layer): boolean {

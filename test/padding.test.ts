@@ -24,7 +24,7 @@ describe.each(['software', 'gpu'] as const)('%s class', (cls) => {
   ] as const)('%j padded by %j: forward is exact, backward crops exactly', async (shape, pad) => {
     const engine = engines[cls]!;
     const g = pad2dGeometry([...shape], [[...pad[0]], [...pad[1]]]);
-    const inN = shape.reduce((a, b) => a * b, 1), outN = g.batch * g.outH * g.outW * g.c;
+    const inN = shape.reduce((a: number, b: number) => a * b, 1), outN = g.batch * g.outH * g.outW * g.c;
     const x = randomUniform(inN, inN), dy = randomUniform(outN, outN);
     const tx = engine.tensor([inN], x), ty = engine.tensor([outN], nanArray(outN)), tdy = engine.tensor([outN], dy), tdx = engine.tensor([inN], nanArray(inN));
     await runOnce(engine, 'pad', (rec) => {
@@ -34,7 +34,7 @@ describe.each(['software', 'gpu'] as const)('%s class', (cls) => {
     expect(Array.from(await ty.data())).toEqual(Array.from(pad2dForwardRef(x, g), Math.fround));
     // backward is the adjoint of forward: dx_i = dy at i's padded position, so <pad(x), dy> = <x, dx>
     const dx = await tdx.data();
-    const padded = pad2dForwardRef(Float64Array.from({ length: inN }, (_, i) => i + 1), g);
+    const padded = pad2dForwardRef(Float64Array.from({ length: inN }, (_, i): number => i + 1), g);
     padded.forEach((v, o) => v > 0 && expect(dx[v - 1]).toBe(dy[o]));
     for (const t of [tx, ty, tdy, tdx]) t.dispose();
   });

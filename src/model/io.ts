@@ -15,7 +15,10 @@ import { Dropout } from '../layers/dropout.js';
 import { Flatten } from '../layers/flatten.js';
 import type { ActivationName, Layer } from '../layers/layer.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
-import { registeredLayer, registeredLayerNames } from '../layers/registry.js';
+import { BatchNormalization } from '../layers/normalization.js';
+import { ZeroPadding2D, type ZeroPadding } from '../layers/padding.js';
+import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../layers/global-pooling.js';
+import { BUILT_IN_LAYER_CLASSES, registeredLayer, registeredLayerNames } from '../layers/registry.js';
 import { optimizerConfig, optimizerFromConfig } from './optimizers.js';
 import { Sequential } from './sequential.js';
 
@@ -279,6 +282,37 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
       case 'Activation':
         layers.push(new Activation({ ...base, activation: activation(c.activation, name) }));
         return;
+      case 'BatchNormalization': {
+        const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);
+        const bool = (v: unknown, key: string): boolean => (v === undefined ? true : typeof v === 'boolean' ? v : fail(`layer "${name}": ${key} ${show(v)} is not true or false.`));
+        layers.push(
+          new BatchNormalization({
+            ...base,
+            axis: num(axis, name, 'axis'),
+            momentum: num(c.momentum ?? 0.99, name, 'momentum'),
+            epsilon: num(c.epsilon ?? 1e-3, name, 'epsilon'),
+            center: bool(c.center, 'center'),
+            scale: bool(c.scale, 'scale'),
+            betaInitializer: initializer(c.beta_initializer, name, 'beta_initializer'),
+            gammaInitializer: initializer(c.gamma_initializer, name, 'gamma_initializer'),
+            movingMeanInitializer: initializer(c.moving_mean_initializer, name, 'moving_mean_initializer'),
+            movingVarianceInitializer: initializer(c.moving_variance_initializer, name, 'moving_variance_initializer'),
+          }),
+        );
+        return;
+      }
+      case 'ZeroPadding2D':
+        if (c.data_format !== undefined && c.data_format !== null && c.data_format !== 'channels_last') fail(`layer "${name}": only data_format 'channels_last' is supported.`);
+        layers.push(new ZeroPadding2D({ ...base, padding: (c.padding ?? 1) as ZeroPadding }));
+        return;
+      case 'GlobalAveragePooling2D':
+      case 'GlobalAvgPool2D':
+      case 'GlobalMaxPooling2D':
+      case 'GlobalMaxPool2D':
+        if (c.data_format !== undefined && c.data_format !== null && c.data_format !== 'channels_last') fail(`layer "${name}": only data_format 'channels_last' is supported.`);
+        if (c.keepdims === true) fail(`layer "${name}": keepdims true is not supported.`);
+        layers.push(cls.startsWith('GlobalMax') ? new GlobalMaxPooling2D(base) : new GlobalAveragePooling2D(base));
+        return;
       case 'LeakyReLU':
         layers.push(new LeakyReLU({ ...base, alpha: num(c.alpha ?? c.negative_slope ?? 0.3, name, 'alpha') }));
         return;
@@ -287,7 +321,7 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
         const custom = typeof cls === 'string' ? registeredLayer(cls) : undefined;
         if (!custom) {
           const extra = registeredLayerNames();
-          fail(`layer ${idx} "${name}" has class ${show(cls)}, which shaderflow does not implement (Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout, Activation${extra.length ? `; registered: ${extra.join(', ')}` : ''}). A custom layer must be registered with registerLayer() before loading.`);
+          fail(`layer ${idx} "${name}" has class ${show(cls)}, which shaderflow does not implement (${BUILT_IN_LAYER_CLASSES.filter((k) => k !== 'InputLayer').join(', ')}${extra.length ? `; registered: ${extra.join(', ')}` : ''}). A custom layer must be registered with registerLayer() before loading.`);
         }
         const { name: _n, trainable: _t, dtype: _d, batch_input_shape: _b, batch_shape: _s, ...config } = c;
         layers.push(custom.fromConfig(config, base));

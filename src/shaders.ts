@@ -11,6 +11,7 @@ import activation from '../shaders/activation.wgsl'; import loss from '../shader
 import finite from '../shaders/finite.wgsl';
 import batchnorm from '../shaders/batchnorm.wgsl';
 import padding from '../shaders/padding.wgsl';
+import depthwise from '../shaders/depthwise.wgsl';
 import indexing from '../shaders/indexing.wgsl';
 
 export const SHADERS = {
@@ -29,6 +30,7 @@ export const SHADERS = {
   finite,
   batchnorm,
   padding: indexing + padding,
+  depthwise: indexing + depthwise,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

@@ -7,3 +7,4 @@ export * from './activation.js'; export * from './loss.js'; export * from './opt
 export * from './finite.js';
 export * from './batchnorm.js';
 export * from './padding.js';
+export * from './depthwise.js';

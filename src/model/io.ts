@@ -16,6 +16,7 @@ import { Flatten } from '../layers/flatten.js';
 import type { ActivationName, Layer } from '../layers/layer.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
 import { BatchNormalization } from '../layers/normalization.js';
+import { DepthwiseConv2D, SeparableConv2D } from '../layers/depthwise.js';
 import { ZeroPadding2D, type ZeroPadding } from '../layers/padding.js';
 import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../layers/global-pooling.js';
 import { BUILT_IN_LAYER_CLASSES, registeredLayer, registeredLayerNames } from '../layers/registry.js';
@@ -313,6 +314,32 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
         if (c.keepdims === true) fail(`layer "${name}": keepdims true is not supported.`);
         layers.push(cls.startsWith('GlobalMax') ? new GlobalMaxPooling2D(base) : new GlobalAveragePooling2D(base));
         return;
+      case 'DepthwiseConv2D':
+      case 'SeparableConv2D': {
+        if (c.data_format !== undefined && c.data_format !== null && c.data_format !== 'channels_last') fail(`layer "${name}": only data_format 'channels_last' is supported.`);
+        const dil = c.dilation_rate === undefined ? [1, 1] : pair(c.dilation_rate, `layer "${name}" dilation_rate`);
+        if (dil[0] !== 1 || dil[1] !== 1) fail(`layer "${name}": dilation_rate ${show(c.dilation_rate)} is not supported.`);
+        const mult = c.depth_multiplier ?? 1;
+        if (typeof mult !== 'number' || !Number.isInteger(mult) || mult < 1 || mult > 4096) fail(`layer "${name}": depth_multiplier ${show(mult)} is not a size.`);
+        const opts = {
+          ...base,
+          kernelSize: pair(c.kernel_size, `layer "${name}" kernel_size`),
+          strides: pair(c.strides, `layer "${name}" strides`, [1, 1]),
+          padding: padding(c.padding, name),
+          depthMultiplier: mult,
+          activation: activation(c.activation, name),
+          useBias: c.use_bias !== false,
+          depthwiseInitializer: initializer(c.depthwise_initializer, name, 'depthwise_initializer'),
+          biasInitializer: initializer(c.bias_initializer, name, 'bias_initializer'),
+        };
+        if (cls === 'DepthwiseConv2D') layers.push(new DepthwiseConv2D(opts));
+        else {
+          const filters = c.filters;
+          if (typeof filters !== 'number' || !Number.isInteger(filters) || filters < 1 || filters > 65536) fail(`layer "${name}": filters ${show(filters)} is not a size.`);
+          layers.push(new SeparableConv2D({ ...opts, filters, pointwiseInitializer: initializer(c.pointwise_initializer, name, 'pointwise_initializer') }));
+        }
+        return;
+      }
       case 'LeakyReLU':
         layers.push(new LeakyReLU({ ...base, alpha: num(c.alpha ?? c.negative_slope ?? 0.3, name, 'alpha') }));
         return;

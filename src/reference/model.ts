@@ -13,6 +13,8 @@ import { batchNormForwardRef } from './batchnorm.js';
 import { ZeroPadding2D } from '../layers/padding.js';
 import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../layers/global-pooling.js';
 import { pad2dForwardRef } from './padding.js';
+import { DepthwiseConv2D, SeparableConv2D } from '../layers/depthwise.js';
+import { depthwiseForwardRef } from './depthwise.js';
 import { activationForwardRef } from './activation.js';
 import { conv2dForwardRef } from './conv2d.js';
 import { matmulRef } from './matmul.js';
@@ -62,6 +64,16 @@ export function sequentialForwardRef(
       const weightsOf = { gamma: layer.scale ? w('gamma') : undefined, beta: layer.center ? w('beta') : undefined, movingMean: w('moving_mean'), movingVariance: w('moving_variance') };
       // batch statistics in training mode unless the layer is frozen (Keras runs a frozen one in inference mode)
       a = batchNormForwardRef(a, a.length / cols, cols, weightsOf, !!training && layer.trainable, layer.epsilon, layer.momentum).y;
+    } else if (layer instanceof SeparableConv2D) {
+      const g = layer.geometry(n);
+      const d = depthwiseForwardRef(a, w('depthwise_kernel'), null, g);
+      const rows = n * g.outH * g.outW;
+      const z = matmulRef(d, w('pointwise_kernel'), rows, layer.filters, g.outC, { bias: layer.useBias ? w('bias') : undefined });
+      a = activationForwardRef(layer.activation, z, rows, layer.filters);
+    } else if (layer instanceof DepthwiseConv2D) {
+      const g = layer.geometry(n);
+      const z = depthwiseForwardRef(a, w('depthwise_kernel'), layer.useBias ? w('bias') : null, g);
+      a = activationForwardRef(layer.activation, z, z.length / g.outC, g.outC);
     } else if (layer instanceof ZeroPadding2D) {
       a = pad2dForwardRef(a, layer.geometry(n));
     } else if (layer instanceof GlobalAveragePooling2D) {
@@ -79,7 +91,7 @@ export function sequentialForwardRef(
   return a;
 }
 
-const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, LeakyReLU, Dropout, Flatten, BatchNormalization, ZeroPadding2D, GlobalAveragePooling2D, GlobalMaxPooling2D];
+const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, LeakyReLU, Dropout, Flatten, BatchNormalization, ZeroPadding2D, GlobalAveragePooling2D, GlobalMaxPooling2D, DepthwiseConv2D];
 
 /** Whether sequentialForwardRef can run `layer`: a built-in layer, or one with its own referenceForward. */
 export function hasForwardRef(layer: Layer): boolean {

@@ -21,6 +21,7 @@ import { ZeroPadding2D, type ZeroPadding } from '../layers/padding.js';
 import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../layers/global-pooling.js';
 import { BUILT_IN_LAYER_CLASSES, registeredLayer, registeredLayerNames } from '../layers/registry.js';
 import { optimizerConfig, optimizerFromConfig } from './optimizers.js';
+import type { Model } from './model.js';
 import { Sequential } from './sequential.js';
 
 export const FORMAT_VERSION = 'shaderflow 0.1.0';
@@ -54,7 +55,7 @@ export interface ModelArtifacts {
 }
 
 /** The model's topology and weights, ready to write as model.json + weights.bin. */
-export async function toArtifacts(model: Sequential): Promise<ModelArtifacts> {
+export async function toArtifacts(model: Model): Promise<ModelArtifacts> {
   const weights = await model.getWeights();
   const total = weights.reduce((s, w) => s + w.values.length, 0);
   const bin = new Float32Array(total);
@@ -76,7 +77,7 @@ export async function toArtifacts(model: Sequential): Promise<ModelArtifacts> {
 }
 
 /** model.json's modelTopology for `model` (no GPU work): each layer's class name and Keras config. */
-export function topologyOf(model: Sequential): ModelJson['modelTopology'] {
+export function topologyOf(model: Model): ModelJson['modelTopology'] {
   model.build();
   const layers = model.layers.map((l, i) => {
     const config: Record<string, unknown> = { name: l.name, trainable: true, dtype: 'float32', ...l.getConfig() };

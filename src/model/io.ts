@@ -360,7 +360,7 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
 }
 
 // The loss names compile accepts, in the form it compares them (lower case, only letters and underscores).
-const LOSSES = ['categorical_crossentropy', 'categoricalcrossentropy', 'sparse_categorical_crossentropy', 'sparsecategoricalcrossentropy', 'mean_squared_error', 'meansquarederror', 'mse'];
+const LOSSES = ['categorical_crossentropy', 'categoricalcrossentropy', 'sparse_categorical_crossentropy', 'sparsecategoricalcrossentropy', 'mean_squared_error', 'meansquarederror', 'mse', 'binary_crossentropy', 'binarycrossentropy'];
 
 /** The trainingConfig, type-checked (absent stays absent): loss, metrics and optimizer_config as compile takes them. */
 function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
@@ -368,7 +368,7 @@ function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
   if (!isRecord(v)) fail(`trainingConfig must be an object, got ${show(v)}.`);
   const loss = v.loss;
   if (typeof loss !== 'string' || !LOSSES.includes(loss.toLowerCase().replace(/[^a-z_]/g, '')))
-    fail(`trainingConfig.loss ${show(loss)} is not categorical_crossentropy, sparse_categorical_crossentropy or mean_squared_error.`);
+    fail(`trainingConfig.loss ${show(loss)} is not categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy or mean_squared_error.`);
   const metrics = v.metrics ?? [];
   if (!Array.isArray(metrics) || !metrics.every((m) => m === 'accuracy' || m === 'acc'))
     fail(`trainingConfig.metrics ${show(v.metrics)} must be a list of 'accuracy'.`);

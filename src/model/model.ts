@@ -33,6 +33,8 @@ const LOSS_ALIASES: Record<string, LossName> = {
   mean_squared_error: 'mean_squared_error',
   meansquarederror: 'mean_squared_error',
   mse: 'mean_squared_error',
+  binary_crossentropy: 'binary_crossentropy',
+  binarycrossentropy: 'binary_crossentropy',
 };
 
 /**
@@ -115,9 +117,10 @@ export abstract class Model {
     if (this.disposed) throw new ShaderflowError(`Model "${this.name}" was disposed.`);
     this.build();
     const loss = LOSS_ALIASES[args.loss.toLowerCase().replace(/[^a-z_]/g, '')];
-    if (!loss) throw new ShaderflowError(`Unknown loss "${args.loss}": use 'categorical_crossentropy', 'sparse_categorical_crossentropy' or 'mean_squared_error'.`);
-    const metrics = (args.metrics ?? []).map((m) => (m === 'acc' ? 'accuracy' : m));
-    for (const m of metrics) if (m !== 'accuracy') throw new ShaderflowError(`Unknown metric "${m}": 'accuracy' is supported.`);
+    if (!loss) throw new ShaderflowError(`Unknown loss "${args.loss}": use 'categorical_crossentropy', 'sparse_categorical_crossentropy', 'binary_crossentropy' or 'mean_squared_error'.`);
+    // With binary cross-entropy, 'accuracy' is binary_accuracy (threshold 0.5), as in Keras; its name is accepted too.
+    const metrics = (args.metrics ?? []).map((m) => (m === 'acc' || (m === 'binary_accuracy' && loss === 'binary_crossentropy') ? 'accuracy' : m));
+    for (const m of metrics) if (m !== 'accuracy') throw new ShaderflowError(`Unknown metric "${m}": 'accuracy' is supported (and 'binary_accuracy' with binary_crossentropy).`);
     if (this.outputShape.length !== 1)
       throw new ShapeError(`Model "${this.name}": the last layer outputs ${shapeStr(this.outputShape)}; a loss needs [classes] (add Flatten/Dense).`);
     if (this.engine && this.engine !== engine) throw new ShaderflowError(`Model "${this.name}" is already compiled on another engine.`);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/gpu/engine.js';
 import { runOnce } from '../src/gpu/recorder.js';
 import { binaryCrossEntropyFromProbs, sigmoidCrossEntropy, type StatsVariant } from '../src/kernels/loss.js';
+import { Activation, Dense, optimizers, resetLayerNames, Sequential } from '../src/index.js';
 import { lossNumericGradRef, lossRef } from '../src/reference/loss.js';
 import { mulberry32, randomUniform } from '../src/reference/random.js';
 import { expectClose, nanArray } from './helpers/check.js';
@@ -76,5 +77,40 @@ describe('extremes', () => {
     await expect(runOnce(engine, 'bad', (rec) => sigmoidCrossEntropy(rec, a, b, a, null, null, 2, 1, { gradScale: 1, sparse: true }))).rejects.toThrow(/not sparse/);
     a.dispose();
     b.dispose();
+  });
+});
+
+describe('binary_crossentropy in a model: [n, 1] float 0/1 labels', () => {
+  it('fused (Dense sigmoid) and unfused (Activation sigmoid) agree, evaluate matches Keras\' formulas on predict, and it learns', async () => {
+    const n = 64;
+    const x = randomUniform(n * 3, 11);
+    const y = Float32Array.from({ length: n }, (_, i) => (x[i * 3]! + 0.5 * x[i * 3 + 1]! > 0 ? 1 : 0));
+    const results: number[][] = [];
+    for (const fused of [true, false]) {
+      resetLayerNames();
+      const m = new Sequential(
+        fused
+          ? [new Dense({ units: 8, activation: 'relu', inputShape: [3] }), new Dense({ units: 1, activation: 'sigmoid' })]
+          : [new Dense({ units: 8, activation: 'relu', inputShape: [3] }), new Dense({ units: 1 }), new Activation({ activation: 'sigmoid' })],
+      );
+      m.compile(engine, { optimizer: optimizers.adam({ learningRate: 0.02 }), loss: 'binary_crossentropy', metrics: ['binary_accuracy'], seed: 5 });
+      expect(m.stepPlan!.fusedSigmoid).toBe(fused);
+      const before = await m.evaluate(x, y);
+      const p = await m.predict(x);
+      let loss = 0, hits = 0;
+      p.forEach((q, i) => {
+        const c = Math.min(Math.max(q, 1e-7), 1 - 1e-7);
+        loss -= y[i]! * Math.log(c) + (1 - y[i]!) * Math.log(1 - c);
+        hits += (q > 0.5 ? 1 : 0) === y[i] ? 1 : 0;
+      });
+      expect(Math.abs(before[0]! - loss / n)).toBeLessThan(1e-5);
+      expect(before[1]).toBeCloseTo(hits / n, 6);
+      const h = await m.fit(x, y, { batchSize: 16, epochs: 60, verbose: 0 });
+      results.push([...before, h.history.loss!.at(-1)!, h.history.accuracy!.at(-1)!]);
+      m.dispose();
+    }
+    // same seed, same weights: the two paths give the same losses (to float32 rounding) and both learn the split
+    expect(Math.abs(results[0]![0]! - results[1]![0]!)).toBeLessThan(1e-5);
+    for (const r of results) expect(r[3], JSON.stringify(results)).toBeGreaterThan(0.9);
   });
 });

@@ -113,3 +113,65 @@ fn inputGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   }
   out[i] = k * g;
 }
+
+// ---------------------------------------------------------------- four channels per invocation
+// For cols a multiple of 4: the same per-element entries on vec4s of neighbouring channels (p.n counts vec4s), the
+// bindings above typed as vec4 arrays. The channel of element i is found with idiv (shaders/indexing.wgsl): an
+// integer % runs lane by lane on CPU adapters. Same arithmetic per channel as the scalar entries.
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dy4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> stats4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> sumA4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> out4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> gamma4: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read> beta4: array<vec4<f32>>;
+@group(0) @binding(10) var<storage, read> sumB4: array<vec4<f32>>;
+
+fn channel4(i: u32) -> u32 {
+  let q = p.cols / 4u;
+  return i - u32(idiv(i32(i), i32(q))) * q;
+}
+
+fn xhat4(i: u32, c: u32) -> vec4<f32> {
+  return (x4[i] - stats4[c]) * stats4[p.cols / 4u + c];
+}
+
+@compute @workgroup_size(WG)
+fn centeredSquares4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  let d = x4[i] - sumA4[channel4(i)] / f32(p.rows);
+  out4[i] = d * d;
+}
+
+@compute @workgroup_size(WG)
+fn normalizeForward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  let c = channel4(i);
+  var v = xhat4(i, c);
+  if (hasFlag(2u)) { v = v * gamma4[c]; }
+  if (hasFlag(4u)) { v = v + beta4[c]; }
+  out4[i] = v;
+}
+
+@compute @workgroup_size(WG)
+fn dyXhat4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out4[i] = dy4[i] * xhat4(i, channel4(i));
+}
+
+@compute @workgroup_size(WG)
+fn inputGrad4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  let c = channel4(i);
+  var k = stats4[p.cols / 4u + c];
+  if (hasFlag(2u)) { k = k * gamma4[c]; }
+  var g = dy4[i];
+  if (hasFlag(1u)) {
+    g = g - (sumA4[c] + xhat4(i, c) * sumB4[c]) / f32(p.rows);
+  }
+  out4[i] = k * g;
+}

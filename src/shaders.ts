@@ -28,7 +28,7 @@ export const SHADERS = {
   loss: indexing + loss,
   optimizer, dropout, initializer,
   finite,
-  batchnorm,
+  batchnorm: indexing + batchnorm,
   padding: indexing + padding,
   depthwise: indexing + depthwise,
 } as const;

@@ -49,15 +49,16 @@ const dispose = (t: BatchNormTensors): void => Object.values(t).forEach((v) => v
 
 describe.each(['software', 'gpu'] as const)('%s class', (cls) => {
   // odd sizes, one channel, a single row (variance 0), and rows past the serial chunk (32768) and the tree chunk (1024)
-  const SHAPES: [number, number][] = [[1, 1], [3, 7], [33, 10], [127, 3], [257, 33], [1000, 4], [70001, 3]];
-  it.each(SHAPES)('training forward (batch statistics, moving update) and inference forward for [%i, %i]', async (rows, cols) => {
+  // channels a multiple of 4 run the vec4 entries, others (and vec4 false) the scalar ones
+  const SHAPES: [number, number, boolean][] = [[1, 1, true], [3, 7, true], [33, 10, true], [127, 3, true], [257, 33, true], [1000, 4, true], [1000, 4, false], [65, 16, true], [70001, 3, true], [40000, 8, true]];
+  it.each(SHAPES)('training forward (batch statistics, moving update) and inference forward for [%i, %i], vec4 %s', async (rows, cols, vec4) => {
     const engine = engines[cls]!;
     const x = randomUniform(rows * cols, rows + cols, -3, 5);
     const w = weights(cols, cols * 3);
     const t = upload(engine, w, cols);
     const tx = engine.tensor([rows, cols], x), ty = engine.tensor([rows, cols], nanArray(rows * cols)), ti = engine.tensor([rows, cols], nanArray(rows * cols));
     const s = { rows, cols, epsilon: 1e-3, momentum: 0.99 };
-    await runOnce(engine, 'bn', (rec) => batchNormForward(rec, tx, ty, s, t, true));
+    await runOnce(engine, 'bn', (rec) => batchNormForward(rec, tx, ty, s, t, true, true, { vec4 }));
     const ref = batchNormForwardRef(x, rows, cols, w, true);
     // y is O(1); its error is float32 rounding of the sums (fixed-order, ~log(rows) ulp) carried through 1/sigma
     const e = expectClose(await ty.data(), ref.y, 2e-5, 1, 'y');
@@ -71,7 +72,7 @@ describe.each(['software', 'gpu'] as const)('%s class', (cls) => {
     measured.push(`${cls} training [${rows}, ${cols}] y: ${e.toExponential(2)}`);
     // inference with the moved statistics: no update, the moving values themselves
     const moved = { ...w, movingMean: Float32Array.from(await t.movingMean.data()), movingVariance: Float32Array.from(await t.movingVariance.data()) };
-    await runOnce(engine, 'bn inference', (rec) => batchNormForward(rec, tx, ti, s, t, false));
+    await runOnce(engine, 'bn inference', (rec) => batchNormForward(rec, tx, ti, s, t, false, false, { vec4 }));
     expectClose(await ti.data(), batchNormForwardRef(x, rows, cols, moved, false).y, 2e-6, 1, 'inference y');
     expect(Array.from(await t.movingMean.data())).toEqual(Array.from(moved.movingMean));
     dispose(t);
@@ -84,6 +85,9 @@ describe.each(['software', 'gpu'] as const)('%s class', (cls) => {
     [33, 2, true, { scale: true, center: false }],
     [6, 5, false, { scale: true, center: true }],
     [1100, 3, true, { scale: true, center: true }],
+    [66, 8, true, { scale: true, center: true }],
+    [9, 12, false, { scale: true, center: false }],
+    [40, 4, true, { scale: false, center: false }],
   ] as const)('backward [%i, %i] training=%s %j matches central differences of the float64 forward', async (rows, cols, training, affine) => {
     const engine = engines[cls]!;
     const x = randomUniform(rows * cols, rows * 5 + cols, -2, 2);

@@ -45,18 +45,31 @@ function checkAll(what: string, s: BatchNormSpec, t: BatchNormTensors, big: Reco
   check(what, 'sumB', t.sumB, s.cols);
 }
 
-function run(rec: Recorder, entry: string, s: BatchNormSpec, flags: number, items: number, bindings: (Tensor | null)[], flopsPer: number, tensorsTouched: number): void {
+/**
+ * Records one entry. Per-element entries (`perElement`) run their vec4 form when the channels are a multiple of 4
+ * (on every adapter class: four channels per invocation, a quarter of the index arithmetic; measured on llvmpipe,
+ * where each storage access and integer divide is a per-lane loop) unless `opts.vec4` is false.
+ */
+function run(rec: Recorder, entry: string, s: BatchNormSpec, flags: number, items: number, bindings: (Tensor | null)[], flopsPer: number, tensorsTouched: number, opts: BatchNormOptions, perElement = true): void {
   if (items === 0) return;
   const wg = tuningOf(rec.engine).elementwiseWorkgroup;
+  const v4 = perElement && s.cols % 4 === 0 && opts.vec4 !== false;
+  const n = v4 ? items / 4 : items;
   rec.dispatch({
     shader: 'batchnorm',
-    entry,
+    entry: v4 ? `${entry}4` : entry,
     constants: { WG: wg },
-    bindings: [rec.uniform([s.rows, s.cols, items, flags, s.epsilon, s.momentum, 0, 0], 'uuuuffuu'), ...bindings],
-    workgroups: grid1d(rec.engine, items, wg),
+    bindings: [rec.uniform([s.rows, s.cols, n, flags, s.epsilon, s.momentum, 0, 0], 'uuuuffuu'), ...bindings],
+    workgroups: grid1d(rec.engine, n, wg),
     label: `batchnorm.${entry}`,
-    cost: { variant: 'scalar', threads: wg, serial: 1, flops: flopsPer * items, bytes: 4 * items * tensorsTouched },
+    cost: { variant: v4 ? 'vec4' : 'scalar', threads: wg, serial: 1, flops: flopsPer * items, bytes: 4 * items * tensorsTouched },
   });
+}
+
+/** Options of the batch-normalization kernels: the reduction variant, and the vec4 per-element entries. */
+export interface BatchNormOptions extends ReduceOptions {
+  /** false forces the scalar entries where the channels would allow vec4 (tests). */
+  vec4?: boolean;
 }
 
 /**
@@ -64,19 +77,19 @@ function run(rec: Recorder, entry: string, s: BatchNormSpec, flags: number, item
  * rows), written to t.stats for backward, and, with `updateMoving`, moving = moving·momentum + batch·(1 - momentum);
  * otherwise the moving statistics. y must not overlap x.
  */
-export function batchNormForward(rec: Recorder, x: Tensor, y: Tensor, s: BatchNormSpec, t: BatchNormTensors, training: boolean, updateMoving = training, opts: ReduceOptions = {}): void {
+export function batchNormForward(rec: Recorder, x: Tensor, y: Tensor, s: BatchNormSpec, t: BatchNormTensors, training: boolean, updateMoving = training, opts: BatchNormOptions = {}): void {
   checkAll('batchNormForward', s, t, { x, y });
   const n = s.rows * s.cols;
   const flags = (training ? TRAINING : 0) | (t.gamma ? GAMMA : 0) | (t.beta ? BETA : 0) | (training && updateMoving ? UPDATE : 0);
   if (training) {
     columnSum(rec, x, s.rows, s.cols, t.sumA, false, opts);
     // y holds the centred squares until normalizeForward overwrites it
-    run(rec, 'centeredSquares', s, flags, n, [x, null, null, t.sumA, y], 3, 2);
+    run(rec, 'centeredSquares', s, flags, n, [x, null, null, t.sumA, y], 3, 2, opts);
     columnSum(rec, y, s.rows, s.cols, t.sumB, false, opts);
   }
-  run(rec, 'channelStats', s, flags, s.cols, [null, null, t.stats, t.sumA, null, t.movingMean, t.movingVariance, null, null, t.sumB], 8, 6);
+  run(rec, 'channelStats', s, flags, s.cols, [null, null, t.stats, t.sumA, null, t.movingMean, t.movingVariance, null, null, t.sumB], 8, 6, opts, false);
   // x stands in for an absent gamma/beta: a read-only binding the entry never reads (flags say so)
-  run(rec, 'normalizeForward', s, flags, n, [x, null, t.stats, null, y, null, null, t.gamma ?? x, t.beta ?? x], 4, 2);
+  run(rec, 'normalizeForward', s, flags, n, [x, null, t.stats, null, y, null, null, t.gamma ?? x, t.beta ?? x], 4, 2, opts);
 }
 
 /**
@@ -86,7 +99,7 @@ export function batchNormForward(rec: Recorder, x: Tensor, y: Tensor, s: BatchNo
  */
 export function batchNormBackward(
   rec: Recorder, x: Tensor, dy: Tensor, dx: Tensor | null, s: BatchNormSpec, t: BatchNormTensors, training: boolean,
-  grads: { dgamma?: Tensor; dbeta?: Tensor } = {}, opts: ReduceOptions = {},
+  grads: { dgamma?: Tensor; dbeta?: Tensor } = {}, opts: BatchNormOptions = {},
 ): void {
   checkAll('batchNormBackward', s, t, dx ? { x, dy, dx } : { x, dy });
   check('batchNormBackward', 'dgamma', grads.dgamma, s.cols);
@@ -101,11 +114,11 @@ export function batchNormBackward(
     if ((dx && training) || grads.dgamma) {
       // dy·x̂ goes through dx (or, without dx, a recorder scratch) before its column sums
       const tmp = dx ?? Tensor.view(rec.engine, rec.scratch(n * 4, 'batchNormBackward dy·x̂').buffer, 0, [s.rows, s.cols]);
-      run(rec, 'dyXhat', s, flags, n, [x, dy, t.stats, null, tmp], 3, 3);
+      run(rec, 'dyXhat', s, flags, n, [x, dy, t.stats, null, tmp], 3, 3, opts);
       columnSum(rec, tmp, s.rows, s.cols, sumDyXhat, false, opts);
     }
   }
   if (grads.dgamma) rec.copy(sumDyXhat, grads.dgamma, s.cols * 4, 'batchnorm.dgamma');
   if (grads.dbeta) rec.copy(sumDy, grads.dbeta, s.cols * 4, 'batchnorm.dbeta');
-  if (dx) run(rec, 'inputGrad', s, flags, n, [x, dy, t.stats, sumDy, dx, null, null, t.gamma ?? x, null, sumDyXhat], 8, 4);
+  if (dx) run(rec, 'inputGrad', s, flags, n, [x, dy, t.stats, sumDy, dx, null, null, t.gamma ?? x, null, sumDyXhat], 8, 4, opts);
 }

@@ -2,7 +2,7 @@
 // class) or a fixed-order tree over workgroups of rows (GPU class).
 // CPU references: src/reference/loss.ts.
 import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
-import { grid1d, type Recorder } from '../gpu/recorder.js';
+import { grid1d, type DispatchCost, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { treeFits } from './elementwise.js';
 import { tuningOf } from './tuning.js';
@@ -134,25 +134,29 @@ export function softmaxCrossEntropy(
   rec: Recorder, logits: Tensor, target: Tensor, probs: Tensor, dLogits: Tensor | null, stats: Tensor | null, n: number, c: number, opts: LossOptions,
 ): void {
   validate('softmaxCrossEntropy', logits, target, [probs, dLogits], stats, n, c, opts);
+  // one invocation per row, looping over its c classes (max, exp and sum, normalize; the gradient)
+  fusedProbs(rec, 'softmaxCrossEntropy', 'softmax', logits, target, probs, dLogits, n, c, opts, n, {
+    variant: 'row', serial: c, flops: (dLogits ? 6 : 4) * n * c, bytes: 4 * (2 * n * c + (dLogits ? n * c + (opts.sparse ? n : n * c) : 0)),
+  });
+  if (stats) accumulate(rec, 'softmaxCrossEntropy', logits, target, stats, n, c, opts);
+}
+
+/** The probabilities (and with dLogits, the gradient) of a fused loss: `${prefix}Probs` or `${prefix}ProbsGrad` over `items` invocations. */
+function fusedProbs(
+  rec: Recorder, kind: LossKind, prefix: string, logits: Tensor, target: Tensor, probs: Tensor, dLogits: Tensor | null, n: number, c: number, opts: LossOptions,
+  items: number, cost: Omit<DispatchCost, 'threads'>,
+): void {
   if (n === 0) return;
   const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'loss',
-    entry: dLogits ? 'softmaxProbsGrad' : 'softmaxProbs',
-    constants: constants(rec, 'softmaxCrossEntropy', opts),
+    entry: dLogits ? `${prefix}ProbsGrad` : `${prefix}Probs`,
+    constants: constants(rec, kind, opts),
     bindings: [rec.uniform([n, c, opts.gradScale, 0], 'uufu'), logits, dLogits ? target : null, probs, dLogits, null],
-    workgroups: grid1d(rec.engine, n, wg),
-    label: 'loss.softmaxCrossEntropy.probs',
-    // one invocation per row, looping over its c classes (max, exp and sum, normalize; the gradient)
-    cost: {
-      variant: 'row',
-      threads: wg,
-      serial: c,
-      flops: (dLogits ? 6 : 4) * n * c,
-      bytes: 4 * (2 * n * c + (dLogits ? n * c + (opts.sparse ? n : n * c) : 0)),
-    },
+    workgroups: grid1d(rec.engine, items, wg),
+    label: `loss.${kind}.probs`,
+    cost: { ...cost, threads: wg },
   });
-  if (stats) accumulate(rec, 'softmaxCrossEntropy', logits, target, stats, n, c, opts);
 }
 
 /**
@@ -190,16 +194,8 @@ export function sigmoidCrossEntropy(
 ): void {
   if (opts.sparse) throw new ShaderflowError('sigmoidCrossEntropy: binary cross-entropy takes target rows [n, c], not sparse class indices.');
   validate('sigmoidCrossEntropy', logits, target, [probs, dLogits], stats, n, c, opts);
-  if (n === 0) return;
-  const wg = tuningOf(rec.engine).elementwiseWorkgroup;
-  rec.dispatch({
-    shader: 'loss',
-    entry: dLogits ? 'sigmoidProbsGrad' : 'sigmoidProbs',
-    constants: constants(rec, 'sigmoidCrossEntropy', opts),
-    bindings: [rec.uniform([n, c, opts.gradScale, 0], 'uufu'), logits, dLogits ? target : null, probs, dLogits, null],
-    workgroups: grid1d(rec.engine, n * c, wg),
-    label: 'loss.sigmoidCrossEntropy.probs',
-    cost: { variant: 'scalar', threads: wg, serial: 1, flops: (dLogits ? 7 : 4) * n * c, bytes: 4 * n * c * (dLogits ? 4 : 2) },
+  fusedProbs(rec, 'sigmoidCrossEntropy', 'sigmoid', logits, target, probs, dLogits, n, c, opts, n * c, {
+    variant: 'scalar', serial: 1, flops: (dLogits ? 7 : 4) * n * c, bytes: 4 * n * c * (dLogits ? 4 : 2),
   });
   if (stats) accumulate(rec, 'sigmoidCrossEntropy', logits, target, stats, n, c, opts);
 }

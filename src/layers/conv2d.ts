@@ -14,9 +14,8 @@ import { checkActivation, weightedLayerConfig } from './config.js';
 import { Layer, type ActivationName, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
 import { checkPadding, toPair, type Padding } from './pooling.js';
 
-/** Options of a Conv2D layer (Keras' names). */
-export interface Conv2DOptions {
-  filters: number;
+/** The options every convolution layer shares (Keras' names): Conv2D, DepthwiseConv2D, SeparableConv2D. */
+export interface ConvLayerOptions {
   kernelSize: number | [number, number];
   /** Default 1. */
   strides?: number | [number, number];
@@ -24,13 +23,32 @@ export interface Conv2DOptions {
   padding?: Padding;
   activation?: ActivationName;
   useBias?: boolean;
-  kernelInitializer?: InitializerName;
   biasInitializer?: InitializerName;
   name?: string;
   /** false freezes the layer's weights (Keras' trainable; read at compile). */
   trainable?: boolean;
   /** [height, width, channels] (no batch). */
   inputShape?: number[];
+}
+
+/** Options of a Conv2D layer (Keras' names). */
+export interface Conv2DOptions extends ConvLayerOptions {
+  filters: number;
+  kernelInitializer?: InitializerName;
+}
+
+/**
+ * A convolution layer's geometry from `make`, its ShapeError (a kernel that does not fit) restated by `err` as
+ * the layer's own, naming kernel, strides, padding and input shape.
+ */
+export function convGeometry<G>(l: { kernelSize: [number, number]; strides: [number, number]; padding: Padding }, inputShape: number[], err: (m: string) => Error, make: () => G): G {
+  try {
+    return make();
+  } catch (e) {
+    if (e instanceof ShapeError)
+      throw err(`a ${l.kernelSize.join('x')} kernel with strides ${shapeStr(l.strides)} and '${l.padding}' padding does not apply to input shape ${shapeStr(inputShape)}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** 2-D convolution, NHWC, with bias and an optional fused activation (Keras' Conv2D). */
@@ -68,15 +86,7 @@ export class Conv2D extends Layer {
   geometry(n: number, inputShape: number[] = this.inputShape): Conv2dGeometry {
     this.expectRank(inputShape, 3, '[height, width, channels] images');
     const [h, w, c] = inputShape as [number, number, number];
-    try {
-      return conv2dGeometry([n, h, w, c], this.filters, this.kernelSize, this.strides, this.padding);
-    } catch (e) {
-      if (e instanceof ShapeError)
-        throw this.shapeError(
-          `a ${this.kernelSize.join('x')} kernel with strides ${shapeStr(this.strides)} and '${this.padding}' padding does not apply to input shape ${shapeStr(inputShape)}: ${e.message}`,
-        );
-      throw e;
-    }
+    return convGeometry(this, inputShape, (m) => this.shapeError(m), () => conv2dGeometry([n, h, w, c], this.filters, this.kernelSize, this.strides, this.padding));
   }
 
   computeOutputShape(inputShape: number[]): number[] {

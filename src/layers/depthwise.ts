@@ -2,7 +2,6 @@
 // `depthMultiplier` filters, kernel [kH, kW, inC, multiplier], output channel c·multiplier + m. Separable: that
 // depthwise stage without bias, then a 1×1 pointwise convolution (a matmul over positions) with bias and the
 // activation. Forward keeps its input and the stages' outputs for backward (ConvNetJS style).
-import { ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import type { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
@@ -13,23 +12,13 @@ import { matmul } from '../kernels/matmul.js';
 import { checkActivation, initializerConfig } from './config.js';
 import { Layer, sliceBatch, type ActivationName, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
 import { checkPadding, toPair, type Padding } from './pooling.js';
+import { convGeometry, type ConvLayerOptions } from './conv2d.js';
 
 /** Options of DepthwiseConv2D (Keras' names). */
-export interface DepthwiseConv2DOptions {
-  kernelSize: number | [number, number];
-  /** Default 1. */
-  strides?: number | [number, number];
-  /** Default 'valid'. */
-  padding?: Padding;
+export interface DepthwiseConv2DOptions extends ConvLayerOptions {
   /** Filters per input channel (default 1). */
   depthMultiplier?: number;
-  activation?: ActivationName;
-  useBias?: boolean;
   depthwiseInitializer?: InitializerName;
-  biasInitializer?: InitializerName;
-  name?: string;
-  inputShape?: number[];
-  trainable?: boolean;
 }
 
 /** Options of SeparableConv2D (Keras' names): the depthwise options plus the pointwise stage's filters. */
@@ -109,13 +98,7 @@ export class DepthwiseConv2D extends Layer {
   geometry(n: number, inputShape: number[] = this.inputShape): DepthwiseGeometry {
     this.expectRank(inputShape, 3, '[height, width, channels] images');
     const [h, w, c] = inputShape as [number, number, number];
-    try {
-      return depthwiseGeometry([n, h, w, c], this.depthMultiplier, this.kernelSize, this.strides, this.padding);
-    } catch (e) {
-      if (e instanceof ShapeError)
-        throw this.shapeError(`a ${this.kernelSize.join('x')} kernel with strides ${shapeStr(this.strides)} and '${this.padding}' padding does not apply to input shape ${shapeStr(inputShape)}: ${e.message}`);
-      throw e;
-    }
+    return convGeometry(this, inputShape, (m) => this.shapeError(m), () => depthwiseGeometry([n, h, w, c], this.depthMultiplier, this.kernelSize, this.strides, this.padding));
   }
 
   computeOutputShape(inputShape: number[]): number[] {

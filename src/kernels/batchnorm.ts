@@ -24,7 +24,7 @@ export interface BatchNormTensors {
   beta?: Tensor;
   movingMean: Tensor;
   movingVariance: Tensor;
-  /** [2, cols]: mean, then 1/sqrt(variance + epsilon), written by the forward pass, read by backward. */
+  /** Shape (2, cols): the mean, then 1/sqrt(variance + epsilon); written by the forward pass, read by backward. */
   stats: Tensor;
   /** [cols] scratch for per-channel sums: Σx and Σ(x - mean)² in forward, Σdy and Σdy·x̂ in backward. */
   sumA: Tensor;

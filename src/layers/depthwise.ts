@@ -75,6 +75,7 @@ export class DepthwiseConv2D extends Layer {
   readonly useBias: boolean;
   readonly depthwiseInitializer: InitializerName;
   readonly biasInitializer: InitializerName;
+  /** @internal The activation stage (fused relu in the pointwise matmul for SeparableConv2D). */
   protected act: ActivationStage;
   protected y?: Tensor;
   protected dx?: Tensor;

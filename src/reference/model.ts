@@ -5,21 +5,15 @@ import type { Layer } from '../layers/layer.js';
 import { Dense } from '../layers/dense.js';
 import { Conv2D } from '../layers/conv2d.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
-import { Activation, LeakyReLU } from '../layers/activation.js';
+import { Activation } from '../layers/activation.js';
 import { Flatten } from '../layers/flatten.js';
 import { Dropout } from '../layers/dropout.js';
-import { BatchNormalization } from '../layers/normalization.js';
-import { batchNormForwardRef } from './batchnorm.js';
-import { ZeroPadding2D } from '../layers/padding.js';
-import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../layers/global-pooling.js';
-import { pad2dForwardRef } from './padding.js';
-import { DepthwiseConv2D, SeparableConv2D } from '../layers/depthwise.js';
-import { depthwiseForwardRef } from './depthwise.js';
 import { activationForwardRef } from './activation.js';
 import { conv2dForwardRef } from './conv2d.js';
 import { matmulRef } from './matmul.js';
 import { avgPool2dForwardRef, maxPool2dForwardRef } from './pool.js';
 import { dropoutMaskRef } from './dropout.js';
+import { IMAGE_LAYER_CLASSES, imageLayerForwardRef } from './image-layers.js';
 
 export type WeightsRef = Map<string, ArrayLike<number>>;
 
@@ -51,35 +45,16 @@ export function sequentialForwardRef(
       a = maxPool2dForwardRef(a, layer.geometry(n)).y;
     } else if (layer instanceof AveragePooling2D) {
       a = avgPool2dForwardRef(a, layer.geometry(n));
-    } else if (layer instanceof Activation || layer instanceof LeakyReLU) {
+    } else if (layer instanceof Activation) {
       const cols = layer.outputShape[layer.outputShape.length - 1]!;
-      a = activationForwardRef(layer.activation, a, a.length / cols, cols, layer instanceof LeakyReLU ? layer.negativeSlope : undefined);
+      a = activationForwardRef(layer.activation, a, a.length / cols, cols);
     } else if (layer instanceof Dropout) {
       if (training && layer.rate > 0) {
         const mask = dropoutMaskRef(a.length, layer.rate, layer.seed ?? training.seed, layer.id, training.step);
         a = a.map((v, i) => v * mask[i]!);
       } // else the identity (inference)
-    } else if (layer instanceof BatchNormalization) {
-      const cols = layer.channels;
-      const weightsOf = { gamma: layer.scale ? w('gamma') : undefined, beta: layer.center ? w('beta') : undefined, movingMean: w('moving_mean'), movingVariance: w('moving_variance') };
-      // batch statistics in training mode unless the layer is frozen (Keras runs a frozen one in inference mode)
-      a = batchNormForwardRef(a, a.length / cols, cols, weightsOf, !!training && layer.trainable, layer.epsilon, layer.momentum).y;
-    } else if (layer instanceof SeparableConv2D) {
-      const g = layer.geometry(n);
-      const d = depthwiseForwardRef(a, w('depthwise_kernel'), null, g);
-      const rows = n * g.outH * g.outW;
-      const z = matmulRef(d, w('pointwise_kernel'), rows, layer.filters, g.outC, { bias: layer.useBias ? w('bias') : undefined });
-      a = activationForwardRef(layer.activation, z, rows, layer.filters);
-    } else if (layer instanceof DepthwiseConv2D) {
-      const g = layer.geometry(n);
-      const z = depthwiseForwardRef(a, w('depthwise_kernel'), layer.useBias ? w('bias') : null, g);
-      a = activationForwardRef(layer.activation, z, z.length / g.outC, g.outC);
-    } else if (layer instanceof ZeroPadding2D) {
-      a = pad2dForwardRef(a, layer.geometry(n));
-    } else if (layer instanceof GlobalAveragePooling2D) {
-      a = avgPool2dForwardRef(a, layer.geometry(n));
-    } else if (layer instanceof GlobalMaxPooling2D) {
-      a = maxPool2dForwardRef(a, layer.geometry(n)).y;
+    } else if (IMAGE_LAYER_CLASSES.some((c) => layer instanceof c)) {
+      a = imageLayerForwardRef(layer, a, w, n, !!training)!;
     } else if (layer instanceof Flatten) {
       // a reshape of NHWC rows
     } else if (layer.referenceForward) {
@@ -91,7 +66,7 @@ export function sequentialForwardRef(
   return a;
 }
 
-const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, LeakyReLU, Dropout, Flatten, BatchNormalization, ZeroPadding2D, GlobalAveragePooling2D, GlobalMaxPooling2D, DepthwiseConv2D];
+const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, Dropout, Flatten, ...IMAGE_LAYER_CLASSES];
 
 /** Whether sequentialForwardRef can run `layer`: a built-in layer, or one with its own referenceForward. */
 export function hasForwardRef(layer: Layer): boolean {

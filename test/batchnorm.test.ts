@@ -3,11 +3,12 @@
 // statistics, moving update) and inference mode against the float64 reference, backward against central
 // differences of that reference, long reductions past the chunk sizes, and the layer's Keras contract.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchNormalization, checkGradients, createEngine, Engine, type AdapterClass } from '../src/index.js';
+import { BatchNormalization, checkGradients, Conv2D, createEngine, Dense, Engine, GlobalAveragePooling2D, resetLayerNames, Sequential, type AdapterClass } from '../src/index.js';
 import { centralDifferences } from '../src/check/gradients.js';
 import { Recorder, runOnce } from '../src/gpu/recorder.js';
 import { batchNormBackward, batchNormForward, type BatchNormTensors } from '../src/kernels/batchnorm.js';
-import { batchNormForwardRef } from '../src/reference/batchnorm.js';
+import { batchMomentsRef, batchNormForwardRef } from '../src/reference/batchnorm.js';
+import { conv2dForwardRef } from '../src/reference/conv2d.js';
 import { randomUniform } from '../src/reference/random.js';
 import { expectClose, nanArray } from './helpers/check.js';
 
@@ -173,5 +174,34 @@ describe('BatchNormalization layer', () => {
     rec.dispose();
     bn.release();
     for (const v of [...t, ...g, tx, tdy, step]) v.dispose();
+  });
+});
+
+describe('BatchNormalization in a model', () => {
+  it('summary() counts the moving statistics as non-trainable; fit moves them and evaluate uses them', async () => {
+    resetLayerNames();
+    const m = new Sequential([new Conv2D({ filters: 4, kernelSize: 3, useBias: false, inputShape: [6, 6, 1] }), new BatchNormalization(), new GlobalAveragePooling2D(), new Dense({ units: 2, activation: 'softmax' })]);
+    const text = m.summary(false);
+    expect(text).toMatch(/Total params: 62\b/);
+    expect(text).toMatch(/Trainable params: 54\b/);
+    expect(text).toMatch(/Non-trainable params: 8\b/);
+    m.compile(engines.software!, { optimizer: 'adam', loss: 'sparse_categorical_crossentropy', seed: 1 });
+    const x = randomUniform(8 * 36, 4, 0, 3);
+    const y = new Uint8Array([0, 1, 0, 1, 1, 0, 1, 0]);
+    const before = new Map((await m.getWeights()).map((w) => [w.name, w.values]));
+    await m.fit(x, y, { batchSize: 8, epochs: 1, verbose: 0, shuffle: false });
+    const after = new Map((await m.getWeights()).map((w) => [w.name, w.values]));
+    // one step from moving_mean 0 with momentum 0.99: 0.01 of the batch mean of the convolution's output
+    const mm = after.get('batch_normalization/moving_mean')!;
+    expect(Array.from(before.get('batch_normalization/moving_mean')!)).toEqual([0, 0, 0, 0]);
+    const conv = m.layers[0] as Conv2D;
+    const z = conv2dForwardRef(x, before.get('conv2d/kernel')!, null, conv.geometry(8));
+    const { mean, variance } = batchMomentsRef(z, z.length / 4, 4);
+    expectClose(mm, mean.map((v) => 0.01 * v), 1e-5, 1e-2, 'moving_mean after one step');
+    expectClose(after.get('batch_normalization/moving_variance')!, variance.map((v) => 0.99 + 0.01 * v), 1e-6, 1, 'moving_variance after one step');
+    // evaluate in inference mode: the moving statistics (with variance ~1, the outputs are the convolution's, shifted)
+    const [loss] = await m.evaluate(x, y);
+    expect(Number.isFinite(loss)).toBe(true);
+    m.dispose();
   });
 });

@@ -11,7 +11,7 @@ import { createEngine, type Engine } from './gpu/engine.js';
 import { historyCharts } from './viz/plot.js';
 import { buildPreset, PRESETS, recipeSplit } from './model/presets.js';
 import { adam, parseOptimizer, rmsprop, sgd, type OptimizerSpec } from './model/optimizers.js';
-import type { Sequential } from './model/sequential.js';
+import type { Model } from './model/model.js';
 import type { Checkpoint } from './model/fit.js';
 import { loadDataset, type DatasetName, type ImageSet } from './data/loaders.js';
 import { imageGrid, readPng, toModelInput } from './data/image.js';
@@ -46,7 +46,7 @@ function modelDirArg(dir: string | undefined, command: string): string {
 }
 
 /** The dataset a saved preset model was trained on: its name (mnist_mlp, fashion_cnn, ...) or else its input shape. */
-function datasetOf(model: Sequential): DatasetName {
+function datasetOf(model: Model): DatasetName {
   if (model.name.startsWith('fashion')) return 'fashion-mnist';
   if (model.name.startsWith('cifar') || model.inputShape[0] === 32 || model.inputShape[0] === 32 * 32 * 3) return 'cifar10';
   return 'mnist';
@@ -161,7 +161,7 @@ async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
 }
 
 /** The seed's "Label value = x  Predicted value = y" panels for three random test images. */
-async function writePredictions(model: Sequential, test: ImageSet, path: string, seed: number, classNames?: string[]): Promise<void> {
+async function writePredictions(model: Model, test: ImageSet, path: string, seed: number, classNames?: string[]): Promise<void> {
   const r = mulberry32(seed + 17);
   const picks = new Set<number>();
   while (picks.size < Math.min(3, test.shape[0])) picks.add(Math.floor(r() * test.shape[0]));

@@ -9,7 +9,10 @@ export type { BackendName } from './gpu/provider.js';
 /** The kernel families' TypeScript side: each function records one or more dispatches into a Recorder. */
 export * as kernels from './kernels/index.js';
 
-export { Layer, resetLayerNames, type ActivationName, type InitializerName, type StepContext, type ParamSpec } from './layers/layer.js';
+export { Layer, resetLayerNames, type ActivationName, type InitializerName, type StepContext, type ParamSpec, type MultiInputLayer } from './layers/layer.js';
+export { SymbolicTensor } from './layers/symbolic.js';
+export { InputLayer, input } from './layers/input.js';
+export { Add, Multiply, Concatenate, Merge, type MergeOptions } from './layers/merge.js';
 export { Dense, type DenseOptions } from './layers/dense.js';
 export { Flatten } from './layers/flatten.js';
 export { Conv2D, type Conv2DOptions } from './layers/conv2d.js';
@@ -29,15 +32,15 @@ export { runSelftest, formatSelftestTable, type SelftestOptions, type SelftestRe
 export { SELFTEST_CASES, type SelftestCase, type CaseOutcome } from './selftest/cases.js';
 
 export { Sequential, sequential } from './model/sequential.js';
-export { Model, type CompileArgs } from './model/model.js';
+export { Model, model, type CompileArgs, type ModelArgs } from './model/model.js';
 export type { FitOptions, Checkpoint, Checkpointer } from './model/fit.js';
-export type { LossName, NamedValues, StepPlan, GraphNode, ParamSlot, StatsSummary, StepPlanGraph, StepPlanConfig, MultiInputLayer, StepCache } from './model/step-plan.js';
+export type { LossName, NamedValues, StepPlan, GraphNode, ParamSlot, StatsSummary, StepPlanGraph, StepPlanConfig, StepCache } from './model/step-plan.js';
 export { History, type Callbacks, type Logs } from './model/history.js';
 export type { StepProfile, ProfileEntry } from './model/profile.js';
 /** The optimizers (sgd, adam, rmsprop), their Keras defaults, and their model.json configs. */
 export * as optimizers from './model/optimizers.js';
 export { buildPreset, PRESETS, RECIPES, isPreset, type PresetName, type PresetRecipe, type KerasFigures } from './model/presets.js';
-export { toArtifacts, fromArtifacts, layersFromJson, type ModelJson, type ModelArtifacts, type WeightSpec } from './model/io.js';
+export { toArtifacts, fromArtifacts, layersFromJson, modelFromJson, type ModelJson, type ModelArtifacts, type WeightSpec, type JsonGraph } from './model/io.js';
 export type { XInput, LabelInput, BatchSource } from './data/batches.js';
 export { formatBar, formatEpochLine, type ProgressSink, type Verbosity } from './model/progress.js';
 export { lineChartSvg, historyCharts, type ChartOptions, type Series } from './viz/plot.js';

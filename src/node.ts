@@ -125,7 +125,7 @@ async function restoreOptimizerState(model: Model, dir: string): Promise<void> {
  * Loads a TensorFlow.js layers-format model (model.json + the weight files its manifest names) from `dir`, and the
  * optimizer state saveModel wrote beside it (optimizer.json + optimizer.bin) when present, so training continues.
  */
-export async function loadModel(engine: Engine, dir: string): Promise<Sequential> {
+export async function loadModel(engine: Engine, dir: string): Promise<Model> {
   const jsonPath = join(dir, 'model.json');
   let text: Uint8Array;
   try {
@@ -156,7 +156,7 @@ export async function loadModel(engine: Engine, dir: string): Promise<Sequential
     all.set(p, off);
     off += p.byteLength;
   }
-  let model: Sequential;
+  let model: Model;
   try {
     model = fromArtifacts(engine, json, all);
   } catch (e) {

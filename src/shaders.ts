@@ -12,6 +12,7 @@ import finite from '../shaders/finite.wgsl';
 import batchnorm from '../shaders/batchnorm.wgsl';
 import padding from '../shaders/padding.wgsl';
 import depthwise from '../shaders/depthwise.wgsl';
+import merge from '../shaders/merge.wgsl';
 import indexing from '../shaders/indexing.wgsl';
 
 export const SHADERS = {
@@ -31,6 +32,7 @@ export const SHADERS = {
   batchnorm: indexing + batchnorm,
   padding: indexing + padding,
   depthwise: indexing + depthwise,
+  merge: indexing + merge,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

@@ -8,3 +8,4 @@ export * from './finite.js';
 export * from './batchnorm.js';
 export * from './padding.js';
 export * from './depthwise.js';
+export * from './merge.js';

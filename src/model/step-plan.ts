@@ -13,13 +13,14 @@ import type { Engine } from '../gpu/engine.js';
 import { Recorder } from '../gpu/recorder.js';
 import { Tensor } from '../gpu/tensor.js';
 import { activationForward } from '../kernels/activation.js';
-import { add } from '../kernels/elementwise.js';
 import { initialize } from '../kernels/initializer.js';
 import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy, sigmoidCrossEntropy, binaryCrossEntropyFromProbs } from '../kernels/loss.js';
 import { flagNonFinite } from '../kernels/finite.js';
+import { accumulate, add } from '../kernels/elementwise.js';
 import { incrementStep } from '../kernels/optimizer.js';
 import { Dense } from '../layers/dense.js';
-import { sliceBatch, type Layer, type StepContext } from '../layers/layer.js';
+import { sliceBatch, type Layer, type MultiInputLayer, type StepContext } from '../layers/layer.js';
+import { takesSeveralInputs } from '../layers/symbolic.js';
 import type { BatchSource } from '../data/batches.js';
 import { optimizerStateCount, recordOptimizerStep, type OptimizerSpec } from './optimizers.js';
 
@@ -37,21 +38,6 @@ export const MODEL_INPUT = -1;
 export interface GraphNode {
   layer: Layer;
   inputs: number[];
-}
-
-/**
- * A layer that takes several inputs (merge layers): the step plan calls these instead of forward/backward when a
- * node has more than one input. `backwardInputs` returns one gradient per input (null where `need[i]` is false).
- */
-export interface MultiInputLayer {
-  /** Records the forward pass of ctx.n examples of every input; returns the output (a view of an owned buffer). */
-  forwardInputs(rec: Recorder, xs: Tensor[], ctx: StepContext): Tensor;
-  /** Records the backward pass; one input gradient per input (null where `need[i]` is false). */
-  backwardInputs(rec: Recorder, dy: Tensor, ctx: StepContext, need: boolean[]): (Tensor | null)[];
-}
-
-function isMultiInput(l: Layer): l is Layer & MultiInputLayer {
-  return typeof (l as Partial<MultiInputLayer>).forwardInputs === 'function';
 }
 
 /** Where one parameter lives in the arena. */
@@ -390,47 +376,15 @@ export class StepPlan {
 
   /** Records the forward pass of n examples from xBuf over the nodes in order; returns the output node's output (logits when fused). */
   recordForward(rec: Recorder, n: number, training: boolean): Tensor {
-    const ctx = this.context(n, training);
-    const x = sliceBatch(this.xBuf!, n);
-    const outs: Tensor[] = [];
-    this.nodes.forEach((node, id) => {
-      const xs = node.inputs.map((j) => (j === MODEL_INPUT ? x : outs[j]!));
-      outs[id] = xs.length === 1 ? node.layer.forward(rec, xs[0]!, ctx) : this.multi(node.layer).forwardInputs(rec, xs, ctx);
-    });
-    return outs[this.nodes.length - 1]!;
-  }
-
-  private multi(layer: Layer): MultiInputLayer {
-    if (!isMultiInput(layer)) throw new ShaderflowError(`Layer "${layer.name}" (${layer.className}) takes one input but is applied to several.`);
-    return layer;
+    return recordGraphForward(rec, this.nodes, sliceBatch(this.xBuf!, n), this.context(n, training));
   }
 
   /**
-   * Records the backward pass from dOut: nodes in reverse order; a node whose output feeds several nodes gets the
-   * sum of their gradients, added in the order they were produced (fixed, no atomics). Parameter gradients go to
-   * the arena (layers skip them when frozen); no input gradient is asked for the model's input.
+   * Records the backward pass from dOut over the nodes in reverse (recordGraphBackward): parameter gradients into
+   * the arena (frozen layers skip theirs), no gradient for the model's input.
    */
   recordBackward(rec: Recorder, n: number): void {
-    const ctx = this.context(n, true);
-    const contributions: Tensor[][] = this.nodes.map(() => []);
-    contributions[this.nodes.length - 1]!.push(sliceBatch(this.dOutBuf!, n));
-    for (let id = this.nodes.length - 1; id >= 0; id--) {
-      const node = this.nodes[id]!;
-      const parts = contributions[id]!;
-      if (parts.length === 0) continue; // nothing downstream needs this node's gradient
-      let dy = parts[0]!;
-      if (parts.length > 1) {
-        dy = sliceBatch(this.fanInGrads.get(id)!, n);
-        add(rec, parts[0]!, parts[1]!, dy);
-        for (const p of parts.slice(2)) add(rec, dy, p, dy);
-      }
-      const need = node.inputs.map((j) => j !== MODEL_INPUT);
-      const dxs = node.inputs.length === 1 ? [node.layer.backward(rec, dy, ctx, need[0]!)] : this.multi(node.layer).backwardInputs(rec, dy, ctx, need);
-      node.inputs.forEach((j, k) => {
-        const dx = dxs[k];
-        if (j !== MODEL_INPUT && dx) contributions[j]!.push(dx);
-      });
-    }
+    recordGraphBackward(rec, this.nodes, sliceBatch(this.dOutBuf!, n), this.context(n, true), (id) => sliceBatch(this.fanInGrads.get(id)!, n));
   }
 
   /** Records the loss (and its gradient into dOut when training) and accumulates stats. */
@@ -611,4 +565,53 @@ export function consumerCounts(nodes: readonly GraphNode[]): number[] {
   const counts = nodes.map(() => 0);
   for (const n of nodes) for (const j of n.inputs) if (j !== MODEL_INPUT) counts[j]!++;
   return counts;
+}
+
+function multiInput(layer: Layer): Layer & MultiInputLayer {
+  if (!takesSeveralInputs(layer)) throw new ShaderflowError(`Layer "${layer.name}" (${layer.className}) takes one input but is applied to several.`);
+  return layer;
+}
+
+/** Records the forward pass of `nodes` (topological order) on x; returns the last node's output. */
+export function recordGraphForward(rec: Recorder, nodes: readonly GraphNode[], x: Tensor, ctx: StepContext): Tensor {
+  const outs: Tensor[] = [];
+  nodes.forEach((node, id) => {
+    const xs = node.inputs.map((j) => (j === MODEL_INPUT ? x : outs[j]!));
+    outs[id] = xs.length === 1 ? node.layer.forward(rec, xs[0]!, ctx) : multiInput(node.layer).forwardInputs(rec, xs, ctx);
+  });
+  return outs[nodes.length - 1]!;
+}
+
+/**
+ * Records the backward pass of `nodes` from dOut (the last node's output gradient), nodes in reverse order. A node
+ * whose output feeds several nodes gets the sum of their gradients in `sumInto(id)` ([n, ...its output shape]),
+ * added in the order they were produced (fixed, no atomics). With `inputGrad`, the model input's gradient (the
+ * sum over the nodes that read it) is written there and returned; without it no layer is asked for it.
+ */
+export function recordGraphBackward(
+  rec: Recorder, nodes: readonly GraphNode[], dOut: Tensor, ctx: StepContext, sumInto: (id: number) => Tensor, inputGrad?: Tensor,
+): Tensor | null {
+  const contributions: Tensor[][] = nodes.map(() => []);
+  const toInput: Tensor[] = [];
+  const sum = (parts: Tensor[], out: Tensor): Tensor => {
+    if (parts.length === 1) rec.copy(parts[0]!, out, out.byteLength, 'input gradient');
+    else add(rec, parts[0]!, parts[1]!, out);
+    for (const p of parts.slice(2)) accumulate(rec, p, out);
+    return out;
+  };
+  contributions[nodes.length - 1]!.push(dOut);
+  for (let id = nodes.length - 1; id >= 0; id--) {
+    const node = nodes[id]!;
+    const parts = contributions[id]!;
+    if (parts.length === 0) continue; // nothing downstream needs this node's gradient
+    const dy = parts.length === 1 ? parts[0]! : sum(parts, sumInto(id));
+    const need = node.inputs.map((j) => j !== MODEL_INPUT || !!inputGrad);
+    const dxs = node.inputs.length === 1 ? [node.layer.backward(rec, dy, ctx, need[0]!)] : multiInput(node.layer).backwardInputs(rec, dy, ctx, need);
+    node.inputs.forEach((j, k) => {
+      const dx = dxs[k];
+      if (dx) (j === MODEL_INPUT ? toInput : contributions[j]!).push(dx);
+    });
+  }
+  if (!inputGrad || toInput.length === 0) return null;
+  return sum(toInput, inputGrad);
 }

@@ -13,7 +13,7 @@ import {
   pickConvGemm, type Conv2dGeometry, type ConvBiasVariant, type ConvGemmVariant, type ConvKernel,
 } from '../kernels/conv2d.js';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout.js';
-import { axpby, classUsesTree, classUsesVec4, columnSum, REDUCE_CHUNK, rowSum, scale, TREE_CHUNK, treeWorkgroupFits, type ReduceVariant } from '../kernels/elementwise.js';
+import { accumulate, axpby, multiply, classUsesTree, classUsesVec4, columnSum, REDUCE_CHUNK, rowSum, scale, TREE_CHUNK, treeWorkgroupFits, type ReduceVariant } from '../kernels/elementwise.js';
 import { flagNonFinite } from '../kernels/finite.js';
 import { initialize, initializerPlan } from '../kernels/initializer.js';
 import { binaryCrossEntropyFromProbs, crossEntropyFromProbs, meanSquaredError, sigmoidCrossEntropy, softmaxCrossEntropy, type StatsVariant } from '../kernels/loss.js';
@@ -40,6 +40,11 @@ import { Flatten } from '../layers/flatten.js';
 import type { ActivationName, Layer } from '../layers/layer.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
 import { Sequential } from '../model/sequential.js';
+import { model, type Model } from '../model/model.js';
+import { input } from '../layers/input.js';
+import { Add, Concatenate, Multiply } from '../layers/merge.js';
+import { copyColumns } from '../kernels/merge.js';
+import { addRef, copyColumnsRef, multiplyRef } from '../reference/merge.js';
 import { activationBackwardRef, activationForwardRef } from '../reference/activation.js';
 import { conv2dBackwardBiasRef, conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dForwardRef } from '../reference/conv2d.js';
 import { dropoutMaskRef } from '../reference/dropout.js';
@@ -425,6 +430,43 @@ function elementwiseCases(n: number, rows: number, cols: number, quick: boolean,
   ];
 }
 
+/** The merge layers' kernels: elementwise accumulate and multiply (scalar or vec4 entries), and shaders/merge.wgsl's copyColumns (Concatenate). */
+function mergeCases(n: number, quick: boolean, vec4: boolean): SelftestCase[] {
+  const qv = whereClassRuns(quick, vec4, classUsesVec4);
+  const v = vec4 ? ' vec4' : '';
+  const start = randomUniform(n, 71);
+  const cases = [
+    kernelCase('elementwise', `accumulate${v}`, `${n}`, qv, () => ({
+      inputs: { a: { shape: [n] } },
+      outputs: { out: { shape: [n], data: start } },
+      record: (rec, t) => accumulate(rec, t.a!, t.out!, { vec4 }),
+      reference: (x) => ({ out: addRef([x.a!, start]) }),
+      rtol: 1e-6,
+    })),
+    kernelCase('elementwise', `multiply${v}`, `${n}`, qv, () => ({
+      inputs: { a: { shape: [n] }, b: { shape: [n] } },
+      outputs: { out: { shape: [n] } },
+      record: (rec, t) => multiply(rec, t.a!, t.b!, t.out!, { vec4 }),
+      reference: (x) => ({ out: multiplyRef([x.a!, x.b!]) }),
+      rtol: 1e-6,
+    })),
+  ];
+  if (vec4) return cases;
+  const rows = 37, cols = [3, 5];
+  const g = { rows, cols: cols[1]!, srcCols: cols[1]!, srcOff: 0, dstCols: 8, dstOff: 3 };
+  const dst = randomUniform(rows * 8, 72);
+  return [
+    ...cases,
+    kernelCase('merge', 'copyColumns', `${rows}x${cols[1]} into ${rows}x8 at 3`, quick, () => ({
+      inputs: { src: { shape: [rows, cols[1]!] } },
+      outputs: { dst: { shape: [rows, 8], data: dst } },
+      record: (rec, t) => copyColumns(rec, t.src!, t.dst!, g),
+      reference: (x) => ({ dst: copyColumnsRef(x.src!, dst, g) }),
+      rtol: 0,
+    })),
+  ];
+}
+
 // ------------------------------------------------------------------ losses
 
 /** One loss kernel with its statistics summed 'serial' (software class) or by 'tree' (GPU class; levels past WG rows). */
@@ -754,7 +796,7 @@ function dataCase(quick: boolean): SelftestCase {
 
 // ------------------------------------------------------------------ layer gradients (checkGradients)
 
-function gradientCase(variant: string, make: () => Layer | Sequential, inputShape: number[] | undefined, quick: boolean, numeric: 'reference' | 'gpu' = 'reference'): SelftestCase {
+function gradientCase(variant: string, make: () => Layer | Model, inputShape: number[] | undefined, quick: boolean, numeric: 'reference' | 'gpu' = 'reference'): SelftestCase {
   return {
     kernel: 'gradients',
     variant: numeric === 'gpu' ? `${variant} (GPU forward)` : variant,
@@ -766,6 +808,26 @@ function gradientCase(variant: string, make: () => Layer | Sequential, inputShap
       return { tensors: r.tensors };
     },
   };
+}
+
+/** The merge layers in one graph: the input and `h` each feed three layers, so their gradients are fan-out sums. */
+function mergeGraph(): Model {
+  const x = input({ shape: [6], name: 'x' });
+  const h = new Dense({ name: 'h', units: 4, activation: 'tanh' }).apply(x);
+  const gated = new Multiply({ name: 'gated' }).apply([h, new Dense({ name: 'gate', units: 4, activation: 'sigmoid' }).apply(x)]);
+  const joined = new Concatenate({ name: 'joined' }).apply([gated, new Dense({ name: 'side', units: 4 }).apply(x), h]);
+  const out = new Add({ name: 'sum' }).apply([new Dense({ name: 'mix', units: 4 }).apply(joined), h]);
+  return model({ inputs: x, outputs: out, name: 'merge_graph' });
+}
+
+/** A residual block: conv (tanh) -> conv-relu -> conv, added to its input, relu. */
+function residualBlock(): Model {
+  const x = input({ shape: [4, 5, 2], name: 'x' });
+  const stem = new Conv2D({ name: 'stem', filters: 4, kernelSize: 3, padding: 'same', activation: 'tanh' }).apply(x);
+  const a = new Conv2D({ name: 'a', filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(stem);
+  const b = new Conv2D({ name: 'b', filters: 4, kernelSize: 1 }).apply(a);
+  const out = new Activation({ name: 'relu', activation: 'relu' }).apply(new Add({ name: 'add' }).apply([b, stem]));
+  return model({ inputs: x, outputs: out, name: 'residual_block' });
 }
 
 // Sizes that are multiples of 4 where a Dense meets them, so the matmul pipelines (specialized on alignment, bias,
@@ -796,6 +858,8 @@ const GRADIENT_CASES: SelftestCase[] = [
   gradientCase('DepthwiseConv2D 3x3 /2 same x2', () => new DepthwiseConv2D({ name: 'depthwise_conv2d', kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2 }), [5, 4, 3], true),
   gradientCase('SeparableConv2D 3x3 valid relu', () => new SeparableConv2D({ name: 'separable_conv2d', filters: 4, kernelSize: 3, activation: 'relu' }), [5, 4, 3], true),
   ...(['gelu', 'swish', 'elu'] as const).map((a) => gradientCase(`Activation ${a}`, () => new Activation({ name: 'activation', activation: a }), [3, 7], false)),
+  gradientCase('Add, Multiply, Concatenate (fan-out)', mergeGraph, undefined, true),
+  gradientCase('ResNet block conv/add/relu', residualBlock, undefined, true),
   gradientCase('Dense tanh', () => new Dense({ name: 'dense', units: 3, activation: 'tanh' }), [5], false, 'gpu'),
   gradientCase('Conv2D 3x3 same relu', () => new Conv2D({ name: 'conv2d', filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' }), [4, 5, 2], false, 'gpu'),
   gradientCase('MaxPooling2D 3x3 /1 same', () => new MaxPooling2D({ name: 'max_pooling2d', poolSize: 3, strides: 1, padding: 'same' }), [4, 5, 4], false, 'gpu'),
@@ -834,6 +898,8 @@ export const SELFTEST_CASES: SelftestCase[] = [
   ...optimizerCases(1000, true),
   ...optimizerCases(1000, true, true),
   finiteCase(1000, true, true),
+  ...mergeCases(257, true, false),
+  ...mergeCases(1000, true, true),
   ...miscCases(257, true),
   ...GRADIENT_CASES,
 ];

@@ -44,6 +44,13 @@ export { toArtifacts, fromArtifacts, layersFromJson, modelFromJson, type ModelJs
 export type { XInput, LabelInput, BatchSource } from './data/batches.js';
 export { formatBar, formatEpochLine, type ProgressSink, type Verbosity } from './model/progress.js';
 export { lineChartSvg, historyCharts, type ChartOptions, type Series } from './viz/plot.js';
+// Metrics beyond accuracy (compile({ metrics })), and the confusion matrix as a heat map (SVG, or RGB pixels for a
+// canvas), sklearn's classification report and a grid of wrong predictions; the Node entry adds confusionMatrixPng.
+export type { MetricName, MetricConfig, MetricArg, MetricSet, ResolvedMetric } from './model/metrics.js';
+export type { EvaluateOptions, EvaluationReport } from './model/evaluate.js';
+export { confusionMatrixSvg, confusionMatrixImage, heatColor, type ConfusionPlotOptions } from './viz/confusion.js';
+export { classificationReport, type ClassificationReport, type ReportRow } from './viz/report.js';
+export { findMisclassified, misclassifiedImage, type Misclassified } from './viz/misclassified.js';
 
 // Datasets (src/data): decoders take bytes and run in the browser too; the keras-style loaders (mnist, fashionMnist,
 // cifar10) and PNG files/grids come from the Node entry (src/node.ts).

@@ -15,6 +15,7 @@ export * from './data/loaders.js';
 export * from './data/image.js';
 export * from './data/image-files.js';
 export * from './data/folder.js';
+export { confusionMatrixPng } from './viz/confusion.js';
 
 /**
  * Writes `data` to `path` atomically: a temp file in the same folder, fsync, rename over `path`, then fsync the
@@ -258,7 +259,7 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   const [epoch, batch, batchSize, trainCount, seed, step] = [whole('epoch'), whole('batch'), whole('batchSize', 1), whole('trainCount', 1), whole('seed'), whole('step')];
   // JSON has no NaN: a fit with nanGuard off may have saved a non-finite loss sum as null.
   const stats = Array.isArray(meta.stats) ? meta.stats.map((v) => (v === null ? NaN : v)) : undefined;
-  if (!stats || stats.length !== 4 || !stats.every((v) => typeof v === 'number')) bad('checkpoint.json', 'stats must be four numbers.');
+  if (!stats || stats.length < 4 || stats.length % 2 !== 0 || !stats.every((v) => typeof v === 'number')) bad('checkpoint.json', 'stats must be four numbers, then the metric counts in pairs.');
   const counts = meta.optimizerTensors;
   if (!Array.isArray(counts) || counts.length > 4 || !counts.every((n) => Number.isInteger(n) && n >= 0)) bad('checkpoint.json', 'optimizerTensors must list the state tensor sizes.');
   const history = meta.history as Checkpoint['history'];

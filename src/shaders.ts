@@ -14,6 +14,7 @@ import padding from '../shaders/padding.wgsl';
 import depthwise from '../shaders/depthwise.wgsl';
 import merge from '../shaders/merge.wgsl';
 import indexing from '../shaders/indexing.wgsl';
+import metrics from '../shaders/metrics.wgsl';
 
 export const SHADERS = {
   elementwise,
@@ -33,6 +34,7 @@ export const SHADERS = {
   padding: indexing + padding,
   depthwise: indexing + depthwise,
   merge: indexing + merge,
+  metrics: indexing + metrics,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

@@ -9,3 +9,4 @@ export * from './batchnorm.js';
 export * from './padding.js';
 export * from './depthwise.js';
 export * from './merge.js';
+export * from './metrics.js';

@@ -4,6 +4,7 @@
 //
 // Untrusted input: every check runs before any GPU allocation, and failures are ModelFormatErrors naming the
 // layer or weight at fault.
+import type { MetricArg } from './metrics.js';
 import { DeviceError, ModelFormatError, ShaderflowError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import { ACTIVATION_NAMES } from '../kernels/activation.js';
@@ -55,7 +56,7 @@ export interface ModelJson {
     keras_version: string;
     backend: string;
   };
-  trainingConfig?: { loss: string; metrics: string[]; optimizer_config: { class_name: string; config: Record<string, unknown> } };
+  trainingConfig?: { loss: string; metrics: MetricArg[]; optimizer_config: { class_name: string; config: Record<string, unknown> } };
   weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
 }
 
@@ -83,7 +84,7 @@ export async function toArtifacts(model: Model): Promise<ModelArtifacts> {
     weightsManifest: [{ paths: ['weights.bin'], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
   };
   if (model.loss && model.optimizer)
-    modelJson.trainingConfig = { loss: model.loss, metrics: model.metrics, optimizer_config: optimizerConfig(model.optimizer) };
+    modelJson.trainingConfig = { loss: model.loss, metrics: model.metricArgs, optimizer_config: optimizerConfig(model.optimizer) };
   return { modelJson, weights: bin.buffer };
 }
 
@@ -493,8 +494,9 @@ function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
   if (typeof loss !== 'string' || !LOSSES.includes(loss.toLowerCase().replace(/[^a-z_]/g, '')))
     fail(`trainingConfig.loss ${show(loss)} is not categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy or mean_squared_error.`);
   const metrics = v.metrics ?? [];
-  if (!Array.isArray(metrics) || !metrics.every((m) => m === 'accuracy' || m === 'acc'))
-    fail(`trainingConfig.metrics ${show(v.metrics)} must be a list of 'accuracy'.`);
+  // names and options are checked by compile (resolveMetrics) when the model is loaded
+  if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === 'string' || (isRecord(m) && typeof m.name === 'string')))
+    fail(`trainingConfig.metrics ${show(v.metrics)} must be a list of metric names or {name, ...} objects.`);
   const oc = v.optimizer_config;
   if (oc !== undefined && oc !== null) {
     if (!isRecord(oc) || typeof oc.class_name !== 'string') fail(`trainingConfig.optimizer_config must be {class_name, config}, got ${show(oc)}.`);
@@ -515,7 +517,7 @@ function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
   }
   return {
     loss,
-    metrics: metrics as string[],
+    metrics: metrics as MetricArg[],
     optimizer_config: (oc ?? undefined) as NonNullable<ModelJson['trainingConfig']>['optimizer_config'],
   };
 }
@@ -525,7 +527,7 @@ function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
  * byte count checked and its values checked finite, all before the GPU is touched. Compiled with the saved
  * training config (or `compileArgs`), weights uploaded.
  */
-export function fromArtifacts(engine: Engine, json: unknown, weights: ArrayBuffer | Uint8Array, compileArgs?: { optimizer: string; loss: string; metrics?: string[] }): Model {
+export function fromArtifacts(engine: Engine, json: unknown, weights: ArrayBuffer | Uint8Array, compileArgs?: { optimizer: string; loss: string; metrics?: MetricArg[] }): Model {
   let model: Model;
   let tc: ModelJson['trainingConfig'];
   try {

@@ -16,14 +16,17 @@ import type { Verbosity, ProgressSink } from './progress.js';
 import { parseOptimizer, type OptimizerSpec } from './optimizers.js';
 import { MODEL_INPUT, StepPlan, trainableParamCount, type GraphNode, type LossName, type NamedValues } from './step-plan.js';
 import { fit, type FitOptions } from './fit.js';
-import { evaluate, predict } from './evaluate.js';
+import { evaluate, predict, type EvaluateOptions, type EvaluationReport } from './evaluate.js';
+import { resolveMetrics, type MetricArg, type MetricSet } from './metrics.js';
+import type { Logs } from './history.js';
 import { dispatchesPerStep, planStep, profileStep, timeTrainSteps } from './step-tools.js';
 
 /** What compile takes (Keras' compile). */
 export interface CompileArgs {
   optimizer: string | OptimizerSpec;
   loss: string;
-  metrics?: string[];
+  /** Keras' metric names ('accuracy', 'precision', 'top_k_categorical_accuracy', ...) or configured metrics ({ name, k, threshold, classId, logAs }). */
+  metrics?: MetricArg[];
   /** Seeds the initializers, dropout masks and shuffling (default 0). */
   seed?: number;
 }
@@ -70,7 +73,12 @@ export class Model {
   engine?: Engine;
   optimizer?: OptimizerSpec;
   loss?: LossName;
+  /** The log keys of the compiled metrics, in compile's order (Keras' metrics_names without 'loss'). */
   metrics: string[] = [];
+  /** compile's metrics as given (saved in model.json's trainingConfig). */
+  metricArgs: MetricArg[] = [];
+  /** The compiled metrics resolved: each log key and where its value comes from. */
+  metricSet: MetricSet = { metrics: [], counted: [] };
   private seedValue = 0;
   /** The arena, batch buffers and recorded steps (created at the first compile). */
   stepPlan?: StepPlan;
@@ -191,22 +199,22 @@ export class Model {
     this.build();
     const loss = LOSS_ALIASES[args.loss.toLowerCase().replace(/[^a-z_]/g, '')];
     if (!loss) throw new ShaderflowError(`Unknown loss "${args.loss}": use 'categorical_crossentropy', 'sparse_categorical_crossentropy', 'binary_crossentropy' or 'mean_squared_error'.`);
-    // With binary cross-entropy, 'accuracy' is binary_accuracy (threshold 0.5), as in Keras; its name is accepted too.
-    const metrics = (args.metrics ?? []).map((m) => (m === 'acc' || (m === 'binary_accuracy' && loss === 'binary_crossentropy') ? 'accuracy' : m));
-    for (const m of metrics) if (m !== 'accuracy') throw new ShaderflowError(`Unknown metric "${m}": 'accuracy' is supported (and 'binary_accuracy' with binary_crossentropy).`);
     if (this.outputShape.length !== 1)
       throw new ShapeError(`Model "${this.name}": the last layer outputs ${shapeStr(this.outputShape)}; a loss needs [classes] (add Flatten/Dense).`);
+    const metricSet = resolveMetrics(args.metrics ?? [], { loss, classes: this.outputShape[0]! });
     if (this.engine && this.engine !== engine) throw new ShaderflowError(`Model "${this.name}" is already compiled on another engine.`);
     const optimizer = parseOptimizer(args.optimizer);
     this.engine = engine;
     this.loss = loss;
-    this.metrics = metrics;
+    this.metricArgs = [...(args.metrics ?? [])];
+    this.metricSet = metricSet;
+    this.metrics = metricSet.metrics.map((m) => m.key);
     this.seed = args.seed ?? this.seed;
     this.layers.forEach((l, i) => (l.id = i));
     let plan = this.stepPlan;
     const firstCompile = !plan;
     if (!plan) plan = this.stepPlan = new StepPlan(engine, { name: this.name, nodes: this.graphNodes(), inputShape: this.inputShape, outputShape: this.outputShape });
-    plan.configure({ loss, optimizer, seed: this.seed });
+    plan.configure({ loss, optimizer, seed: this.seed, metrics: metricSet.counted });
     if (firstCompile) plan.initializeWeights(this.seed);
     this.optimizer = optimizer;
     return this;
@@ -242,9 +250,24 @@ export class Model {
     return fit(this, x, y, opts);
   }
 
-  /** [loss, accuracy] over (x, y), in batches. */
-  evaluate(x: XInput, y: LabelInput, opts: { batchSize?: number; verbose?: Verbosity; sink?: ProgressSink } = {}): Promise<[number, number]> {
+  /**
+   * Evaluates over (x, y), in batches: [loss, accuracy]; with `returnDict` the logs (loss and every compiled metric,
+   * Keras' return_dict); with `confusionMatrix` an EvaluationReport holding the logs and the confusion matrix
+   * counted on the GPU.
+   */
+  evaluate(x: XInput, y: LabelInput, opts: EvaluateOptions & { confusionMatrix: true }): Promise<EvaluationReport>;
+  evaluate(x: XInput, y: LabelInput, opts: EvaluateOptions & { returnDict: true }): Promise<Logs>;
+  evaluate(x: XInput, y: LabelInput, opts?: EvaluateOptions): Promise<[number, number]>;
+  evaluate(x: XInput, y: LabelInput, opts: EvaluateOptions = {}): Promise<[number, number] | Logs | EvaluationReport> {
     return evaluate(this, x, y, opts);
+  }
+
+  /**
+   * The confusion matrix of the model over (x, y), counted on the GPU: counts[true][predicted] (the first maximum
+   * of the output), as tf.math.confusion_matrix; labels outside [0, classes) are not counted.
+   */
+  async confusionMatrix(x: XInput, y: LabelInput, opts: { batchSize?: number } = {}): Promise<number[][]> {
+    return (await evaluate(this, x, y, { batchSize: opts.batchSize, confusionMatrix: true }) as EvaluationReport).confusionMatrix;
   }
 
   /** Output probabilities (or values) for every example, row-major [n, outputs]. */

@@ -17,6 +17,7 @@ import { initialize } from '../kernels/initializer.js';
 import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy, sigmoidCrossEntropy, binaryCrossEntropyFromProbs } from '../kernels/loss.js';
 import { flagNonFinite } from '../kernels/finite.js';
 import { accumulate, add } from '../kernels/elementwise.js';
+import { confusionClasses, confusionMatrix, metricCounts, type MetricCountSpec } from '../kernels/metrics.js';
 import { incrementStep } from '../kernels/optimizer.js';
 import { Dense } from '../layers/dense.js';
 import { sliceBatch, type Layer, type MultiInputLayer, type StepContext } from '../layers/layer.js';
@@ -66,6 +67,10 @@ export interface NamedValues {
 export interface StatsSummary {
   loss: number;
   accuracy: number;
+  /** Argmax-correct examples (the loss kernel's count). */
+  correct: number;
+  /** The counted metrics' [num, den] pairs (StepPlan.readStats; null when none is compiled). */
+  counts?: Uint32Array | null;
   count: number;
   nonFinite: boolean;
   /** Examples the epoch had counted before the first batch with a non-finite loss or logit (-1 if unknown). */
@@ -78,6 +83,7 @@ export function summarizeStats(stats: ArrayLike<number>): StatsSummary {
   return {
     loss: lossSum / Math.max(count, 1),
     accuracy: correct / Math.max(count, 1),
+    correct,
     count,
     nonFinite: flag !== 0 || !Number.isFinite(lossSum),
     countBeforeBad: flag > 0 ? flag - 1 : -1,
@@ -138,6 +144,8 @@ export interface StepPlanConfig {
   loss: LossName;
   optimizer: OptimizerSpec;
   seed: number;
+  /** Metrics counted on the GPU after the loss (src/model/metrics.ts resolves compile's names into these). */
+  metrics?: MetricCountSpec[];
 }
 
 /**
@@ -165,6 +173,11 @@ export class StepPlan {
   /** [lossSum, correct, count, nonFinite] of the running epoch (training) and of an evaluation. */
   readonly trainStats: Tensor;
   readonly evalStats: Tensor;
+  /** The counted metrics (one metricCounts dispatch after each loss) and their u32 [num, den] pairs, per stats tensor. */
+  counted: MetricCountSpec[] = [];
+  private readonly metricCounts = new Map<Tensor, Tensor>();
+  /** u32 [c, c] confusion counts of the running evaluation (recordEvalStep with `confusion`), allocated on first use. */
+  confusion?: Tensor;
   /** u32 [start, 0, 0, 0]: where in the (permuted) order the next batch starts; the only per-step host write. */
   readonly startBuffer: GPUBuffer;
 
@@ -231,6 +244,10 @@ export class StepPlan {
     if (last instanceof Dense) last.emitLogits = this.fusedSoftmax || this.fusedSigmoid;
     this.releaseBatchBuffers();
     if (this.layers.some((l, i) => l.trainable !== this.compiledTrainable[i])) this.relayoutArena();
+    for (const t of this.metricCounts.values()) t.dispose();
+    this.metricCounts.clear();
+    this.counted = c.metrics ?? [];
+    if (this.counted.length) for (const stats of [this.trainStats, this.evalStats]) this.metricCounts.set(stats, this.engine.zeros([2 * this.counted.length], 'u32'));
     for (const t of this.optState) t.dispose();
     this.optimizer = c.optimizer;
     const size = Math.max(this.trainableSize, 4);
@@ -401,6 +418,47 @@ export class StepPlan {
     else crossEntropyFromProbs(rec, out, y, dOut, stats, n, c, opts);
   }
 
+  /** The u32 metric counts accumulated beside `stats` (trainStats or evalStats); undefined when no metric is counted. */
+  countsOf(stats: Tensor): Tensor | undefined {
+    return this.metricCounts.get(stats);
+  }
+
+  /**
+   * Records the counted metrics of the batch into the counts beside `stats`: on probabilities (the fused softmax's
+   * output in outBuf), else on the model's output.
+   */
+  recordMetrics(rec: Recorder, out: Tensor, n: number, stats: Tensor): void {
+    const counts = this.countsOf(stats);
+    if (!counts) return;
+    metricCounts(rec, this.probabilities(out, n), sliceBatch(this.yBuf!, n), counts, n, this.numClasses, this.counted, { sparse: this.sparse });
+  }
+
+  /** The batch's output as probabilities: where the last layer emits logits for a fused loss, the loss kernel's probabilities (outBuf). */
+  private probabilities(out: Tensor, n: number): Tensor {
+    const last = this.outputLayer;
+    return last instanceof Dense && last.emitLogits ? sliceBatch(this.outBuf!, n) : out;
+  }
+
+  /**
+   * The u32 [k, k] confusion counts evaluation steps with `confusion` add into (k = classes, or 2 for one output;
+   * allocated on the first call, zeroed by clearStats(evalStats)).
+   */
+  confusionCounts(): Tensor {
+    const k = confusionClasses(this.numClasses);
+    this.confusion ??= this.engine.zeros([k, k], 'u32');
+    return this.confusion;
+  }
+
+  /**
+   * Records the batch's confusion counts: the argmax of the output (what the loss kernel's accuracy compares), or
+   * for one output its probability against 0.5.
+   */
+  private recordConfusion(rec: Recorder, out: Tensor, n: number): void {
+    if (!this.confusion) throw new ShaderflowError(`${this.name}: call confusionCounts() before recording an evaluation step with the confusion matrix.`);
+    const pred = this.numClasses === 1 ? this.probabilities(out, n) : out;
+    confusionMatrix(rec, pred, sliceBatch(this.yBuf!, n), this.confusion, n, this.numClasses, { sparse: this.sparse });
+  }
+
   /** The trainable prefix of an arena-sized tensor (a view). */
   private trainablePrefix(t: Tensor): Tensor {
     return Tensor.view(this.engine, t.buffer, t.offset, [this.trainableSize]);
@@ -424,21 +482,29 @@ export class StepPlan {
     data.recordGather(rec, order, this.startBuffer, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
     const out = this.recordForward(rec, n, true);
     this.recordLoss(rec, out, n, this.trainStats, true);
+    this.recordMetrics(rec, out, n, this.trainStats);
     this.recordBackward(rec, n);
     if (guard && this.trainableSize > 0) flagNonFinite(rec, this.trainablePrefix(this.grads), this.stepState.buffer);
     this.recordOptimizer(rec);
     return rec;
   }
 
-  /** One evaluation step (loss and stats into evalStats) or, with wantProbs, one prediction step (probabilities into outBuf). */
-  recordEvalStep(data: BatchSource, order: Tensor, n: number, wantProbs: boolean, dry = false): Recorder {
+  /**
+   * One evaluation step (loss and stats into evalStats, metric counts beside it, and with `confusion` the confusion
+   * counts) or, with wantProbs, one prediction step (probabilities into outBuf).
+   */
+  recordEvalStep(data: BatchSource, order: Tensor, n: number, wantProbs: boolean, dry = false, confusion = false): Recorder {
     const rec = new Recorder(this.engine, `${this.name} ${wantProbs ? 'predict' : 'evaluate'} step (batch ${n})`, { dry });
     data.recordGather(rec, order, this.startBuffer, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
     const out = this.recordForward(rec, n, false);
     if (wantProbs) {
       if (this.fusedSoftmax || this.fusedSigmoid) activationForward(rec, this.fusedSoftmax ? 'softmax' : 'sigmoid', out, sliceBatch(this.outBuf!, n), n, this.numClasses);
       else rec.copy(out, sliceBatch(this.outBuf!, n), n * this.numClasses * 4);
-    } else this.recordLoss(rec, out, n, this.evalStats, false);
+    } else {
+      this.recordLoss(rec, out, n, this.evalStats, false);
+      this.recordMetrics(rec, out, n, this.evalStats);
+      if (confusion) this.recordConfusion(rec, out, n);
+    }
     return rec;
   }
 
@@ -463,14 +529,17 @@ export class StepPlan {
     this.engine.device.queue.writeBuffer(this.startBuffer, 0, new Uint32Array([start, 0, 0, 0]));
   }
 
-  /** Reads and summarizes a stats tensor (trainStats or evalStats). */
+  /** Reads and summarizes a stats tensor (trainStats or evalStats) with the metric counts beside it (both copies submitted at once). */
   async readStats(stats: Tensor): Promise<StatsSummary> {
-    return summarizeStats(await stats.data());
+    const [values, counts] = await Promise.all([stats.data(), this.countsOf(stats)?.data<Uint32Array>() ?? null]);
+    return { ...summarizeStats(values), counts };
   }
 
-  /** Zeroes a stats tensor. */
+  /** Zeroes a stats tensor and the metric counts beside it (and, for evalStats, the confusion counts). */
   clearStats(stats: Tensor): void {
     stats.write(new Float32Array(4));
+    this.countsOf(stats)?.write(new Uint32Array(2 * this.counted.length));
+    if (stats === this.evalStats) this.confusion?.write(new Uint32Array(this.confusion.size));
   }
 
   // ------------------------------------------------------------------ weights and state
@@ -554,7 +623,8 @@ export class StepPlan {
     if (this.disposed) return;
     this.disposed = true;
     this.releaseBatchBuffers();
-    for (const t of [this.params, this.grads, this.stepState, this.trainStats, this.evalStats, ...this.optState]) t.dispose();
+    for (const t of [this.params, this.grads, this.stepState, this.trainStats, this.evalStats, ...this.optState, ...this.metricCounts.values()]) t.dispose();
+    this.confusion?.dispose();
     this.engine.release(this.startBuffer);
     this.optState = [];
   }

@@ -27,6 +27,7 @@ import { BatchNormalization } from '../layers/normalization.js';
 import { DepthwiseConv2D, SeparableConv2D } from '../layers/depthwise.js';
 import { ZeroPadding2D } from '../layers/padding.js';
 import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../layers/global-pooling.js';
+import { confusionMatrix, metricCounts, type MetricCountSpec } from '../kernels/metrics.js';
 import { fitMatmulChoice, GEMM_SHAPES, isGemm, matmul, MATMUL_TILE, type MatmulVariant } from '../kernels/matmul.js';
 import { matmulCandidates, tuningOf, type MatmulChoice } from '../kernels/tuning.js';
 import { adamStep, rmspropStep, sgdStep } from '../kernels/optimizer.js';
@@ -52,6 +53,7 @@ import { axpbyRef, columnSumRef, rowSumRef } from '../reference/elementwise.js';
 import { initializeRef } from '../reference/initializer.js';
 import { lossRef, type LossKindRef } from '../reference/loss.js';
 import { matmulRef } from '../reference/matmul.js';
+import { confusionMatrixRef, metricCountsRef } from '../reference/metrics.js';
 import { adamRef, rmspropRef, sgdRef } from '../reference/optimizer.js';
 import { avgPool2dBackwardRef, avgPool2dForwardRef, maxPool2dBackwardRef, maxPool2dForwardRef } from '../reference/pool.js';
 import { mulberry32, randomUniform } from '../reference/random.js';
@@ -651,6 +653,45 @@ function depthwiseCases(quick: boolean): SelftestCase[] {
   ];
 }
 
+// ------------------------------------------------------------------ metrics (u32 counts: compared exactly)
+
+const METRIC_SPECS: MetricCountSpec[] = [{ kind: 'topK', k: 3 }, { kind: 'binary' }, { kind: 'precision' }, { kind: 'recall', classId: 1, threshold: 0.2 }];
+
+/** Softmax probabilities [n, c] and labels (sparse, or one-hot rows) for the metric cases. */
+function metricInputs(n: number, c: number, sparse: boolean) {
+  const r = mulberry32(n * 31 + c);
+  const labels = Uint32Array.from({ length: n }, () => Math.floor(r() * c));
+  const onehot = new Float32Array(n * c);
+  labels.forEach((k, i) => (onehot[i * c + k] = 1));
+  return {
+    x: { shape: [n, c], data: Float32Array.from(activationForwardRef('softmax', randomUniform(n * c, 61, -3, 3), n, c)) },
+    target: sparse ? { shape: [n], dtype: 'u32' as const, data: labels } : { shape: [n, c], data: onehot },
+  };
+}
+
+/** metricCounts (top-k, binary accuracy, precision, recall) summed by chunks ('serial', software class) or trees ('tree', GPU class). */
+function metricsCase(n: number, c: number, sparse: boolean, quick: boolean, variant: StatsVariant = 'serial'): SelftestCase {
+  const tree = variant === 'tree';
+  const x = kernelCase('metrics', `counts${sparse ? ' sparse' : ''}${tree ? ' tree' : ''}`, `${n}x${c}`, whereClassRuns(quick, tree, classUsesTree), () => ({
+    inputs: metricInputs(n, c, sparse),
+    outputs: { counts: { shape: [2 * METRIC_SPECS.length], dtype: 'u32', data: new Uint32Array(2 * METRIC_SPECS.length) } },
+    record: (rec, t) => metricCounts(rec, t.x!, t.target!, t.counts!, n, c, METRIC_SPECS, { sparse, variant }),
+    reference: (v) => ({ counts: metricCountsRef(v.x!, v.target!, n, c, METRIC_SPECS, sparse) }),
+  }));
+  if (tree) x.available = treeAvailable;
+  return x;
+}
+
+/** The confusion matrix, in the adapter class's row chunks or in chunks of `chunk` rows (several chunks, then their sum). */
+function confusionCase(n: number, c: number, sparse: boolean, quick: boolean, chunk?: number): SelftestCase {
+  return kernelCase('metrics', `confusionMatrix${sparse ? ' sparse' : ''}${chunk ? ` chunks of ${chunk}` : ''}`, `${n}x${c}`, quick, () => ({
+    inputs: metricInputs(n, c, sparse),
+    outputs: { matrix: { shape: [c, c], dtype: 'u32', data: new Uint32Array(c * c) } },
+    record: (rec, t) => confusionMatrix(rec, t.x!, t.target!, t.matrix!, n, c, { sparse, chunk }),
+    reference: (v) => ({ matrix: confusionMatrixRef(v.x!, v.target!, n, c, sparse) }),
+  }));
+}
+
 // ------------------------------------------------------------------ optimizers (one update of a whole arena)
 
 /** The scalar entries (software class) or the `vec4` ones (GPU class; a model's arena is a multiple of 4 long). */
@@ -895,6 +936,12 @@ export const SELFTEST_CASES: SelftestCase[] = [
   ...batchNormCases(REDUCE_CHUNK + 1000, 3, false), // two serial chunks, 34 tree chunks in two levels
   ...paddingCases(true),
   ...depthwiseCases(true),
+  metricsCase(33, 10, true, true),
+  metricsCase(257, 13, false, false),
+  metricsCase(33, 10, true, true, 'tree'),
+  metricsCase(300, 10, false, false, 'tree'), // two levels at WG 256
+  confusionCase(33, 10, true, true),
+  confusionCase(257, 13, false, false, 100),
   ...optimizerCases(1000, true),
   ...optimizerCases(1000, true, true),
   finiteCase(1000, true, true),

@@ -18,7 +18,11 @@ export { Flatten } from './layers/flatten.js';
 export { Conv2D, type Conv2DOptions } from './layers/conv2d.js';
 export { MaxPooling2D, MaxPool2D, AveragePooling2D, type Padding, type Pooling2DOptions } from './layers/pooling.js';
 export { Dropout } from './layers/dropout.js';
-export { Activation } from './layers/activation.js';
+export { BatchNormalization, type BatchNormalizationOptions } from './layers/normalization.js';
+export { ZeroPadding2D, type ZeroPadding, type ZeroPadding2DOptions } from './layers/padding.js';
+export { DepthwiseConv2D, SeparableConv2D, type DepthwiseConv2DOptions, type SeparableConv2DOptions } from './layers/depthwise.js';
+export { GlobalAveragePooling2D, GlobalMaxPooling2D, type GlobalPooling2DOptions } from './layers/global-pooling.js';
+export { Activation, LeakyReLU, type LeakyReLUOptions } from './layers/activation.js';
 export { defineLayer, CustomLayer, wgslBindings, type CustomLayerDefinition, type CustomLayerClass, type CustomKernel, type CustomParam, type CustomDims, type WgslBinding } from './layers/custom.js';
 export { registerLayer, registeredLayer, type SerializableLayerClass } from './layers/registry.js';
 // Numeric gradient and kernel checks (src/check), and the self-test built on them (src/selftest).

@@ -394,6 +394,18 @@ describe('shaderflow train --preset cifar-cnn on CIFAR-10 binary files', () => {
     expect(png.shape[1]).toBeGreaterThan(3 * 32 * 4);
   });
 
+  it('cifar-resnet (the residual BN preset) trains end to end on the same files', async () => {
+    const resOut = join(tmp, 'cifar-resnet-out');
+    const r = timed('train cifar-resnet', await cli(['train', '--preset', 'cifar-resnet', '--data', data, '--limit', '64', '--epochs', '1', '--batch-size', '32', '--json', '--out', resOut]));
+    expect(r.code, r.stderr).toBe(0);
+    const j = lastJson(r.stdout);
+    expect(j.preset).toBe('cifar-resnet');
+    for (const k of ['train_loss', 'val_loss', 'test_loss', 'test_accuracy']) expect(Number.isFinite(j[k]), k).toBe(true);
+    expect(r.stderr).toContain('Total params: 291,306');
+    expect(r.stderr).toContain('Non-trainable params: 1,216');
+    expect(statSync(join(resOut, 'weights.bin')).size).toBe(291_306 * 4);
+  });
+
   it('evaluate reads the same data as cifar-10-binary.tar.gz', async () => {
     expect(existsSync(join(out, 'model.json')), 'the train test ran first').toBe(true);
     const archiveDir = join(tmp, 'cifar-tgz');

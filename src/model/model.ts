@@ -41,6 +41,8 @@ const LOSS_ALIASES: Record<string, LossName> = {
   mean_squared_error: 'mean_squared_error',
   meansquarederror: 'mean_squared_error',
   mse: 'mean_squared_error',
+  binary_crossentropy: 'binary_crossentropy',
+  binarycrossentropy: 'binary_crossentropy',
 };
 
 /** What model() takes: the input (from input()) and the output (a layer's apply()) of the graph, and a name. */
@@ -200,7 +202,7 @@ export class Model {
     if (this.disposed) throw new ShaderflowError(`Model "${this.name}" was disposed.`);
     this.build();
     const loss = LOSS_ALIASES[args.loss.toLowerCase().replace(/[^a-z_]/g, '')];
-    if (!loss) throw new ShaderflowError(`Unknown loss "${args.loss}": use 'categorical_crossentropy', 'sparse_categorical_crossentropy' or 'mean_squared_error'.`);
+    if (!loss) throw new ShaderflowError(`Unknown loss "${args.loss}": use 'categorical_crossentropy', 'sparse_categorical_crossentropy', 'binary_crossentropy' or 'mean_squared_error'.`);
     if (this.outputShape.length !== 1)
       throw new ShapeError(`Model "${this.name}": the last layer outputs ${shapeStr(this.outputShape)}; a loss needs [classes] (add Flatten/Dense).`);
     const metricSet = resolveMetrics(args.metrics ?? [], { loss, classes: this.outputShape[0]! });

@@ -14,7 +14,7 @@ import { Recorder } from '../gpu/recorder.js';
 import { Tensor } from '../gpu/tensor.js';
 import { activationForward } from '../kernels/activation.js';
 import { initialize } from '../kernels/initializer.js';
-import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy } from '../kernels/loss.js';
+import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy, sigmoidCrossEntropy, binaryCrossEntropyFromProbs } from '../kernels/loss.js';
 import { flagNonFinite } from '../kernels/finite.js';
 import { accumulate, add } from '../kernels/elementwise.js';
 import { confusionClasses, confusionMatrix, metricCounts, type MetricCountSpec } from '../kernels/metrics.js';
@@ -26,7 +26,7 @@ import type { BatchSource } from '../data/batches.js';
 import { optimizerStateCount, recordOptimizerStep, type OptimizerSpec } from './optimizers.js';
 
 /** The losses (Keras' names; aliases such as `mse` are accepted by compile). */
-export type LossName = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error';
+export type LossName = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error' | 'binary_crossentropy';
 
 /** The model input's id in `GraphNode.inputs`. */
 export const MODEL_INPUT = -1;
@@ -186,6 +186,8 @@ export class StepPlan {
   seed = 0;
   /** The loss is computed from the last Dense layer's logits (softmax fused into the cross-entropy). */
   fusedSoftmax = false;
+  /** The loss is binary cross-entropy computed from the last Dense layer's logits (sigmoid fused into it). */
+  fusedSigmoid = false;
 
   /** Per-batch buffers: sized for batches of up to maxBatch (0: none allocated). */
   maxBatch = 0;
@@ -236,8 +238,10 @@ export class StepPlan {
     this.loss = c.loss;
     this.seed = c.seed;
     const last = this.outputLayer;
-    this.fusedSoftmax = c.loss !== 'mean_squared_error' && last instanceof Dense && last.activation === 'softmax';
-    if (last instanceof Dense) last.emitLogits = this.fusedSoftmax;
+    const crossEntropy = c.loss === 'categorical_crossentropy' || c.loss === 'sparse_categorical_crossentropy';
+    this.fusedSoftmax = crossEntropy && last instanceof Dense && last.activation === 'softmax';
+    this.fusedSigmoid = c.loss === 'binary_crossentropy' && last instanceof Dense && last.activation === 'sigmoid';
+    if (last instanceof Dense) last.emitLogits = this.fusedSoftmax || this.fusedSigmoid;
     this.releaseBatchBuffers();
     if (this.layers.some((l, i) => l.trainable !== this.compiledTrainable[i])) this.relayoutArena();
     for (const t of this.metricCounts.values()) t.dispose();
@@ -411,6 +415,8 @@ export class StepPlan {
     const dOut = withGrad ? sliceBatch(this.dOutBuf!, n) : null;
     const opts = { gradScale: 1 / n, sparse: this.sparse };
     if (this.fusedSoftmax) softmaxCrossEntropy(rec, out, y, probs, dOut, stats, n, c, opts);
+    else if (this.fusedSigmoid) sigmoidCrossEntropy(rec, out, y, probs, dOut, stats, n, c, opts);
+    else if (this.loss === 'binary_crossentropy') binaryCrossEntropyFromProbs(rec, out, y, dOut, stats, n, c, opts);
     else if (this.loss === 'mean_squared_error') meanSquaredError(rec, out, y, dOut, stats, n, c, opts);
     else crossEntropyFromProbs(rec, out, y, dOut, stats, n, c, opts);
   }
@@ -495,7 +501,7 @@ export class StepPlan {
     data.recordGather(rec, order, this.startBuffer, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
     const out = this.recordForward(rec, n, false);
     if (wantProbs) {
-      if (this.fusedSoftmax) activationForward(rec, 'softmax', out, sliceBatch(this.outBuf!, n), n, this.numClasses);
+      if (this.fusedSoftmax || this.fusedSigmoid) activationForward(rec, this.fusedSoftmax ? 'softmax' : 'sigmoid', out, sliceBatch(this.outBuf!, n), n, this.numClasses);
       else rec.copy(out, sliceBatch(this.outBuf!, n), n * this.numClasses * 4);
     } else {
       this.recordLoss(rec, out, n, this.evalStats, false);

@@ -3,6 +3,10 @@
 import { ShaderflowError } from './errors.js';
 import type { AdapterClass } from './gpu/engine.js';
 import { isPreset, PRESETS, type PresetName } from './model/presets.js';
+import type { Model } from './model/model.js';
+import type { DatasetName } from './data/loaders.js';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** --preset: one of the presets (required). */
 export function presetArg(v: string | undefined): PresetName {
@@ -22,4 +26,19 @@ export function wholeArg(v: string | undefined, name: string, dflt: number, min 
 export function adapterClassArg(v: string | undefined): AdapterClass | undefined {
   if (v !== undefined && v !== 'software' && v !== 'gpu') throw new ShaderflowError(`--adapter-class must be software or gpu, got "${v}".`);
   return v;
+}
+
+/** --model DIR must be a folder holding model.json (and the weights it names); checked before the GPU starts. */
+export function modelDirArg(dir: string | undefined, command: string): string {
+  if (!dir) throw new ShaderflowError(`${command} needs --model DIR (a folder with model.json and weights.bin, as train --out writes).`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ShaderflowError(`--model ${dir}: no such folder (train --out DIR writes one).`);
+  if (!existsSync(join(dir, 'model.json'))) throw new ShaderflowError(`--model ${dir}: no model.json in this folder (train --out DIR writes model.json and weights.bin).`);
+  return dir;
+}
+
+/** The dataset a saved preset model was trained on: its name (mnist_mlp, fashion_cnn, ...) or else its input shape. */
+export function datasetOf(model: Model): DatasetName {
+  if (model.name.startsWith('fashion')) return 'fashion-mnist';
+  if (model.name.startsWith('cifar') || model.inputShape[0] === 32 || model.inputShape[0] === 32 * 32 * 3) return 'cifar10';
+  return 'mnist';
 }

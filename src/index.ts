@@ -18,7 +18,11 @@ export { Flatten } from './layers/flatten.js';
 export { Conv2D, type Conv2DOptions } from './layers/conv2d.js';
 export { MaxPooling2D, MaxPool2D, AveragePooling2D, type Padding, type Pooling2DOptions } from './layers/pooling.js';
 export { Dropout } from './layers/dropout.js';
-export { Activation } from './layers/activation.js';
+export { BatchNormalization, type BatchNormalizationOptions } from './layers/normalization.js';
+export { ZeroPadding2D, type ZeroPadding, type ZeroPadding2DOptions } from './layers/padding.js';
+export { DepthwiseConv2D, SeparableConv2D, type DepthwiseConv2DOptions, type SeparableConv2DOptions } from './layers/depthwise.js';
+export { GlobalAveragePooling2D, GlobalMaxPooling2D, type GlobalPooling2DOptions } from './layers/global-pooling.js';
+export { Activation, LeakyReLU, type LeakyReLUOptions } from './layers/activation.js';
 export {
   RandomFlip, RandomTranslation, RandomRotation, RandomZoom, RandomCrop, RandomContrast, RandomBrightness, ImageAugmentation,
   checkAugmentationOrder, type AugmentFactor, type AugmentOptions, type ResampleOptions, type FlipMode,
@@ -34,7 +38,7 @@ export { SELFTEST_CASES, type SelftestCase, type CaseOutcome } from './selftest/
 
 export { Sequential, sequential } from './model/sequential.js';
 export { Model, model, type CompileArgs, type ModelArgs } from './model/model.js';
-export type { FitOptions, Checkpoint, Checkpointer } from './model/fit.js';
+export type { FitOptions, Checkpoint, Checkpointer, DeviceLossInfo } from './model/fit.js';
 export type { LossName, NamedValues, StepPlan, GraphNode, ParamSlot, StatsSummary, StepPlanGraph, StepPlanConfig, StepCache } from './model/step-plan.js';
 export { History, type Callbacks, type Logs } from './model/history.js';
 export type { StepProfile, ProfileEntry } from './model/profile.js';
@@ -65,6 +69,7 @@ export { modelFingerprint, dataFingerprint } from './model/fingerprint.js';
 export { createTrainer, type Trainer, type TrainerOptions, type TrainerCallbacks, type TrainerFitCall, type TrainerFitOptions, type TrainerModelInfo, type TrainerEvent, type HistoryData } from './worker/trainer.js';
 export { formatBar, formatEpochLine, type ProgressSink, type Verbosity } from './model/progress.js';
 export { lineChartSvg, historyCharts, type ChartOptions, type Series } from './viz/plot.js';
+export { featureMapsPicture, filtersPicture, minMaxBytes, type NamedArray, PICTURE_COLUMNS, PICTURE_CELL, PICTURE_PADDING, TITLE_HEIGHT } from './viz/featuremaps.js';
 // Metrics beyond accuracy (compile({ metrics })), and the confusion matrix as a heat map (SVG, or RGB pixels for a
 // canvas), sklearn's classification report and a grid of wrong predictions; the Node entry adds confusionMatrixPng.
 export type { MetricName, MetricConfig, MetricArg, MetricSet, ResolvedMetric } from './model/metrics.js';

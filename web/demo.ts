@@ -30,6 +30,7 @@ import {
   type Trainer,
   type TrainerModelInfo,
 } from '../src/index.js';
+import { createInspectPanel, type InspectPanel } from './inspect-panel.js';
 
 // ------------------------------------------------------------------ state exposed for tests
 
@@ -450,8 +451,10 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
         checkpointEvery: params.checkpointEvery || undefined,
         checkpointNote: settings(),
         resume: resumeFrom ? CHECKPOINT : undefined,
+        recoverFromDeviceLoss: 2,
         callbacks: {
           onProgress,
+          onDeviceLost: (i) => notice(`The GPU device was lost (${i.reason}); training recovered on a new one (${i.attempt}/${i.attempts}) and goes on from ${i.resumeAt ? `epoch ${i.resumeAt.epoch + 1}, batch ${i.resumeAt.batch}` : 'the start of this run'}.`),
           onTrainBegin: () => {
             state.trainBeganAt = performance.now();
             state.compileMs = state.trainBeganAt - fitStart;
@@ -485,6 +488,7 @@ async function train(resumeFrom?: CheckpointInfo): Promise<void> {
             const recent = stepTimes.length > 3 ? (stepTimes.length - 1) / ((t - stepTimes[0]!) / 1000) : null;
             setSoon('r-batch', `${b + 1}/${stepsPerEpoch}  (step ${state.steps})`);
             setSoon('r-speed', recent ? recent.toFixed(2) : '–');
+            if (state.steps % INSPECT_EVERY === 0) refreshInspect();
           },
           onPaused: () => {
             setStatus('paused');
@@ -700,6 +704,7 @@ async function refreshPredictions(): Promise<void> {
   try {
     await drawGrid();
     await predictPad();
+    refreshInspect();
   } catch (e) {
     reportError(e, 'predict');
   }
@@ -861,12 +866,33 @@ async function predictPad(): Promise<void> {
       state.padProbs = Array.from(probs);
       state.padPrediction = argmax(probs);
       renderProbs(probs);
+      refreshInspect();
     } while (padAgain);
   } catch (e) {
     reportError(e, 'drawing pad');
   } finally {
     padBusy = false;
   }
+}
+
+// ------------------------------------------------------------------ inside the network (web/inspect-panel.ts)
+
+/** Training steps between redraws of the feature maps and filters while training (`inspectEvery`, default 20). */
+const INSPECT_EVERY = intParam('inspectEvery', 20, 1, 1_000_000);
+let inspectPanel: InspectPanel | null = null;
+let inspectBusy = false;
+
+/** Redraws the panel for the drawn digit (else the first test image), unless a redraw is still on its way. */
+function refreshInspect(): void {
+  // A model without conv layers has nothing to show: not even its weights are fetched.
+  if (!inspectPanel || !info || !data || inspectBusy || !/Conv/.test(info.summary)) return;
+  const drawn = padInk ? padToMnist() : null;
+  const panel = inspectPanel;
+  inspectBusy = true;
+  void serialized(() => panel.refresh(drawn ?? data.test.images.subarray(0, 784), drawn !== null))
+    // A lost device fails this read; fit's recovery carries on and the next redraw works again.
+    .catch((e) => (e instanceof DeviceError ? undefined : reportError(e, 'inside the network')))
+    .finally(() => (inspectBusy = false));
 }
 
 // ------------------------------------------------------------------ save / load
@@ -953,6 +979,8 @@ async function main(): Promise<void> {
     trainer: () => trainer,
     weights: async () => (await trainer.getWeights()).flatMap((w) => Array.from(w.values)),
   };
+  inspectPanel = createInspectPanel($('app'), () => trainer);
+  window.__inspect = inspectPanel.state;
   $('app').hidden = false;
   setStatus('loading');
   setText('r-data', 'loading MNIST…');

@@ -9,7 +9,6 @@ import { fromArtifacts, parseModelJson, toArtifacts, topologyOf, type ModelArtif
 import { checkFingerprints, modelFingerprint } from './fingerprint.js';
 import { checkpointFolders, type Checkpoint, type Checkpointer } from './fit.js';
 import type { Model } from './model.js';
-import type { Sequential } from './sequential.js';
 
 const DB_NAME = 'shaderflow';
 const MODELS = 'models';

@@ -28,7 +28,7 @@ export interface TrainerModelInfo {
 }
 
 /** fit's options as a Trainer takes them: everything but functions, which stay in the page (see TrainerCallbacks). */
-export interface TrainerFitOptions extends Omit<FitOptions, 'callbacks' | 'sink' | 'checkpoint' | 'resume'> {
+export interface TrainerFitOptions extends Omit<FitOptions, 'callbacks' | 'sink' | 'checkpoint' | 'resume' | 'onDeviceLost'> {
   /**
    * `indexeddb://NAME`: save a checkpoint at each epoch end and every `checkpointEvery` batches into IndexedDB.
    * When IndexedDB cannot be used (private mode, quota) training goes on without checkpoints and the
@@ -59,7 +59,8 @@ export type TrainerEvent =
   | { type: 'progress'; text: string }
   | { type: 'paused'; batch: number }
   | { type: 'checkpoint'; epoch: number; batch: number }
-  | { type: 'checkpointError'; message: string };
+  | { type: 'checkpointError'; message: string }
+  | { type: 'deviceLost'; attempt: number; attempts: number; reason: string; resumeAt: { epoch: number; batch: number } | null };
 
 /** A request from the page; `op` names a TrainerCore method. */
 export interface CoreRequest {
@@ -86,6 +87,7 @@ export interface CoreOps {
   evaluate(x: WireInput, y: WireArray | undefined, o: { batchSize?: number }): Promise<[number, number]>;
   evaluateReport(x: WireInput, y: WireArray | undefined, o: { batchSize?: number }): Promise<EvaluationReport>;
   predict(x: WireInput, o: { batchSize?: number }): Promise<Float32Array>;
+  activations(x: WireInput, layerNames: string[] | undefined): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
   getWeights(): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
   setWeights(w: { name: string; shape: number[]; values: Float32Array }[]): void;
   toArtifacts(): Promise<ModelArtifacts>;
@@ -93,6 +95,7 @@ export interface CoreOps {
   pause(): void;
   resume(): void;
   stop(): void;
+  loseDevice(): void;
   forget(refs: number[]): void;
   dispose(): void;
 }
@@ -247,6 +250,10 @@ export class TrainerCore implements CoreOps {
         validationData: validation ? [this.input(validation[0]), this.labels(validation[1])] : undefined,
         checkpoint: checkpointer,
         resume: resumeFrom,
+        onDeviceLost: ({ attempt, attempts, reason, resumeAt, engine }) => {
+          this.engine = engine; // recoverFromDeviceLoss moved the model to a new engine
+          event({ type: 'deviceLost', attempt, attempts, reason, resumeAt });
+        },
         sink: { isTTY: progressIsTTY ?? true, write: (text: string) => event({ type: 'progress', text }) },
         callbacks: {
           onTrainBegin: () => {
@@ -286,6 +293,10 @@ export class TrainerCore implements CoreOps {
     return this.requireModel('predict').predict(this.input(x), o);
   }
 
+  async activations(x: WireInput, layerNames: string[] | undefined): Promise<{ name: string; shape: number[]; values: Float32Array }[]> {
+    return this.requireModel('activations').activations(this.input(x), layerNames);
+  }
+
   getWeights(): Promise<{ name: string; shape: number[]; values: Float32Array }[]> {
     return this.requireModel('getWeights').getWeights();
   }
@@ -319,6 +330,11 @@ export class TrainerCore implements CoreOps {
     if (this.fitting) this.stopRequested = true;
     if (this.model) this.model.stopTraining = true;
     this.resume();
+  }
+
+  /** Destroys the model's WebGPU device, as a GPU reset would: for trying out fit's recoverFromDeviceLoss. */
+  loseDevice(): void {
+    (this.model?.engine ?? this.engine)?.device.destroy();
   }
 
   /** Drops input arrays the page no longer needs. */

@@ -53,6 +53,8 @@ export interface TrainerCallbacks {
   onCheckpoint?: (at: { epoch: number; batch: number }) => void;
   /** Saving a checkpoint failed (no IndexedDB, quota): no further checkpoints this fit; training goes on. */
   onCheckpointError?: (message: string) => void;
+  /** The device was lost and fit recovered on a new one (fit's recoverFromDeviceLoss); training goes on from resumeAt. */
+  onDeviceLost?: (info: { attempt: number; attempts: number; reason: string; resumeAt: { epoch: number; batch: number } | null }) => void;
 }
 
 /** A Trainer's fit options: fit's, with the validation data and the page-side callbacks. */
@@ -92,6 +94,8 @@ export interface Trainer {
   evaluateReport(x: XInput, y: LabelInput, o?: { batchSize?: number }): Promise<EvaluationReport>;
   /** Model.predict in the trainer: the outputs, row-major [n, classes] (may run while a fit is paused or between its steps). */
   predict(x: XInput, o?: { batchSize?: number }): Promise<Float32Array>;
+  /** Model.activations in the trainer: the named layers' outputs (default all) for the inputs x. */
+  activations(x: XInput, layerNames?: string[]): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
   /** The model's weights, named as in model.json. */
   getWeights(): Promise<{ name: string; shape: number[]; values: Float32Array }[]>;
   /** Replaces the model's weights (as getWeights gives them). */
@@ -106,6 +110,8 @@ export interface Trainer {
   resume(): void;
   /** Ends the running fit after the current batch; its promise resolves with the history so far. */
   stop(): void;
+  /** Destroys the trainer's WebGPU device, as a GPU reset would (to try out fit's recoverFromDeviceLoss). */
+  loseDevice(): void;
   /** Frees the model and ends the worker. */
   terminate(): void;
 }
@@ -245,6 +251,11 @@ class TrainerClient implements Trainer {
     return this.call('predict', [this.wireInput(x, false, transfer), o], transfer);
   }
 
+  activations(x: XInput, layerNames?: string[]): Promise<{ name: string; shape: number[]; values: Float32Array }[]> {
+    const transfer: Transferable[] = [];
+    return this.call('activations', [this.wireInput(x, false, transfer), layerNames], transfer);
+  }
+
   getWeights(): Promise<{ name: string; shape: number[]; values: Float32Array }[]> {
     return this.call('getWeights', []);
   }
@@ -275,6 +286,10 @@ class TrainerClient implements Trainer {
     void this.call('stop', []);
   }
 
+  loseDevice(): void {
+    void this.call('loseDevice', []);
+  }
+
   terminate(): void {
     void this.call('dispose', []).catch(() => {});
     this.stopWorker();
@@ -303,6 +318,8 @@ function dispatchEvent(cb: TrainerCallbacks, e: TrainerEvent): void {
         return cb.onCheckpoint?.({ epoch: e.epoch, batch: e.batch });
       case 'checkpointError':
         return cb.onCheckpointError?.(e.message);
+      case 'deviceLost':
+        return cb.onDeviceLost?.({ attempt: e.attempt, attempts: e.attempts, reason: e.reason, resumeAt: e.resumeAt });
     }
   } catch (err) {
     // A page callback's bug must not lose the worker's later messages.

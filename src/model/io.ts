@@ -15,7 +15,7 @@ import { Flatten } from '../layers/flatten.js';
 import type { ActivationName, Layer } from '../layers/layer.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
 import { registeredLayer, registeredLayerNames } from '../layers/registry.js';
-import { optimizerConfig, optimizerFromConfig } from './optimizers.js';
+import { learningRateFromConfig, optimizerConfig, optimizerFromConfig } from './optimizers.js';
 import { Sequential } from './sequential.js';
 
 export const FORMAT_VERSION = 'shaderflow 0.1.0';
@@ -310,6 +310,14 @@ function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
         if (x === null) continue;
         if (k === 'nesterov') {
           if (typeof x !== 'boolean') fail(`trainingConfig.optimizer_config.config.${k} must be true or false, got ${show(x)}.`);
+        } else if ((k === 'learning_rate' || k === 'lr') && isRecord(x)) {
+          // a serialized schedule: a built-in one, its arguments checked as its constructor checks them
+          try {
+            if (!learningRateFromConfig(x)) fail(`trainingConfig.optimizer_config.config.${k} ${show(x.class_name)} is not a schedule shaderflow knows (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, CosineDecay).`);
+          } catch (e) {
+            if (e instanceof ModelFormatError) throw e;
+            fail(`trainingConfig.optimizer_config.config.${k}: ${(e as Error).message}`);
+          }
         } else if (['learning_rate', 'lr', 'momentum', 'epsilon'].includes(k)) {
           if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) fail(`trainingConfig.optimizer_config.config.${k} must be a finite number >= 0, got ${show(x)}.`);
         } else if (['beta_1', 'beta_2', 'rho'].includes(k)) {

@@ -25,7 +25,11 @@ export { runSelftest, formatSelftestTable, type SelftestOptions, type SelftestRe
 export { SELFTEST_CASES, type SelftestCase, type CaseOutcome } from './selftest/cases.js';
 
 export { Sequential, sequential, type CompileArgs, type FitOptions, type LossName, type Checkpoint, type Checkpointer } from './model/sequential.js';
-export { History, type Callbacks, type Logs } from './model/history.js';
+export { History, type Callbacks, type Logs, type CallbackModel, type TrainingParams, type NamedWeights } from './model/history.js';
+/** Keras' training callbacks with TF.js names: earlyStopping, modelCheckpoint, reduceLROnPlateau, learningRateScheduler, csvLogger, terminateOnNaN. */
+export * as callbacks from './model/callbacks.js';
+/** Learning-rate schedules (Keras' LearningRateSchedule): exponentialDecay, inverseTimeDecay, piecewiseConstantDecay, cosineDecay; also optimizers.schedules. */
+export * as schedules from './model/schedules.js';
 export type { StepProfile, ProfileEntry } from './model/profile.js';
 /** The optimizers (sgd, adam, rmsprop), their Keras defaults, and their model.json configs. */
 export * as optimizers from './model/optimizers.js';

@@ -6,6 +6,7 @@ import { ModelFormatError } from './errors.js';
 import type { Engine } from './gpu/engine.js';
 import { fromArtifacts, parseModelJson, toArtifacts, type ModelJson } from './model/io.js';
 import { stateNames } from './model/optimizers.js';
+import { csvFiles, modelFolders } from './model/callbacks.js';
 import { checkpointFolders, type Checkpoint, type Checkpointer, type Sequential } from './model/sequential.js';
 
 export * from './index.js';
@@ -43,19 +44,22 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Saves model.json and weights.bin (TensorFlow.js layers format) into `dir`. */
-export async function saveModel(model: Sequential, dir: string): Promise<void> {
+/**
+ * Saves model.json and weights.bin (TensorFlow.js layers format) into `dir`, and beside them the optimizer's
+ * state unless `includeOptimizer` is false (modelCheckpoint's saveWeightsOnly).
+ */
+export async function saveModel(model: Sequential, dir: string, o: { includeOptimizer?: boolean } = {}): Promise<void> {
   const { modelJson, weights } = await toArtifacts(model);
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, 'weights.bin'), new Uint8Array(weights));
   // Beside the TF.js files (which TF.js ignores): the optimizer's state, so training can continue where it stopped.
-  if (model.optimizer) {
+  if (model.optimizer && o.includeOptimizer !== false) {
     const state = await model.getOptimizerState();
     const names = stateNames(model.optimizer);
     await writeFileAtomic(join(dir, OPTIMIZER_BIN), new Uint8Array(flatten(state.tensors).buffer));
     const meta: OptimizerFile = { format: OPTIMIZER_FORMAT, optimizer: model.optimizer.kind, seed: model.seed, step: state.step, tensors: state.tensors.map((t, i) => ({ name: names[i] ?? `state${i}`, size: t.length })) };
     await writeFileAtomic(join(dir, OPTIMIZER_JSON), JSON.stringify(meta, null, 1));
-  }
+  } else for (const f of [OPTIMIZER_JSON, OPTIMIZER_BIN]) await rm(join(dir, f), { force: true }); // no stale state beside new weights
   await writeFileAtomic(join(dir, 'model.json'), JSON.stringify(modelJson, null, 1));
 }
 
@@ -320,3 +324,10 @@ function floats(bytes: Uint8Array, file: string, bad: (file: string, what: strin
 // fit({checkpoint: DIR, resume: DIR}) in Node: folders are written and read by the functions above.
 checkpointFolders.open = fileCheckpointer;
 checkpointFolders.read = readCheckpoint;
+modelFolders.save = (model, dir, o) => saveModel(model, dir, { includeOptimizer: !o.weightsOnly });
+csvFiles.open = async (path, append) => {
+  if (dirname(path) !== '.') await mkdir(dirname(path), { recursive: true });
+  const f = await open(path, append ? 'a+' : 'w');
+  const hasContent = append && (await f.stat()).size > 0;
+  return { hasContent, write: async (text) => void (await f.appendFile(text)), close: () => f.close() };
+};

@@ -6,6 +6,9 @@ import type { Tensor } from '../gpu/tensor.js';
 import { adamStep, rmspropStep, sgdStep, type LearningRateInput } from '../kernels/optimizer.js';
 import { scheduleFromConfig, type LearningRateSchedule } from './schedules.js';
 
+/** Keras' keras.optimizers.schedules: the learning-rate schedules an optimizer's learningRate may be. */
+export * as schedules from './schedules.js';
+
 /** A learning rate: a number, or a schedule of the optimizer step (Keras' LearningRateSchedule). */
 export type LearningRateArg = number | LearningRateSchedule;
 

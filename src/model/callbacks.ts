@@ -39,6 +39,13 @@ function requireLogged(what: string, monitor: string, params: TrainingParams): v
     fail(what, `monitor ${JSON.stringify(monitor)} is never logged by this fit; it logs ${params.metrics.join(', ')}.${monitor.startsWith('val_') ? ' Pass validationData or validationSplit to fit for val_ metrics.' : ''}`);
 }
 
+/** Throws when the model's learning rate follows a schedule (not settable, as in Keras) or there is no optimizer. */
+function requireSettableRate(what: string, model: CallbackModel): void {
+  const o = model.optimizer;
+  if (!o) fail(what, 'the model is not compiled.');
+  if (o.schedule !== undefined || typeof o.learningRate !== 'number') fail(what, 'the optimizer has a learning-rate schedule, whose rate is not settable; use a number as learningRate.');
+}
+
 function nonNegativeInt(what: string, name: string, v: number): void {
   if (!(Number.isInteger(v) && v >= 0)) fail(what, `${name} must be a whole number >= 0, got ${v}.`);
 }
@@ -421,8 +428,7 @@ export class ReduceLROnPlateau extends ModelCallback {
 
   /** Resets the counters. */
   onTrainBegin(): void {
-    const model = this.requireModel('reduceLROnPlateau');
-    if (typeof model.optimizer?.learningRate !== 'number') fail('reduceLROnPlateau', 'the optimizer has a learning-rate schedule, whose rate is not settable; use a number as learningRate.');
+    requireSettableRate('reduceLROnPlateau', this.requireModel('reduceLROnPlateau'));
     this.reset();
   }
 
@@ -477,8 +483,7 @@ export class LearningRateScheduler extends ModelCallback {
 
   /** Fails before training when the optimizer's rate is a schedule (not settable). */
   onTrainBegin(): void {
-    const model = this.requireModel('learningRateScheduler');
-    if (typeof model.optimizer?.learningRate !== 'number') fail('learningRateScheduler', 'the optimizer has a learning-rate schedule, whose rate is not settable; use a number as learningRate.');
+    requireSettableRate('learningRateScheduler', this.requireModel('learningRateScheduler'));
   }
 
   /** Sets the epoch's rate. */

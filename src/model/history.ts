@@ -13,8 +13,11 @@ export type NamedWeights = { name: string; shape: number[]; values: Float32Array
 export interface CallbackModel {
   /** Set true to stop fit after the current batch (Keras' model.stop_training). */
   stopTraining: boolean;
-  /** The compiled optimizer; `learningRate` reads the rate the next step uses and sets it (a number only). */
-  readonly optimizer?: { learningRate: unknown };
+  /**
+   * The compiled optimizer: `learningRate` reads the rate the next step uses and sets it; `schedule` is set when
+   * the rate follows a schedule (then it is not settable).
+   */
+  readonly optimizer?: { learningRate: unknown; readonly schedule?: unknown };
   /** The weights (a readback of the whole parameter arena). */
   getWeights(): Promise<NamedWeights>;
   /** Writes the weights (as getWeights gave them). */

@@ -23,3 +23,17 @@ export function adapterClassArg(v: string | undefined): AdapterClass | undefined
   if (v !== undefined && v !== 'software' && v !== 'gpu') throw new ShaderflowError(`--adapter-class must be software or gpu, got "${v}".`);
   return v;
 }
+
+/** What --lr-schedule asks for: cosine decay over the whole run, or exponential decay by RATE every STEPS steps. */
+export type LrScheduleArg = { kind: 'cosine' } | { kind: 'exponential'; rate: number; steps: number };
+
+/** --lr-schedule cosine | exponential:RATE:STEPS (undefined when absent). */
+export function lrScheduleArg(v: string | undefined): LrScheduleArg | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'cosine') return { kind: 'cosine' };
+  const m = /^exponential:([^:]+):([^:]+)$/.exec(v);
+  const rate = Number(m?.[1]), steps = Number(m?.[2]);
+  if (!m || !(rate > 0 && Number.isFinite(rate)) || !(Number.isInteger(steps) && steps >= 1))
+    throw new ShaderflowError(`--lr-schedule must be cosine or exponential:RATE:STEPS (RATE a number > 0, STEPS a whole number >= 1, e.g. exponential:0.9:1000), got "${v}".`);
+  return { kind: 'exponential', rate, steps };
+}

@@ -24,7 +24,10 @@ export { checkKernel, type KernelCheckSpec, type KernelCheckOptions, type Kernel
 export { runSelftest, formatSelftestTable, type SelftestOptions, type SelftestReport, type SelftestRow } from './selftest/run.js';
 export { SELFTEST_CASES, type SelftestCase, type CaseOutcome } from './selftest/cases.js';
 
-export { Sequential, sequential, type CompileArgs, type FitOptions, type LossName, type Checkpoint, type Checkpointer } from './model/sequential.js';
+export { Sequential, sequential } from './model/sequential.js';
+export { Model, type CompileArgs } from './model/model.js';
+export type { FitOptions, Checkpoint, Checkpointer } from './model/fit.js';
+export type { LossName, NamedValues, StepPlan, GraphNode, ParamSlot, StatsSummary, StepPlanGraph, StepPlanConfig, MultiInputLayer, StepCache } from './model/step-plan.js';
 export { History, type Callbacks, type Logs, type CallbackModel, type TrainingParams, type NamedWeights } from './model/history.js';
 /** Keras' training callbacks with TF.js names: earlyStopping, modelCheckpoint, reduceLROnPlateau, learningRateScheduler, csvLogger, terminateOnNaN. */
 export * as callbacks from './model/callbacks.js';
@@ -35,7 +38,7 @@ export type { StepProfile, ProfileEntry } from './model/profile.js';
 export * as optimizers from './model/optimizers.js';
 export { buildPreset, PRESETS, RECIPES, isPreset, type PresetName, type PresetRecipe, type KerasFigures } from './model/presets.js';
 export { toArtifacts, fromArtifacts, layersFromJson, type ModelJson, type ModelArtifacts, type WeightSpec } from './model/io.js';
-export type { XInput, LabelInput } from './model/data.js';
+export type { XInput, LabelInput, BatchSource } from './data/batches.js';
 export { formatBar, formatEpochLine, type ProgressSink, type Verbosity } from './model/progress.js';
 export { lineChartSvg, historyCharts, type ChartOptions, type Series } from './viz/plot.js';
 

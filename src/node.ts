@@ -7,7 +7,9 @@ import type { Engine } from './gpu/engine.js';
 import { fromArtifacts, parseModelJson, toArtifacts, type ModelJson } from './model/io.js';
 import { stateNames } from './model/optimizers.js';
 import { csvFiles, modelFolders } from './model/callbacks.js';
-import { checkpointFolders, type Checkpoint, type Checkpointer, type Sequential } from './model/sequential.js';
+import { checkpointFolders, type Checkpoint, type Checkpointer } from './model/fit.js';
+import type { Model } from './model/model.js';
+import type { Sequential } from './model/sequential.js';
 
 export * from './index.js';
 export * from './data/loaders.js';
@@ -48,7 +50,7 @@ async function syncDir(dir: string): Promise<void> {
  * Saves model.json and weights.bin (TensorFlow.js layers format) into `dir`, and beside them the optimizer's
  * state unless `includeOptimizer` is false (modelCheckpoint's saveWeightsOnly).
  */
-export async function saveModel(model: Sequential, dir: string, o: { includeOptimizer?: boolean } = {}): Promise<void> {
+export async function saveModel(model: Model, dir: string, o: { includeOptimizer?: boolean } = {}): Promise<void> {
   const { modelJson, weights } = await toArtifacts(model);
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, 'weights.bin'), new Uint8Array(weights));
@@ -79,7 +81,7 @@ interface OptimizerFile {
  * Restores optimizer.json + optimizer.bin (written by saveModel) into a loaded model, when present and when the
  * model was compiled with the same optimizer; a file that does not match is a ModelFormatError naming it.
  */
-async function restoreOptimizerState(model: Sequential, dir: string): Promise<void> {
+async function restoreOptimizerState(model: Model, dir: string): Promise<void> {
   const jsonPath = join(dir, OPTIMIZER_JSON);
   let text: string;
   try {
@@ -182,7 +184,7 @@ export async function loadModel(engine: Engine, dir: string): Promise<Sequential
  * older generations and leftover temp files. A crash at any moment leaves either the old or the new checkpoint
  * intact, never a mix.
  */
-export function fileCheckpointer(dir: string, model: Sequential, o: { everySteps?: number } = {}): Checkpointer {
+export function fileCheckpointer(dir: string, model: Model, o: { everySteps?: number } = {}): Checkpointer {
   return {
     everySteps: o.everySteps,
     async save(c: Checkpoint): Promise<void> {

@@ -15,8 +15,8 @@ export class Activation extends Layer {
   private y?: Tensor;
   private dx?: Tensor;
 
-  constructor(opts: { activation: ActivationName; name?: string; inputShape?: number[] }) {
-    super({ name: opts.name, inputShape: opts.inputShape }, 'activation');
+  constructor(opts: { activation: ActivationName; name?: string; inputShape?: number[]; trainable?: boolean }) {
+    super({ name: opts.name, inputShape: opts.inputShape, trainable: opts.trainable }, 'activation');
     if (!KINDS.includes(opts.activation))
       throw this.shapeError(`unknown activation ${JSON.stringify(opts.activation)} (use ${KINDS.join(', ')}).`);
     this.activation = opts.activation;

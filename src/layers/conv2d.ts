@@ -27,6 +27,8 @@ export interface Conv2DOptions {
   kernelInitializer?: InitializerName;
   biasInitializer?: InitializerName;
   name?: string;
+  /** false freezes the layer's weights (Keras' trainable; read at compile). */
+  trainable?: boolean;
   /** [height, width, channels] (no batch). */
   inputShape?: number[];
 }
@@ -47,7 +49,7 @@ export class Conv2D extends Layer {
   private dx?: Tensor;
 
   constructor(opts: Conv2DOptions) {
-    super({ name: opts.name, inputShape: opts.inputShape }, 'conv2d');
+    super({ name: opts.name, inputShape: opts.inputShape, trainable: opts.trainable }, 'conv2d');
     const err = (m: string) => this.shapeError(m);
     if (!Number.isInteger(opts.filters) || opts.filters <= 0) throw err(`filters must be a positive whole number, got ${opts.filters}.`);
     this.filters = opts.filters;
@@ -130,9 +132,11 @@ export class Conv2D extends Layer {
       dz = this.batchView(this.dz!, ctx.n);
       activationBackward(rec, this.activation, output!, dy, dz, rows, g.outC);
     }
-    conv2dBackwardFilter(rec, input!, dz, this.grads[0]!, g);
-    // Not columnSum: its single loop stops at 65535 rows on llvmpipe (B*outH*outW is 131072 for CIFAR).
-    if (this.useBias) conv2dBackwardBias(rec, dz, this.grads[1]!, g);
+    if (this.trainable) {
+      conv2dBackwardFilter(rec, input!, dz, this.grads[0]!, g);
+      // Not columnSum: its single loop stops at 65535 rows on llvmpipe (B*outH*outW is 131072 for CIFAR).
+      if (this.useBias) conv2dBackwardBias(rec, dz, this.grads[1]!, g);
+    }
     if (!needInputGrad) return null;
     const dx = this.batchView(this.dx!, ctx.n);
     conv2dBackwardInput(rec, dz, this.weights[0]!, dx, g);

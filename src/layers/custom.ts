@@ -170,10 +170,10 @@ export class CustomLayer<C extends object> extends Layer {
 
   constructor(
     readonly definition: CustomLayerDefinition<C>,
-    options: Partial<C> & { name?: string; inputShape?: number[] } = {},
+    options: Partial<C> & { name?: string; inputShape?: number[]; trainable?: boolean } = {},
   ) {
-    const { name, inputShape, ...rest } = options as { name?: string; inputShape?: number[] } & Record<string, unknown>;
-    super({ name, inputShape }, definition.baseName ?? definition.className.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase());
+    const { name, inputShape, trainable, ...rest } = options as { name?: string; inputShape?: number[]; trainable?: boolean } & Record<string, unknown>;
+    super({ name, inputShape, trainable }, definition.baseName ?? definition.className.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase());
     this.className = definition.className;
     this.config = { ...(definition.defaults ?? {}), ...rest } as C;
     let problem: string | void;
@@ -496,7 +496,7 @@ export function defineLayer<C extends object = Record<never, never>>(definition:
   const Defined = class extends CustomLayer<C> {
     static readonly className = definition.className;
     static readonly definition = definition;
-    constructor(options: Partial<C> & { name?: string; inputShape?: number[] } = {}) {
+    constructor(options: Partial<C> & { name?: string; inputShape?: number[]; trainable?: boolean } = {}) {
       super(definition, options);
     }
     static fromConfig(config: Record<string, unknown>, base: { name: string; inputShape?: number[] }): CustomLayer<C> {

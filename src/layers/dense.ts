@@ -20,6 +20,8 @@ export interface DenseOptions {
   inputDim?: number;
   inputShape?: number[];
   name?: string;
+  /** false freezes the layer's weights (Keras' trainable; read at compile). */
+  trainable?: boolean;
 }
 
 /** A fully connected layer: y = activation(x W + b) (Keras' Dense). */
@@ -40,7 +42,7 @@ export class Dense extends Layer {
   private dx?: Tensor;
 
   constructor(opts: DenseOptions) {
-    super({ name: opts.name, inputShape: opts.inputShape ?? (opts.inputDim ? [opts.inputDim] : undefined) }, 'dense');
+    super({ name: opts.name, inputShape: opts.inputShape ?? (opts.inputDim ? [opts.inputDim] : undefined), trainable: opts.trainable }, 'dense');
     if (!Number.isInteger(opts.units) || opts.units <= 0) throw this.shapeError(`units must be a positive whole number, got ${opts.units}.`);
     this.units = opts.units;
     this.activation = opts.activation ?? 'linear';
@@ -112,8 +114,10 @@ export class Dense extends Layer {
       activationBackward(rec, this.appliedActivation, output!, dy, dz, rows, this.units);
     }
     // dKernel[in, units] = xᵀ · dz ; dBias = column sums of dz ; dx = dz · kernelᵀ
-    matmul(rec, input!, dz, this.grads[0]!, this.inFeatures, this.units, rows, { transA: true });
-    if (this.useBias) columnSum(rec, dz, rows, this.units, this.grads[1]!);
+    if (this.trainable) {
+      matmul(rec, input!, dz, this.grads[0]!, this.inFeatures, this.units, rows, { transA: true });
+      if (this.useBias) columnSum(rec, dz, rows, this.units, this.grads[1]!);
+    }
     if (!needInputGrad) return null;
     const dx = this.batchView(this.dx!, ctx.n);
     matmul(rec, dz, this.weights[0]!, dx, rows, this.inFeatures, this.units, { transB: true });

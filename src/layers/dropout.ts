@@ -18,8 +18,8 @@ export class Dropout extends Layer {
   /** Whether the last recorded forward applied a mask (backward is then the mask product, else identity). */
   private masked = false;
 
-  constructor(opts: { rate: number; seed?: number; name?: string; inputShape?: number[] }) {
-    super({ name: opts.name, inputShape: opts.inputShape }, 'dropout');
+  constructor(opts: { rate: number; seed?: number; name?: string; inputShape?: number[]; trainable?: boolean }) {
+    super({ name: opts.name, inputShape: opts.inputShape, trainable: opts.trainable }, 'dropout');
     if (typeof opts.rate !== 'number' || !(opts.rate >= 0 && opts.rate < 1))
       throw this.shapeError(`rate must be a number in [0, 1), got ${JSON.stringify(opts.rate)}.`);
     if (opts.seed !== undefined && !(Number.isInteger(opts.seed) && opts.seed >= 0))

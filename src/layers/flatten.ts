@@ -7,7 +7,7 @@ import { Layer, type StepContext } from './layer.js';
 /** Flattens each example to one dimension (a view: no copy, no dispatch). */
 export class Flatten extends Layer {
   readonly className = 'Flatten';
-  constructor(opts: { name?: string; inputShape?: number[] } = {}) {
+  constructor(opts: { name?: string; inputShape?: number[]; trainable?: boolean } = {}) {
     super(opts, 'flatten');
   }
   computeOutputShape(inputShape: number[]): number[] {

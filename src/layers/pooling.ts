@@ -35,6 +35,8 @@ export interface Pooling2DOptions {
   /** Default 'valid'. */
   padding?: Padding;
   name?: string;
+  /** false freezes the layer's weights (Keras' trainable; read at compile). */
+  trainable?: boolean;
   inputShape?: number[];
 }
 
@@ -46,7 +48,7 @@ abstract class Pooling2D extends Layer {
   protected dx?: Tensor;
 
   constructor(opts: Pooling2DOptions, baseName: string) {
-    super({ name: opts.name, inputShape: opts.inputShape }, baseName);
+    super({ name: opts.name, inputShape: opts.inputShape, trainable: opts.trainable }, baseName);
     const err = (m: string) => this.shapeError(m);
     this.poolSize = toPair(opts.poolSize ?? 2, 'poolSize', err);
     this.strides = toPair(opts.strides ?? this.poolSize, 'strides', err);

@@ -6,7 +6,7 @@
 import { ShaderflowError } from '../errors.js';
 import type { CallbackModel, Callbacks, Logs, NamedWeights, TrainingParams } from './history.js';
 import { toArtifacts, type ModelArtifacts } from './io.js';
-import type { Sequential } from './sequential.js';
+import type { Model } from './model.js';
 
 /** Which way a monitored quantity improves: 'min', 'max', or 'auto' (from its name). */
 export type MonitorMode = 'auto' | 'min' | 'max';
@@ -202,7 +202,7 @@ export interface ModelSaver {
 /** How modelCheckpoint writes a folder; the Node entry (src/node.ts) fills this in with saveModel. */
 export const modelFolders: {
   /** Writes `model` into the folder `dir` (without the optimizer state when weightsOnly). */
-  save?: (model: Sequential, dir: string, o: { weightsOnly: boolean }) => Promise<void>;
+  save?: (model: Model, dir: string, o: { weightsOnly: boolean }) => Promise<void>;
 } = {};
 
 /** modelCheckpoint's arguments (Keras' ModelCheckpoint, camelCase). */
@@ -335,7 +335,7 @@ export class ModelCheckpoint extends ModelCallback {
   }
 
   private async write(values: Record<string, number>): Promise<void> {
-    const model = this.requireModel('modelCheckpoint') as Sequential;
+    const model = this.requireModel('modelCheckpoint') as unknown as Model;
     if (typeof this.filepath === 'string') {
       const dir = formatFilepath(this.filepath, values);
       await modelFolders.save!(model, dir, { weightsOnly: this.saveWeightsOnly });

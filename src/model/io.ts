@@ -16,6 +16,7 @@ import type { ActivationName, Layer } from '../layers/layer.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
 import { registeredLayer, registeredLayerNames } from '../layers/registry.js';
 import { learningRateFromConfig, optimizerConfig, optimizerFromConfig } from './optimizers.js';
+import type { Model } from './model.js';
 import { Sequential } from './sequential.js';
 
 export const FORMAT_VERSION = 'shaderflow 0.1.0';
@@ -49,7 +50,7 @@ export interface ModelArtifacts {
 }
 
 /** The model's topology and weights, ready to write as model.json + weights.bin. */
-export async function toArtifacts(model: Sequential): Promise<ModelArtifacts> {
+export async function toArtifacts(model: Model): Promise<ModelArtifacts> {
   const weights = await model.getWeights();
   const total = weights.reduce((s, w) => s + w.values.length, 0);
   const bin = new Float32Array(total);
@@ -71,7 +72,7 @@ export async function toArtifacts(model: Sequential): Promise<ModelArtifacts> {
 }
 
 /** model.json's modelTopology for `model` (no GPU work): each layer's class name and Keras config. */
-export function topologyOf(model: Sequential): ModelJson['modelTopology'] {
+export function topologyOf(model: Model): ModelJson['modelTopology'] {
   model.build();
   const layers = model.layers.map((l, i) => {
     const config: Record<string, unknown> = { name: l.name, trainable: true, dtype: 'float32', ...l.getConfig() };

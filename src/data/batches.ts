@@ -2,7 +2,7 @@
 // packed (src/data/device.ts) and are scaled by 1/255 per batch on the GPU, as the seed course's X / 255.0;
 // float inputs are uploaded once as float32 and gathered per batch (shaders/gather.wgsl). Either way a step
 // only writes the batch's start position (4 bytes); shuffling is an index permutation.
-import { DeviceDataset } from '../data/device.js';
+import { DeviceDataset } from './device.js';
 import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import { grid1d, type Recorder } from '../gpu/recorder.js';
@@ -18,12 +18,16 @@ export type XInput = { images: Uint8Array; shape: readonly number[]; labels?: Ar
  */
 export type LabelInput = Uint8Array | Uint32Array | Int32Array | Float32Array | number[] | undefined;
 
+/** A dataset on the GPU that records the gather of one batch (examples in `order` from the start buffer's position). */
 export interface BatchSource {
   readonly count: number;
   /** Index of this source's first example in the underlying dataset (slices for validationSplit). */
   readonly base: number;
+  /** Records the gather of n examples (order[start..start+n) from the start buffer) into x and y. */
   recordGather(rec: Recorder, order: Tensor, start: GPUBuffer, n: number, x: Tensor, y: Tensor, opts: { sparse?: boolean }): void;
+  /** Examples [from, to) of this source, sharing its GPU data. */
   slice(from: number, to: number): BatchSource;
+  /** Frees the GPU data this source owns. */
   dispose(): void;
 }
 

@@ -1,0 +1,271 @@
+// The fit loop (Keras' fit): epochs, batches, callbacks, validation, checkpoints and resume, the NaN guard and
+// the progress bar. Each step is recorded once per batch size by the step plan (src/model/step-plan.ts) and
+// replayed; per batch the host writes only the start position, and reads back the statistics only when the
+// progress bar, a checkpoint or the epoch end needs them.
+import { NumericError, ShaderflowError } from '../errors.js';
+import { prepareTuning } from '../kernels/autotune.js';
+import { permutation } from '../data/preprocess.js';
+import { makeBatchSource, type BatchSource, type LabelInput, type XInput } from '../data/batches.js';
+import { History, type Callbacks, type Logs } from './history.js';
+import { defaultSink, Progbar, type ProgressSink, type Verbosity } from './progress.js';
+import { evaluateSource, logValues } from './evaluate.js';
+import { identityOrder, StepCache, summarizeStats, type NamedValues, type StatsSummary } from './step-plan.js';
+import type { Model } from './model.js';
+
+/** What fit takes (Keras' fit arguments, and shaderflow's checkpointing and NaN guard). */
+export interface FitOptions {
+  batchSize?: number;
+  epochs?: number;
+  validationData?: [XInput, LabelInput];
+  validationSplit?: number;
+  shuffle?: boolean;
+  verbose?: Verbosity;
+  callbacks?: Callbacks;
+  /** Seeds this fit's shuffling (default: the compile seed). */
+  seed?: number;
+  /** Where progress goes (default stdout). */
+  sink?: ProgressSink;
+  /**
+   * Check the loss, logits and gradients for NaN/Inf (a GPU flag, read at each readback: progress bar,
+   * checkpoint, epoch end) and stop with a NumericError naming epoch and batch (default true).
+   */
+  nanGuard?: boolean;
+  /**
+   * Saves a checkpoint at each epoch end (and every `everySteps` batches if set): a folder (in Node, written by
+   * src/node.ts fileCheckpointer) or any {save}.
+   */
+  checkpoint?: string | Checkpointer;
+  /** With `checkpoint: DIR`: also save every this many batches (default 0: epoch ends only). */
+  checkpointEvery?: number;
+  /** Continues from a checkpoint made by a fit with the same data, batch size and seed: the object, or (Node) its folder. */
+  resume?: Checkpoint | string;
+}
+
+/** Where fit saves checkpoints. */
+export interface Checkpointer {
+  /** Stores the checkpoint (atomically: a crash must leave the previous one intact). */
+  save(c: Checkpoint): Promise<void>;
+  /** Also save every this many batches within an epoch (default: epoch ends only). */
+  everySteps?: number;
+}
+
+/** How fit opens a checkpoint folder given as a string; the Node entry (src/node.ts) fills this in. */
+export const checkpointFolders: {
+  open?: (dir: string, model: Model, o: { everySteps?: number }) => Checkpointer;
+  read?: (dir: string) => Promise<Checkpoint | undefined>;
+} = {};
+
+/** Everything a fit needs to continue exactly where it stopped. */
+export interface Checkpoint {
+  /** The epoch to run next (0-based) and the batch within it to start at. */
+  epoch: number;
+  batch: number;
+  batchSize: number;
+  trainCount: number;
+  seed: number;
+  /** The epoch's running [lossSum, correct, count, nonFinite]. */
+  stats: number[];
+  weights: NamedValues[];
+  optimizer: { step: number; tensors: Float32Array[] };
+  history: { epoch: number[]; history: Record<string, number[]> };
+}
+
+async function readFolder(f: Required<typeof checkpointFolders>, dir: string): Promise<Checkpoint> {
+  const c = await f.read(dir);
+  if (!c) throw new ShaderflowError(`fit: resume: there is no checkpoint in ${dir} (checkpoint.json is missing).`);
+  return c;
+}
+
+/** Trains `model` on (x, y) (Model.fit): the epoch and batch loop over the step plan's recorded training steps. */
+export async function fit(model: Model, x: XInput, y: LabelInput, opts: FitOptions = {}): Promise<History> {
+  const plan = model.requirePlan('fit');
+const engine = plan.engine;
+await model.layersReady(engine);
+  const batchSize = opts.batchSize ?? 32;
+  const epochs = opts.epochs ?? 1;
+  const verbose: Verbosity = opts.verbose ?? 1;
+  const sink = opts.sink ?? defaultSink();
+  const shuffle = opts.shuffle ?? true;
+  const nanGuard = opts.nanGuard ?? true;
+  const seed = opts.seed ?? model.seed;
+  const cb = opts.callbacks ?? {};
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ShaderflowError(`fit: batchSize must be a positive whole number, got ${batchSize}.`);
+  const folders = (what: string): Required<typeof checkpointFolders> => {
+    if (!checkpointFolders.open || !checkpointFolders.read)
+      throw new ShaderflowError(`fit: ${what} names a folder, which needs the Node entry point; elsewhere pass {save(checkpoint)} / the Checkpoint object.`);
+    return checkpointFolders as Required<typeof checkpointFolders>;
+  };
+  const checkpointer = typeof opts.checkpoint === 'string' ? folders('checkpoint').open(opts.checkpoint, model, { everySteps: opts.checkpointEvery }) : opts.checkpoint;
+  const resume = typeof opts.resume === 'string' ? await readFolder(folders('resume'), opts.resume) : opts.resume;
+
+  let train = makeBatchSource(engine, x, y, model.inputShape, model.numClasses, 'training data');
+  let val: BatchSource | undefined;
+  const owned: BatchSource[] = [train];
+  if (opts.validationData) {
+    try {
+      val = makeBatchSource(engine, opts.validationData[0], opts.validationData[1], model.inputShape, model.numClasses, 'validation data');
+    } catch (e) {
+      train.dispose();
+      throw e;
+    }
+    owned.push(val);
+  } else if (opts.validationSplit && opts.validationSplit > 0) {
+    // Keras takes the last fraction of the data, before any shuffling, splitting at floor(n * (1 - split)).
+    const splitAt = Math.floor(train.count * (1 - opts.validationSplit));
+    if (splitAt < 1 || splitAt >= train.count) {
+      train.dispose();
+      throw new ShaderflowError(`fit: validationSplit ${opts.validationSplit} leaves no training or validation examples.`);
+    }
+    val = train.slice(splitAt, train.count);
+    train = train.slice(0, splitAt);
+  }
+  if (resume && (resume.batchSize !== batchSize || resume.trainCount !== train.count || resume.seed !== seed)) {
+    for (const s of owned) s.dispose();
+    throw new ShaderflowError(
+      `fit: the checkpoint was made with batch size ${resume.batchSize}, seed ${resume.seed} on ${resume.trainCount} examples; this fit has ${batchSize}, seed ${seed} on ${train.count}. Resume with the same data and settings.`,
+    );
+  }
+  const trainOrder = engine.empty([train.count], 'u32');
+  const valOrder = val ? engine.tensor([val.count], identityOrder(val)) : undefined;
+  try {
+    // One allocation for both training and validation batches: the recorded steps bind these buffers.
+    plan.prepare(Math.min(batchSize, Math.max(train.count, val?.count ?? 0, 1)));
+    if (resume) {
+      model.setWeights(resume.weights);
+      model.setOptimizerState(resume.optimizer);
+    }
+  } catch (e) {
+    trainOrder.dispose();
+    valOrder?.dispose();
+    for (const s of owned) s.dispose();
+    throw e;
+  }
+  // Kernel variants are timed per shape before the first step is recorded (cached per adapter; a no-op when the
+  // autotune is off or every choice is cached).
+  const firstN = Math.min(batchSize, train.count);
+  await prepareTuning(engine, () => plan.recordTrainStep(train, trainOrder, firstN, nanGuard, true));
+  await plan.compileSteps(() => plan.recordTrainStep(train, trainOrder, firstN, nanGuard, true), () => plan.recordTrainStep(train, trainOrder, train.count % batchSize || firstN, nanGuard, true));
+  const steps = new StepCache((n) => plan.recordTrainStep(train, trainOrder, n, nanGuard));
+  const history = new History();
+  let firstEpoch = 0;
+  let firstBatch = 0;
+  if (resume) {
+    for (const [k, v] of Object.entries(resume.history.history)) history.history[k] = [...v];
+    history.epoch.push(...resume.history.epoch);
+    firstEpoch = resume.epoch;
+    firstBatch = resume.batch;
+  }
+  const stepsPerEpoch = Math.ceil(train.count / batchSize);
+  /**
+   * Reads the epoch's stats and the step state together (both copies are submitted at once, after the same
+   * steps) and, with the NaN guard on, throws a NumericError naming the epoch and the first batch (1-based)
+   * whose loss/logits (the loss kernel's flag) or gradients (flagNonFinite's step) were not finite.
+   */
+  const readGuarded = async (epoch: number, batchesDone: number): Promise<{ stats: number[]; s: StatsSummary }> => {
+    const [stats, state] = await Promise.all([plan.trainStats.data(), plan.stepState.data<Uint32Array>()]);
+    const s = summarizeStats(stats);
+    const [t, badStep] = [state[0]!, state[1]!];
+    if (nanGuard && (s.nonFinite || badStep > 0)) {
+      const lossBatch = s.countBeforeBad >= 0 ? Math.floor(s.countBeforeBad / batchSize) + 1 : Infinity;
+      const gradBatch = badStep > 0 ? badStep - (t - batchesDone) : Infinity;
+      const first = Math.min(lossBatch, gradBatch);
+      const what = lossBatch === gradBatch ? 'loss and gradients' : first === gradBatch ? 'gradients' : 'loss';
+      const where = Number.isFinite(first) && first >= 1 ? `at batch ${first}/${stepsPerEpoch}` : `by batch ${batchesDone}/${stepsPerEpoch}`;
+      throw new NumericError(
+        `fit: the ${what} became NaN or infinite in epoch ${epoch + 1}/${epochs} ${where}. Training stopped${checkpointer ? '; the last good checkpoint is kept' : ''}. Lower the learning rate, check the inputs for NaN/Inf, or pass nanGuard: false to train on regardless.`,
+      );
+    }
+    return { stats: Array.from(stats), s };
+  };
+  const saveCheckpoint = async (epoch: number, batch: number): Promise<void> => {
+    if (!checkpointer) return;
+    await engine.sync(`checkpoint (epoch ${epoch + 1}, batch ${batch})`);
+    // Never overwrite a good checkpoint with non-finite weights (batch 0 here is the end of the previous epoch).
+    const { stats } = await readGuarded(batch === 0 ? epoch - 1 : epoch, batch === 0 ? stepsPerEpoch : batch);
+    await checkpointer.save({
+      epoch,
+      batch,
+      batchSize,
+      trainCount: train.count,
+      seed,
+      stats,
+      weights: await model.getWeights(),
+      optimizer: await model.getOptimizerState(),
+      history: history.toJSON(),
+    });
+  };
+  model.stopTraining = false;
+  engine.device.queue.writeBuffer(plan.stepState.buffer, 4, new Uint32Array([0])); // the gradient flag: clear
+  if (verbose > 0) sink.write(`Train on ${train.count} samples${val ? `, validate on ${val.count} samples` : ''}\n`);
+  try {
+    await cb.onTrainBegin?.();
+    for (let epoch = firstEpoch; epoch < epochs && !model.stopTraining; epoch++) {
+      await cb.onEpochBegin?.(epoch);
+      if (verbose > 0) sink.write(`Epoch ${epoch + 1}/${epochs}\n`);
+      // Each epoch's order depends only on (seed, epoch), so a resumed run shuffles exactly as the original.
+      trainOrder.write(shuffle ? permutation(train.count, (seed * 2654435761 + epoch * 40503 + 0x5eed) >>> 0, train.base) : identityOrder(train));
+      const resumeHere = resume && epoch === firstEpoch && firstBatch > 0;
+      if (resumeHere) plan.trainStats.write(Float32Array.from(resume.stats));
+      else plan.clearStats(plan.trainStats);
+      const bar = new Progbar(train.count, verbose, sink);
+      const inFlight: Promise<unknown>[] = [];
+      let shown: Record<string, number> = {};
+      let reading: Promise<void> | null = null;
+      let readError: unknown = null;
+      let lastRead = 0;
+      let batchesDone = resumeHere ? firstBatch : 0; // fewer than stepsPerEpoch when a callback stops training
+      for (let batch = batchesDone; batch < stepsPerEpoch && !model.stopTraining; batch++) {
+        const start = batch * batchSize;
+        const n = Math.min(batchSize, train.count - start);
+        engine.assertAlive(`fit (epoch ${epoch + 1}, batch ${batch + 1})`);
+        plan.writeStart(start);
+        steps.get(n).run();
+        batchesDone = batch + 1;
+        // Keep at most two steps queued: the GPU never idles, the host never races ahead unboundedly.
+        const done = engine.device.queue.onSubmittedWorkDone();
+        done.catch(() => {}); // awaited below; never an unhandled rejection if the device is lost meanwhile
+        inFlight.push(done);
+        if (inFlight.length > 2) await inFlight.shift();
+        await cb.onBatchEnd?.(batch);
+        if (verbose === 1 && sink.isTTY && !reading && Date.now() - lastRead > 250) {
+          lastRead = Date.now();
+          const b = batch + 1;
+          reading = readGuarded(epoch, b).then(
+            ({ s }) => {
+              shown = logValues(model.metrics, s.loss, s.accuracy, '');
+              reading = null;
+            },
+            (e: unknown) => {
+              readError = e;
+              reading = null;
+            },
+          );
+        }
+        if (readError) throw readError;
+        bar.update(start + n, shown);
+        const every = checkpointer?.everySteps ?? 0;
+        if (every > 0 && (batch + 1) % every === 0 && batch + 1 < stepsPerEpoch) {
+          await Promise.all(inFlight.splice(0));
+          await saveCheckpoint(epoch, batch + 1);
+        }
+      }
+      await Promise.all(inFlight);
+      if (reading) await reading;
+      if (readError) throw readError;
+      const { s: tr } = await readGuarded(epoch, batchesDone);
+      const logs: Logs = logValues(model.metrics, tr.loss, tr.accuracy, '');
+      if (val && valOrder) Object.assign(logs, logValues(model.metrics, ...(await evaluateSource(plan, val, valOrder, batchSize)), 'val_'));
+      bar.finish(logs);
+      history.record(epoch, logs);
+      if (!model.stopTraining) await saveCheckpoint(epoch + 1, 0);
+      await cb.onEpochEnd?.(epoch, logs);
+    }
+    await cb.onTrainEnd?.();
+  } finally {
+    steps.dispose();
+    trainOrder.dispose();
+    valOrder?.dispose();
+    for (const s of owned) s.dispose();
+  }
+  return history;
+}

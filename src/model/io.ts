@@ -17,6 +17,7 @@ import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
 import { registeredLayer, registeredLayerNames } from '../layers/registry.js';
 import { learningRateFromConfig, optimizerConfig, optimizerFromConfig } from './optimizers.js';
 import type { Model } from './model.js';
+import type { LearningRateSchedule } from './schedules.js';
 import { Sequential } from './sequential.js';
 
 export const FORMAT_VERSION = 'shaderflow 0.1.0';
@@ -49,6 +50,11 @@ export interface ModelArtifacts {
   weights: ArrayBuffer;
 }
 
+/** The schedule a compiled model's optimizer follows (saved as its config rather than the current rate), if any. */
+function scheduleOf(spec: object): LearningRateSchedule | undefined {
+  return (spec as { schedule?: LearningRateSchedule }).schedule;
+}
+
 /** The model's topology and weights, ready to write as model.json + weights.bin. */
 export async function toArtifacts(model: Model): Promise<ModelArtifacts> {
   const weights = await model.getWeights();
@@ -67,7 +73,7 @@ export async function toArtifacts(model: Model): Promise<ModelArtifacts> {
     weightsManifest: [{ paths: ['weights.bin'], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
   };
   if (model.loss && model.optimizer)
-    modelJson.trainingConfig = { loss: model.loss, metrics: model.metrics, optimizer_config: optimizerConfig(model.optimizer) };
+    modelJson.trainingConfig = { loss: model.loss, metrics: model.metrics, optimizer_config: optimizerConfig(model.optimizer, scheduleOf(model.optimizer) ?? model.optimizer.learningRate) };
   return { modelJson, weights: bin.buffer };
 }
 

@@ -11,6 +11,7 @@ import type { GpuSpec, Plan } from './plan.js';
 import type { StepProfile } from './profile.js';
 import type { Verbosity, ProgressSink } from './progress.js';
 import { parseOptimizer, type OptimizerSpec } from './optimizers.js';
+import { bindLearningRate } from './learning-rate.js';
 import { StepPlan, trainableParamCount, type GraphNode, type LossName, type NamedValues } from './step-plan.js';
 import { fit, type FitOptions } from './fit.js';
 import { evaluate, predict } from './evaluate.js';
@@ -132,7 +133,8 @@ export abstract class Model {
     if (!plan) plan = this.stepPlan = new StepPlan(engine, { name: this.name, nodes: this.graphNodes(), inputShape: this.inputShape, outputShape: this.outputShape });
     plan.configure({ loss, optimizer, seed: this.seed });
     if (firstCompile) plan.initializeWeights(this.seed);
-    this.optimizer = optimizer;
+    // model.optimizer.learningRate reads and sets the rate in the plan's GPU buffer (Keras' optimizer.learning_rate)
+    this.optimizer = bindLearningRate(optimizer, plan.learningRate!);
     return this;
   }
 

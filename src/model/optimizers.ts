@@ -37,7 +37,9 @@ export function rmsprop(o: { learningRate?: LearningRateArg; rho?: number; epsil
 
 /** An OptimizerSpec from a name (sgd, adam, rmsprop, as Keras accepts them) or a spec; throws naming the valid ones. */
 export function parseOptimizer(o: string | OptimizerSpec): OptimizerSpec {
-  if (typeof o !== 'string') return { ...o };
+  // a compiled model's optimizer reads its rate through an accessor: a copy keeps the schedule, not its current value
+  const schedule = typeof o === 'string' ? undefined : (o as { schedule?: LearningRateSchedule }).schedule;
+  if (typeof o !== 'string') return schedule ? { ...o, learningRate: schedule } : { ...o };
   switch (o.toLowerCase()) {
     case 'sgd':
       return sgd();

@@ -78,7 +78,7 @@ afterAll(() => {
   process.stderr.write(`cli.test timings: ${timings.join('; ')}\n`);
 });
 
-const JSON_KEYS = ['preset', 'epochs', 'train_loss', 'train_accuracy', 'val_loss', 'val_accuracy', 'test_loss', 'test_accuracy', 'seconds', 'ms_per_step', 'adapter'];
+const JSON_KEYS = ['preset', 'epochs', 'train_loss', 'train_accuracy', 'val_loss', 'val_accuracy', 'epochs_run', 'lr', 'test_loss', 'test_accuracy', 'seconds', 'ms_per_step', 'adapter'];
 
 describe('shaderflow train / evaluate / predict on real MNIST', () => {
   const out = join(tmp, 'mnist-cnn');
@@ -103,7 +103,8 @@ describe('shaderflow train / evaluate / predict on real MNIST', () => {
 
     // history.json: Keras' history.history, one entry per epoch, the last ones equal to the JSON line.
     const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as Record<string, number[]>;
-    expect(Object.keys(history).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
+    expect(Object.keys(history).sort()).toEqual(['accuracy', 'loss', 'lr', 'val_accuracy', 'val_loss']);
+    expect(history.lr).toEqual([0.001, 0.001, 0.001].map(Math.fround)); // Adam's default rate, each epoch
     for (const k of Object.keys(history)) expect(history[k], k).toHaveLength(3);
     expect(history.loss![2]).toBe(result.train_loss);
     expect(history.val_accuracy![2]).toBe(result.val_accuracy);
@@ -203,6 +204,29 @@ describe('shaderflow train / evaluate / predict on real MNIST', () => {
     }
     // A gray image and its RGB copy are the same input.
     for (let i = 0; i < 3; i++) expect(lines[i * 3 + 1]!.split(': ').slice(1)).toEqual(lines[i * 3]!.split(': ').slice(1));
+  });
+});
+
+describe('shaderflow train with training control (--lr-schedule, --early-stopping, --csv)', () => {
+  it('writes the schedule\'s rate per epoch into history.json and the CSV, and stops early with the best weights', async () => {
+    const out = join(tmp, 'control');
+    const csv = join(tmp, 'control-log.csv');
+    const r = timed(
+      'train mnist-mlp control',
+      await cli(['train', '--preset', 'mnist-mlp', '--limit', '1500', '--epochs', '3', '--lr', '0.05', '--lr-schedule', 'exponential:0.5:10', '--early-stopping', '1', '--csv', csv, '--json', '--out', out]),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const j = lastJson(r.stdout);
+    const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as Record<string, number[]>;
+    const epochs = j.epochs_run as number;
+    expect(epochs).toBeGreaterThanOrEqual(2); // patience 1: at least two epochs run
+    // 1200 training examples in batches of the preset's 128: 10 steps an epoch; the rate of each epoch's last step
+    const stepsPerEpoch = Math.ceil(1200 / 128);
+    expect(history.lr).toEqual(Array.from({ length: epochs }, (_, e) => Math.fround(0.05 * 0.5 ** (((e + 1) * stepsPerEpoch - 1) / 10))));
+    expect(j.lr).toBe(history.lr![epochs - 1]);
+    const rows = readFileSync(csv, 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('epoch,accuracy,loss,lr,val_accuracy,val_loss');
+    expect(rows.slice(1).map((l) => Number(l.split(',')[3]))).toEqual(history.lr);
   });
 });
 
@@ -415,6 +439,13 @@ describe('shaderflow errors: exit code != 0, one line naming what is at fault, n
     expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--data', empty]), empty, 'empty');
     expectOneLineError(await cli(['train', '--preset', 'cifar-cnn', '--data', empty]), empty, 'cifar10');
     expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--data', join(tmp, 'nowhere')]), join(tmp, 'nowhere'), 'no such folder');
+  });
+
+  it('training-control flags: a bad schedule, a bad patience, a schedule with reduce-lr-on-plateau', async () => {
+    expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--lr-schedule', 'linear']), '--lr-schedule', 'cosine', 'exponential:RATE:STEPS');
+    expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--lr-schedule', 'exponential:0.9']), '--lr-schedule', '"exponential:0.9"');
+    expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--early-stopping', '-1']), '--early-stopping', 'whole number >= 0');
+    expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--lr-schedule', 'cosine', '--reduce-lr-on-plateau', '2']), '--lr-schedule', '--reduce-lr-on-plateau');
   });
 
   it('unknown command and unknown option', async () => {

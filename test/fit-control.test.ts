@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { callbacks, createEngine, Dense, Engine, NumericError, optimizers, Recorder, resetLayerNames, schedules, Sequential, type Callbacks } from '../src/node.js';
+import { callbacks, createEngine, Dense, Engine, fromArtifacts, NumericError, optimizers, Recorder, resetLayerNames, schedules, Sequential, toArtifacts, type Callbacks } from '../src/node.js';
 import { sequentialForwardRef } from '../src/reference/model.js';
 import { mulberry32 } from '../src/reference/random.js';
 
@@ -101,6 +101,22 @@ describe('the learning rate between batches', () => {
     expect(h.lr).toEqual([2, 5, 8].map((s) => Math.fround(schedule(s))));
     expect(() => (m.optimizer!.learningRate = 0.1)).toThrow(/not settable/);
     m.dispose();
+  });
+
+  it('a schedule is saved in model.json as its Keras config and read back; a set rate is saved as the current one', async () => {
+    const schedule = schedules.cosineDecay({ initialLearningRate: 0.01, decaySteps: 100, warmupTarget: 0.05, warmupSteps: 10 });
+    const m = model(optimizers.adam({ learningRate: schedule }));
+    const a = await toArtifacts(m);
+    expect(a.modelJson.trainingConfig!.optimizer_config.config.learning_rate).toEqual({ class_name: 'CosineDecay', config: schedule.getConfig!() });
+    const back = fromArtifacts(engine, JSON.parse(JSON.stringify(a.modelJson)), a.weights);
+    expect((back.optimizer as { schedule?: unknown }).schedule).toBeDefined();
+    expect(back.optimizer!.learningRate).toBe(Math.fround(schedule(0)));
+    back.dispose();
+    m.dispose();
+    const c = model(optimizers.sgd({ learningRate: 0.1 }));
+    c.optimizer!.learningRate = 0.025;
+    expect((await toArtifacts(c)).modelJson.trainingConfig!.optimizer_config.config.learning_rate).toBe(Math.fround(0.025));
+    c.dispose();
   });
 
   it('a schedule that yields a negative rate, a non-positive rate set by hand: errors before any step', async () => {

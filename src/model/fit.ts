@@ -153,6 +153,7 @@ await model.layersReady(engine);
   }
   const trainOrder = engine.empty([train.count], 'u32');
   const valOrder = val ? engine.tensor([val.count], identityOrder(val)) : undefined;
+  const stepsPerEpoch = Math.ceil(train.count / batchSize);
   try {
     // One allocation for both training and validation batches: the recorded steps bind these buffers.
     plan.prepare(Math.min(batchSize, Math.max(train.count, val?.count ?? 0, 1)));
@@ -160,21 +161,12 @@ await model.layersReady(engine);
       model.setWeights(resume.weights);
       model.setOptimizerState(resume.optimizer);
     }
-  } catch (e) {
-    trainOrder.dispose();
-    valOrder?.dispose();
-    exampleW?.dispose();
-    for (const s of owned) s.dispose();
-    throw e;
-  }
-  const stepsPerEpoch = Math.ceil(train.count / batchSize);
-  // Before anything is recorded: the callbacks see the model and what this fit logs (and may refuse: a monitor
-  // never logged), and every rate the fit will use is checked.
-  const logNames = [...Object.keys(logValues(model.metrics, 0, 0, '')), 'lr'];
-  const params = { epochs, steps: stepsPerEpoch, batchSize, metrics: [...logNames, ...(val ? logNames.filter((k) => k !== 'lr').map((k) => `val_${k}`) : [])] };
-  try {
+    // Before anything is recorded: the callbacks see the model and what this fit logs (and may refuse: a monitor
+    // never logged), and every rate the fit will use is checked.
+    const logNames = [...Object.keys(logValues(model.metrics, 0, 0, '')), 'lr'];
+    const metrics = [...logNames, ...(val ? logNames.filter((k) => k !== 'lr').map((k) => `val_${k}`) : [])];
     for (const c of cbs) c.setModel?.(model);
-    for (const c of cbs) c.setParams?.(params);
+    for (const c of cbs) c.setParams?.({ epochs, steps: stepsPerEpoch, batchSize, metrics });
     const done = resume ? resume.epoch * stepsPerEpoch + resume.batch : 0;
     checkLearningRate(lr.schedule ?? lr.value, lr.iterations, Math.max(0, epochs * stepsPerEpoch - done));
   } catch (e) {

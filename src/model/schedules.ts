@@ -35,54 +35,44 @@ function schedule(className: ScheduleClassName, config: Record<string, unknown>,
   return Object.assign((step: number) => f(step), { className, getConfig: () => ({ ...config }) });
 }
 
-/** exponentialDecay's arguments (Keras' ExponentialDecay). */
-export interface ExponentialDecayArgs {
+/** exponentialDecay's and inverseTimeDecay's arguments (Keras' ExponentialDecay, InverseTimeDecay). */
+export interface TimeDecayArgs {
   initialLearningRate: number;
   /** > 0. */
   decaySteps: number;
-  /** > 0: the factor per decaySteps steps. */
+  /** exponentialDecay: > 0, the factor per decaySteps steps; inverseTimeDecay: >= 0. */
   decayRate: number;
   /** Decay in whole multiples of decaySteps (default false). */
   staircase?: boolean;
+}
+
+/** exponentialDecay's arguments. */
+export type ExponentialDecayArgs = TimeDecayArgs;
+/** inverseTimeDecay's arguments. */
+export type InverseTimeDecayArgs = TimeDecayArgs;
+
+/** Checks the arguments both time decays share; returns the step's decay exponent, step / decaySteps (floored with staircase). */
+function timeDecay(what: string, a: TimeDecayArgs, rateCheck: typeof positive): (step: number) => number {
+  positive(what, 'initialLearningRate', a.initialLearningRate);
+  positive(what, 'decaySteps', a.decaySteps);
+  rateCheck(what, 'decayRate', a.decayRate);
+  return a.staircase ? (step) => Math.floor(step / a.decaySteps) : (step) => step / a.decaySteps;
+}
+
+function timeDecayConfig(a: TimeDecayArgs): Record<string, unknown> {
+  return { initial_learning_rate: a.initialLearningRate, decay_steps: a.decaySteps, decay_rate: a.decayRate, staircase: a.staircase ?? false };
 }
 
 /** Keras' ExponentialDecay: lr = initialLearningRate · decayRate^(step / decaySteps) (the exponent floored with staircase). */
 export function exponentialDecay(a: ExponentialDecayArgs): LearningRateSchedule {
-  const what = 'exponentialDecay';
-  positive(what, 'initialLearningRate', a.initialLearningRate);
-  positive(what, 'decaySteps', a.decaySteps);
-  positive(what, 'decayRate', a.decayRate);
-  const staircase = a.staircase ?? false;
-  const config = { initial_learning_rate: a.initialLearningRate, decay_steps: a.decaySteps, decay_rate: a.decayRate, staircase };
-  return schedule('ExponentialDecay', config, (step) => {
-    const p = staircase ? Math.floor(step / a.decaySteps) : step / a.decaySteps;
-    return a.initialLearningRate * a.decayRate ** p;
-  });
-}
-
-/** inverseTimeDecay's arguments (Keras' InverseTimeDecay). */
-export interface InverseTimeDecayArgs {
-  initialLearningRate: number;
-  /** > 0. */
-  decaySteps: number;
-  /** >= 0. */
-  decayRate: number;
-  /** Decay in whole multiples of decaySteps (default false). */
-  staircase?: boolean;
+  const p = timeDecay('exponentialDecay', a, positive);
+  return schedule('ExponentialDecay', timeDecayConfig(a), (step) => a.initialLearningRate * a.decayRate ** p(step));
 }
 
 /** Keras' InverseTimeDecay: lr = initialLearningRate / (1 + decayRate · step / decaySteps) (floored with staircase). */
 export function inverseTimeDecay(a: InverseTimeDecayArgs): LearningRateSchedule {
-  const what = 'inverseTimeDecay';
-  positive(what, 'initialLearningRate', a.initialLearningRate);
-  positive(what, 'decaySteps', a.decaySteps);
-  nonNegative(what, 'decayRate', a.decayRate);
-  const staircase = a.staircase ?? false;
-  const config = { initial_learning_rate: a.initialLearningRate, decay_steps: a.decaySteps, decay_rate: a.decayRate, staircase };
-  return schedule('InverseTimeDecay', config, (step) => {
-    const p = staircase ? Math.floor(step / a.decaySteps) : step / a.decaySteps;
-    return a.initialLearningRate / (1 + a.decayRate * p);
-  });
+  const p = timeDecay('inverseTimeDecay', a, nonNegative);
+  return schedule('InverseTimeDecay', timeDecayConfig(a), (step) => a.initialLearningRate / (1 + a.decayRate * p(step)));
 }
 
 /** piecewiseConstantDecay's arguments (Keras' PiecewiseConstantDecay). */

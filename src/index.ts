@@ -31,6 +31,7 @@ export type { LossName, NamedValues, StepPlan, GraphNode, ParamSlot, StatsSummar
 export { History, type Callbacks, type Logs, type CallbackModel, type TrainingParams, type NamedWeights } from './model/history.js';
 /** Keras' training callbacks with TF.js names: earlyStopping, modelCheckpoint, reduceLROnPlateau, learningRateScheduler, csvLogger, terminateOnNaN. */
 export * as callbacks from './model/callbacks.js';
+export type { LearningRate } from './model/learning-rate.js';
 /** Learning-rate schedules (Keras' LearningRateSchedule): exponentialDecay, inverseTimeDecay, piecewiseConstantDecay, cosineDecay; also optimizers.schedules. */
 export * as schedules from './model/schedules.js';
 export type { StepProfile, ProfileEntry } from './model/profile.js';

@@ -441,8 +441,9 @@ export class StepPlan {
   }
 
   /**
-   * Records the loss (and its gradient into dOut when training) and accumulates stats; `weights` [n]: the batch's
-   * sample weights (each example's loss and gradient times its weight, the mean still over n, as Keras).
+   * Records the loss (and its gradient into dOut when training) and accumulates stats; `weights`: the batch's
+   * sample weights, one per example (each example's loss and gradient times its weight, the mean still over n, as
+   * Keras).
    */
   recordLoss(rec: Recorder, out: Tensor, n: number, stats: Tensor, withGrad: boolean, weights?: Tensor): void {
     const c = this.numClasses;

@@ -163,7 +163,7 @@ await model.layersReady(engine);
     }
     // Before anything is recorded: the callbacks see the model and what this fit logs (and may refuse: a monitor
     // never logged), and every rate the fit will use is checked.
-    const logNames = [...Object.keys(logValues(model.metrics, 0, 0, '')), 'lr'];
+    const logNames = ['loss', ...model.metrics, 'lr'];
     const metrics = [...logNames, ...(val ? logNames.filter((k) => k !== 'lr').map((k) => `val_${k}`) : [])];
     for (const c of cbs) c.setModel?.(model);
     for (const c of cbs) c.setParams?.({ epochs, steps: stepsPerEpoch, batchSize, metrics });

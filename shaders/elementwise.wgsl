@@ -35,6 +35,30 @@ fn scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   out[i] = p.alpha * a[i];
 }
 
+// out += a   (binding 2 is left out; out is read through its one read_write binding, never bound twice)
+@compute @workgroup_size(WG)
+fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out[i] = out[i] + a[i];
+}
+
+// out = a * b
+@compute @workgroup_size(WG)
+fn multiply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out[i] = a[i] * b[i];
+}
+
+// out *= a   (binding 2 is left out)
+@compute @workgroup_size(WG)
+fn multiplyInto(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out[i] = out[i] * a[i];
+}
+
 // ---------------------------------------------------------------- four elements per invocation
 // For n a multiple of 4 (GPU class): the same bindings typed as vec4 arrays, p.n counting vec4s.
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
@@ -53,4 +77,25 @@ fn scale4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   let i = flatIndex(gid, nwg);
   if (i >= p.n) { return; }
   out4[i] = p.alpha * a4[i];
+}
+
+@compute @workgroup_size(WG)
+fn accumulate4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out4[i] = out4[i] + a4[i];
+}
+
+@compute @workgroup_size(WG)
+fn multiply4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out4[i] = a4[i] * b4[i];
+}
+
+@compute @workgroup_size(WG)
+fn multiplyInto4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  out4[i] = out4[i] * a4[i];
 }

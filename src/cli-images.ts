@@ -6,7 +6,9 @@ import { writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DatasetError, ShaderflowError } from './errors.js';
-import { writePng } from './data/image.js';
+import { enlarge, writePng } from './data/image.js';
+
+export { enlarge };
 import { imageDatasetFromDirectory } from './data/folder.js';
 import { decodeImage, imageHeader, MAX_IMAGE_SIDE, type ImageHeader } from './data/image-files.js';
 import { resizeImage, toChannels, type ColorMode, type ImageFolderSet, type Interpolation } from './data/image-dataset.js';
@@ -92,19 +94,6 @@ export function imageReport(img: Image, header: ImageHeader): string {
     tuple([h, w, c]),
     numpyStr(img.data, arrayShape),
   ].join('\n');
-}
-
-/** Nearest-neighbour enlargement by an integer factor (gray stays gray, colour stays colour, alpha kept). */
-export function enlarge(img: Image, scale: number): Image {
-  const [h, w, c] = img.shape;
-  const out = new Uint8Array(h * scale * w * scale * c);
-  const W = w * scale;
-  for (let y = 0; y < h * scale; y++)
-    for (let x = 0; x < W; x++) {
-      const s = (Math.floor(y / scale) * w + Math.floor(x / scale)) * c;
-      out.set(img.data.subarray(s, s + c), (y * W + x) * c);
-    }
-  return { data: out, shape: [h * scale, W, c] };
 }
 
 /** `shaderflow image FILE [--out PREVIEW.png] [--scale N]`. */

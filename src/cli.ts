@@ -11,7 +11,7 @@ import { createEngine, type Engine } from './gpu/engine.js';
 import { historyCharts } from './viz/plot.js';
 import { buildPreset, PRESETS, recipeSplit } from './model/presets.js';
 import { adam, parseOptimizer, rmsprop, sgd, type OptimizerSpec } from './model/optimizers.js';
-import type { Sequential } from './model/sequential.js';
+import type { Model } from './model/model.js';
 import type { Checkpoint } from './model/fit.js';
 import { loadDataset, type DatasetName, type ImageSet } from './data/loaders.js';
 import { imageGrid, readPng, toModelInput } from './data/image.js';
@@ -26,6 +26,8 @@ import { lrScheduleArg, presetArg, wholeArg } from './cli-args.js';
 import { csvLogger, earlyStopping, reduceLROnPlateau } from './model/callbacks.js';
 import type { Callbacks } from './model/history.js';
 import { cosineDecay, exponentialDecay } from './model/schedules.js';
+import { writeConfusionFiles, writeMisclassified } from './cli-metrics.js';
+import { classificationReport } from './viz/report.js';
 
 /** A whole-number flag of at least 0 (seed, limit, epochs, ...). */
 const int = (v: string | undefined, name: string, dflt: number): number => wholeArg(v, name, dflt, 0);
@@ -49,7 +51,7 @@ function modelDirArg(dir: string | undefined, command: string): string {
 }
 
 /** The dataset a saved preset model was trained on: its name (mnist_mlp, fashion_cnn, ...) or else its input shape. */
-function datasetOf(model: Sequential): DatasetName {
+function datasetOf(model: Model): DatasetName {
   if (model.name.startsWith('fashion')) return 'fashion-mnist';
   if (model.name.startsWith('cifar') || model.inputShape[0] === 32 || model.inputShape[0] === 32 * 32 * 3) return 'cifar10';
   return 'mnist';
@@ -157,7 +159,8 @@ async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
     });
     const seconds = (performance.now() - t0) / 1000;
     const stepsPerEpoch = Math.ceil(split.train.shape[0] / batchSize);
-    const [testLoss, testAcc] = await model.evaluate(data.test, data.test.labels, { batchSize });
+    const testReport = await model.evaluate(data.test, data.test.labels, { batchSize, confusionMatrix: true });
+    const [testLoss, testAcc] = [testReport.loss, testReport.accuracy];
     if (folder) log(`(${values.images} has no test set: the test figures are of its ${data.test.shape[0]}-image validation subset)\n`);
     log(`Test loss: ${testLoss.toFixed(4)} - test accuracy: ${testAcc.toFixed(4)}\n`);
     await mkdir(out, { recursive: true });
@@ -167,9 +170,11 @@ async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
     await writeFile(join(out, 'accuracy.svg'), charts.accuracy);
     await writeFile(join(out, 'loss.svg'), charts.loss);
     await writePredictions(model, data.test, join(out, 'predictions.png'), seed, data.classNames);
+    await writeConfusionFiles(out, testReport.confusionMatrix, data.classNames);
+    await writeMisclassified(out, model, data.test, data.classNames, batchSize);
     await saveModel(model, out);
     if (folder) await finishFolderTraining(folder, out, log);
-    log(`Wrote ${out}: model.json, weights.bin, ${folder ? 'classes.json, ' : ''}history.json, accuracy.svg, loss.svg, predictions.png\n`);
+    log(`Wrote ${out}: model.json, weights.bin, ${folder ? 'classes.json, ' : ''}history.json, accuracy.svg, loss.svg, predictions.png, confusion.svg, confusion.png, misclassified.png\n`);
     const last = (k: string) => history.history[k]?.[history.history[k]!.length - 1] ?? null;
     if (values.json)
       process.stdout.write(
@@ -196,7 +201,7 @@ async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
 }
 
 /** The seed's "Label value = x  Predicted value = y" panels for three random test images. */
-async function writePredictions(model: Sequential, test: ImageSet, path: string, seed: number, classNames?: string[]): Promise<void> {
+async function writePredictions(model: Model, test: ImageSet, path: string, seed: number, classNames?: string[]): Promise<void> {
   const r = mulberry32(seed + 17);
   const picks = new Set<number>();
   while (picks.size < Math.min(3, test.shape[0])) picks.add(Math.floor(r() * test.shape[0]));
@@ -231,14 +236,22 @@ async function evaluate(values: ValuesOf<typeof EVALUATE_FLAGS>): Promise<void> 
     const model = await loadModel(engine, dir);
     const dataset = (values.dataset as DatasetName | undefined) ?? datasetOf(model);
     const data = await loadData(dataset, values.data);
-    const [loss, acc] = await model.evaluate(data.test, data.test.labels, {
+    const { loss, accuracy: acc, confusionMatrix } = await model.evaluate(data.test, data.test.labels, {
       batchSize: 128,
       verbose: 1,
       // With --json, stdout holds only the JSON line.
       sink: values.json ? { isTTY: false, write: (s) => process.stderr.write(s) } : undefined,
+      confusionMatrix: true,
     });
-    if (values.json) process.stdout.write(`${JSON.stringify({ dataset, test_loss: loss, test_accuracy: acc })}\n`);
-    else process.stdout.write(`${dataset} test: loss ${loss.toFixed(4)} - accuracy ${acc.toFixed(4)}\n`);
+    // A model trained on a folder names its classes in classes.json; the datasets name theirs.
+    const classNames = readClassesFile(dir)?.classNames ?? data.classNames;
+    const report = classificationReport(confusionMatrix.flat(), classNames, { digits: 4 });
+    const out = values.out ?? dir;
+    await mkdir(out, { recursive: true });
+    const files = await writeConfusionFiles(out, confusionMatrix, classNames);
+    const per = report.classes.map((r) => ({ class: r.name, precision: r.precision, recall: r.recall, f1: r.f1, support: r.support }));
+    if (values.json) process.stdout.write(`${JSON.stringify({ dataset, test_loss: loss, test_accuracy: acc, classes: per, confusion_matrix: confusionMatrix })}\n`);
+    else process.stdout.write(`${dataset} test: loss ${loss.toFixed(4)} - accuracy ${acc.toFixed(4)}\n\n${report.text}\nWrote ${files.map((f) => join(out, f)).join(', ')}\n`);
     model.dispose();
   } finally {
     engine.dispose();
@@ -329,6 +342,7 @@ const EVALUATE_FLAGS = {
   model: { value: 'DIR', help: 'a folder with model.json and weights.bin, as train --out writes (required)' },
   data: { value: 'DIR', help: 'folder holding the dataset files (default: as for train)' },
   dataset: { value: 'NAME', help: "mnist | fashion-mnist | cifar10 (default: the one the model's name or input shape implies)" },
+  out: { value: 'DIR', help: 'where confusion.svg and confusion.png go (default: the --model folder)' },
   json: JSON_FLAG,
 } satisfies Record<string, Flag>;
 const PREDICT_FLAGS = {
@@ -340,7 +354,7 @@ const SUMMARY_FLAGS = { preset: { value: 'NAME', help: `${PRESETS.join(' | ')} (
 // One entry per command, in the order `shaderflow help` lists them.
 const COMMANDS: Record<string, Command> = {
   train: command({
-    summary: "train one of the seed course's presets; writes the model, history, plots and predictions",
+    summary: "train one of the seed course's presets; writes the model, history, plots, predictions and confusion matrix",
     usage: '--preset NAME [flags]',
     flags: TRAIN_FLAGS,
     examples: [
@@ -359,7 +373,7 @@ const COMMANDS: Record<string, Command> = {
     run: (v) => summary(v),
   }),
   evaluate: command({
-    summary: "a saved model's loss and accuracy on its dataset's test set",
+    summary: "a saved model's loss, accuracy and per-class report on its dataset's test set; writes confusion.svg/png",
     usage: '--model DIR [flags]',
     flags: EVALUATE_FLAGS,
     examples: ['shaderflow evaluate --model runs/mnist-cnn-2026-01-01T00-00-00-000Z'],

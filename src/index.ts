@@ -9,7 +9,10 @@ export type { BackendName } from './gpu/provider.js';
 /** The kernel families' TypeScript side: each function records one or more dispatches into a Recorder. */
 export * as kernels from './kernels/index.js';
 
-export { Layer, resetLayerNames, type ActivationName, type InitializerName, type StepContext, type ParamSpec } from './layers/layer.js';
+export { Layer, resetLayerNames, type ActivationName, type InitializerName, type StepContext, type ParamSpec, type MultiInputLayer } from './layers/layer.js';
+export { SymbolicTensor } from './layers/symbolic.js';
+export { InputLayer, input } from './layers/input.js';
+export { Add, Multiply, Concatenate, Merge, type MergeOptions } from './layers/merge.js';
 export { Dense, type DenseOptions } from './layers/dense.js';
 export { Flatten } from './layers/flatten.js';
 export { Conv2D, type Conv2DOptions } from './layers/conv2d.js';
@@ -25,9 +28,9 @@ export { runSelftest, formatSelftestTable, type SelftestOptions, type SelftestRe
 export { SELFTEST_CASES, type SelftestCase, type CaseOutcome } from './selftest/cases.js';
 
 export { Sequential, sequential } from './model/sequential.js';
-export { Model, type CompileArgs } from './model/model.js';
+export { Model, model, type CompileArgs, type ModelArgs } from './model/model.js';
 export type { FitOptions, Checkpoint, Checkpointer } from './model/fit.js';
-export type { LossName, NamedValues, StepPlan, GraphNode, ParamSlot, StatsSummary, StepPlanGraph, StepPlanConfig, MultiInputLayer, StepCache } from './model/step-plan.js';
+export type { LossName, NamedValues, StepPlan, GraphNode, ParamSlot, StatsSummary, StepPlanGraph, StepPlanConfig, StepCache } from './model/step-plan.js';
 export { History, type Callbacks, type Logs, type CallbackModel, type TrainingParams, type NamedWeights } from './model/history.js';
 /** Keras' training callbacks with TF.js names: earlyStopping, modelCheckpoint, reduceLROnPlateau, learningRateScheduler, csvLogger, terminateOnNaN. */
 export * as callbacks from './model/callbacks.js';
@@ -38,10 +41,17 @@ export type { StepProfile, ProfileEntry } from './model/profile.js';
 /** The optimizers (sgd, adam, rmsprop), their Keras defaults, and their model.json configs. */
 export * as optimizers from './model/optimizers.js';
 export { buildPreset, PRESETS, RECIPES, isPreset, type PresetName, type PresetRecipe, type KerasFigures } from './model/presets.js';
-export { toArtifacts, fromArtifacts, layersFromJson, type ModelJson, type ModelArtifacts, type WeightSpec } from './model/io.js';
+export { toArtifacts, fromArtifacts, layersFromJson, modelFromJson, type ModelJson, type ModelArtifacts, type WeightSpec, type JsonGraph } from './model/io.js';
 export type { XInput, LabelInput, BatchSource } from './data/batches.js';
 export { formatBar, formatEpochLine, type ProgressSink, type Verbosity } from './model/progress.js';
 export { lineChartSvg, historyCharts, type ChartOptions, type Series } from './viz/plot.js';
+// Metrics beyond accuracy (compile({ metrics })), and the confusion matrix as a heat map (SVG, or RGB pixels for a
+// canvas), sklearn's classification report and a grid of wrong predictions; the Node entry adds confusionMatrixPng.
+export type { MetricName, MetricConfig, MetricArg, MetricSet, ResolvedMetric } from './model/metrics.js';
+export type { EvaluateOptions, EvaluationReport } from './model/evaluate.js';
+export { confusionMatrixSvg, confusionMatrixImage, heatColor, type ConfusionPlotOptions } from './viz/confusion.js';
+export { classificationReport, type ClassificationReport, type ReportRow } from './viz/report.js';
+export { findMisclassified, misclassifiedImage, type Misclassified } from './viz/misclassified.js';
 
 // Datasets (src/data): decoders take bytes and run in the browser too; the keras-style loaders (mnist, fashionMnist,
 // cifar10) and PNG files/grids come from the Node entry (src/node.ts).

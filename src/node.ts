@@ -16,6 +16,7 @@ export * from './data/loaders.js';
 export * from './data/image.js';
 export * from './data/image-files.js';
 export * from './data/folder.js';
+export { confusionMatrixPng } from './viz/confusion.js';
 
 /**
  * Writes `data` to `path` atomically: a temp file in the same folder, fsync, rename over `path`, then fsync the
@@ -129,7 +130,7 @@ async function restoreOptimizerState(model: Model, dir: string): Promise<void> {
  * Loads a TensorFlow.js layers-format model (model.json + the weight files its manifest names) from `dir`, and the
  * optimizer state saveModel wrote beside it (optimizer.json + optimizer.bin) when present, so training continues.
  */
-export async function loadModel(engine: Engine, dir: string): Promise<Sequential> {
+export async function loadModel(engine: Engine, dir: string): Promise<Model> {
   const jsonPath = join(dir, 'model.json');
   let text: Uint8Array;
   try {
@@ -160,7 +161,7 @@ export async function loadModel(engine: Engine, dir: string): Promise<Sequential
     all.set(p, off);
     off += p.byteLength;
   }
-  let model: Sequential;
+  let model: Model;
   try {
     model = fromArtifacts(engine, json, all);
   } catch (e) {
@@ -262,7 +263,7 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   const [epoch, batch, batchSize, trainCount, seed, step] = [whole('epoch'), whole('batch'), whole('batchSize', 1), whole('trainCount', 1), whole('seed'), whole('step')];
   // JSON has no NaN: a fit with nanGuard off may have saved a non-finite loss sum as null.
   const stats = Array.isArray(meta.stats) ? meta.stats.map((v) => (v === null ? NaN : v)) : undefined;
-  if (!stats || stats.length !== 4 || !stats.every((v) => typeof v === 'number')) bad('checkpoint.json', 'stats must be four numbers.');
+  if (!stats || stats.length < 4 || stats.length % 2 !== 0 || !stats.every((v) => typeof v === 'number')) bad('checkpoint.json', 'stats must be four numbers, then the metric counts in pairs.');
   const counts = meta.optimizerTensors;
   if (!Array.isArray(counts) || counts.length > 4 || !counts.every((n) => Number.isInteger(n) && n >= 0)) bad('checkpoint.json', 'optimizerTensors must list the state tensor sizes.');
   const history = meta.history as Checkpoint['history'];

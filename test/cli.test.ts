@@ -15,6 +15,7 @@ import { numpyPermutation, sklearnSplitIndices } from '../src/model/presets.js';
 import { writeImageFolder } from '../src/data/folder.js';
 import { writeJpeg } from '../src/data/image-files.js';
 import { gzip } from './helpers/data-fixtures.js';
+import { confusionMatrixImage } from '../src/viz/confusion.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cliJs = join(root, 'dist/node/cli.js');
@@ -132,6 +133,27 @@ describe('shaderflow train / evaluate / predict on real MNIST', () => {
     // 3 cells as wide as the 36-character caption (6 px a glyph, 215 px) and 4 paddings of 12; 112 px images + 12 px captions.
     expect([layout.width, layout.height]).toEqual([693, 148]);
 
+    // confusion.svg: 10x10 cells whose counts cover the 10,000 test digits, the trace giving the test accuracy;
+    // confusion.png: exactly the bitmap rendering of those counts.
+    const svg = readFileSync(join(out, 'confusion.svg'), 'utf8');
+    const counts = [...svg.matchAll(/fill="(?:white|black)">(\d+)<\/text>/g)].map((m) => Number(m[1]));
+    expect(counts).toHaveLength(100);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(10_000);
+    expect(counts.filter((_, i) => i % 11 === 0).reduce((a, b) => a + b, 0) / 10_000).toBe(result.test_accuracy);
+    expect(svg.match(/<rect class="cell"/g)).toHaveLength(100);
+    for (const t of ['Confusion matrix', 'True class', 'Predicted class', '0', '9']) expect(svg).toContain(`>${t}<`);
+    const cmPng = readPng(join(out, 'confusion.png'));
+    const cmWant = confusionMatrixImage(counts, { classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] });
+    expect(cmPng.shape).toEqual(cmWant.shape);
+    expect(Buffer.from(cmPng.data).equals(Buffer.from(cmWant.data))).toBe(true);
+    // cells of 29 px (4-digit diagonal counts: 23 px + 6), 10 of them beside the 5 px row labels; scale 2
+    expect(cmPng.shape).toEqual([2 * (36 + 290 + 8), 2 * (8 + 5 + 8 + 290 + 8), 3]);
+    // misclassified.png: 25 wrong test digits in 5 rows of 5, captioned "true 7 / pred 2" (images at scale 3: 84 px).
+    const wrongPng = readPng(join(out, 'misclassified.png'));
+    const wrongLayout = gridLayout(Array.from({ length: 25 }, () => ({ image: blank, caption: 'true 0\npred 0' })), { columns: 5 });
+    expect(wrongPng.shape).toEqual([wrongLayout.height, wrongLayout.width, 3]);
+    expect([wrongLayout.width, wrongLayout.height]).toEqual([6 * 12 + 5 * 84, 6 * 12 + 5 * (84 + wrongLayout.captionHeight)]);
+
     // The saved model, TF.js layers format: model.json (topology + weightsManifest) and weights.bin (float32).
     const model = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
     expect(model.format).toBe('layers-model');
@@ -149,12 +171,27 @@ describe('shaderflow train / evaluate / predict on real MNIST', () => {
 
   it('evaluate --model DIR prints the test figures the training printed', async () => {
     expect(result.test_loss, 'the train test ran first').toBeDefined();
-    const r = timed('evaluate', await cli(['evaluate', '--model', out]));
+    const trained = readFileSync(join(out, 'confusion.svg'), 'utf8');
+    const evalOut = join(tmp, 'mnist-cnn-evaluate');
+    const r = timed('evaluate', await cli(['evaluate', '--model', out, '--out', evalOut]));
     expect(r.code, r.stderr).toBe(0);
     const m = /mnist test: loss (\d+\.\d{4}) - accuracy (\d+\.\d{4})/.exec(r.stdout);
     expect(m, r.stdout).not.toBeNull();
     expect(m![1]).toBe((result.test_loss as number).toFixed(4));
     expect(m![2]).toBe((result.test_accuracy as number).toFixed(4));
+    // sklearn's classification_report with 4 digits: a header, one row per class, accuracy and the two averages
+    const lines = r.stdout.split('\n');
+    const header = lines.findIndex((l) => l === '              precision    recall  f1-score   support');
+    expect(header, r.stdout).toBeGreaterThan(0);
+    const rows = lines.slice(header + 2, header + 12).map((l) => l.trim().split(/\s+/));
+    expect(rows.map((c) => c[0])).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    // MNIST's test set: 980 zeros, 1135 ones, ... (its class counts)
+    expect(rows.map((c) => Number(c[4]))).toEqual([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+    expect(lines[header + 13]!.trim().split(/\s+/)).toEqual(['accuracy', (result.test_accuracy as number).toFixed(4), '10000']);
+    expect(lines[header + 14]).toMatch(/^ {3}macro avg {5}0\.\d{4} {4}0\.\d{4} {4}0\.\d{4} {5}10000$/);
+    // the same model on the same data: the very confusion.svg train wrote
+    expect(readFileSync(join(evalOut, 'confusion.svg'), 'utf8')).toBe(trained);
+    expect(readPng(join(evalOut, 'confusion.png')).shape).toEqual(readPng(join(out, 'confusion.png')).shape);
   });
 
   it('predict --model DIR classifies real MNIST test digits written as gray, RGB and 56x56 PNGs', async () => {

@@ -52,6 +52,24 @@ describe('freezing', () => {
     model.dispose();
   });
 
+  it('model.trainable sets every layer; frozen whole, nothing trains and summary counts all as non-trainable', async () => {
+    const model = build([false, false, false, false]);
+    expect(model.trainable).toBe(true);
+    model.trainable = false;
+    expect(model.layers.every((l) => !l.trainable)).toBe(true);
+    expect(model.trainable).toBe(false);
+    model.compile(engine, { optimizer: 'adam', loss: 'sparse_categorical_crossentropy' });
+    expect(model.summary(false)).toContain('Trainable params: 0');
+    const before = await model.getWeights();
+    const { x, y } = data(5, 4);
+    const h = await model.fit({ data: x, shape: [5, 5, 5, 2] }, y, { epochs: 1, batchSize: 5, verbose: 0 });
+    expect(Number.isFinite(h.history.loss![0])).toBe(true);
+    (await model.getWeights()).forEach((w, i) => expect(same(w.values, before[i]!.values), w.name).toBe(true));
+    model.trainable = true;
+    expect(model.trainable).toBe(true);
+    model.dispose();
+  });
+
   it('summary counts frozen weights as non-trainable; model order of getWeights is kept', () => {
     const model = build([true, false, false, false]);
     model.compile(engine, { optimizer: 'sgd', loss: 'sparse_categorical_crossentropy' });

@@ -24,6 +24,7 @@ import {
   Sequential,
   ShaderflowError,
   toArtifacts,
+  type Model,
   type ModelJson,
 } from '../src/index.js';
 import { readCheckpoint } from '../src/node.js';
@@ -145,7 +146,7 @@ function mutateStructure(src: ModelJson, r: Rand): { json: unknown; kind: string
 interface Format {
   name: string;
   /** One mutated input, loaded; returns the kind of mutation. Throws whatever loading throws. */
-  attempt(r: Rand): { kind: string; load: () => Sequential };
+  attempt(r: Rand): { kind: string; load: () => Model };
 }
 
 const FORMATS: Format[] = [
@@ -246,7 +247,7 @@ describe('fuzzing the model loader', () => {
       const { kind, load } = format.attempt(r);
       const live = engine.memory().liveBuffers;
       const t0 = performance.now();
-      let model: Sequential | undefined;
+      let model: Model | undefined;
       // The bound is on the loader (parse, validate, upload); the predict below is excluded because its first
       // run per shape compiles pipelines, seconds on a busy software adapter, which says nothing about the file.
       let ms = 0;

@@ -7,7 +7,7 @@ import {
 } from '../src/index.js';
 import type { AdapterClass } from '../src/gpu/engine.js';
 import type { Layer } from '../src/layers/layer.js';
-import { centralDifferences } from '../src/check/gradients.js';
+import { expectGradientsMatch } from './helpers/model-gradients.js';
 import { modelLossRef, sequentialForwardRef, type ModelLossRef } from '../src/reference/model.js';
 import { mulberry32, randomUniform } from '../src/reference/random.js';
 
@@ -122,22 +122,7 @@ describe.each(['software', 'gpu'] as AdapterClass[])('whole-model gradients, %s 
 
     const w = new Map(before.map((b) => [b.name, Float64Array.from(b.values)]));
     const loss = () => modelLossRef(c.loss, sequentialForwardRef(model.layers, w, x, c.n, c.training ? { seed: 7, step: 1 } : undefined), y, c.n, c.classes);
-    for (const g of grads) {
-      const p = w.get(g.name)!;
-      const numeric = centralDifferences(p, loss);
-      let worst = 0, scale = 0;
-      for (let i = 0; i < p.length; i++) {
-        worst = Math.max(worst, Math.abs(g.values[i]! - numeric[i]!));
-        scale = Math.max(scale, Math.abs(numeric[i]!));
-      }
-      expect(scale, `${g.name}: the numeric gradient vanished, so the check would prove nothing`).toBeGreaterThan(1e-4);
-      const rel = worst / scale;
-      measured.push(`${cls}: ${c.name} ${g.name}: ${rel.toExponential(2)}`);
-      // float32 forward and backward over sums of at most ~100 terms: measured <= 1.3e-6 relative here; 2e-5
-      // leaves room for another adapter's summation order, and any wrong index, transpose, padding offset,
-      // missing term or target gives errors of order 1 (seen: 1.4 when MSE targets were read as class indices).
-      expect(rel, `${g.name}: GPU gradient vs central differences of the float64 model`).toBeLessThan(2e-5);
-    }
+    expectGradientsMatch(grads, w, loss, `${cls}: ${c.name}`, measured);
     model.dispose();
   });
 });

@@ -5,8 +5,8 @@ import type { Tensor } from '../src/gpu/tensor.js';
 import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy, accuracy, type LossOptions, type StatsVariant } from '../src/kernels/loss.js';
 import { activationForwardRef } from '../src/reference/activation.js';
 import { lossNumericGradRef, lossRef, type LossKindRef } from '../src/reference/loss.js';
-import { mulberry32, randomUniform } from '../src/reference/random.js';
-import { expectClose, nanArray } from './helpers/check.js';
+import { randomUniform } from '../src/reference/random.js';
+import { expectClose, nanArray, oneHot, randomLabels as labels } from './helpers/check.js';
 import { expectPlanRules, planOf } from './helpers/plan.js';
 
 let engine: Engine;
@@ -22,15 +22,6 @@ afterAll(() => {
 const KINDS: LossKindRef[] = ['softmaxCrossEntropy', 'crossEntropyFromProbs', 'meanSquaredError'];
 const SHAPES: [number, number][] = [[1, 10], [3, 10], [33, 10], [127, 10], [7, 3], [5, 1]];
 
-function labels(n: number, c: number, seed: number): Uint32Array {
-  const r = mulberry32(seed);
-  return Uint32Array.from({ length: n }, () => Math.floor(r() * c));
-}
-function oneHot(l: Uint32Array, c: number): Float32Array {
-  const t = new Float32Array(l.length * c);
-  l.forEach((k, r) => (t[r * c + k] = 1));
-  return t;
-}
 
 /** The kind's natural input: logits in [-3, 3], softmax probabilities of those, or predictions in [-1, 2]. */
 function inputFor(kind: LossKindRef, n: number, c: number, seed: number): Float32Array {

@@ -25,7 +25,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
-const FAMILIES = ['matmul', 'conv2d', 'pool', 'activation', 'elementwise', 'reduce', 'loss', 'optimizer', 'dropout', 'initializer', 'finite', 'data', 'gradients'];
+const FAMILIES = ['matmul', 'conv2d', 'pool', 'activation', 'elementwise', 'reduce', 'loss', 'metrics', 'optimizer', 'dropout', 'initializer', 'finite', 'merge', 'data', 'gradients'];
 
 describe('the case registry', () => {
   it('covers every kernel family, every matmul variant and every built-in layer, each case named', () => {

@@ -12,7 +12,7 @@
 // used as validation data at each epoch end, 1000; 0 = none), grid (test images shown, 40), seed (0),
 // autostart=1 (train at once). Progress is on window.__demo for tests.
 // Only the public API (src/index.ts, what dist/browser/shaderflow.js exports).
-import { DeviceError, buildPreset, createEngine, decodeIdx, fromArtifacts, lineChartSvg, toArtifacts, type Engine, type Logs, type Sequential } from '../src/index.js';
+import { DeviceError, buildPreset, createEngine, decodeIdx, fromArtifacts, lineChartSvg, toArtifacts, type Engine, type Logs, type Model } from '../src/index.js';
 
 // ------------------------------------------------------------------ state exposed for tests
 
@@ -184,7 +184,7 @@ async function loadMnist(): Promise<Mnist> {
 // ------------------------------------------------------------------ app state
 
 let engine: Engine;
-let model: Sequential;
+let model: Model;
 let data: Mnist;
 let training: Promise<void> | null = null;
 let pauseRequested = false;
@@ -660,7 +660,7 @@ async function loadModel(files: FileList | null): Promise<void> {
     return;
   }
   if (training) await stopTraining();
-  let loaded: Sequential;
+  let loaded: Model;
   try {
     let parsed: unknown;
     try {

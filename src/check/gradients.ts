@@ -12,9 +12,11 @@ import type { Engine } from '../gpu/engine.js';
 import { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { Layer, StepContext } from '../layers/layer.js';
-import { layersFromJson, topologyOf } from '../model/io.js';
+import { modelFromJson, topologyOf } from '../model/io.js';
+import { Model } from '../model/model.js';
 import { Sequential } from '../model/sequential.js';
-import { hasForwardRef, sequentialForwardRef } from '../reference/model.js';
+import { consumerCounts, MODEL_INPUT, recordGraphBackward, recordGraphForward, type GraphNode } from '../model/step-plan.js';
+import { graphForwardRef, hasForwardRef } from '../reference/model.js';
 import { mulberry32, randomUniform } from '../reference/random.js';
 import { compareTensor, describeCheck, sampleIndices, type TensorCheck } from './compare.js';
 
@@ -90,7 +92,8 @@ interface Param {
 }
 
 /**
- * Compares every input and parameter gradient of `target` (a layer, a custom layer or a Sequential model) with
+ * Compares every input and parameter gradient of `target` (a layer, a custom layer, a Sequential or functional
+ * model; frozen layers' weights and non-trainable state are left out) with
  * central differences of L = Σ r ⊙ y, for seeded random inputs of `options.inputShape` (batch `options.batch`).
  *
  * Bounds, per element i (pass: |gpu_i − numeric_i| <= bound_i, and gpu_i finite):
@@ -115,19 +118,22 @@ interface Param {
  *    off by O(1) of the scale, far past it; a 1% error is caught at unit-scale smooth points.
  * Report and pass per tensor; throws (a NumericError) only with `throwOnFailure`.
  */
-export async function checkGradients(target: Layer | Sequential, options: GradientCheckOptions = {}): Promise<GradientReport> {
-  const engine = options.engine ?? (target instanceof Sequential ? target.engine : undefined);
+export async function checkGradients(target: Layer | Model, options: GradientCheckOptions = {}): Promise<GradientReport> {
+  const engine = options.engine ?? (target instanceof Model ? target.engine : undefined);
   if (!engine) throw new ShaderflowError('checkGradients: pass { engine } (only a compiled model brings its own).');
-  const { layers, weights: modelWeights } = await layerChain(target);
+  const { nodes, weights: modelWeights, chain } = await graphOf(target);
+  const layers = nodes.map((node) => node.layer);
   const n = options.batch ?? 2;
   if (!Number.isInteger(n) || n < 1) throw new ShaderflowError(`checkGradients: batch must be a positive whole number, got ${n}.`);
   const seed = options.seed ?? 1;
   const training = options.training ?? true;
   const first = layers[0]!;
-  const inputShape = options.inputShape ?? (first.built ? first.inputShape : first.declaredInputShape);
+  const inputShape = options.inputShape ?? (chain ? (first.built ? first.inputShape : first.declaredInputShape) : (target as Model).inputShape);
   if (!inputShape) throw new ShapeError(`checkGradients: layer "${first.name}" (${first.className}) has no input shape; pass { inputShape }.`);
-  buildChain(layers, inputShape);
-  const label = target instanceof Sequential ? `${target.name} (Sequential)` : `${first.name} (${first.className})`;
+  if (chain) buildChain(layers, inputShape);
+  else if (shapeStr(inputShape) !== shapeStr((target as Model).inputShape))
+    throw new ShapeError(`checkGradients: model "${(target as Model).name}" takes ${shapeStr((target as Model).inputShape)}, not ${shapeStr(inputShape)}.`);
+  const label = target instanceof Sequential ? `${target.name} (Sequential)` : target instanceof Model ? `${target.name} (Model)` : `${first.name} (${first.className})`;
   const wantRef = options.numeric ?? 'auto';
   const haveRef = layers.every(hasForwardRef);
   if (wantRef === 'reference' && !haveRef) {
@@ -147,6 +153,7 @@ export async function checkGradients(target: Layer | Sequential, options: Gradie
     for (const l of layers) if (l.ready) await l.ready(engine);
     const params: Param[] = [];
     let k = 0;
+    const fixed = new Map<string, Float32Array>(); // frozen weights and non-trainable state: used, not checked
     for (const layer of layers) {
       layer.weights = [];
       layer.grads = [];
@@ -160,11 +167,17 @@ export async function checkGradients(target: Layer | Sequential, options: Gradie
         const g = keep(engine.tensor(spec.shape, new Float32Array(size).fill(NaN))); // unwritten gradients fail
         layer.weights[index] = w;
         layer.grads[index] = g;
-        params.push({ name, layer, index, shape: spec.shape, values, w, g });
+        if (layer.trainable && spec.trainable !== false) params.push({ name, layer, index, shape: spec.shape, values, w, g });
+        else fixed.set(name, values);
       });
     }
     for (const l of layers) l.allocate(engine, n);
     const x = keep(engine.tensor([n, ...inputShape], x0));
+    const inputGrad = keep(engine.tensor([n, ...inputShape], new Float32Array(inSize).fill(NaN)));
+    const fanIn = new Map<number, Tensor>();
+    consumerCounts(nodes).forEach((count, id) => {
+      if (count > 1) fanIn.set(id, keep(engine.empty([n, ...nodes[id]!.layer.outputShape])));
+    });
     const outShape = [n, ...layers[layers.length - 1]!.outputShape];
     const outSize = outShape.reduce((a, b) => a * b, 1);
     const r = randomUniform(outSize, seed * 7 + 3);
@@ -175,10 +188,9 @@ export async function checkGradients(target: Layer | Sequential, options: Gradie
     // Analytic gradients: forward then backward, one submit.
     const back = new Recorder(engine, `checkGradients ${label} (backward)`);
     recorders.push(back);
-    let y = x;
-    for (const l of layers) y = l.forward(back, y, ctx);
-    let d: Tensor | null = dy;
-    for (let i = layers.length - 1; i >= 0; i--) d = layers[i]!.backward(back, d!, ctx, true);
+    recordGraphForward(back, nodes, x, ctx);
+    const d = recordGraphBackward(back, nodes, dy, ctx, (id) => fanIn.get(id)!, inputGrad);
+    if (!d) throw new ShaderflowError(`checkGradients(${label}): no layer reads the input.`);
     back.run();
     const dx = await d!.data();
     const grads = await Promise.all(params.map((p) => p.g.data()));
@@ -209,10 +221,10 @@ export async function checkGradients(target: Layer | Sequential, options: Gradie
       ...params.map((p, i) => ({ name: p.name, shape: p.shape, values: p.values, tensor: p.w, gpu: grads[i]!, noise: noise[i + 1]!, param: p })),
     ];
     if (useRef) {
-      const w64 = new Map(params.map((p) => [p.name, Float64Array.from(p.values)]));
+      const w64 = new Map([...params.map((p) => [p.name, p.values] as const), ...fixed].map(([name, v]) => [name, Float64Array.from(v)]));
       const x64 = Float64Array.from(x0);
       const loss = (): number => {
-        const out = sequentialForwardRef(layers, w64, x64, n, training ? { seed, step: 1 } : undefined);
+        const out = graphForwardRef(nodes, w64, x64, n, training ? { seed, step: 1 } : undefined);
         let s = 0;
         for (let j = 0; j < out.length; j++) s += r[j]! * out[j]!;
         return s;
@@ -228,8 +240,7 @@ export async function checkGradients(target: Layer | Sequential, options: Gradie
     } else {
       const fwd = new Recorder(engine, `checkGradients ${label} (forward)`);
       recorders.push(fwd);
-      let out = x;
-      for (const l of layers) out = l.forward(fwd, out, ctx);
+      const out = recordGraphForward(fwd, nodes, x, ctx);
       const forward = async (): Promise<Float32Array> => {
         fwd.run();
         return out.data();
@@ -317,20 +328,25 @@ export function formatGradientFailure(report: GradientReport): string {
 }
 
 /**
- * The layers to check and, for a compiled model, its current weights. A compiled model is never touched: its
- * layers are rebuilt from its topology (so built-in and registered custom layers only) on buffers of our own.
+ * The graph to check (`chain` when it is a single layer or a Sequential, whose layers may be rebuilt for another
+ * input shape) and, for a compiled model, its current weights. A compiled model is never touched: its layers are
+ * rebuilt from its topology (so built-in and registered custom layers only) on buffers of our own.
  */
-async function layerChain(target: Layer | Sequential): Promise<{ layers: Layer[]; weights?: Map<string, Float32Array> }> {
-  if (!(target instanceof Sequential)) return { layers: [target] };
+async function graphOf(target: Layer | Model): Promise<{ nodes: GraphNode[]; weights?: Map<string, Float32Array>; chain: boolean }> {
+  const chainOf = (layers: Layer[]): GraphNode[] => layers.map((layer, i) => ({ layer, inputs: [i === 0 ? MODEL_INPUT : i - 1] }));
+  if (!(target instanceof Model)) return { nodes: chainOf([target]), chain: true };
+  const chain = target instanceof Sequential;
+  let nodes: GraphNode[];
+  let weights: Map<string, Float32Array> | undefined;
   if (!target.compiled) {
     target.build();
-    target.layers.forEach((l, i) => (l.id = i));
-    return { layers: target.layers };
+    nodes = target.graphNodes();
+  } else {
+    nodes = modelFromJson({ modelTopology: topologyOf(target) }).model.graphNodes();
+    weights = new Map((await target.getWeights()).map((w) => [w.name, w.values]));
   }
-  const { layers } = layersFromJson({ modelTopology: topologyOf(target) });
-  layers.forEach((l, i) => (l.id = i));
-  const weights = new Map((await target.getWeights()).map((w) => [w.name, w.values]));
-  return { layers, weights };
+  nodes.forEach((node, i) => (node.layer.id = i));
+  return { nodes, weights, chain };
 }
 
 /** Builds each layer for the shape it will see (rebuilding one built for another shape). */

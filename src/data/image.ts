@@ -69,6 +69,19 @@ export function writePng(a: string | Image, b?: Image): Uint8Array {
   return bytes;
 }
 
+/** Nearest-neighbour enlargement by an integer factor (gray stays gray, colour stays colour, alpha kept). */
+export function enlarge(img: Image, scale: number): Image {
+  const [h, w, c] = img.shape;
+  const out = new Uint8Array(h * scale * w * scale * c);
+  const W = w * scale;
+  for (let y = 0; y < h * scale; y++)
+    for (let x = 0; x < W; x++) {
+      const s = (Math.floor(y / scale) * w + Math.floor(x / scale)) * c;
+      out.set(img.data.subarray(s, s + c), (y * W + x) * c);
+    }
+  return { data: out, shape: [h * scale, W, c] };
+}
+
 /** Example `i` of a set as an Image (a view, no copy). */
 export function imageAt(set: ImageSet, i: number): Image {
   const per = exampleBytes(set);

@@ -47,6 +47,24 @@ export function scale(rec: Recorder, a: Tensor, out: Tensor, alpha: number, opts
   perElement(rec, 'scale', a.size, [a.size, alpha, 0], [a, null, out], 1, 8, opts);
 }
 
+/** out += a (out and a must not overlap: out is read and written through its one binding). */
+export function accumulate(rec: Recorder, a: Tensor, out: Tensor, opts: ElementwiseOptions = {}): void {
+  sameSize('accumulate', a, out);
+  perElement(rec, 'accumulate', a.size, [a.size, 0, 0], [a, null, out], 1, 12, opts);
+}
+
+/** out = a * b (elementwise). */
+export function multiply(rec: Recorder, a: Tensor, b: Tensor, out: Tensor, opts: ElementwiseOptions = {}): void {
+  sameSize('multiply', a, b, out);
+  perElement(rec, 'multiply', a.size, [a.size, 0, 0], [a, b, out], 1, 12, opts);
+}
+
+/** out *= a (out and a must not overlap). */
+export function multiplyInto(rec: Recorder, a: Tensor, out: Tensor, opts: ElementwiseOptions = {}): void {
+  sameSize('multiplyInto', a, out);
+  perElement(rec, 'multiplyInto', a.size, [a.size, 0, 0], [a, null, out], 1, 12, opts);
+}
+
 function perElement(rec: Recorder, entry: string, n: number, u: number[], bindings: (Tensor | null)[], flopsPer: number, bytesPer: number, opts: ElementwiseOptions): void {
   const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   const v4 = useVec4(rec, n, opts.vec4);

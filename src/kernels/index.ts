@@ -5,3 +5,5 @@ export * from './conv2d.js';
 export * from './pool.js';
 export * from './activation.js'; export * from './loss.js'; export * from './optimizer.js'; export * from './dropout.js'; export * from './initializer.js';
 export * from './finite.js';
+export * from './merge.js';
+export * from './metrics.js';

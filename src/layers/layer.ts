@@ -8,6 +8,7 @@ import type { Engine } from '../gpu/engine.js';
 import type { Recorder } from '../gpu/recorder.js';
 import { Tensor } from '../gpu/tensor.js';
 import { ShapeError, shapeStr } from '../errors.js';
+import { applyLayer, type SymbolicTensor } from './symbolic.js';
 
 /** The activations a layer may fuse or apply (Keras' names). */
 export type ActivationName = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
@@ -125,7 +126,16 @@ export abstract class Layer {
     this.built = true;
   }
 
-  /** Number of trainable parameters (weights and biases). */
+  /**
+   * The functional API (Keras' layer(x)): builds this layer for the shape of `inputs` (the output of input() or of
+   * another layer's apply; a list for merge layers) and returns its symbolic output, for model({inputs, outputs}).
+   * Throws a ShapeError naming this layer, its inputs' layers and their shapes when they do not fit.
+   */
+  apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
+    return applyLayer(this, inputs);
+  }
+
+  /** Number of parameters (weights and biases, and non-trainable state). */
   paramCount(): number {
     return this.paramSpecs().reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
   }
@@ -184,4 +194,17 @@ export abstract class Layer {
 export function sliceBatch(t: Tensor, n: number): Tensor {
   if (n > t.shape[0]!) throw new ShapeError(`sliceBatch: ${n} examples requested from ${shapeStr(t.shape)}.`);
   return Tensor.view(t.engine, t.buffer, t.offset, [n, ...t.shape.slice(1)], t.dtype);
+}
+
+/**
+ * A layer that takes several inputs (the merge layers): the model builds it with every input's shape and the step
+ * plan records these instead of forward/backward.
+ */
+export interface MultiInputLayer {
+  /** Builds the layer for its inputs' shapes (no batch); throws a ShapeError naming the layer when they do not fit. */
+  buildInputs(inputShapes: number[][]): void;
+  /** Records the forward pass of ctx.n examples of every input; returns the output (a view of an owned buffer). */
+  forwardInputs(rec: Recorder, xs: Tensor[], ctx: StepContext): Tensor;
+  /** Records the backward pass; one input gradient per input (null where `need[i]` is false). */
+  backwardInputs(rec: Recorder, dy: Tensor, ctx: StepContext, need: boolean[]): (Tensor | null)[];
 }

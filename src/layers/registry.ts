@@ -11,7 +11,7 @@ export interface SerializableLayerClass {
 }
 
 /** The class names src/model/io.ts builds itself; a registered class may not take one. */
-export const BUILT_IN_LAYER_CLASSES = ['InputLayer', 'Dense', 'Conv2D', 'MaxPooling2D', 'MaxPool2D', 'AveragePooling2D', 'AvgPool2D', 'Flatten', 'Dropout', 'Activation'];
+export const BUILT_IN_LAYER_CLASSES = ['InputLayer', 'Dense', 'Conv2D', 'MaxPooling2D', 'MaxPool2D', 'AveragePooling2D', 'AvgPool2D', 'Flatten', 'Dropout', 'Activation', 'Add', 'Multiply', 'Concatenate'];
 
 const registry = new Map<string, SerializableLayerClass>();
 

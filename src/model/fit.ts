@@ -75,7 +75,7 @@ export interface Checkpoint {
   batchSize: number;
   trainCount: number;
   seed: number;
-  /** The epoch's running [lossSum, correct, count, nonFinite]. */
+  /** The epoch's running [lossSum, correct, count, nonFinite], then the counted metrics' [num, den] pairs. */
   stats: number[];
   weights: NamedValues[];
   optimizer: { step: number; tensors: Float32Array[] };
@@ -198,8 +198,8 @@ await model.layersReady(engine);
    */
   let nanStopped = false; // terminateOnNaN() stopped training gracefully
   const readGuarded = async (epoch: number, batchesDone: number): Promise<{ stats: number[]; s: StatsSummary }> => {
-    const [stats, state] = await Promise.all([plan.trainStats.data(), plan.stepState.data<Uint32Array>()]);
-    const s = summarizeStats(stats);
+    const [stats, state, counts] = await Promise.all([plan.trainStats.data(), plan.stepState.data<Uint32Array>(), plan.countsOf(plan.trainStats)?.data<Uint32Array>() ?? null]);
+    const s = { ...summarizeStats(stats), counts };
     const [t, badStep] = [state[0]!, state[1]!];
     if (nanGuard && (s.nonFinite || badStep > 0)) {
       const lossBatch = s.countBeforeBad >= 0 ? Math.floor(s.countBeforeBad / batchSize) + 1 : Infinity;
@@ -218,7 +218,8 @@ await model.layersReady(engine);
         `fit: the ${what} became NaN or infinite in epoch ${epoch + 1}/${epochs} ${where}. Training stopped${checkpointer ? '; the last good checkpoint is kept' : ''}. Lower the learning rate, check the inputs for NaN/Inf, or pass nanGuard: false to train on regardless.`,
       );
     }
-    return { stats: Array.from(stats), s };
+    // a checkpoint keeps the metric counts after the four loss statistics (u32 counts are exact as JSON numbers)
+    return { stats: [...stats, ...(counts ?? [])], s };
   };
   const saveCheckpoint = async (epoch: number, batch: number): Promise<void> => {
     if (!checkpointer) return;
@@ -249,8 +250,11 @@ await model.layersReady(engine);
       // Each epoch's order depends only on (seed, epoch), so a resumed run shuffles exactly as the original.
       trainOrder.write(shuffle ? permutation(train.count, (seed * 2654435761 + epoch * 40503 + 0x5eed) >>> 0, train.base) : identityOrder(train));
       const resumeHere = resume && epoch === firstEpoch && firstBatch > 0;
-      if (resumeHere) plan.trainStats.write(Float32Array.from(resume.stats));
-      else plan.clearStats(plan.trainStats);
+      plan.clearStats(plan.trainStats);
+      if (resumeHere) {
+        plan.trainStats.write(Float32Array.from(resume.stats.slice(0, 4)));
+        if (resume.stats.length === 4 + 2 * plan.counted.length) plan.countsOf(plan.trainStats)?.write(Uint32Array.from(resume.stats.slice(4)));
+      }
       const bar = new Progbar(train.count, verbose, sink);
       const inFlight: Promise<unknown>[] = [];
       let shown: Record<string, number> = {};
@@ -280,7 +284,7 @@ await model.layersReady(engine);
           const b = batch + 1;
           reading = readGuarded(epoch, b).then(
             ({ s }) => {
-              shown = logValues(model.metrics, s.loss, s.accuracy, '');
+              shown = logValues(model.metricSet, s, '');
               reading = null;
             },
             (e: unknown) => {
@@ -301,8 +305,8 @@ await model.layersReady(engine);
       if (reading) await reading;
       if (readError) throw readError;
       const { s: tr } = await readGuarded(epoch, batchesDone);
-      const logs: Logs = { ...logValues(model.metrics, tr.loss, tr.accuracy, ''), lr: epochLr };
-      if (val && valOrder) Object.assign(logs, logValues(model.metrics, ...(await evaluateSource(plan, val, valOrder, batchSize)), 'val_'));
+      const logs: Logs = { ...logValues(model.metricSet, tr, ''), lr: epochLr };
+      if (val && valOrder) Object.assign(logs, logValues(model.metricSet, await evaluateSource(plan, val, valOrder, batchSize), 'val_'));
       const { lr: _lr, ...shownLogs } = logs; // the bar shows the metrics, as before; the rate is in the History
       bar.finish(shownLogs);
       history.record(epoch, logs);

@@ -4,6 +4,7 @@
 //
 // Untrusted input: every check runs before any GPU allocation, and failures are ModelFormatErrors naming the
 // layer or weight at fault.
+import type { MetricArg } from './metrics.js';
 import { DeviceError, ModelFormatError, ShaderflowError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import { Activation } from '../layers/activation.js';
@@ -14,9 +15,12 @@ import { Dropout } from '../layers/dropout.js';
 import { Flatten } from '../layers/flatten.js';
 import type { ActivationName, Layer } from '../layers/layer.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
-import { registeredLayer, registeredLayerNames } from '../layers/registry.js';
+import { InputLayer } from '../layers/input.js';
+import { Add, Concatenate, Multiply } from '../layers/merge.js';
+import { BUILT_IN_LAYER_CLASSES, registeredLayer, registeredLayerNames } from '../layers/registry.js';
+import { symbolicOutput, type SymbolicTensor } from '../layers/symbolic.js';
 import { learningRateFromConfig, optimizerConfig, optimizerFromConfig } from './optimizers.js';
-import type { Model } from './model.js';
+import { Model } from './model.js';
 import type { LearningRateSchedule } from './schedules.js';
 import { Sequential } from './sequential.js';
 
@@ -35,12 +39,20 @@ export interface ModelJson {
   generatedBy: string;
   convertedBy: null;
   modelTopology: {
-    class_name: 'Sequential';
-    config: { name: string; layers: { class_name: string; config: Record<string, unknown> }[] };
+    /** 'Sequential', or 'Model' for a functional graph (TF.js' name; Keras writes 'Functional', which loads too). */
+    class_name: 'Sequential' | 'Model';
+    config: {
+      name: string;
+      /** Each layer; in a functional model also the layers it reads: inbound_nodes [[[name, 0, 0, {}], ...]]. */
+      layers: { class_name: string; config: Record<string, unknown>; name?: string; inbound_nodes?: unknown[] }[];
+      /** Functional models: the input and output layers, [[name, 0, 0]]. */
+      input_layers?: [string, number, number][];
+      output_layers?: [string, number, number][];
+    };
     keras_version: string;
     backend: string;
   };
-  trainingConfig?: { loss: string; metrics: string[]; optimizer_config: { class_name: string; config: Record<string, unknown> } };
+  trainingConfig?: { loss: string; metrics: MetricArg[]; optimizer_config: { class_name: string; config: Record<string, unknown> } };
   weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
 }
 
@@ -73,19 +85,35 @@ export async function toArtifacts(model: Model): Promise<ModelArtifacts> {
     weightsManifest: [{ paths: ['weights.bin'], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
   };
   if (model.loss && model.optimizer)
-    modelJson.trainingConfig = { loss: model.loss, metrics: model.metrics, optimizer_config: optimizerConfig(model.optimizer, scheduleOf(model.optimizer) ?? model.optimizer.learningRate) };
+    modelJson.trainingConfig = { loss: model.loss, metrics: model.metricArgs, optimizer_config: optimizerConfig(model.optimizer, scheduleOf(model.optimizer) ?? model.optimizer.learningRate) };
   return { modelJson, weights: bin.buffer };
 }
 
-/** model.json's modelTopology for `model` (no GPU work): each layer's class name and Keras config. */
+/**
+ * model.json's modelTopology for `model` (no GPU work): each layer's class name and Keras config; for a functional
+ * model (class_name 'Model', as TF.js writes it) also each layer's inbound_nodes and the input and output layers.
+ */
 export function topologyOf(model: Model): ModelJson['modelTopology'] {
   model.build();
-  const layers = model.layers.map((l, i) => {
-    const config: Record<string, unknown> = { name: l.name, trainable: true, dtype: 'float32', ...l.getConfig() };
-    if (i === 0) config.batch_input_shape = [null, ...l.inputShape];
-    return { class_name: l.className, config };
-  });
-  return { class_name: 'Sequential', config: { name: model.name, layers }, keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' };
+  const version = { keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' };
+  if (model instanceof Sequential) {
+    const layers = model.layers.map((l, i) => {
+      const config: Record<string, unknown> = { name: l.name, trainable: l.trainable, dtype: 'float32', ...l.getConfig() };
+      if (i === 0) config.batch_input_shape = [null, ...l.inputShape];
+      return { class_name: l.className, config };
+    });
+    return { class_name: 'Sequential', config: { name: model.name, layers }, ...version };
+  }
+  const rows = model.connections();
+  const layers = rows.map(({ layer, inbound }) => ({
+    name: layer.name,
+    class_name: layer.className,
+    config: layer instanceof InputLayer ? { ...layer.getConfig(), name: layer.name } : { name: layer.name, trainable: layer.trainable, dtype: 'float32', ...layer.getConfig() },
+    inbound_nodes: inbound.length === 0 ? [] : [inbound.map((l) => [l.name, 0, 0, {}])],
+  }));
+  const ref = (l: Layer): [string, number, number] => [l.name, 0, 0];
+  const config = { name: model.name, layers, input_layers: [ref(rows[0]!.layer)], output_layers: [ref(rows[rows.length - 1]!.layer)] };
+  return { class_name: 'Model', config, ...version };
 }
 
 const MAX_DIM = 1 << 24;
@@ -182,14 +210,26 @@ function padding(v: unknown, layer: string): 'same' | 'valid' {
   return p;
 }
 
-/** Builds the layers a model.json describes (no GPU work). */
-export function layersFromJson(json: unknown): { name: string; layers: Layer[]; trainingConfig?: ModelJson['trainingConfig'] } {
+/** How a functional model.json wires its layers: the layers each one reads (by name), and the input and output layer. */
+export interface JsonGraph {
+  inbound: Map<string, string[]>;
+  input: string;
+  output: string;
+}
+
+/**
+ * Builds the layers a model.json describes (no GPU work): a Sequential's in order, or a functional model's (its
+ * InputLayer included) with `graph`, how they are wired; modelFromJson applies them.
+ */
+export function layersFromJson(json: unknown): { name: string; layers: Layer[]; trainingConfig?: ModelJson['trainingConfig']; graph?: JsonGraph } {
   if (!isRecord(json)) fail('not a JSON object.');
   const j = json as Partial<ModelJson> & { modelTopology?: { model_config?: ModelJson['modelTopology'] } & Partial<ModelJson['modelTopology']> };
   let topo = j.modelTopology as Partial<ModelJson['modelTopology']> & { model_config?: ModelJson['modelTopology'] } | undefined;
   if (topo?.model_config) topo = topo.model_config; // Keras' own model.json nests it
   if (!isRecord(topo)) fail('modelTopology is missing.');
-  if (topo.class_name !== 'Sequential') fail(`modelTopology.class_name is ${show(topo.class_name)}; only Sequential models are supported.`);
+  const functional = (topo.class_name as string) === 'Model' || (topo.class_name as string) === 'Functional';
+  if (!functional && topo.class_name !== 'Sequential')
+    fail(`modelTopology.class_name is ${show(topo.class_name)}; shaderflow loads Sequential and functional ('Model' / 'Functional') models.`);
   const cfg = topo.config as unknown;
   const layerList = Array.isArray(cfg) ? cfg : (cfg as { layers?: unknown })?.layers;
   if (!Array.isArray(layerList) || layerList.length === 0) fail('modelTopology.config.layers is missing or empty.');
@@ -197,6 +237,7 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
   const layers: Layer[] = [];
   let pendingInput: number[] | undefined;
   const seen = new Set<string>();
+  const inbound = new Map<string, string[]>();
   layerList.forEach((entry: unknown, idx: number) => {
     if (!isRecord(entry)) fail(`layer ${idx} is ${show(entry)}, not a {class_name, config} object.`);
     const cls = entry.class_name;
@@ -209,9 +250,13 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
       pendingInput ??
       (c.batch_input_shape !== undefined ? dims(c.batch_input_shape, `layer "${name}" batch_input_shape`, true) : c.batch_shape !== undefined ? dims(c.batch_shape, `layer "${name}" batch_shape`, true) : undefined);
     pendingInput = undefined;
-    const base = { name, inputShape: layers.length === 0 ? inputShape : undefined };
+    const base = { name, inputShape: layers.length === 0 && !functional ? inputShape : undefined };
     try {
-      buildLayer(cls, c, name, idx, base);
+      const count = layers.length;
+      if (functional) inbound.set(name, inboundLayers(entry.inbound_nodes, name));
+      if (functional && cls === 'InputLayer') layers.push(new InputLayer({ name, shape: inputShape ?? fail(`InputLayer "${name}" has no batch_input_shape.`) }));
+      else buildLayer(cls, c, name, idx, base);
+      if (layers.length > count && c.trainable === false) layers[layers.length - 1]!.trainable = false;
     } catch (e) {
       // A layer constructor's own checks (ShapeError etc.) become format errors naming the layer; bugs stay bugs.
       if (e instanceof ShaderflowError && !(e instanceof ModelFormatError)) fail(`layer ${idx} "${name}": ${e.message}`);
@@ -219,7 +264,11 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
     }
   });
   const tc = trainingConfig(j.trainingConfig);
-  return { name: isRecord(cfg) && typeof cfg.name === 'string' ? cfg.name : 'sequential', layers, trainingConfig: tc };
+  const modelName = isRecord(cfg) && typeof cfg.name === 'string' ? cfg.name : functional ? 'model' : 'sequential';
+  if (!functional) return { name: modelName, layers, trainingConfig: tc };
+  const c = cfg as Record<string, unknown>;
+  const graph = { inbound, input: endpoint(c.input_layers, 'input_layers'), output: endpoint(c.output_layers, 'output_layers') };
+  return { name: modelName, layers, trainingConfig: tc, graph };
 
   function buildLayer(cls: unknown, c: Record<string, unknown>, name: string, idx: number, base: { name: string; inputShape?: number[] }): void {
     switch (cls) {
@@ -279,12 +328,22 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
       case 'Activation':
         layers.push(new Activation({ ...base, activation: activation(c.activation, name) }));
         return;
+      case 'Add':
+        layers.push(new Add({ name }));
+        return;
+      case 'Multiply':
+        layers.push(new Multiply({ name }));
+        return;
+      case 'Concatenate':
+        if (c.axis !== undefined && c.axis !== -1) fail(`layer "${name}": Concatenate axis ${show(c.axis)} is not supported; only -1 (the channel axis).`);
+        layers.push(new Concatenate({ name }));
+        return;
       default: {
         // A custom layer registered by class name (registerLayer), like TF.js's serialization.registerClass.
         const custom = typeof cls === 'string' ? registeredLayer(cls) : undefined;
         if (!custom) {
           const extra = registeredLayerNames();
-          fail(`layer ${idx} "${name}" has class ${show(cls)}, which shaderflow does not implement (Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout, Activation${extra.length ? `; registered: ${extra.join(', ')}` : ''}). A custom layer must be registered with registerLayer() before loading.`);
+          fail(`layer ${idx} "${name}" has class ${show(cls)}, which shaderflow does not implement (${BUILT_IN_LAYER_CLASSES.join(', ')}${extra.length ? `; registered: ${extra.join(', ')}` : ''}). A custom layer must be registered with registerLayer() before loading.`);
         }
         const { name: _n, trainable: _t, dtype: _d, batch_input_shape: _b, batch_shape: _s, ...config } = c;
         layers.push(custom.fromConfig(config, base));
@@ -292,6 +351,71 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
       }
     }
   }
+}
+
+/** The layers one functional layer reads: its single inbound node [[name, 0, 0, {}], ...] (TF.js / Keras 2 form). */
+function inboundLayers(v: unknown, layer: string): string[] {
+  if (v === undefined || v === null) fail(`layer "${layer}" has no inbound_nodes (a functional model lists, for each layer, the layers it reads).`);
+  if (!Array.isArray(v)) fail(`layer "${layer}": inbound_nodes must be a list, got ${show(v)}.`);
+  if (v.length === 0) return [];
+  if (v.length > 1) fail(`layer "${layer}" is applied ${v.length} times (shared); shaderflow applies each layer once: give each application its own layer.`);
+  const node = v[0];
+  if (!Array.isArray(node) || node.length === 0)
+    fail(`layer "${layer}": inbound node ${show(node)} is not a list of [layer, 0, 0, {}] (Keras 3's {args, kwargs} form is not supported; save with TF.js or Keras 2).`);
+  return node.map((ref: unknown) => {
+    if (!Array.isArray(ref) || typeof ref[0] !== 'string') fail(`layer "${layer}": inbound entry ${show(ref)} is not [layer name, node index, tensor index, kwargs].`);
+    if ((ref[1] ?? 0) !== 0 || (ref[2] ?? 0) !== 0) fail(`layer "${layer}" reads ${show(ref)}: only node 0, tensor 0 of a layer is supported (no shared layers, one output each).`);
+    return ref[0];
+  });
+}
+
+/** The one layer of input_layers / output_layers ([[name, 0, 0]]). */
+function endpoint(v: unknown, key: string): string {
+  if (!Array.isArray(v) || v.length === 0) fail(`modelTopology.config.${key} is missing (a functional model names its input and output layers).`);
+  if (v.length > 1) fail(`modelTopology.config.${key} lists ${v.length} layers; shaderflow models have one input and one output.`);
+  const ref = v[0];
+  if (!Array.isArray(ref) || typeof ref[0] !== 'string') fail(`modelTopology.config.${key}[0] ${show(ref)} is not [layer name, 0, 0].`);
+  return ref[0];
+}
+
+/**
+ * The model a model.json describes, built (no GPU work): a Sequential, or a functional Model whose layers are
+ * applied along inbound_nodes (depth-first from the output; a cycle or an unknown layer is a ModelFormatError).
+ * Shape mismatches are ShapeErrors naming the layers (fromArtifacts turns them into ModelFormatErrors).
+ */
+export function modelFromJson(json: unknown): { model: Model; trainingConfig?: ModelJson['trainingConfig'] } {
+  const { name, layers, trainingConfig: tc, graph } = layersFromJson(json);
+  if (!graph) {
+    const model = new Sequential([], { name });
+    for (const l of layers) model.add(l);
+    model.build();
+    return { model, trainingConfig: tc };
+  }
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  const outputs = new Map<string, SymbolicTensor>();
+  const onPath = new Set<string>();
+  const resolve = (layerName: string, reader: string): SymbolicTensor => {
+    const known = outputs.get(layerName);
+    if (known) return known;
+    const layer = byName.get(layerName) ?? fail(`${reader} names layer "${layerName}", which config.layers does not have.`);
+    if (onPath.has(layerName)) fail(`the layers form a cycle: "${layerName}" is computed from itself (read by "${reader}").`);
+    onPath.add(layerName);
+    let out: SymbolicTensor;
+    if (layer instanceof InputLayer) out = symbolicOutput(layer)!;
+    else {
+      const ins = graph.inbound.get(layerName)!;
+      if (ins.length === 0) fail(`layer "${layerName}" (${layer.className}) reads nothing (empty inbound_nodes) but is not an InputLayer.`);
+      const xs = ins.map((i) => resolve(i, `layer "${layerName}"`));
+      out = layer.apply(xs.length === 1 ? xs[0]! : xs);
+    }
+    onPath.delete(layerName);
+    outputs.set(layerName, out);
+    return out;
+  };
+  const input = resolve(graph.input, 'input_layers');
+  if (!(input.layer instanceof InputLayer)) fail(`input_layers names "${graph.input}" (${input.layer.className}), which is not an InputLayer.`);
+  const output = resolve(graph.output, 'output_layers');
+  return { model: new Model({ inputs: input, outputs: output, name }), trainingConfig: tc };
 }
 
 // The loss names compile accepts, in the form it compares them (lower case, only letters and underscores).
@@ -305,8 +429,9 @@ function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
   if (typeof loss !== 'string' || !LOSSES.includes(loss.toLowerCase().replace(/[^a-z_]/g, '')))
     fail(`trainingConfig.loss ${show(loss)} is not categorical_crossentropy, sparse_categorical_crossentropy or mean_squared_error.`);
   const metrics = v.metrics ?? [];
-  if (!Array.isArray(metrics) || !metrics.every((m) => m === 'accuracy' || m === 'acc'))
-    fail(`trainingConfig.metrics ${show(v.metrics)} must be a list of 'accuracy'.`);
+  // names and options are checked by compile (resolveMetrics) when the model is loaded
+  if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === 'string' || (isRecord(m) && typeof m.name === 'string')))
+    fail(`trainingConfig.metrics ${show(v.metrics)} must be a list of metric names or {name, ...} objects.`);
   const oc = v.optimizer_config;
   if (oc !== undefined && oc !== null) {
     if (!isRecord(oc) || typeof oc.class_name !== 'string') fail(`trainingConfig.optimizer_config must be {class_name, config}, got ${show(oc)}.`);
@@ -335,7 +460,7 @@ function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
   }
   return {
     loss,
-    metrics: metrics as string[],
+    metrics: metrics as MetricArg[],
     optimizer_config: (oc ?? undefined) as NonNullable<ModelJson['trainingConfig']>['optimizer_config'],
   };
 }
@@ -345,13 +470,13 @@ function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
  * byte count checked and its values checked finite, all before the GPU is touched. Compiled with the saved
  * training config (or `compileArgs`), weights uploaded.
  */
-export function fromArtifacts(engine: Engine, json: unknown, weights: ArrayBuffer | Uint8Array, compileArgs?: { optimizer: string; loss: string; metrics?: string[] }): Sequential {
-  const { name, layers, trainingConfig: tc } = layersFromJson(json);
-  const model = new Sequential([], { name });
+export function fromArtifacts(engine: Engine, json: unknown, weights: ArrayBuffer | Uint8Array, compileArgs?: { optimizer: string; loss: string; metrics?: MetricArg[] }): Model {
+  let model: Model;
+  let tc: ModelJson['trainingConfig'];
   try {
-    for (const l of layers) model.add(l);
-    model.build();
+    ({ model, trainingConfig: tc } = modelFromJson(json));
   } catch (e) {
+    if (e instanceof ModelFormatError) throw e;
     if (!(e instanceof ShaderflowError)) throw e;
     throw new ModelFormatError(`model.json describes layers whose shapes do not fit together: ${e.message}`, { cause: e });
   }

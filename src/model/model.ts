@@ -1,10 +1,13 @@
-// The model container: its layers and graph, build, summary, compile, weights and dispose. What runs on the GPU
-// lives in the step plan (src/model/step-plan.ts), which compile creates; the loops that drive it are
-// src/model/fit.ts and src/model/evaluate.ts, and the benchmark hooks src/model/step-tools.ts. Sequential
-// (src/model/sequential.ts) is the simplest container: a chain.
+// The model container: its layers and graph, build, summary, compile, weights and dispose. A `Model` is a graph of
+// layers made with the functional API (input(), layer.apply(), model({inputs, outputs})); Sequential
+// (src/model/sequential.ts) is the simplest container, a chain. What runs on the GPU lives in the step plan
+// (src/model/step-plan.ts), which compile creates; the loops that drive it are src/model/fit.ts and
+// src/model/evaluate.ts, and the benchmark hooks src/model/step-tools.ts.
 import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
+import { InputLayer } from '../layers/input.js';
 import type { Layer } from '../layers/layer.js';
+import { SymbolicTensor } from '../layers/symbolic.js';
 import type { LabelInput, XInput } from '../data/batches.js';
 import type { History } from './history.js';
 import type { GpuSpec, Plan } from './plan.js';
@@ -12,16 +15,19 @@ import type { StepProfile } from './profile.js';
 import type { Verbosity, ProgressSink } from './progress.js';
 import { parseOptimizer, type OptimizerSpec } from './optimizers.js';
 import { bindLearningRate } from './learning-rate.js';
-import { StepPlan, trainableParamCount, type GraphNode, type LossName, type NamedValues } from './step-plan.js';
+import { MODEL_INPUT, StepPlan, trainableParamCount, type GraphNode, type LossName, type NamedValues } from './step-plan.js';
 import { fit, type FitOptions } from './fit.js';
-import { evaluate, predict } from './evaluate.js';
+import { evaluate, predict, type EvaluateOptions, type EvaluationReport } from './evaluate.js';
+import { resolveMetrics, type MetricArg, type MetricSet } from './metrics.js';
+import type { Logs } from './history.js';
 import { dispatchesPerStep, planStep, profileStep, timeTrainSteps } from './step-tools.js';
 
 /** What compile takes (Keras' compile). */
 export interface CompileArgs {
   optimizer: string | OptimizerSpec;
   loss: string;
-  metrics?: string[];
+  /** Keras' metric names ('accuracy', 'precision', 'top_k_categorical_accuracy', ...) or configured metrics ({ name, k, threshold, classId, logAs }). */
+  metrics?: MetricArg[];
   /** Seeds the initializers, dropout masks and shuffling (default 0). */
   seed?: number;
 }
@@ -36,11 +42,27 @@ const LOSS_ALIASES: Record<string, LossName> = {
   mse: 'mean_squared_error',
 };
 
+/** What model() takes: the input (from input()) and the output (a layer's apply()) of the graph, and a name. */
+export interface ModelArgs {
+  inputs: SymbolicTensor | SymbolicTensor[];
+  outputs: SymbolicTensor | SymbolicTensor[];
+  name?: string;
+}
+
+/** The functional graph of a Model: its input, output, and the nodes between them in topological order. */
+interface FunctionalGraph {
+  input: SymbolicTensor;
+  output: SymbolicTensor;
+  nodes: GraphNode[];
+}
+
+let modelCount = 0;
+
 /**
- * The base of every model: layers in a graph, trained as one (Keras' Model): summary, compile, fit, evaluate,
- * predict, weights and optimizer state. Subclasses say how the graph is built (`build`, `graphNodes`).
+ * Layers in a graph trained as one (Keras' Model): summary, compile, fit, evaluate, predict, weights and optimizer
+ * state. Made by model({inputs, outputs}) from the functional API; Sequential is the chain case.
  */
-export abstract class Model {
+export class Model {
   readonly name: string;
   /** Every layer, in topological order (for Sequential: the order they were added). */
   readonly layers: Layer[] = [];
@@ -50,14 +72,30 @@ export abstract class Model {
   engine?: Engine;
   optimizer?: OptimizerSpec;
   loss?: LossName;
+  /** The log keys of the compiled metrics, in compile's order (Keras' metrics_names without 'loss'). */
   metrics: string[] = [];
+  /** compile's metrics as given (saved in model.json's trainingConfig). */
+  metricArgs: MetricArg[] = [];
+  /** The compiled metrics resolved: each log key and where its value comes from. */
+  metricSet: MetricSet = { metrics: [], counted: [] };
   private seedValue = 0;
   /** The arena, batch buffers and recorded steps (created at the first compile). */
   stepPlan?: StepPlan;
   private disposed = false;
 
-  constructor(name: string) {
-    this.name = name;
+  private readonly graph?: FunctionalGraph;
+
+  /** A functional model of the graph from `inputs` to `outputs` (see model()); subclasses pass only a name. */
+  constructor(args: Partial<ModelArgs> = {}) {
+    this.name = args.name ?? (modelCount++ === 0 ? 'model' : `model_${modelCount - 1}`);
+    if (args.inputs === undefined && args.outputs === undefined) return;
+    this.graph = functionalGraph(args, this.name);
+    this.layers.push(this.graph.input.layer, ...this.graph.nodes.map((n) => n.layer));
+  }
+
+  private requireGraph(): FunctionalGraph {
+    if (!this.graph) throw new ShaderflowError(`Model "${this.name}" has no graph: make it with model({ inputs, outputs }) (or use Sequential).`);
+    return this.graph;
   }
 
   /** Seeds the initializers, dropout masks and shuffling (compile's seed); setting it reaches the recorded steps' dropout streams. */
@@ -70,20 +108,63 @@ export abstract class Model {
     if (this.stepPlan) this.stepPlan.seed = v;
   }
 
-  /** Builds every layer (shape inference); throws a ShapeError naming the layer that does not fit. */
-  abstract build(): void;
+  /** Builds every layer (shape inference); a functional model's layers were built by apply(). */
+  build(): void {
+    this.requireGraph();
+  }
 
   /** The graph the step plan runs: one node per layer application, in topological order, the output last. */
-  protected abstract graphNodes(): GraphNode[];
-
-  /** Keras' summary table. Returns it and prints it unless print is false. */
-  abstract summary(print?: boolean | ((line: string) => void)): string;
+  graphNodes(): GraphNode[] {
+    return this.requireGraph().nodes;
+  }
 
   /** The input shape of one example (no batch). */
-  abstract get inputShape(): number[];
+  get inputShape(): number[] {
+    return [...this.requireGraph().input.shape];
+  }
 
   /** The output shape of one example (no batch). */
-  abstract get outputShape(): number[];
+  get outputShape(): number[] {
+    return [...this.requireGraph().output.shape];
+  }
+
+  /** Each layer's name and the names of the layers it reads (the input layer's for the model input), in model.layers order. */
+  connections(): { layer: Layer; inbound: Layer[] }[] {
+    const g = this.requireGraph();
+    const rows: { layer: Layer; inbound: Layer[] }[] = [{ layer: g.input.layer, inbound: [] }];
+    for (const n of g.nodes) rows.push({ layer: n.layer, inbound: n.inputs.map((j) => (j === MODEL_INPUT ? g.input.layer : g.nodes[j]!.layer)) });
+    return rows;
+  }
+
+  /**
+   * Keras' summary table in the functional layout (98 columns, with "Connected to": `layer[0][0]` per input, one
+   * per line). Returns it and prints it unless print is false.
+   */
+  summary(print: boolean | ((line: string) => void) = true): string {
+    const width = 98;
+    const row = summaryRow([32, 53, 65, width]);
+    const lines = [`Model: "${this.name}"`, '_'.repeat(width), row(['Layer (type)', 'Output Shape', 'Param #', 'Connected to']), '='.repeat(width)];
+    const rows = this.connections();
+    rows.forEach(({ layer, inbound }, i) => {
+      const shape = layer instanceof InputLayer ? `[(None, ${layer.outputShape.join(', ')})]` : `(None, ${layer.outputShape.join(', ')})`;
+      const links = inbound.map((l) => `${l.name}[0][0]`);
+      lines.push(row([`${layer.name} (${layer.className})`, shape, String(layer.paramCount()), links[0] ?? '']));
+      for (const link of links.slice(1)) lines.push(row(['', '', '', link]));
+      lines.push(i === rows.length - 1 ? '='.repeat(width) : '_'.repeat(width));
+    });
+    lines.push(...this.paramLines(), '_'.repeat(width));
+    return printSummary(lines, print);
+  }
+
+  /** Whether every layer is trainable (Keras' model.trainable). Read at compile, like each layer's own flag. */
+  get trainable(): boolean {
+    return this.layers.every((l) => l.trainable);
+  }
+
+  /** Sets `trainable` on every layer (Keras' model.trainable = false freezes the whole model); compile again after. */
+  set trainable(v: boolean) {
+    for (const l of this.layers) l.trainable = v;
+  }
 
   /** Number of parameters of all layers (trainable and not, as Keras' count_params). */
   countParams(): number {
@@ -117,21 +198,22 @@ export abstract class Model {
     this.build();
     const loss = LOSS_ALIASES[args.loss.toLowerCase().replace(/[^a-z_]/g, '')];
     if (!loss) throw new ShaderflowError(`Unknown loss "${args.loss}": use 'categorical_crossentropy', 'sparse_categorical_crossentropy' or 'mean_squared_error'.`);
-    const metrics = (args.metrics ?? []).map((m) => (m === 'acc' ? 'accuracy' : m));
-    for (const m of metrics) if (m !== 'accuracy') throw new ShaderflowError(`Unknown metric "${m}": 'accuracy' is supported.`);
     if (this.outputShape.length !== 1)
       throw new ShapeError(`Model "${this.name}": the last layer outputs ${shapeStr(this.outputShape)}; a loss needs [classes] (add Flatten/Dense).`);
+    const metricSet = resolveMetrics(args.metrics ?? [], { loss, classes: this.outputShape[0]! });
     if (this.engine && this.engine !== engine) throw new ShaderflowError(`Model "${this.name}" is already compiled on another engine.`);
     const optimizer = parseOptimizer(args.optimizer);
     this.engine = engine;
     this.loss = loss;
-    this.metrics = metrics;
+    this.metricArgs = [...(args.metrics ?? [])];
+    this.metricSet = metricSet;
+    this.metrics = metricSet.metrics.map((m) => m.key);
     this.seed = args.seed ?? this.seed;
     this.layers.forEach((l, i) => (l.id = i));
     let plan = this.stepPlan;
     const firstCompile = !plan;
     if (!plan) plan = this.stepPlan = new StepPlan(engine, { name: this.name, nodes: this.graphNodes(), inputShape: this.inputShape, outputShape: this.outputShape });
-    plan.configure({ loss, optimizer, seed: this.seed });
+    plan.configure({ loss, optimizer, seed: this.seed, metrics: metricSet.counted });
     if (firstCompile) plan.initializeWeights(this.seed);
     // model.optimizer.learningRate reads and sets the rate in the plan's GPU buffer (Keras' optimizer.learning_rate)
     this.optimizer = bindLearningRate(optimizer, plan.learningRate!);
@@ -168,9 +250,24 @@ export abstract class Model {
     return fit(this, x, y, opts);
   }
 
-  /** [loss, accuracy] over (x, y), in batches. */
-  evaluate(x: XInput, y: LabelInput, opts: { batchSize?: number; verbose?: Verbosity; sink?: ProgressSink } = {}): Promise<[number, number]> {
+  /**
+   * Evaluates over (x, y), in batches: [loss, accuracy]; with `returnDict` the logs (loss and every compiled metric,
+   * Keras' return_dict); with `confusionMatrix` an EvaluationReport holding the logs and the confusion matrix
+   * counted on the GPU.
+   */
+  evaluate(x: XInput, y: LabelInput, opts: EvaluateOptions & { confusionMatrix: true }): Promise<EvaluationReport>;
+  evaluate(x: XInput, y: LabelInput, opts: EvaluateOptions & { returnDict: true }): Promise<Logs>;
+  evaluate(x: XInput, y: LabelInput, opts?: EvaluateOptions): Promise<[number, number]>;
+  evaluate(x: XInput, y: LabelInput, opts: EvaluateOptions = {}): Promise<[number, number] | Logs | EvaluationReport> {
     return evaluate(this, x, y, opts);
+  }
+
+  /**
+   * The confusion matrix of the model over (x, y), counted on the GPU: counts[true][predicted] (the first maximum
+   * of the output), as tf.math.confusion_matrix; labels outside [0, classes) are not counted.
+   */
+  async confusionMatrix(x: XInput, y: LabelInput, opts: { batchSize?: number } = {}): Promise<number[][]> {
+    return (await evaluate(this, x, y, { batchSize: opts.batchSize, confusionMatrix: true }) as EvaluationReport).confusionMatrix;
   }
 
   /** Output probabilities (or values) for every example, row-major [n, outputs]. */
@@ -252,4 +349,74 @@ export abstract class Model {
     this.disposed = true;
     this.stepPlan?.dispose();
   }
+}
+
+/** A summary table row: each field cut or padded to end at its column position (Keras' print_row). */
+export function summaryRow(positions: number[]): (fields: string[]) => string {
+  return (fields) => {
+    let line = '';
+    fields.forEach((f, i) => {
+      line += f;
+      line = line.slice(0, positions[i]);
+      line += ' '.repeat(Math.max(0, positions[i]! - line.length));
+    });
+    return line;
+  };
+}
+
+/** Joins the summary's lines; prints them (console.log, or line by line to a function) unless print is false. */
+export function printSummary(lines: string[], print: boolean | ((line: string) => void)): string {
+  const text = lines.join('\n');
+  if (print === true) console.log(text);
+  else if (typeof print === 'function') for (const l of lines) print(l);
+  return text;
+}
+
+function list(v: SymbolicTensor | SymbolicTensor[] | undefined): SymbolicTensor[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+/**
+ * The nodes from `inputs` to `outputs` in topological order (a depth-first walk back from the output, inputs in
+ * order, so the output node is last), checked: one input made by input(), one output, every path from the output
+ * ends at that input, no cycle. Layers applied but not on a path to the output are left out (as in Keras).
+ */
+function functionalGraph(args: Partial<ModelArgs>, name: string): FunctionalGraph {
+  const ins = list(args.inputs);
+  const outs = list(args.outputs);
+  const what = `model "${name}"`;
+  const describe = (ts: unknown[]) => ts.map((t) => (t instanceof SymbolicTensor ? t.describe() : typeof t)).join(', ') || 'none';
+  if (ins.length !== 1 || outs.length !== 1)
+    throw new ShapeError(`${what}: shaderflow models take one input and one output; got inputs ${describe(ins)} and outputs ${describe(outs)}.`);
+  const [input, output] = [ins[0]!, outs[0]!];
+  if (!(input instanceof SymbolicTensor) || !(input.layer instanceof InputLayer))
+    throw new ShapeError(`${what}: inputs must be what input({ shape }) returns, got ${describe([input])}.`);
+  if (!(output instanceof SymbolicTensor)) throw new ShapeError(`${what}: outputs must be a layer's apply() result, got ${typeof output}.`);
+  if (output === input) throw new ShapeError(`${what}: the output is the input ${input.describe()} itself; apply at least one layer.`);
+  const nodes: GraphNode[] = [];
+  const ids = new Map<SymbolicTensor, number>();
+  const onPath = new Set<SymbolicTensor>();
+  const visit = (t: SymbolicTensor, reader: SymbolicTensor): number => {
+    if (t === input) return MODEL_INPUT;
+    if (t.layer instanceof InputLayer || t.inputs.length === 0)
+      throw new ShapeError(
+        `${what}: the output ${output.describe()} is not connected to the input ${input.describe()} alone: layer ${reader.describe()} reads ${t.describe()}, which is not computed from that input. Give model() the input every path starts from.`,
+      );
+    const known = ids.get(t);
+    if (known !== undefined) return known;
+    if (onPath.has(t)) throw new ShapeError(`${what}: the graph has a cycle: ${t.describe()} is computed from itself (through ${reader.describe()}).`);
+    onPath.add(t);
+    const inputs = t.inputs.map((x) => visit(x, t));
+    onPath.delete(t);
+    nodes.push({ layer: t.layer, inputs });
+    ids.set(t, nodes.length - 1);
+    return nodes.length - 1;
+  };
+  visit(output, output);
+  return { input, output, nodes };
+}
+
+/** A functional model from `inputs` (input()) to `outputs` (a layer's apply()), Keras' keras.Model / TF.js tf.model. */
+export function model(args: ModelArgs): Model {
+  return new Model(args);
 }

@@ -2,7 +2,7 @@
 // inference at add() and the classic summary table. Its graph for the step plan is the chain itself.
 import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Layer } from '../layers/layer.js';
-import { Model } from './model.js';
+import { Model, printSummary, summaryRow } from './model.js';
 import { MODEL_INPUT, type GraphNode } from './step-plan.js';
 
 export type { CompileArgs } from './model.js';
@@ -14,7 +14,7 @@ let modelCount = 0;
 /** A stack of layers trained as one (Keras' Sequential): summary, compile, fit, evaluate, predict, weights and optimizer state. */
 export class Sequential extends Model {
   constructor(layers: Layer[] = [], opts: { name?: string } = {}) {
-    super(opts.name ?? (modelCount++ === 0 ? 'sequential' : `sequential_${modelCount - 1}`));
+    super({ name: opts.name ?? (modelCount++ === 0 ? 'sequential' : `sequential_${modelCount - 1}`) });
     for (const l of layers) this.add(l);
   }
 
@@ -50,7 +50,7 @@ export class Sequential extends Model {
   }
 
   /** Builds every layer from the first layer's input shape. */
-  build(): void {
+  override build(): void {
     if (this.layers.length === 0) throw new ShaderflowError(`Model "${this.name}" has no layers: add() some first.`);
     const first = this.layers[0]!;
     if (!first.built) {
@@ -64,43 +64,31 @@ export class Sequential extends Model {
   }
 
   /** The chain: each layer takes the previous one's output, the first the model input. */
-  protected graphNodes(): GraphNode[] {
+  override graphNodes(): GraphNode[] {
     return this.layers.map((layer, i) => ({ layer, inputs: [i === 0 ? MODEL_INPUT : i - 1] }));
   }
 
-  get inputShape(): number[] {
+  override get inputShape(): number[] {
     this.build();
     return this.layers[0]!.inputShape;
   }
 
-  get outputShape(): number[] {
+  override get outputShape(): number[] {
     this.build();
     return this.layers[this.layers.length - 1]!.outputShape;
   }
 
   /** Keras' summary table (the classic 65-column layout of the seed course). Returns it and prints it unless print is false. */
-  summary(print: boolean | ((line: string) => void) = true): string {
+  override summary(print: boolean | ((line: string) => void) = true): string {
     this.build();
-    const positions = [29, 55, 65];
-    const row = (fields: string[]): string => {
-      let line = '';
-      fields.forEach((f, i) => {
-        line += f;
-        line = line.slice(0, positions[i]);
-        line += ' '.repeat(Math.max(0, positions[i]! - line.length));
-      });
-      return line;
-    };
+    const row = summaryRow([29, 55, 65]);
     const lines = [`Model: "${this.name}"`, '_'.repeat(65), row(['Layer (type)', 'Output Shape', 'Param #']), '='.repeat(65)];
     this.layers.forEach((l, i) => {
       lines.push(row([`${l.name} (${l.className})`, `(None, ${l.outputShape.join(', ')})`, String(l.paramCount())]));
       lines.push(i === this.layers.length - 1 ? '='.repeat(65) : '_'.repeat(65));
     });
     lines.push(...this.paramLines(), '_'.repeat(65));
-    const text = lines.join('\n');
-    if (print === true) console.log(text);
-    else if (typeof print === 'function') for (const l of lines) print(l);
-    return text;
+    return printSummary(lines, print);
   }
 }
 

@@ -13,13 +13,15 @@ import type { Engine } from '../gpu/engine.js';
 import { Recorder } from '../gpu/recorder.js';
 import { Tensor } from '../gpu/tensor.js';
 import { activationForward } from '../kernels/activation.js';
-import { add } from '../kernels/elementwise.js';
 import { initialize } from '../kernels/initializer.js';
 import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy } from '../kernels/loss.js';
 import { flagNonFinite } from '../kernels/finite.js';
+import { accumulate, add } from '../kernels/elementwise.js';
+import { confusionClasses, confusionMatrix, metricCounts, type MetricCountSpec } from '../kernels/metrics.js';
 import { incrementStep } from '../kernels/optimizer.js';
 import { Dense } from '../layers/dense.js';
-import { sliceBatch, type Layer, type StepContext } from '../layers/layer.js';
+import { sliceBatch, type Layer, type MultiInputLayer, type StepContext } from '../layers/layer.js';
+import { takesSeveralInputs } from '../layers/symbolic.js';
 import type { BatchSource } from '../data/batches.js';
 import { optimizerStateCount, recordOptimizerStep, type OptimizerSpec } from './optimizers.js';
 import { LearningRate } from './learning-rate.js';
@@ -39,21 +41,6 @@ export const MODEL_INPUT = -1;
 export interface GraphNode {
   layer: Layer;
   inputs: number[];
-}
-
-/**
- * A layer that takes several inputs (merge layers): the step plan calls these instead of forward/backward when a
- * node has more than one input. `backwardInputs` returns one gradient per input (null where `need[i]` is false).
- */
-export interface MultiInputLayer {
-  /** Records the forward pass of ctx.n examples of every input; returns the output (a view of an owned buffer). */
-  forwardInputs(rec: Recorder, xs: Tensor[], ctx: StepContext): Tensor;
-  /** Records the backward pass; one input gradient per input (null where `need[i]` is false). */
-  backwardInputs(rec: Recorder, dy: Tensor, ctx: StepContext, need: boolean[]): (Tensor | null)[];
-}
-
-function isMultiInput(l: Layer): l is Layer & MultiInputLayer {
-  return typeof (l as Partial<MultiInputLayer>).forwardInputs === 'function';
 }
 
 /** Where one parameter lives in the arena. */
@@ -82,6 +69,10 @@ export interface NamedValues {
 export interface StatsSummary {
   loss: number;
   accuracy: number;
+  /** Argmax-correct examples (the loss kernel's count). */
+  correct: number;
+  /** The counted metrics' [num, den] pairs (StepPlan.readStats; null when none is compiled). */
+  counts?: Uint32Array | null;
   count: number;
   nonFinite: boolean;
   /** Examples the epoch had counted before the first batch with a non-finite loss or logit (-1 if unknown). */
@@ -94,6 +85,7 @@ export function summarizeStats(stats: ArrayLike<number>): StatsSummary {
   return {
     loss: lossSum / Math.max(count, 1),
     accuracy: correct / Math.max(count, 1),
+    correct,
     count,
     nonFinite: flag !== 0 || !Number.isFinite(lossSum),
     countBeforeBad: flag > 0 ? flag - 1 : -1,
@@ -154,6 +146,8 @@ export interface StepPlanConfig {
   loss: LossName;
   optimizer: OptimizerSpec;
   seed: number;
+  /** Metrics counted on the GPU after the loss (src/model/metrics.ts resolves compile's names into these). */
+  metrics?: MetricCountSpec[];
 }
 
 /**
@@ -181,6 +175,11 @@ export class StepPlan {
   /** [lossSum, correct, count, nonFinite] of the running epoch (training) and of an evaluation. */
   readonly trainStats: Tensor;
   readonly evalStats: Tensor;
+  /** The counted metrics (one metricCounts dispatch after each loss) and their u32 [num, den] pairs, per stats tensor. */
+  counted: MetricCountSpec[] = [];
+  private readonly metricCounts = new Map<Tensor, Tensor>();
+  /** u32 [c, c] confusion counts of the running evaluation (recordEvalStep with `confusion`), allocated on first use. */
+  confusion?: Tensor;
   /** u32 [start, 0, 0, 0]: where in the (permuted) order the next batch starts; the only per-step host write. */
   readonly startBuffer: GPUBuffer;
 
@@ -247,6 +246,10 @@ export class StepPlan {
     if (last instanceof Dense) last.emitLogits = this.fusedSoftmax;
     this.releaseBatchBuffers();
     if (this.layers.some((l, i) => l.trainable !== this.compiledTrainable[i])) this.relayoutArena();
+    for (const t of this.metricCounts.values()) t.dispose();
+    this.metricCounts.clear();
+    this.counted = c.metrics ?? [];
+    if (this.counted.length) for (const stats of [this.trainStats, this.evalStats]) this.metricCounts.set(stats, this.engine.zeros([2 * this.counted.length], 'u32'));
     for (const t of this.optState) t.dispose();
     this.optimizer = c.optimizer;
     // a fresh rate (or schedule) in its GPU buffer; the step count goes on, as stepState's does
@@ -397,47 +400,15 @@ export class StepPlan {
 
   /** Records the forward pass of n examples from xBuf over the nodes in order; returns the output node's output (logits when fused). */
   recordForward(rec: Recorder, n: number, training: boolean): Tensor {
-    const ctx = this.context(n, training);
-    const x = sliceBatch(this.xBuf!, n);
-    const outs: Tensor[] = [];
-    this.nodes.forEach((node, id) => {
-      const xs = node.inputs.map((j) => (j === MODEL_INPUT ? x : outs[j]!));
-      outs[id] = xs.length === 1 ? node.layer.forward(rec, xs[0]!, ctx) : this.multi(node.layer).forwardInputs(rec, xs, ctx);
-    });
-    return outs[this.nodes.length - 1]!;
-  }
-
-  private multi(layer: Layer): MultiInputLayer {
-    if (!isMultiInput(layer)) throw new ShaderflowError(`Layer "${layer.name}" (${layer.className}) takes one input but is applied to several.`);
-    return layer;
+    return recordGraphForward(rec, this.nodes, sliceBatch(this.xBuf!, n), this.context(n, training));
   }
 
   /**
-   * Records the backward pass from dOut: nodes in reverse order; a node whose output feeds several nodes gets the
-   * sum of their gradients, added in the order they were produced (fixed, no atomics). Parameter gradients go to
-   * the arena (layers skip them when frozen); no input gradient is asked for the model's input.
+   * Records the backward pass from dOut over the nodes in reverse (recordGraphBackward): parameter gradients into
+   * the arena (frozen layers skip theirs), no gradient for the model's input.
    */
   recordBackward(rec: Recorder, n: number): void {
-    const ctx = this.context(n, true);
-    const contributions: Tensor[][] = this.nodes.map(() => []);
-    contributions[this.nodes.length - 1]!.push(sliceBatch(this.dOutBuf!, n));
-    for (let id = this.nodes.length - 1; id >= 0; id--) {
-      const node = this.nodes[id]!;
-      const parts = contributions[id]!;
-      if (parts.length === 0) continue; // nothing downstream needs this node's gradient
-      let dy = parts[0]!;
-      if (parts.length > 1) {
-        dy = sliceBatch(this.fanInGrads.get(id)!, n);
-        add(rec, parts[0]!, parts[1]!, dy);
-        for (const p of parts.slice(2)) add(rec, dy, p, dy);
-      }
-      const need = node.inputs.map((j) => j !== MODEL_INPUT);
-      const dxs = node.inputs.length === 1 ? [node.layer.backward(rec, dy, ctx, need[0]!)] : this.multi(node.layer).backwardInputs(rec, dy, ctx, need);
-      node.inputs.forEach((j, k) => {
-        const dx = dxs[k];
-        if (j !== MODEL_INPUT && dx) contributions[j]!.push(dx);
-      });
-    }
+    recordGraphBackward(rec, this.nodes, sliceBatch(this.dOutBuf!, n), this.context(n, true), (id) => sliceBatch(this.fanInGrads.get(id)!, n));
   }
 
   /**
@@ -454,6 +425,47 @@ export class StepPlan {
     if (this.fusedSoftmax) softmaxCrossEntropy(rec, out, y, probs, dOut, stats, n, c, opts);
     else if (this.loss === 'mean_squared_error') meanSquaredError(rec, out, y, dOut, stats, n, c, opts);
     else crossEntropyFromProbs(rec, out, y, dOut, stats, n, c, opts);
+  }
+
+  /** The u32 metric counts accumulated beside `stats` (trainStats or evalStats); undefined when no metric is counted. */
+  countsOf(stats: Tensor): Tensor | undefined {
+    return this.metricCounts.get(stats);
+  }
+
+  /**
+   * Records the counted metrics of the batch into the counts beside `stats`: on probabilities (the fused softmax's
+   * output in outBuf), else on the model's output.
+   */
+  recordMetrics(rec: Recorder, out: Tensor, n: number, stats: Tensor): void {
+    const counts = this.countsOf(stats);
+    if (!counts) return;
+    metricCounts(rec, this.probabilities(out, n), sliceBatch(this.yBuf!, n), counts, n, this.numClasses, this.counted, { sparse: this.sparse });
+  }
+
+  /** The batch's output as probabilities: where the last layer emits logits for a fused loss, the loss kernel's probabilities (outBuf). */
+  private probabilities(out: Tensor, n: number): Tensor {
+    const last = this.outputLayer;
+    return last instanceof Dense && last.emitLogits ? sliceBatch(this.outBuf!, n) : out;
+  }
+
+  /**
+   * The u32 [k, k] confusion counts evaluation steps with `confusion` add into (k = classes, or 2 for one output;
+   * allocated on the first call, zeroed by clearStats(evalStats)).
+   */
+  confusionCounts(): Tensor {
+    const k = confusionClasses(this.numClasses);
+    this.confusion ??= this.engine.zeros([k, k], 'u32');
+    return this.confusion;
+  }
+
+  /**
+   * Records the batch's confusion counts: the argmax of the output (what the loss kernel's accuracy compares), or
+   * for one output its probability against 0.5.
+   */
+  private recordConfusion(rec: Recorder, out: Tensor, n: number): void {
+    if (!this.confusion) throw new ShaderflowError(`${this.name}: call confusionCounts() before recording an evaluation step with the confusion matrix.`);
+    const pred = this.numClasses === 1 ? this.probabilities(out, n) : out;
+    confusionMatrix(rec, pred, sliceBatch(this.yBuf!, n), this.confusion, n, this.numClasses, { sparse: this.sparse });
   }
 
   /** The trainable prefix of an arena-sized tensor (a view). */
@@ -486,21 +498,29 @@ export class StepPlan {
     }
     const out = this.recordForward(rec, n, true);
     this.recordLoss(rec, out, n, this.trainStats, true, w);
+    this.recordMetrics(rec, out, n, this.trainStats);
     this.recordBackward(rec, n);
     if (guard && this.trainableSize > 0) flagNonFinite(rec, this.trainablePrefix(this.grads), this.stepState.buffer);
     this.recordOptimizer(rec);
     return rec;
   }
 
-  /** One evaluation step (loss and stats into evalStats) or, with wantProbs, one prediction step (probabilities into outBuf). */
-  recordEvalStep(data: BatchSource, order: Tensor, n: number, wantProbs: boolean, dry = false): Recorder {
+  /**
+   * One evaluation step (loss and stats into evalStats, metric counts beside it, and with `confusion` the confusion
+   * counts) or, with wantProbs, one prediction step (probabilities into outBuf).
+   */
+  recordEvalStep(data: BatchSource, order: Tensor, n: number, wantProbs: boolean, dry = false, confusion = false): Recorder {
     const rec = new Recorder(this.engine, `${this.name} ${wantProbs ? 'predict' : 'evaluate'} step (batch ${n})`, { dry });
     data.recordGather(rec, order, this.startBuffer, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
     const out = this.recordForward(rec, n, false);
     if (wantProbs) {
       if (this.fusedSoftmax) activationForward(rec, 'softmax', out, sliceBatch(this.outBuf!, n), n, this.numClasses);
       else rec.copy(out, sliceBatch(this.outBuf!, n), n * this.numClasses * 4);
-    } else this.recordLoss(rec, out, n, this.evalStats, false);
+    } else {
+      this.recordLoss(rec, out, n, this.evalStats, false);
+      this.recordMetrics(rec, out, n, this.evalStats);
+      if (confusion) this.recordConfusion(rec, out, n);
+    }
     return rec;
   }
 
@@ -525,14 +545,17 @@ export class StepPlan {
     this.engine.device.queue.writeBuffer(this.startBuffer, 0, new Uint32Array([start, 0, 0, 0]));
   }
 
-  /** Reads and summarizes a stats tensor (trainStats or evalStats). */
+  /** Reads and summarizes a stats tensor (trainStats or evalStats) with the metric counts beside it (both copies submitted at once). */
   async readStats(stats: Tensor): Promise<StatsSummary> {
-    return summarizeStats(await stats.data());
+    const [values, counts] = await Promise.all([stats.data(), this.countsOf(stats)?.data<Uint32Array>() ?? null]);
+    return { ...summarizeStats(values), counts };
   }
 
-  /** Zeroes a stats tensor. */
+  /** Zeroes a stats tensor and the metric counts beside it (and, for evalStats, the confusion counts). */
   clearStats(stats: Tensor): void {
     stats.write(new Float32Array(4));
+    this.countsOf(stats)?.write(new Uint32Array(2 * this.counted.length));
+    if (stats === this.evalStats) this.confusion?.write(new Uint32Array(this.confusion.size));
   }
 
   // ------------------------------------------------------------------ weights and state
@@ -617,7 +640,8 @@ export class StepPlan {
     if (this.disposed) return;
     this.disposed = true;
     this.releaseBatchBuffers();
-    for (const t of [this.params, this.grads, this.stepState, this.trainStats, this.evalStats, ...this.optState]) t.dispose();
+    for (const t of [this.params, this.grads, this.stepState, this.trainStats, this.evalStats, ...this.optState, ...this.metricCounts.values()]) t.dispose();
+    this.confusion?.dispose();
     this.learningRate?.dispose();
     this.engine.release(this.startBuffer);
     this.optState = [];
@@ -629,4 +653,53 @@ export function consumerCounts(nodes: readonly GraphNode[]): number[] {
   const counts = nodes.map(() => 0);
   for (const n of nodes) for (const j of n.inputs) if (j !== MODEL_INPUT) counts[j]!++;
   return counts;
+}
+
+function multiInput(layer: Layer): Layer & MultiInputLayer {
+  if (!takesSeveralInputs(layer)) throw new ShaderflowError(`Layer "${layer.name}" (${layer.className}) takes one input but is applied to several.`);
+  return layer;
+}
+
+/** Records the forward pass of `nodes` (topological order) on x; returns the last node's output. */
+export function recordGraphForward(rec: Recorder, nodes: readonly GraphNode[], x: Tensor, ctx: StepContext): Tensor {
+  const outs: Tensor[] = [];
+  nodes.forEach((node, id) => {
+    const xs = node.inputs.map((j) => (j === MODEL_INPUT ? x : outs[j]!));
+    outs[id] = xs.length === 1 ? node.layer.forward(rec, xs[0]!, ctx) : multiInput(node.layer).forwardInputs(rec, xs, ctx);
+  });
+  return outs[nodes.length - 1]!;
+}
+
+/**
+ * Records the backward pass of `nodes` from dOut (the last node's output gradient), nodes in reverse order. A node
+ * whose output feeds several nodes gets the sum of their gradients in `sumInto(id)` ([n, ...its output shape]),
+ * added in the order they were produced (fixed, no atomics). With `inputGrad`, the model input's gradient (the
+ * sum over the nodes that read it) is written there and returned; without it no layer is asked for it.
+ */
+export function recordGraphBackward(
+  rec: Recorder, nodes: readonly GraphNode[], dOut: Tensor, ctx: StepContext, sumInto: (id: number) => Tensor, inputGrad?: Tensor,
+): Tensor | null {
+  const contributions: Tensor[][] = nodes.map(() => []);
+  const toInput: Tensor[] = [];
+  const sum = (parts: Tensor[], out: Tensor): Tensor => {
+    if (parts.length === 1) rec.copy(parts[0]!, out, out.byteLength, 'input gradient');
+    else add(rec, parts[0]!, parts[1]!, out);
+    for (const p of parts.slice(2)) accumulate(rec, p, out);
+    return out;
+  };
+  contributions[nodes.length - 1]!.push(dOut);
+  for (let id = nodes.length - 1; id >= 0; id--) {
+    const node = nodes[id]!;
+    const parts = contributions[id]!;
+    if (parts.length === 0) continue; // nothing downstream needs this node's gradient
+    const dy = parts.length === 1 ? parts[0]! : sum(parts, sumInto(id));
+    const need = node.inputs.map((j) => j !== MODEL_INPUT || !!inputGrad);
+    const dxs = node.inputs.length === 1 ? [node.layer.backward(rec, dy, ctx, need[0]!)] : multiInput(node.layer).backwardInputs(rec, dy, ctx, need);
+    node.inputs.forEach((j, k) => {
+      const dx = dxs[k];
+      if (dx) (j === MODEL_INPUT ? toInput : contributions[j]!).push(dx);
+    });
+  }
+  if (!inputGrad || toInput.length === 0) return null;
+  return sum(toInput, inputGrad);
 }

@@ -13,10 +13,11 @@ import {
   pickConvGemm, type Conv2dGeometry, type ConvBiasVariant, type ConvGemmVariant, type ConvKernel,
 } from '../kernels/conv2d.js';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout.js';
-import { axpby, classUsesTree, classUsesVec4, columnSum, REDUCE_CHUNK, rowSum, scale, TREE_CHUNK, treeWorkgroupFits, type ReduceVariant } from '../kernels/elementwise.js';
+import { accumulate, axpby, multiply, classUsesTree, classUsesVec4, columnSum, REDUCE_CHUNK, rowSum, scale, TREE_CHUNK, treeWorkgroupFits, type ReduceVariant } from '../kernels/elementwise.js';
 import { flagNonFinite } from '../kernels/finite.js';
 import { initialize, initializerPlan } from '../kernels/initializer.js';
 import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy, type StatsVariant } from '../kernels/loss.js';
+import { confusionMatrix, metricCounts, type MetricCountSpec } from '../kernels/metrics.js';
 import { fitMatmulChoice, GEMM_SHAPES, isGemm, matmul, MATMUL_TILE, type MatmulVariant } from '../kernels/matmul.js';
 import { matmulCandidates, tuningOf, type MatmulChoice } from '../kernels/tuning.js';
 import { adamStep, rmspropStep, sgdStep } from '../kernels/optimizer.js';
@@ -30,6 +31,11 @@ import { Flatten } from '../layers/flatten.js';
 import type { ActivationName, Layer } from '../layers/layer.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
 import { Sequential } from '../model/sequential.js';
+import { model, type Model } from '../model/model.js';
+import { input } from '../layers/input.js';
+import { Add, Concatenate, Multiply } from '../layers/merge.js';
+import { copyColumns } from '../kernels/merge.js';
+import { addRef, copyColumnsRef, multiplyRef } from '../reference/merge.js';
 import { activationBackwardRef, activationForwardRef } from '../reference/activation.js';
 import { conv2dBackwardBiasRef, conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dForwardRef } from '../reference/conv2d.js';
 import { dropoutMaskRef } from '../reference/dropout.js';
@@ -37,6 +43,7 @@ import { axpbyRef, columnSumRef, rowSumRef } from '../reference/elementwise.js';
 import { initializeRef } from '../reference/initializer.js';
 import { lossRef, type LossKindRef } from '../reference/loss.js';
 import { matmulRef } from '../reference/matmul.js';
+import { confusionMatrixRef, metricCountsRef } from '../reference/metrics.js';
 import { adamRef, rmspropRef, sgdRef } from '../reference/optimizer.js';
 import { avgPool2dBackwardRef, avgPool2dForwardRef, maxPool2dBackwardRef, maxPool2dForwardRef } from '../reference/pool.js';
 import { mulberry32, randomUniform } from '../reference/random.js';
@@ -413,6 +420,43 @@ function elementwiseCases(n: number, rows: number, cols: number, quick: boolean,
   ];
 }
 
+/** The merge layers' kernels: elementwise accumulate and multiply (scalar or vec4 entries), and shaders/merge.wgsl's copyColumns (Concatenate). */
+function mergeCases(n: number, quick: boolean, vec4: boolean): SelftestCase[] {
+  const qv = whereClassRuns(quick, vec4, classUsesVec4);
+  const v = vec4 ? ' vec4' : '';
+  const start = randomUniform(n, 71);
+  const cases = [
+    kernelCase('elementwise', `accumulate${v}`, `${n}`, qv, () => ({
+      inputs: { a: { shape: [n] } },
+      outputs: { out: { shape: [n], data: start } },
+      record: (rec, t) => accumulate(rec, t.a!, t.out!, { vec4 }),
+      reference: (x) => ({ out: addRef([x.a!, start]) }),
+      rtol: 1e-6,
+    })),
+    kernelCase('elementwise', `multiply${v}`, `${n}`, qv, () => ({
+      inputs: { a: { shape: [n] }, b: { shape: [n] } },
+      outputs: { out: { shape: [n] } },
+      record: (rec, t) => multiply(rec, t.a!, t.b!, t.out!, { vec4 }),
+      reference: (x) => ({ out: multiplyRef([x.a!, x.b!]) }),
+      rtol: 1e-6,
+    })),
+  ];
+  if (vec4) return cases;
+  const rows = 37, cols = [3, 5];
+  const g = { rows, cols: cols[1]!, srcCols: cols[1]!, srcOff: 0, dstCols: 8, dstOff: 3 };
+  const dst = randomUniform(rows * 8, 72);
+  return [
+    ...cases,
+    kernelCase('merge', 'copyColumns', `${rows}x${cols[1]} into ${rows}x8 at 3`, quick, () => ({
+      inputs: { src: { shape: [rows, cols[1]!] } },
+      outputs: { dst: { shape: [rows, 8], data: dst } },
+      record: (rec, t) => copyColumns(rec, t.src!, t.dst!, g),
+      reference: (x) => ({ dst: copyColumnsRef(x.src!, dst, g) }),
+      rtol: 0,
+    })),
+  ];
+}
+
 // ------------------------------------------------------------------ losses
 
 /** One loss kernel with its statistics summed 'serial' (software class) or by 'tree' (GPU class; levels past WG rows). */
@@ -448,6 +492,45 @@ function lossCase(kind: LossKindRef, n: number, c: number, sparse: boolean, quic
   }));
   if (tree) x.available = treeAvailable;
   return x;
+}
+
+// ------------------------------------------------------------------ metrics (u32 counts: compared exactly)
+
+const METRIC_SPECS: MetricCountSpec[] = [{ kind: 'topK', k: 3 }, { kind: 'binary' }, { kind: 'precision' }, { kind: 'recall', classId: 1, threshold: 0.2 }];
+
+/** Softmax probabilities [n, c] and labels (sparse, or one-hot rows) for the metric cases. */
+function metricInputs(n: number, c: number, sparse: boolean) {
+  const r = mulberry32(n * 31 + c);
+  const labels = Uint32Array.from({ length: n }, () => Math.floor(r() * c));
+  const onehot = new Float32Array(n * c);
+  labels.forEach((k, i) => (onehot[i * c + k] = 1));
+  return {
+    x: { shape: [n, c], data: Float32Array.from(activationForwardRef('softmax', randomUniform(n * c, 61, -3, 3), n, c)) },
+    target: sparse ? { shape: [n], dtype: 'u32' as const, data: labels } : { shape: [n, c], data: onehot },
+  };
+}
+
+/** metricCounts (top-k, binary accuracy, precision, recall) summed by chunks ('serial', software class) or trees ('tree', GPU class). */
+function metricsCase(n: number, c: number, sparse: boolean, quick: boolean, variant: StatsVariant = 'serial'): SelftestCase {
+  const tree = variant === 'tree';
+  const x = kernelCase('metrics', `counts${sparse ? ' sparse' : ''}${tree ? ' tree' : ''}`, `${n}x${c}`, whereClassRuns(quick, tree, classUsesTree), () => ({
+    inputs: metricInputs(n, c, sparse),
+    outputs: { counts: { shape: [2 * METRIC_SPECS.length], dtype: 'u32', data: new Uint32Array(2 * METRIC_SPECS.length) } },
+    record: (rec, t) => metricCounts(rec, t.x!, t.target!, t.counts!, n, c, METRIC_SPECS, { sparse, variant }),
+    reference: (v) => ({ counts: metricCountsRef(v.x!, v.target!, n, c, METRIC_SPECS, sparse) }),
+  }));
+  if (tree) x.available = treeAvailable;
+  return x;
+}
+
+/** The confusion matrix, in the adapter class's row chunks or in chunks of `chunk` rows (several chunks, then their sum). */
+function confusionCase(n: number, c: number, sparse: boolean, quick: boolean, chunk?: number): SelftestCase {
+  return kernelCase('metrics', `confusionMatrix${sparse ? ' sparse' : ''}${chunk ? ` chunks of ${chunk}` : ''}`, `${n}x${c}`, quick, () => ({
+    inputs: metricInputs(n, c, sparse),
+    outputs: { matrix: { shape: [c, c], dtype: 'u32', data: new Uint32Array(c * c) } },
+    record: (rec, t) => confusionMatrix(rec, t.x!, t.target!, t.matrix!, n, c, { sparse, chunk }),
+    reference: (v) => ({ matrix: confusionMatrixRef(v.x!, v.target!, n, c, sparse) }),
+  }));
 }
 
 // ------------------------------------------------------------------ optimizers (one update of a whole arena)
@@ -595,7 +678,7 @@ function dataCase(quick: boolean): SelftestCase {
 
 // ------------------------------------------------------------------ layer gradients (checkGradients)
 
-function gradientCase(variant: string, make: () => Layer | Sequential, inputShape: number[] | undefined, quick: boolean, numeric: 'reference' | 'gpu' = 'reference'): SelftestCase {
+function gradientCase(variant: string, make: () => Layer | Model, inputShape: number[] | undefined, quick: boolean, numeric: 'reference' | 'gpu' = 'reference'): SelftestCase {
   return {
     kernel: 'gradients',
     variant: numeric === 'gpu' ? `${variant} (GPU forward)` : variant,
@@ -607,6 +690,26 @@ function gradientCase(variant: string, make: () => Layer | Sequential, inputShap
       return { tensors: r.tensors };
     },
   };
+}
+
+/** The merge layers in one graph: the input and `h` each feed three layers, so their gradients are fan-out sums. */
+function mergeGraph(): Model {
+  const x = input({ shape: [6], name: 'x' });
+  const h = new Dense({ name: 'h', units: 4, activation: 'tanh' }).apply(x);
+  const gated = new Multiply({ name: 'gated' }).apply([h, new Dense({ name: 'gate', units: 4, activation: 'sigmoid' }).apply(x)]);
+  const joined = new Concatenate({ name: 'joined' }).apply([gated, new Dense({ name: 'side', units: 4 }).apply(x), h]);
+  const out = new Add({ name: 'sum' }).apply([new Dense({ name: 'mix', units: 4 }).apply(joined), h]);
+  return model({ inputs: x, outputs: out, name: 'merge_graph' });
+}
+
+/** A residual block: conv (tanh) -> conv-relu -> conv, added to its input, relu. */
+function residualBlock(): Model {
+  const x = input({ shape: [4, 5, 2], name: 'x' });
+  const stem = new Conv2D({ name: 'stem', filters: 4, kernelSize: 3, padding: 'same', activation: 'tanh' }).apply(x);
+  const a = new Conv2D({ name: 'a', filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(stem);
+  const b = new Conv2D({ name: 'b', filters: 4, kernelSize: 1 }).apply(a);
+  const out = new Activation({ name: 'relu', activation: 'relu' }).apply(new Add({ name: 'add' }).apply([b, stem]));
+  return model({ inputs: x, outputs: out, name: 'residual_block' });
 }
 
 // Sizes that are multiples of 4 where a Dense meets them, so the matmul pipelines (specialized on alignment, bias,
@@ -630,6 +733,8 @@ const GRADIENT_CASES: SelftestCase[] = [
       new Dense({ units: 4, activation: 'relu' }),
       new Activation({ activation: 'softmax' }),
     ]), undefined, true),
+  gradientCase('Add, Multiply, Concatenate (fan-out)', mergeGraph, undefined, true),
+  gradientCase('ResNet block conv/add/relu', residualBlock, undefined, true),
   gradientCase('Dense tanh', () => new Dense({ name: 'dense', units: 3, activation: 'tanh' }), [5], false, 'gpu'),
   gradientCase('Conv2D 3x3 same relu', () => new Conv2D({ name: 'conv2d', filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' }), [4, 5, 2], false, 'gpu'),
   gradientCase('MaxPooling2D 3x3 /1 same', () => new MaxPooling2D({ name: 'max_pooling2d', poolSize: 3, strides: 1, padding: 'same' }), [4, 5, 4], false, 'gpu'),
@@ -657,9 +762,17 @@ export const SELFTEST_CASES: SelftestCase[] = [
   lossCase('crossEntropyFromProbs', 7, 5, false, true, 'tree'),
   lossCase('meanSquaredError', 7, 3, false, true, 'tree'),
   lossCase('meanSquaredError', 66000, 1, false, false, 'tree'), // three levels at WG 256
+  metricsCase(33, 10, true, true),
+  metricsCase(257, 13, false, false),
+  metricsCase(33, 10, true, true, 'tree'),
+  metricsCase(300, 10, false, false, 'tree'), // two levels at WG 256
+  confusionCase(33, 10, true, true),
+  confusionCase(257, 13, false, false, 100),
   ...optimizerCases(1000, true),
   ...optimizerCases(1000, true, true),
   finiteCase(1000, true, true),
+  ...mergeCases(257, true, false),
+  ...mergeCases(1000, true, true),
   ...miscCases(257, true),
   ...GRADIENT_CASES,
 ];

@@ -20,7 +20,8 @@ export interface ChartOptions {
 
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728'];
 
-function esc(s: string): string {
+/** `s` escaped for SVG text and attribute values. */
+export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 

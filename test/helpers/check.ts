@@ -1,5 +1,6 @@
 // Shared test checks: compare a GPU result with a float64 CPU reference, element by element.
 import { expect } from 'vitest';
+import { mulberry32 } from '../../src/reference/random.js';
 
 /**
  * Max relative error |gpu - ref| / max(|ref|, floor) over all elements; fails on NaN and on length mismatch.
@@ -28,4 +29,17 @@ export function expectClose(gpu: ArrayLike<number>, ref: ArrayLike<number>, tol:
 /** A NaN-filled Float32Array, for poisoning outputs before a kernel runs (unwritten elements then fail). */
 export function nanArray(n: number): Float32Array {
   return new Float32Array(n).fill(NaN);
+}
+
+/** n seeded class indices in [0, c). */
+export function randomLabels(n: number, c: number, seed: number): Uint32Array {
+  const r = mulberry32(seed);
+  return Uint32Array.from({ length: n }, () => Math.floor(r() * c));
+}
+
+/** One-hot rows [n, c] of class indices. */
+export function oneHot(l: ArrayLike<number>, c: number): Float32Array {
+  const t = new Float32Array(l.length * c);
+  for (let r = 0; r < l.length; r++) t[r * c + l[r]!] = 1;
+  return t;
 }

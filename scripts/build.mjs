@@ -30,11 +30,14 @@ const browserProvider = {
     b.onResolve({ filter: /\/provider\.js$/ }, (args) => ({ path: resolve(args.resolveDir, args.path.replace(/provider\.js$/, 'provider.browser.ts')) }));
   },
 };
-const browserEntries = ['src/index.ts', 'web/demo.ts', 'web/selftest.ts'].filter((f) => existsSync(resolve(root, f)));
+// entry -> output name in dist/browser; the worker bundle sits beside shaderflow.js, where createTrainer looks for it.
+const browserEntries = { 'src/index.ts': 'shaderflow', 'src/worker/entry.ts': 'shaderflow-worker', 'web/demo.ts': 'demo', 'web/selftest.ts': 'selftest' };
 await build({
   ...common,
   absWorkingDir: root,
-  entryPoints: browserEntries.map((f) => ({ in: f, out: f === 'src/index.ts' ? 'shaderflow' : f.replace(/^web\/(.*)\.ts$/, '$1') })),
+  entryPoints: Object.entries(browserEntries)
+    .filter(([f]) => existsSync(resolve(root, f)))
+    .map(([f, out]) => ({ in: f, out })),
   outdir: 'dist/browser',
   platform: 'browser',
   plugins: [browserProvider],

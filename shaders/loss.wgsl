@@ -9,7 +9,11 @@
 // Targets: one-hot f32 [n, c] read through bitcast, or (SPARSE) u32 class indices [n]; both bound as u32.
 
 override WG: u32 = 64u;
-override LOSS: u32 = 0u;   // 0 softmax cross-entropy on logits, 1 cross-entropy on probabilities, 2 mean squared error, 3 accuracy only (loss 0)
+// 0 softmax cross-entropy on logits, 1 cross-entropy on probabilities, 2 mean squared error, 3 accuracy only (loss 0),
+// 4 binary cross-entropy on logits (sigmoid fused), 5 binary cross-entropy on probabilities. The binary losses are
+// Keras' mean over the last axis, and their "correct" count is binary_accuracy: per row, the fraction of outputs
+// whose thresholded prediction (p > 0.5, logit > 0) equals the target.
+override LOSS: u32 = 0u;
 override SPARSE: u32 = 0u; // 1: labels are u32 class indices
 override WEIGHTED: u32 = 0u; // 1: each row's loss and gradient are multiplied by rowWeights[row] (sample weights)
 
@@ -88,8 +92,48 @@ fn softmaxProbsGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   for (var j = 0u; j < p.c; j++) { grad[base + j] = (probs[base + j] - tgt(r, j)) * scale; }
 }
 
+// log(1 + e) for 0 <= e <= 1 without losing e's precision when e is tiny (WGSL has no log1p).
+fn log1pSmall(e: f32) -> f32 {
+  if (e < 1e-4) { return e * (1.0 - e * (0.5 - e * (1.0 / 3.0))); }
+  return log(1.0 + e);
+}
+
+fn sigmoid(v: f32) -> f32 {
+  let e = exp(-abs(v));
+  let s = 1.0 / (1.0 + e);
+  return select(e * s, s, v >= 0.0);
+}
+
+// Binary cross-entropy of one element, averaged over the row by the caller: on logits z (LOSS 4) the stable
+// max(z, 0) - z·t + log(1 + e^-|z|), as tf.nn.sigmoid_cross_entropy_with_logits; on probabilities (LOSS 5) Keras'
+// -(t·log(p) + (1 - t)·log(1 - p)) with p clipped to [1e-7, 1 - 1e-7].
+fn binaryLoss(v: f32, t: f32) -> f32 {
+  if (LOSS == 4u) { return max(v, 0.0) - v * t + log1pSmall(exp(-abs(v))); }
+  let q = clamp(v, EPS, ONE_MINUS_EPS);
+  return -(t * log(q) + (1.0 - t) * log(1.0 - q));
+}
+
+// LOSS 4: probs = sigmoid(z) and (per element) dz = (sigmoid(z) - t) / c · gradScale.
+@compute @workgroup_size(WG)
+fn sigmoidProbs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n * p.c) { return; }
+  probs[i] = sigmoid(x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn sigmoidProbsGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n * p.c) { return; }
+  let q = sigmoid(x[i]);
+  probs[i] = q;
+  let r = i / p.c;
+  grad[i] = (q - tgt(r, i - r * p.c)) / f32(p.c) * p.gradScale * weightOf(r);
+}
+
 // LOSS 1: d/dp of -t·log(clip(p)) = -t/p inside the clip range, 0 outside (clip_by_value passes no gradient there).
 // LOSS 2: d/dp of mean_j (p - t)² = 2 (p - t) / c.
+// LOSS 5: d/dp of the row mean of binaryLoss = (-t/p + (1 - t)/(1 - p)) / c inside the clip range, 0 outside.
 @compute @workgroup_size(WG)
 fn elementGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flatIndex(gid, nwg);
@@ -101,6 +145,9 @@ fn elementGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   if (LOSS == 1u) {
     let inside = v >= EPS && v <= ONE_MINUS_EPS;
     grad[i] = select(0.0, -t / v * scale, inside);
+  } else if (LOSS == 5u) {
+    let inside = v >= EPS && v <= ONE_MINUS_EPS;
+    grad[i] = select(0.0, (-t / v + (1.0 - t) / (1.0 - v)) / f32(p.c) * scale, inside);
   } else {
     grad[i] = 2.0 * (v - t) / f32(p.c) * scale;
   }
@@ -132,9 +179,21 @@ fn rowStats(r: u32) -> vec3<f32> {
       if (t > tm) { tm = t; ta = j; }
     }
   }
-  let correct = select(0.0, 1.0, am == ta);
+  var correct = select(0.0, 1.0, am == ta);
   var rowLoss = 0.0;
-  if (LOSS == 0u) {
+  if (LOSS == 4u || LOSS == 5u) {
+    // binary_accuracy: equal(t, p > threshold) per output, averaged over the row
+    let threshold = select(0.5, 0.0, LOSS == 4u);
+    var hits = 0.0;
+    for (var j = 0u; j < p.c; j++) {
+      let t = tgt(r, j);
+      let v = x[base + j];
+      hits += select(0.0, 1.0, t == select(0.0, 1.0, v > threshold));
+      rowLoss += binaryLoss(v, t);
+    }
+    correct = hits / f32(p.c);
+    rowLoss = rowLoss / f32(p.c);
+  } else if (LOSS == 0u) {
     var s = 0.0;
     for (var j = 0u; j < p.c; j++) { s += exp(x[base + j] - m); }
     let lse = m + log(s);

@@ -3,6 +3,10 @@
 import { ShaderflowError } from './errors.js';
 import type { AdapterClass } from './gpu/engine.js';
 import { isPreset, PRESETS, type PresetName } from './model/presets.js';
+import type { Model } from './model/model.js';
+import type { DatasetName } from './data/loaders.js';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** --preset: one of the presets (required). */
 export function presetArg(v: string | undefined): PresetName {
@@ -36,4 +40,19 @@ export function lrScheduleArg(v: string | undefined): LrScheduleArg | undefined 
   if (!m || !(rate > 0 && Number.isFinite(rate)) || !(Number.isInteger(steps) && steps >= 1))
     throw new ShaderflowError(`--lr-schedule must be cosine or exponential:RATE:STEPS (RATE a number > 0, STEPS a whole number >= 1, e.g. exponential:0.9:1000), got "${v}".`);
   return { kind: 'exponential', rate, steps };
+}
+
+/** --model DIR must be a folder holding model.json (and the weights it names); checked before the GPU starts. */
+export function modelDirArg(dir: string | undefined, command: string): string {
+  if (!dir) throw new ShaderflowError(`${command} needs --model DIR (a folder with model.json and weights.bin, as train --out writes).`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ShaderflowError(`--model ${dir}: no such folder (train --out DIR writes one).`);
+  if (!existsSync(join(dir, 'model.json'))) throw new ShaderflowError(`--model ${dir}: no model.json in this folder (train --out DIR writes model.json and weights.bin).`);
+  return dir;
+}
+
+/** The dataset a saved preset model was trained on: its name (mnist_mlp, fashion_cnn, ...) or else its input shape. */
+export function datasetOf(model: Model): DatasetName {
+  if (model.name.startsWith('fashion')) return 'fashion-mnist';
+  if (model.name.startsWith('cifar') || model.inputShape[0] === 32 || model.inputShape[0] === 32 * 32 * 3) return 'cifar10';
+  return 'mnist';
 }

@@ -6,7 +6,9 @@ import { writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DatasetError, ShaderflowError } from './errors.js';
-import { enlarge, writePng } from './data/image.js';
+import { enlarge, toModelInput, writePng } from './data/image.js';
+import { datasetOf } from './cli-args.js';
+import type { Model } from './model/model.js';
 
 export { enlarge };
 import { imageDatasetFromDirectory } from './data/folder.js';
@@ -213,6 +215,15 @@ export function readClassesFile(modelDir: string): ClassesFile | undefined {
 }
 
 /** A picture as the folder-trained model's input: the training's colour mode and resize, nothing else. */
+/**
+ * One picture as `model` takes it (what predict and inspect feed it): prepared as in training for a model trained on
+ * a folder (classes.json), else fitted to the model's input (digits cropped and centred as MNIST was made).
+ */
+export function modelInputFor(model: Model, img: Image, classes: ClassesFile | undefined): Uint8Array {
+  if (classes) return folderModelInput(img, classes);
+  return toModelInput(img, model.inputShape as [number, number, number] | [number], { digit: datasetOf(model) === 'mnist' });
+}
+
 export function folderModelInput(img: Image, classes: ClassesFile): Uint8Array {
   const channels = ({ grayscale: 1, rgb: 3, rgba: 4 } as const)[classes.colorMode];
   return resizeImage(toChannels(img, channels), classes.imageSize[0], classes.imageSize[1], classes.interpolation).data;

@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ShaderflowError } from './errors.js';
+import { datasetOf, modelDirArg } from './cli-args.js';
 import { createEngine, type Engine } from './gpu/engine.js';
 import { historyCharts } from './viz/plot.js';
 import { buildPreset, PRESETS, recipeSplit } from './model/presets.js';
@@ -14,13 +15,13 @@ import { adam, parseOptimizer, rmsprop, sgd, type OptimizerSpec } from './model/
 import type { Model } from './model/model.js';
 import type { Checkpoint } from './model/fit.js';
 import { loadDataset, type DatasetName, type ImageSet } from './data/loaders.js';
-import { imageGrid, readPng, toModelInput } from './data/image.js';
+import { imageGrid, readPng } from './data/image.js';
 import { fileCheckpointer, loadModel, readCheckpoint, saveModel, writeFileAtomic } from './node.js';
 import { mulberry32 } from './reference/random.js';
 import { version } from '../package.json';
 import { selftestCommand } from './selftest/cli.js';
 import { profileCommand } from './profile-command.js';
-import { finishFolderTraining, folderModelInput, imageCommand, loadTrainingFolder, readClassesFile } from './cli-images.js';
+import { finishFolderTraining, imageCommand, loadTrainingFolder, modelInputFor, readClassesFile } from './cli-images.js';
 import { readImage } from './data/image-files.js';
 import { lrScheduleArg, presetArg, wholeArg } from './cli-args.js';
 import { csvLogger, earlyStopping, reduceLROnPlateau } from './model/callbacks.js';
@@ -40,21 +41,6 @@ async function loadData(name: DatasetName, dir: string | undefined): ReturnType<
       throw new ShaderflowError(`--data ${dir}: the folder is empty; put the ${name} dataset files there (datasets/catalog.json lists their names).`);
   }
   return loadDataset(name, { path: dir });
-}
-
-/** --model DIR must be a folder holding model.json (and the weights it names); checked before the GPU starts. */
-function modelDirArg(dir: string | undefined, command: string): string {
-  if (!dir) throw new ShaderflowError(`${command} needs --model DIR (a folder with model.json and weights.bin, as train --out writes).`);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ShaderflowError(`--model ${dir}: no such folder (train --out DIR writes one).`);
-  if (!existsSync(join(dir, 'model.json'))) throw new ShaderflowError(`--model ${dir}: no model.json in this folder (train --out DIR writes model.json and weights.bin).`);
-  return dir;
-}
-
-/** The dataset a saved preset model was trained on: its name (mnist_mlp, fashion_cnn, ...) or else its input shape. */
-function datasetOf(model: Model): DatasetName {
-  if (model.name.startsWith('fashion')) return 'fashion-mnist';
-  if (model.name.startsWith('cifar') || model.inputShape[0] === 32 || model.inputShape[0] === 32 * 32 * 3) return 'cifar10';
-  return 'mnist';
 }
 
 function optimizerArg(name: string | undefined, lr: string | undefined, dflt: string | OptimizerSpec): string | OptimizerSpec {
@@ -269,9 +255,8 @@ async function predict(values: ValuesOf<typeof PREDICT_FLAGS>, positionals: stri
   try {
     const model = await loadModel(engine, dir);
     // Digits are cropped, fitted and centred as MNIST was made; Fashion-MNIST items fill their frame, so those are only resized.
-    const digit = datasetOf(model) === 'mnist';
     for (const { file, img } of images) {
-      const input = classes ? folderModelInput(img, classes) : toModelInput(img, model.inputShape as [number, number, number] | [number], { digit });
+      const input = modelInputFor(model, img, classes);
       const probs = await model.predict({ images: input, shape: [1, ...model.inputShape] });
       const cls = argmax(probs);
       const named = classes ? { name: classes.classNames[cls] } : {};
@@ -397,6 +382,18 @@ const COMMANDS: Record<string, Command> = {
     positionals: 'FILE.png|jpg',
     examples: ['shaderflow image digit.png --scale 10'],
     run: (_v, _p, argv) => imageCommand(argv),
+  }),
+  inspect: command({
+    summary: "what a saved CNN sees in one picture: writes featuremaps.png (every conv layer's maps) and filters.png",
+    usage: '--model DIR [--out DIR] [--json] IMAGE.png|jpg',
+    flags: {
+      model: PREDICT_FLAGS.model,
+      out: { value: 'DIR', help: 'where featuremaps.png and filters.png go (default: the current folder)' },
+      json: { help: 'print one JSON object: the files, their sizes and the layers drawn' },
+    },
+    positionals: 'IMAGE.png|jpg',
+    examples: ['shaderflow inspect --model runs/mnist-cnn-2026-01-01T00-00-00-000Z digit.png --out inspect/'],
+    run: async (v, images) => (await import('./cli-inspect.js')).inspectCommand(v as { model?: string; out?: string; json?: boolean }, images),
   }),
   plan: command({
     summary: "the recorded training step's dispatches with a modeled GPU time (nothing runs)",

@@ -42,6 +42,14 @@ export class ModelFormatError extends ShaderflowError {
   override name = 'ModelFormatError';
 }
 
+/**
+ * Browser storage that cannot be used: no IndexedDB (a private window, storage disabled), a quota exceeded, a
+ * name with nothing stored under it. Names the storage URL and what to do.
+ */
+export class StorageError extends ShaderflowError {
+  override name = 'StorageError';
+}
+
 /** A shape as error messages print it: [n, 28, 28, 1]. */
 export function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;

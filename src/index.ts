@@ -18,7 +18,11 @@ export { Flatten } from './layers/flatten.js';
 export { Conv2D, type Conv2DOptions } from './layers/conv2d.js';
 export { MaxPooling2D, MaxPool2D, AveragePooling2D, type Padding, type Pooling2DOptions } from './layers/pooling.js';
 export { Dropout } from './layers/dropout.js';
-export { Activation } from './layers/activation.js';
+export { BatchNormalization, type BatchNormalizationOptions } from './layers/normalization.js';
+export { ZeroPadding2D, type ZeroPadding, type ZeroPadding2DOptions } from './layers/padding.js';
+export { DepthwiseConv2D, SeparableConv2D, type DepthwiseConv2DOptions, type SeparableConv2DOptions } from './layers/depthwise.js';
+export { GlobalAveragePooling2D, GlobalMaxPooling2D, type GlobalPooling2DOptions } from './layers/global-pooling.js';
+export { Activation, LeakyReLU, type LeakyReLUOptions } from './layers/activation.js';
 export { defineLayer, CustomLayer, wgslBindings, type CustomLayerDefinition, type CustomLayerClass, type CustomKernel, type CustomParam, type CustomDims, type WgslBinding } from './layers/custom.js';
 export { registerLayer, registeredLayer, type SerializableLayerClass } from './layers/registry.js';
 // Numeric gradient and kernel checks (src/check), and the self-test built on them (src/selftest).
@@ -29,7 +33,7 @@ export { SELFTEST_CASES, type SelftestCase, type CaseOutcome } from './selftest/
 
 export { Sequential, sequential } from './model/sequential.js';
 export { Model, model, type CompileArgs, type ModelArgs } from './model/model.js';
-export type { FitOptions, Checkpoint, Checkpointer } from './model/fit.js';
+export type { FitOptions, Checkpoint, Checkpointer, DeviceLossInfo } from './model/fit.js';
 export type { LossName, NamedValues, StepPlan, GraphNode, ParamSlot, StatsSummary, StepPlanGraph, StepPlanConfig, StepCache } from './model/step-plan.js';
 export { History, type Callbacks, type Logs, type CallbackModel, type TrainingParams, type NamedWeights } from './model/history.js';
 /** Keras' training callbacks with TF.js names: earlyStopping, modelCheckpoint, reduceLROnPlateau, learningRateScheduler, csvLogger, terminateOnNaN. */
@@ -43,8 +47,29 @@ export * as optimizers from './model/optimizers.js';
 export { buildPreset, PRESETS, RECIPES, isPreset, type PresetName, type PresetRecipe, type KerasFigures } from './model/presets.js';
 export { toArtifacts, fromArtifacts, layersFromJson, modelFromJson, type ModelJson, type ModelArtifacts, type WeightSpec, type JsonGraph } from './model/io.js';
 export type { XInput, LabelInput, BatchSource } from './data/batches.js';
+// Storage by URL (indexeddb://, downloads://, http(s)://…/model.json) and IndexedDB checkpoints. The Node entry's
+// saveModel/loadModel also take folders.
+export {
+  saveModel,
+  loadModel,
+  downloadArtifacts,
+  listStoredModels,
+  removeStoredModel,
+  indexedDbCheckpointer,
+  readIndexedDbCheckpoint,
+  indexedDbCheckpointInfo,
+  deleteIndexedDbCheckpoint,
+  INDEXEDDB_SCHEME,
+  DOWNLOADS_SCHEME,
+  type CheckpointInfo,
+  type IndexedDbCheckpointOptions,
+} from './model/url-io.js';
+export { modelFingerprint, dataFingerprint } from './model/fingerprint.js';
+// Training in a dedicated Worker (the worker bundle is dist/browser/shaderflow-worker.js), or on this thread.
+export { createTrainer, type Trainer, type TrainerOptions, type TrainerCallbacks, type TrainerFitCall, type TrainerFitOptions, type TrainerModelInfo, type TrainerEvent, type HistoryData } from './worker/trainer.js';
 export { formatBar, formatEpochLine, type ProgressSink, type Verbosity } from './model/progress.js';
 export { lineChartSvg, historyCharts, type ChartOptions, type Series } from './viz/plot.js';
+export { featureMapsPicture, filtersPicture, minMaxBytes, type NamedArray, PICTURE_COLUMNS, PICTURE_CELL, PICTURE_PADDING, TITLE_HEIGHT } from './viz/featuremaps.js';
 // Metrics beyond accuracy (compile({ metrics })), and the confusion matrix as a heat map (SVG, or RGB pixels for a
 // canvas), sklearn's classification report and a grid of wrong predictions; the Node entry adds confusionMatrixPng.
 export type { MetricName, MetricConfig, MetricArg, MetricSet, ResolvedMetric } from './model/metrics.js';

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { ModelFormatError } from './errors.js';
 import type { Engine } from './gpu/engine.js';
 import { fromArtifacts, parseModelJson, toArtifacts, type ModelJson } from './model/io.js';
+import { loadModel as loadModelFromUrl, saveModel as saveModelToUrl } from './model/url-io.js';
 import { stateNames } from './model/optimizers.js';
 import { csvFiles, modelFolders } from './model/callbacks.js';
 import { checkpointFolders, type Checkpoint, type Checkpointer } from './model/fit.js';
@@ -48,10 +49,12 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * Saves model.json and weights.bin (TensorFlow.js layers format) into `dir`, and beside them the optimizer's
- * state unless `includeOptimizer` is false (modelCheckpoint's saveWeightsOnly).
+ * Saves model.json and weights.bin (TensorFlow.js layers format) into the folder `dir`, with the optimizer state
+ * beside them unless `includeOptimizer` is false (modelCheckpoint's saveWeightsOnly). The browser's storage URLs
+ * (indexeddb://, downloads://) go to the browser saver, which says why they cannot work here.
  */
 export async function saveModel(model: Model, dir: string, o: { includeOptimizer?: boolean } = {}): Promise<void> {
+  if (/^(indexeddb|downloads):\/\//.test(dir)) return saveModelToUrl(model, dir);
   const { modelJson, weights } = await toArtifacts(model);
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, 'weights.bin'), new Uint8Array(weights));
@@ -127,10 +130,12 @@ async function restoreOptimizerState(model: Model, dir: string): Promise<void> {
 }
 
 /**
- * Loads a TensorFlow.js layers-format model (model.json + the weight files its manifest names) from `dir`, and the
- * optimizer state saveModel wrote beside it (optimizer.json + optimizer.bin) when present, so training continues.
+ * Loads a TensorFlow.js layers-format model (model.json + the weight files its manifest names) from the folder
+ * `dir`, and the optimizer state saveModel wrote beside it (optimizer.json + optimizer.bin) when present, so
+ * training continues. An `http(s)://…/model.json` URL is fetched as in a browser (weights by the manifest's paths).
  */
 export async function loadModel(engine: Engine, dir: string): Promise<Model> {
+  if (/^(https?|indexeddb):\/\//.test(dir)) return loadModelFromUrl(engine, dir);
   const jsonPath = join(dir, 'model.json');
   let text: Uint8Array;
   try {
@@ -212,6 +217,8 @@ export function fileCheckpointer(dir: string, model: Model, o: { everySteps?: nu
         rng: { seed: c.seed, step: c.optimizer.step, epoch: c.epoch },
         optimizerTensors: c.optimizer.tensors.map((t) => t.length),
         history: c.history,
+        model: c.model,
+        data: c.data,
       };
       await writeFileAtomic(join(dir, 'checkpoint.json'), JSON.stringify(meta));
       // The pointer now names this generation: remove older ones, and files a killed process left half written.
@@ -303,7 +310,12 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   });
   if (off !== w.length) bad(weightsFile, `has ${w.length * 4} bytes but ${modelFile} describes ${off * 4}.`);
   const tensors = splitFloats(ob, counts as number[], optFile, 'checkpoint.json', bad);
-  return { epoch, batch, batchSize, trainCount, seed, stats: stats!, weights, optimizer: { step, tensors }, history };
+  const text = (k: string): string | undefined => {
+    const v = meta[k];
+    if (v !== undefined && typeof v !== 'string') bad('checkpoint.json', `${k} ${JSON.stringify(v)?.slice(0, 60)} is not a fingerprint string.`);
+    return v as string | undefined;
+  };
+  return { epoch, batch, batchSize, trainCount, seed, stats: stats!, weights, optimizer: { step, tensors }, history, model: text('model'), data: text('data') };
 }
 
 /** `all` cut into consecutive tensors of `sizes`, which must cover it exactly (`describedBy` names the file listing them). */
@@ -325,8 +337,11 @@ function floats(bytes: Uint8Array, file: string, bad: (file: string, what: strin
 }
 
 // fit({checkpoint: DIR, resume: DIR}) in Node: folders are written and read by the functions above.
-checkpointFolders.open = fileCheckpointer;
-checkpointFolders.read = readCheckpoint;
+// indexeddb:// names keep going to IndexedDB (src/model/url-io.ts), which says it is not available in Node.
+const urlOpen = checkpointFolders.open!;
+const urlRead = checkpointFolders.read!;
+checkpointFolders.open = (dir, model, o) => (dir.startsWith('indexeddb://') ? urlOpen(dir, model, o) : fileCheckpointer(dir, model, o));
+checkpointFolders.read = (dir) => (dir.startsWith('indexeddb://') ? urlRead(dir) : readCheckpoint(dir));
 modelFolders.save = (model, dir, o) => saveModel(model, dir, { includeOptimizer: !o.weightsOnly });
 csvFiles.open = async (path, append) => {
   if (dirname(path) !== '.') await mkdir(dirname(path), { recursive: true });

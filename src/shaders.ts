@@ -9,6 +9,9 @@ import conv2d from '../shaders/conv2d.wgsl';
 import pool from '../shaders/pool.wgsl';
 import activation from '../shaders/activation.wgsl'; import loss from '../shaders/loss.wgsl'; import optimizer from '../shaders/optimizer.wgsl'; import dropout from '../shaders/dropout.wgsl'; import initializer from '../shaders/initializer.wgsl';
 import finite from '../shaders/finite.wgsl';
+import batchnorm from '../shaders/batchnorm.wgsl';
+import padding from '../shaders/padding.wgsl';
+import depthwise from '../shaders/depthwise.wgsl';
 import merge from '../shaders/merge.wgsl';
 import indexing from '../shaders/indexing.wgsl';
 import metrics from '../shaders/metrics.wgsl';
@@ -27,6 +30,9 @@ export const SHADERS = {
   loss: indexing + loss,
   optimizer, dropout, initializer,
   finite,
+  batchnorm: indexing + batchnorm,
+  padding: indexing + padding,
+  depthwise: indexing + depthwise,
   merge: indexing + merge,
   metrics: indexing + metrics,
 } as const;

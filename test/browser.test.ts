@@ -139,8 +139,8 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     const page = await browser.newPage({ viewport: { width: 1360, height: 1000 }, acceptDownloads: true });
     const problems = watch(page);
     const t0 = Date.now();
-    // 256 images, batch 16, 2 epochs = 32 steps; 32 test images as validation data.
-    await page.goto(`${server.url}?limit=256&epochs=2&batch=16&val=32&grid=24&autostart=1`);
+    // 256 images, batch 16, 2 epochs = 32 steps; 32 test images as validation data, 200 for the final accuracy.
+    await page.goto(`${server.url}?limit=256&epochs=2&batch=16&val=32&test=200&grid=24&autostart=1`);
     await page.waitForFunction(() => window.__demo?.steps >= 2 || window.__demo?.errors.length || window.__demo?.status === 'no-webgpu', null, { timeout: 90_000 });
     let s = await demo(page);
     expect(s.errors, s.errors.join('\n')).toEqual([]);
@@ -212,7 +212,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     expect(await page.$$eval('#probs li', (li) => li.length)).toBe(10);
     await page.screenshot({ path: join(ARTIFACTS, 'browser-demo.png'), fullPage: true });
 
-    // Save (two downloads: model.json, weights.bin) and load them back: the same probabilities for the same drawing.
+    // Download (two files: model.json, model.weights.bin, TF.js' downloads:// names) and load them back: the same probabilities for the same drawing.
     const downloads: Promise<string>[] = [];
     const gotTwo = new Promise<void>((done) => {
       page.on('download', (d) => {
@@ -224,7 +224,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     await page.click('#save');
     await gotTwo;
     const files = (await Promise.all(downloads)).sort();
-    expect(files.map((f) => f.split('/').pop())).toEqual(['model.json', 'weights.bin']);
+    expect(files.map((f) => f.split('/').pop())).toEqual(['model.json', 'model.weights.bin']);
     const before = s.padProbs!;
     await page.evaluate(() => {
       window.__demo.padProbs = null;
@@ -247,7 +247,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     const problems = watch(page);
     // 64 images, batch 16, 1 epoch = 4 steps of the MNIST CNN through the GPU variants (implicit-GEMM conv,
     // workgroup-tiled matmul, parallel reductions).
-    await page.goto(`${server.url}?limit=64&epochs=1&batch=16&val=16&grid=8&autostart=1&adapterClass=gpu`);
+    await page.goto(`${server.url}?limit=64&epochs=1&batch=16&val=16&test=64&grid=8&autostart=1&adapterClass=gpu`);
     await page.waitForFunction(() => window.__demo?.done || window.__demo?.errors.length || window.__demo?.status === 'no-webgpu', null, { timeout: 120_000 });
     const s = await demo(page);
     expect(s.errors, s.errors.join('\n')).toEqual([]);
@@ -265,7 +265,8 @@ describe.skipIf(!HAVE_CHROMIUM)(`web demo in Chromium (${CHROMIUM})`, () => {
     await page.addInitScript(() => {
       delete (Navigator.prototype as { gpu?: unknown }).gpu;
     });
-    await page.goto(`${server.url}?limit=64`);
+    // worker=0: the init script reaches only the page, and a worker has a navigator.gpu of its own.
+    await page.goto(`${server.url}?limit=64&worker=0`);
     await page.waitForFunction(() => window.__demo?.status === 'no-webgpu' || window.__demo?.errors.length, null, { timeout: 30_000 });
     const s = await demo(page);
     expect(s.status).toBe('no-webgpu');

@@ -4,7 +4,7 @@
 // fail: a layer whose backward leaves a gradient unwritten, or gets one wrong, is reported by tensor name.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Activation, AveragePooling2D, checkGradients, Conv2D, createEngine, Dense, Dropout, Engine, Flatten, MaxPooling2D, NumericError, ShaderflowError,
+  Activation, AveragePooling2D, BatchNormalization, checkGradients, DepthwiseConv2D, GlobalAveragePooling2D, SeparableConv2D, GlobalMaxPooling2D, LeakyReLU, ZeroPadding2D, Conv2D, createEngine, Dense, Dropout, Engine, Flatten, MaxPooling2D, NumericError, ShaderflowError,
   type Layer, type StepContext,
 } from '../src/index.js';
 import type { Recorder } from '../src/gpu/recorder.js';
@@ -40,9 +40,27 @@ const CASES: Case[] = [
   ['Flatten', () => new Flatten({ name: 'f' }), [3, 2, 5], ['input']],
   ['Dropout 0.4 (deterministic training mode)', () => new Dropout({ name: 'drop', rate: 0.4 }), [33], ['input']],
   ['Dropout 0.3 with its own seed', () => new Dropout({ name: 'drop', rate: 0.3, seed: 9 }), [4, 3, 2], ['input']],
-  ...(['linear', 'relu', 'sigmoid', 'tanh', 'softmax'] as const).map(
+  ...(['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'leaky_relu', 'elu', 'selu', 'gelu', 'swish', 'softplus', 'hard_sigmoid'] as const).map(
     (a): Case => [`Activation ${a}`, () => new Activation({ name: 'a', activation: a }), [3, 7], ['input']],
   ),
+  ['BatchNormalization (training: through the batch statistics)', () => new BatchNormalization({ name: 'bn' }), [3, 2, 5], ['input', 'bn/gamma', 'bn/beta']],
+  ['BatchNormalization on features, no scale', () => new BatchNormalization({ name: 'bn', scale: false }), [7], ['input', 'bn/beta']],
+  ['ZeroPadding2D [[1, 2], [0, 3]]', () => new ZeroPadding2D({ name: 'z', padding: [[1, 2], [0, 3]] }), [3, 2, 5], ['input']],
+  ['ZeroPadding2D 1', () => new ZeroPadding2D({ name: 'z' }), [2, 3, 4], ['input']],
+  ['GlobalAveragePooling2D', () => new GlobalAveragePooling2D({ name: 'g' }), [5, 3, 7], ['input']],
+  ['GlobalMaxPooling2D, 4 channels', () => new GlobalMaxPooling2D({ name: 'g' }), [5, 3, 4], ['input']],
+  ['GlobalMaxPooling2D, 3 channels', () => new GlobalMaxPooling2D({ name: 'g' }), [3, 7, 3], ['input']],
+  ['DepthwiseConv2D 3x3 same', () => new DepthwiseConv2D({ name: 'dw', kernelSize: 3, padding: 'same' }), [5, 4, 3], ['input', 'dw/depthwise_kernel', 'dw/bias']],
+  ['DepthwiseConv2D 2x3 /2 valid, multiplier 2, relu', () => new DepthwiseConv2D({ name: 'dw', kernelSize: [2, 3], strides: 2, depthMultiplier: 2, activation: 'relu' }), [5, 7, 2], ['input', 'dw/depthwise_kernel', 'dw/bias']],
+  ['DepthwiseConv2D 3x3 /2 same (asymmetric padding), no bias, gelu', () => new DepthwiseConv2D({ name: 'dw', kernelSize: 3, strides: 2, padding: 'same', useBias: false, activation: 'gelu' }), [6, 5, 3], ['input', 'dw/depthwise_kernel']],
+  ['SeparableConv2D 3x3 same relu', () => new SeparableConv2D({ name: 's', filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }), [5, 4, 3], ['input', 's/depthwise_kernel', 's/pointwise_kernel', 's/bias']],
+  ['SeparableConv2D 3x3 /2 valid, multiplier 2, swish', () => new SeparableConv2D({ name: 's', filters: 3, kernelSize: 3, strides: 2, depthMultiplier: 2, activation: 'swish' }), [7, 6, 2], ['input', 's/depthwise_kernel', 's/pointwise_kernel', 's/bias']],
+  ['SeparableConv2D 2x2 /2 same, no bias', () => new SeparableConv2D({ name: 's', filters: 5, kernelSize: 2, strides: 2, padding: 'same', useBias: false }), [5, 5, 4], ['input', 's/depthwise_kernel', 's/pointwise_kernel']],
+  ['LeakyReLU alpha 0.3 (default)', () => new LeakyReLU({ name: 'l' }), [3, 7], ['input']],
+  ['Dense gelu (pre-activation kept)', () => new Dense({ name: 'd', units: 5, activation: 'gelu' }), [6], ['input', 'd/kernel', 'd/bias']],
+  ['Dense swish', () => new Dense({ name: 'd', units: 4, activation: 'swish' }), [5], ['input', 'd/kernel', 'd/bias']],
+  ['Conv2D 3x3 same elu', () => new Conv2D({ name: 'c', filters: 3, kernelSize: 3, padding: 'same', activation: 'elu' }), [4, 5, 2], ['input', 'c/kernel', 'c/bias']],
+  ['Conv2D 3x3 valid gelu', () => new Conv2D({ name: 'c', filters: 4, kernelSize: 3, activation: 'gelu' }), [5, 4, 3], ['input', 'c/kernel', 'c/bias']],
 ];
 
 describe('checkGradients on every built-in layer (float64 reference)', () => {
@@ -60,7 +78,7 @@ describe('checkGradients on every built-in layer (float64 reference)', () => {
 });
 
 describe('checkGradients on the GPU forward (float32 steps, two-step bound)', () => {
-  it.each(CASES.filter(([n]) => /Dense tanh|Conv2D 3x3|MaxPooling2D 3x3|AveragePooling2D 3x3|Dropout 0.4|Activation softmax/.test(n)))('%s', async (_name, make, inputShape) => {
+  it.each(CASES.filter(([n]) => /Dense tanh|Conv2D 3x3|MaxPooling2D 3x3|AveragePooling2D 3x3|Dropout 0.4|Activation softmax|BatchNormalization \(|ZeroPadding2D 1|GlobalAverage|Activation gelu|DepthwiseConv2D 3x3 same|SeparableConv2D 3x3 same/.test(n)))('%s', async (_name, make, inputShape) => {
     const r = await checkGradients(make(), { engine, inputShape, batch: 2, numeric: 'gpu', maxElements: 24 });
     expect(r.method).toBe('float32-gpu-forward');
     for (const t of r.tensors) {

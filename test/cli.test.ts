@@ -333,7 +333,7 @@ describe('shaderflow summary', () => {
 
 describe('shaderflow --version, help and COMMAND --help', () => {
   const pkgVersion = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  const COMMAND_NAMES = ['train', 'summary', 'evaluate', 'predict', 'image', 'plan', 'profile', 'selftest', 'adapter'];
+  const COMMAND_NAMES = ['train', 'summary', 'evaluate', 'predict', 'image', 'inspect', 'plan', 'profile', 'selftest', 'adapter'];
 
   it('--version prints the package version', async () => {
     const r = await cli(['--version']);
@@ -369,7 +369,7 @@ describe('shaderflow --version, help and COMMAND --help', () => {
   it('help for an unknown command is the one-line error', async () => {
     const r = await cli(['help', 'fit']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^shaderflow: ShaderflowError: Unknown command "fit": use train, summary, evaluate, predict, image, plan, profile, selftest, adapter or help/);
+    expect(r.stderr).toMatch(/^shaderflow: ShaderflowError: Unknown command "fit": use train, summary, evaluate, predict, image, inspect, plan, profile, selftest, adapter or help/);
   });
 });
 
@@ -416,6 +416,18 @@ describe('shaderflow train --preset cifar-cnn on CIFAR-10 binary files', () => {
     const png = readPng(join(out, 'predictions.png'));
     expect(png.shape[2]).toBe(3);
     expect(png.shape[1]).toBeGreaterThan(3 * 32 * 4);
+  });
+
+  it('cifar-resnet (the residual BN preset) trains end to end on the same files', async () => {
+    const resOut = join(tmp, 'cifar-resnet-out');
+    const r = timed('train cifar-resnet', await cli(['train', '--preset', 'cifar-resnet', '--data', data, '--limit', '64', '--epochs', '1', '--batch-size', '32', '--json', '--out', resOut]));
+    expect(r.code, r.stderr).toBe(0);
+    const j = lastJson(r.stdout);
+    expect(j.preset).toBe('cifar-resnet');
+    for (const k of ['train_loss', 'val_loss', 'test_loss', 'test_accuracy']) expect(Number.isFinite(j[k]), k).toBe(true);
+    expect(r.stderr).toContain('Total params: 291,306');
+    expect(r.stderr).toContain('Non-trainable params: 1,216');
+    expect(statSync(join(resOut, 'weights.bin')).size).toBe(291_306 * 4);
   });
 
   it('evaluate reads the same data as cifar-10-binary.tar.gz', async () => {

@@ -525,6 +525,8 @@ describe('conv2d implicit GEMM: long sums, determinism, limits', () => {
     expect(biasLanes({ ...full, maxComputeWorkgroupSizeX: 16 })).toBe(0);
     // Default tiles: 32 columns for N <= 32, 32 rows too for M <= 32.
     expect([defaultConvGemm(100352, 32), defaultConvGemm(131072, 64), defaultConvGemm(9, 32), defaultConvGemm(288, 64)]).toEqual(['gemm64x32', 'gemm64x64', 'gemm32x32', 'gemm64x64']);
+    // without split-K (forward, backward-input): a smaller tile where only it makes 256 workgroups
+    expect([defaultConvGemm(6272, 64, true), defaultConvGemm(25088, 32, true), defaultConvGemm(131072, 64, true), defaultConvGemm(3000, 16, true)]).toEqual(['gemm32x32', 'gemm64x32', 'gemm64x64', 'gemm64x32']);
   });
 });
 

@@ -3,7 +3,8 @@
 // (src/reference/model.ts). Per-kernel checks live beside each kernel's tests; this proves the wiring.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AveragePooling2D, Activation, Conv2D, createEngine, Dense, Dropout, Engine, Flatten, MaxPooling2D, optimizers, resetLayerNames, Sequential,
+  AveragePooling2D, Activation, BatchNormalization, Conv2D, createEngine, Dense, DepthwiseConv2D, Dropout, Engine, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D,
+  LeakyReLU, MaxPooling2D, optimizers, resetLayerNames, SeparableConv2D, Sequential, ZeroPadding2D,
 } from '../src/index.js';
 import type { AdapterClass } from '../src/gpu/engine.js';
 import type { Layer } from '../src/layers/layer.js';
@@ -97,6 +98,54 @@ const CASES: Case[] = [
     n: 4,
     training: true,
   },
+  {
+    // Binary cross-entropy fused with the last Dense's sigmoid (logits), 0/1 targets on 3 outputs.
+    name: 'dense-gelu/dense-sigmoid(3) + binary CE (fused)',
+    layers: () => [new Dense({ units: 5, activation: 'gelu', inputDim: 4 }), new Dense({ units: 3, activation: 'sigmoid' })],
+    inputSize: 4,
+    classes: 3,
+    loss: 'binary_crossentropy',
+    n: 5,
+  },
+  {
+    // The image-classification-from-scratch shape in miniature, batch statistics in training mode: conv, BN,
+    // leaky ReLU, separable and depthwise convolutions, zero padding, global pooling, and a separate sigmoid
+    // Activation (so binary CE from probabilities, unfused) on one output.
+    name: 'conv/BN/leakyrelu/separable/BN/zeropad/depthwise/GAP/dense/Activation(sigmoid) + binary CE',
+    layers: () => [
+      new Conv2D({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false, inputShape: [7, 6, 2] }), // a bias before BN has no gradient
+      new BatchNormalization(),
+      new LeakyReLU(),
+      new SeparableConv2D({ filters: 5, kernelSize: 3, padding: 'same', activation: 'elu' }),
+      new BatchNormalization({ scale: false }),
+      new ZeroPadding2D({ padding: [[1, 0], [0, 1]] }),
+      new DepthwiseConv2D({ kernelSize: 2, depthMultiplier: 2, activation: 'swish' }),
+      new GlobalMaxPooling2D(),
+      new Dense({ units: 3, activation: 'tanh' }),
+      new Dense({ units: 1 }),
+      new Activation({ activation: 'sigmoid' }),
+    ],
+    inputSize: 7 * 6 * 2,
+    classes: 1,
+    loss: 'binary_crossentropy',
+    n: 6,
+    training: true,
+  },
+  {
+    name: 'conv/BN/relu/GAP/dense-softmax + categorical CE (BN through the batch statistics)',
+    layers: () => [
+      new Conv2D({ filters: 3, kernelSize: 3, padding: 'same', useBias: false, inputShape: [5, 5, 2] }),
+      new BatchNormalization(),
+      new Activation({ activation: 'relu' }),
+      new GlobalAveragePooling2D(),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ],
+    inputSize: 5 * 5 * 2,
+    classes: 3,
+    loss: 'categorical_crossentropy',
+    n: 4,
+    training: true,
+  },
 ];
 
 describe.each(['software', 'gpu'] as AdapterClass[])('whole-model gradients, %s class', (cls) => {
@@ -114,6 +163,7 @@ describe.each(['software', 'gpu'] as AdapterClass[])('whole-model gradients, %s 
       const k = Math.floor(r() * c.classes);
       if (sparse) y[i] = k;
       else if (c.loss === 'mean_squared_error') for (let j = 0; j < c.classes; j++) y[i * c.classes + j] = r();
+      else if (c.loss === 'binary_crossentropy') for (let j = 0; j < c.classes; j++) y[i * c.classes + j] = r() < 0.5 ? 0 : 1;
       else y[i * c.classes + k] = 1;
     }
     const before = await model.getWeights();
@@ -122,7 +172,9 @@ describe.each(['software', 'gpu'] as AdapterClass[])('whole-model gradients, %s 
 
     const w = new Map(before.map((b) => [b.name, Float64Array.from(b.values)]));
     const loss = () => modelLossRef(c.loss, sequentialForwardRef(model.layers, w, x, c.n, c.training ? { seed: 7, step: 1 } : undefined), y, c.n, c.classes);
-    expectGradientsMatch(grads, w, loss, `${cls}: ${c.name}`, measured);
+    // non-trainable weights (BatchNormalization's moving statistics) get no gradient
+    const trainable = new Set(model.layers.flatMap((l) => l.paramSpecs().filter((s) => s.trainable !== false).map((s) => `${l.name}/${s.name}`)));
+    expectGradientsMatch(grads.filter((v) => trainable.has(v.name)), w, loss, `${cls}: ${c.name}`, measured);
     model.dispose();
   });
 });

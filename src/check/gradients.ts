@@ -161,7 +161,9 @@ export async function checkGradients(target: Layer | Model, options: GradientChe
         const name = `${layer.name}/${spec.name}`;
         const size = spec.shape.reduce((a, b) => a * b, 1);
         const given = options.weights?.[name] ?? modelWeights?.get(name);
-        const values = given ? Float32Array.from(given) : randomUniform(size, seed * 1000 + 17 * ++k);
+        // non-trainable state (BatchNormalization's moving statistics) draws from [0.5, 1.5): a variance stays positive
+        const frozen = spec.trainable === false || !layer.trainable;
+        const values = given ? Float32Array.from(given) : randomUniform(size, seed * 1000 + 17 * ++k, ...(frozen ? [0.5, 1.5] : []));
         if (values.length !== size) throw new ShapeError(`checkGradients(${label}): weights "${name}" has ${values.length} values, expected ${size} ${shapeStr(spec.shape)}.`);
         const w = keep(engine.tensor(spec.shape, values));
         const g = keep(engine.tensor(spec.shape, new Float32Array(size).fill(NaN))); // unwritten gradients fail
@@ -218,7 +220,7 @@ export async function checkGradients(target: Layer | Model, options: GradientChe
     const tensors: TensorCheck[] = [];
     const subjects = [
       { name: 'input', shape: [n, ...inputShape], values: x0, tensor: x, gpu: dx, noise: noise[0]!, param: undefined as Param | undefined },
-      ...params.map((p, i) => ({ name: p.name, shape: p.shape, values: p.values, tensor: p.w, gpu: grads[i]!, noise: noise[i + 1]!, param: p })),
+      ...params.map((p, i) => ({ name: p.name, shape: p.shape, values: p.values, tensor: p.w, gpu: grads[i]!, noise: noise[i + 1]!, param: p }))
     ];
     if (useRef) {
       const w64 = new Map([...params.map((p) => [p.name, p.values] as const), ...fixed].map(([name, v]) => [name, Float64Array.from(v)]));

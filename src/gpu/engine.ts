@@ -192,6 +192,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     report.software = report.adapterClass === 'software';
     // Kernel tiles are autotuned per shape when a model's step is first prepared (src/kernels/autotune.ts), not here.
     const engine = new Engine(device, report, c.gpu, autotuneEnabled(options.autotune, report.adapterClass === 'gpu' && !forcedClass));
+    engine.options = { ...options };
     c.chosen?.(tried); // lets the provider remember which backend works here
     return engine;
   }
@@ -275,8 +276,17 @@ export class Engine {
     if (!this.fallbackNotes.includes(note)) this.fallbackNotes.push(note);
   }
 
+  /** The options this engine was created with: `createEngine(engine.options)` opens an equivalent one (device-loss recovery does). */
+  options: EngineOptions = {};
+
+  /** Whether the device is gone (lost or destroyed); every later GPU call throws a DeviceError. */
   get isLost(): boolean {
     return this.lostInfo !== null;
+  }
+
+  /** Why the device was lost ("reason: message", as WebGPU's device.lost said), or null while it is alive. */
+  get lostReason(): string | null {
+    return this.lostInfo;
   }
 
   /** Throws a DeviceError when the device is gone: every entry point calls this before touching the GPU. */

@@ -7,7 +7,34 @@ import type { ActivationName } from '../layers/layer.js';
 import { useVec4, type ElementwiseOptions } from './elementwise.js';
 import { tuningOf } from './tuning.js';
 
-const ACT_CODE: Record<Exclude<ActivationName, 'softmax'>, number> = { linear: 0, relu: 1, sigmoid: 2, tanh: 3 };
+const ACT_CODE: Record<Exclude<ActivationName, 'softmax'>, number> = {
+  linear: 0, relu: 1, sigmoid: 2, tanh: 3, leaky_relu: 4, elu: 5, selu: 6, gelu: 7, swish: 8, silu: 8, softplus: 9, hard_sigmoid: 10,
+};
+
+/** Every activation the kernels know, in ActivationName's order (for error messages and parsers). */
+export const ACTIVATION_NAMES: readonly ActivationName[] = [
+  'linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'leaky_relu', 'elu', 'selu', 'gelu', 'swish', 'silu', 'softplus', 'hard_sigmoid',
+];
+
+/**
+ * The `alpha` of the parameterised kinds when none is given: leaky_relu's negative slope 0.2 (Keras 3's
+ * `activations.leaky_relu`; the LeakyReLU layer passes its own, default 0.3) and elu's 1.0 (Keras and TF.js).
+ */
+export const DEFAULT_ALPHA: Partial<Record<ActivationName, number>> = { leaky_relu: 0.2, elu: 1 };
+
+/**
+ * What activationBackward reads beside dy: the forward's OUTPUT y for every kind whose derivative y determines, the
+ * INPUT x for gelu and swish/silu (not invertible from y), so layers keep the pre-activation for those.
+ */
+export function activationBackwardFrom(kind: ActivationName): 'output' | 'input' {
+  return kind === 'gelu' || kind === 'swish' || kind === 'silu' ? 'input' : 'output';
+}
+
+/** Per-call options of the activation kernels: the vec4 choice, and the slope/scale of leaky_relu and elu. */
+export interface ActivationOptions extends ElementwiseOptions {
+  /** leaky_relu's negative slope (> 0) or elu's alpha (> 0); default DEFAULT_ALPHA. */
+  alpha?: number;
+}
 
 /** 'same' when a and b are the same byte range, 'partial' when they overlap otherwise, 'none' when disjoint. */
 function aliasing(a: Tensor, b: Tensor): 'same' | 'partial' | 'none' {
@@ -24,13 +51,23 @@ function expectSize(what: string, name: string, t: Tensor, n: number): void {
 
 function checkKind(what: string, kind: string): void {
   if (kind !== 'softmax' && !(kind in ACT_CODE))
-    throw new ShaderflowError(`${what}: unknown activation "${kind}" (use linear, relu, sigmoid, tanh or softmax).`);
+    throw new ShaderflowError(`${what}: unknown activation "${kind}" (use ${ACTIVATION_NAMES.join(', ')}).`);
+}
+
+function alphaOf(what: string, kind: ActivationName, opts: ActivationOptions): number {
+  const a = opts.alpha ?? DEFAULT_ALPHA[kind] ?? 0;
+  // leaky_relu's backward tells x > 0 from y > 0, which needs a positive slope; elu's needs alpha > 0 likewise.
+  if ((kind === 'leaky_relu' || kind === 'elu') && !(a > 0 && Number.isFinite(a)))
+    throw new ShaderflowError(`${what}: ${kind} needs alpha > 0, got ${a}.`);
+  return a;
 }
 
 /** Floating-point work per element of each kind (forward; backward is about the same), for the plan's costs. */
-const ACT_FLOPS: Record<ActivationName, number> = { linear: 0, relu: 1, sigmoid: 4, tanh: 6, softmax: 4 };
+const ACT_FLOPS: Record<ActivationName, number> = {
+  linear: 0, relu: 1, sigmoid: 4, tanh: 6, softmax: 4, leaky_relu: 2, elu: 6, selu: 7, gelu: 20, swish: 6, silu: 6, softplus: 8, hard_sigmoid: 3,
+};
 
-function dispatch(rec: Recorder, kind: ActivationName, entry: string, rows: number, cols: number, bindings: (Tensor | null)[], opts: ElementwiseOptions): void {
+function dispatch(rec: Recorder, kind: ActivationName, entry: string, rows: number, cols: number, bindings: (Tensor | null)[], opts: ActivationOptions): void {
   const n = rows * cols;
   if (n === 0) return;
   const wg = tuningOf(rec.engine).elementwiseWorkgroup;
@@ -44,7 +81,7 @@ function dispatch(rec: Recorder, kind: ActivationName, entry: string, rows: numb
     shader: 'activation',
     entry: name,
     constants: softmax ? { WG: wg } : { WG: wg, ACT: ACT_CODE[kind] },
-    bindings: [rec.uniform([rows, cols, v4 ? n / 4 : n, 0]), ...bindings],
+    bindings: [rec.uniform([rows, cols, v4 ? n / 4 : n, alphaOf(`activation(${kind})`, kind, opts)], 'uuuf'), ...bindings],
     workgroups: grid1d(rec.engine, items, wg),
     label: `activation.${kind}.${entry}`,
     cost: { variant: softmax ? 'row' : v4 ? 'vec4' : 'scalar', threads: wg, serial: softmax ? cols : 1, flops: ACT_FLOPS[kind] * n, bytes: 4 * n * tensors },
@@ -52,7 +89,7 @@ function dispatch(rec: Recorder, kind: ActivationName, entry: string, rows: numb
 }
 
 /** y = act(x) for x, y viewed as [rows, cols]; softmax is row-wise over cols. y may alias x (same range). */
-export function activationForward(rec: Recorder, kind: ActivationName, x: Tensor, y: Tensor, rows: number, cols: number, opts: ElementwiseOptions = {}): void {
+export function activationForward(rec: Recorder, kind: ActivationName, x: Tensor, y: Tensor, rows: number, cols: number, opts: ActivationOptions = {}): void {
   checkKind('activationForward', kind);
   expectSize(`activationForward(${kind})`, 'x', x, rows * cols);
   expectSize(`activationForward(${kind})`, 'y', y, rows * cols);
@@ -67,10 +104,11 @@ export function activationForward(rec: Recorder, kind: ActivationName, x: Tensor
 }
 
 /**
- * dx = dy * act'(input), computed from the OUTPUT y; softmax: dx = y * (dy - Σ dy·y) per row.
+ * dx = dy * act'(input), computed from the OUTPUT y (`y` is the INPUT x for the kinds activationBackwardFrom
+ * names 'input': gelu, swish/silu); softmax: dx = y * (dy - Σ dy·y) per row.
  * dx may alias dy (same range); it must not overlap y.
  */
-export function activationBackward(rec: Recorder, kind: ActivationName, y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number, opts: ElementwiseOptions = {}): void {
+export function activationBackward(rec: Recorder, kind: ActivationName, y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number, opts: ActivationOptions = {}): void {
   checkKind('activationBackward', kind);
   const what = `activationBackward(${kind})`;
   expectSize(what, 'y', y, rows * cols);

@@ -448,10 +448,20 @@ function gemmDims(kind: ConvPass, g: Conv2dGeometry): [number, number, number] {
   return [taps * g.inC, g.outC, g.batch * g.outH * g.outW];
 }
 
-/** The default tile for an M x N output: 32 columns when N <= 32, 32 rows as well when M <= 32. */
-export function defaultConvGemm(m: number, n: number): ConvGemmVariant {
+/**
+ * The default tile for an M x N output: 32 columns when N <= 32, 32 rows as well when M <= 32. With `fill` (passes
+ * without split-K: forward, backward-input) a smaller tile where only it gives 256 workgroups, as matmul does (e.g. a
+ * 7x7x64 layer at batch 128, M = 6272: 64x64 tiles make 98 workgroups, 32x32 ones 392).
+ */
+export function defaultConvGemm(m: number, n: number, fill = false): ConvGemmVariant {
   if (m <= 32) return 'gemm32x32';
-  return n <= 32 ? 'gemm64x32' : 'gemm64x64';
+  const first: ConvGemmVariant = n <= 32 ? 'gemm64x32' : 'gemm64x64';
+  if (!fill) return first;
+  const tiles: Record<ConvGemmVariant, number> = {
+    gemm64x64: Math.ceil(m / 64) * Math.ceil(n / 64), gemm64x32: Math.ceil(m / 64) * Math.ceil(n / 32), gemm32x32: Math.ceil(m / 32) * Math.ceil(n / 32),
+  };
+  const order = (first === 'gemm64x64' ? ['gemm64x64', 'gemm64x32', 'gemm32x32'] : ['gemm64x32', 'gemm32x32']) as ConvGemmVariant[];
+  return order.find((v) => tiles[v] >= 256) ?? first; // none reaches 256: the big tile, as matmul keeps it
 }
 
 /**
@@ -473,7 +483,7 @@ function convKernelFor(engine: Engine, kind: ConvPass, g: Conv2dGeometry, kernel
 
 /** The GEMM tiles the autotune times for a pass (those that fit this adapter), default first. */
 function tunedConvGemm(engine: Engine, kind: ConvPass, g: Conv2dGeometry, m: number, n: number, k: number): ConvGemmVariant {
-  const dflt = defaultConvGemm(m, n);
+  const dflt = defaultConvGemm(m, n, kind !== 'backwardFilter');
   const candidates = [dflt, ...GEMM_ORDER.filter((v) => v !== dflt)].filter((v) => !gemmMisfit(v, engine.limits));
   if (candidates.length < 2) return dflt;
   const id = tunedChoice(

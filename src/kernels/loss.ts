@@ -2,7 +2,7 @@
 // class) or a fixed-order tree over workgroups of rows (GPU class).
 // CPU references: src/reference/loss.ts.
 import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
-import { grid1d, type Recorder } from '../gpu/recorder.js';
+import { grid1d, type DispatchCost, type Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { treeFits } from './elementwise.js';
 import { tuningOf } from './tuning.js';
@@ -30,7 +30,7 @@ export interface LossOptions {
  */
 export type StatsVariant = 'serial' | 'tree';
 
-const LOSS_CODE = { softmaxCrossEntropy: 0, crossEntropyFromProbs: 1, meanSquaredError: 2 } as const;
+const LOSS_CODE = { softmaxCrossEntropy: 0, crossEntropyFromProbs: 1, meanSquaredError: 2, sigmoidCrossEntropy: 4, binaryCrossEntropyFromProbs: 5 } as const;
 type LossKind = keyof typeof LOSS_CODE;
 
 function overlaps(a: Tensor, b: Tensor): boolean {
@@ -149,25 +149,29 @@ export function softmaxCrossEntropy(
   rec: Recorder, logits: Tensor, target: Tensor, probs: Tensor, dLogits: Tensor | null, stats: Tensor | null, n: number, c: number, opts: LossOptions,
 ): void {
   validate('softmaxCrossEntropy', logits, target, [probs, dLogits], stats, n, c, opts);
+  // one invocation per row, looping over its c classes (max, exp and sum, normalize; the gradient)
+  fusedProbs(rec, 'softmaxCrossEntropy', 'softmax', logits, target, probs, dLogits, n, c, opts, n, {
+    variant: 'row', serial: c, flops: (dLogits ? 6 : 4) * n * c, bytes: 4 * (2 * n * c + (dLogits ? n * c + (opts.sparse ? n : n * c) : 0)),
+  });
+  if (stats) accumulate(rec, 'softmaxCrossEntropy', logits, target, stats, n, c, opts);
+}
+
+/** The probabilities (and with dLogits, the gradient) of a fused loss: `${prefix}Probs` or `${prefix}ProbsGrad` over `items` invocations. */
+function fusedProbs(
+  rec: Recorder, kind: LossKind, prefix: string, logits: Tensor, target: Tensor, probs: Tensor, dLogits: Tensor | null, n: number, c: number, opts: LossOptions,
+  items: number, cost: Omit<DispatchCost, 'threads'>,
+): void {
   if (n === 0) return;
   const wg = tuningOf(rec.engine).elementwiseWorkgroup;
   rec.dispatch({
     shader: 'loss',
-    entry: dLogits ? 'softmaxProbsGrad' : 'softmaxProbs',
-    constants: constants(rec, 'softmaxCrossEntropy', opts),
+    entry: dLogits ? `${prefix}ProbsGrad` : `${prefix}Probs`,
+    constants: constants(rec, kind, opts),
     bindings: [rec.uniform([n, c, opts.gradScale, 0], 'uufu'), logits, dLogits ? target : null, probs, dLogits, null, dLogits ? rowWeights(logits, opts) : null],
-    workgroups: grid1d(rec.engine, n, wg),
-    label: 'loss.softmaxCrossEntropy.probs',
-    // one invocation per row, looping over its c classes (max, exp and sum, normalize; the gradient)
-    cost: {
-      variant: 'row',
-      threads: wg,
-      serial: c,
-      flops: (dLogits ? 6 : 4) * n * c,
-      bytes: 4 * (2 * n * c + (dLogits ? n * c + (opts.sparse ? n : n * c) : 0)),
-    },
+    workgroups: grid1d(rec.engine, items, wg),
+    label: `loss.${kind}.probs`,
+    cost: { ...cost, threads: wg },
   });
-  if (stats) accumulate(rec, 'softmaxCrossEntropy', logits, target, stats, n, c, opts);
 }
 
 /**
@@ -193,6 +197,36 @@ export function meanSquaredError(
   validate('meanSquaredError', pred, target, [dPred], stats, n, c, opts);
   if (dPred) elementGrad(rec, 'meanSquaredError', pred, target, dPred, n, c, opts);
   if (stats) accumulate(rec, 'meanSquaredError', pred, target, stats, n, c, opts);
+}
+
+/**
+ * Fused sigmoid + binary cross-entropy on logits z [n, c] with 0/1 (or soft) targets [n, c]: probs = sigmoid(z),
+ * dLogits = (sigmoid(z) - t) / c · gradScale (when not null); stats += [Σ rows of mean_j (max(z, 0) - z·t +
+ * log(1 + e^-|z|)), Σ rows of binary_accuracy (z > 0 against t), n, nonFinite] (when not null).
+ */
+export function sigmoidCrossEntropy(
+  rec: Recorder, logits: Tensor, target: Tensor, probs: Tensor, dLogits: Tensor | null, stats: Tensor | null, n: number, c: number, opts: LossOptions,
+): void {
+  if (opts.sparse) throw new ShaderflowError('sigmoidCrossEntropy: binary cross-entropy takes target rows [n, c], not sparse class indices.');
+  validate('sigmoidCrossEntropy', logits, target, [probs, dLogits], stats, n, c, opts);
+  fusedProbs(rec, 'sigmoidCrossEntropy', 'sigmoid', logits, target, probs, dLogits, n, c, opts, n * c, {
+    variant: 'scalar', serial: 1, flops: (dLogits ? 7 : 4) * n * c, bytes: 4 * n * c * (dLogits ? 4 : 2),
+  });
+  if (stats) accumulate(rec, 'sigmoidCrossEntropy', logits, target, stats, n, c, opts);
+}
+
+/**
+ * Binary cross-entropy on probabilities p [n, c] (the last activation is not a fused sigmoid), as Keras: p clipped
+ * to [1e-7, 1 - 1e-7], loss = mean_j -(t·log p + (1 - t)·log(1 - p)); dProbs = (-t/p + (1 - t)/(1 - p)) / c ·
+ * gradScale inside the clip range, 0 outside. Stats as sigmoidCrossEntropy (binary_accuracy with threshold 0.5).
+ */
+export function binaryCrossEntropyFromProbs(
+  rec: Recorder, probs: Tensor, target: Tensor, dProbs: Tensor | null, stats: Tensor | null, n: number, c: number, opts: LossOptions,
+): void {
+  if (opts.sparse) throw new ShaderflowError('binaryCrossEntropyFromProbs: binary cross-entropy takes target rows [n, c], not sparse class indices.');
+  validate('binaryCrossEntropyFromProbs', probs, target, [dProbs], stats, n, c, opts);
+  if (dProbs) elementGrad(rec, 'binaryCrossEntropyFromProbs', probs, target, dProbs, n, c, opts);
+  if (stats) accumulate(rec, 'binaryCrossEntropyFromProbs', probs, target, stats, n, c, opts);
 }
 
 /** Accuracy only (evaluate/predict paths): accumulates the argmax-correct count and n, with a zero loss. */

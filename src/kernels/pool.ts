@@ -21,6 +21,9 @@ export interface Pool2dGeometry {
   padLeft: number;
 }
 
+/** The most elements a pooling window may have (llvmpipe ends any shader loop after 65535 iterations). */
+export const MAX_POOL_WINDOW = 65535;
+
 /** Keras/TF pooling geometry (same rules as conv2dGeometry). Throws a ShapeError when the output would be empty. */
 export function pool2dGeometry(
   inShape: [number, number, number, number],
@@ -31,6 +34,10 @@ export function pool2dGeometry(
   const [batch, inH, inW, c] = inShape;
   if (![inH, inW, c, ...pool, ...strides].every((v) => Number.isInteger(v) && v > 0) || !Number.isInteger(batch) || batch < 0)
     throw new ShapeError(`pool2d: input ${shapeStr(inShape)}, pool ${shapeStr(pool)}, strides ${shapeStr(strides)}: sizes must be positive whole numbers.`);
+  // One invocation loops over a whole window (nested loops whose iterations llvmpipe counts together): past 65535
+  // elements it would silently stop early.
+  if (pool[0] * pool[1] > MAX_POOL_WINDOW)
+    throw new ShapeError(`pool2d: a ${pool[0]}x${pool[1]} window has ${pool[0] * pool[1]} elements, more than the ${MAX_POOL_WINDOW} one invocation may loop over; pool in two steps (e.g. AveragePooling2D first).`);
   const h = sameOrValid(inH, pool[0], strides[0], padding);
   const w = sameOrValid(inW, pool[1], strides[1], padding);
   if (h.out <= 0 || w.out <= 0)

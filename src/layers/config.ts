@@ -1,5 +1,15 @@
 // Keras/TF.js config objects shared by the layers' getConfig() and the model loader.
-import type { InitializerName } from './layer.js';
+import { ACTIVATION_NAMES } from '../kernels/activation.js';
+import type { ActivationName, InitializerName } from './layer.js';
+
+/**
+ * `a` as an ActivationName ('silu' becomes 'swish', the same function under the name TF.js knows); anything else
+ * is `err`'s error naming the activations there are.
+ */
+export function checkActivation(a: string, err: (m: string) => Error): ActivationName {
+  if (!(ACTIVATION_NAMES as readonly string[]).includes(a)) throw err(`unknown activation ${JSON.stringify(a)} (use ${ACTIVATION_NAMES.join(', ')}).`);
+  return a === 'silu' ? 'swish' : (a as ActivationName);
+}
 
 const KERAS_INITIALIZERS: Record<InitializerName, string> = {
   glorot_uniform: 'GlorotUniform',

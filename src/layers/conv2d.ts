@@ -6,17 +6,16 @@ import { ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import type { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { activationBackward, activationForward } from '../kernels/activation.js';
+import { activationBackward, activationBackwardFrom, activationForward } from '../kernels/activation.js';
 import {
   conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dGeometry,
 } from '../kernels/conv2d.js';
-import { weightedLayerConfig } from './config.js';
+import { checkActivation, weightedLayerConfig } from './config.js';
 import { Layer, type ActivationName, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
 import { checkPadding, toPair, type Padding } from './pooling.js';
 
-/** Options of a Conv2D layer (Keras' names). */
-export interface Conv2DOptions {
-  filters: number;
+/** The options every convolution layer shares (Keras' names): Conv2D, DepthwiseConv2D, SeparableConv2D. */
+export interface ConvLayerOptions {
   kernelSize: number | [number, number];
   /** Default 1. */
   strides?: number | [number, number];
@@ -24,13 +23,32 @@ export interface Conv2DOptions {
   padding?: Padding;
   activation?: ActivationName;
   useBias?: boolean;
-  kernelInitializer?: InitializerName;
   biasInitializer?: InitializerName;
   name?: string;
   /** false freezes the layer's weights (Keras' trainable; read at compile). */
   trainable?: boolean;
   /** [height, width, channels] (no batch). */
   inputShape?: number[];
+}
+
+/** Options of a Conv2D layer (Keras' names). */
+export interface Conv2DOptions extends ConvLayerOptions {
+  filters: number;
+  kernelInitializer?: InitializerName;
+}
+
+/**
+ * A convolution layer's geometry from `make`, its ShapeError (a kernel that does not fit) restated by `err` as
+ * the layer's own, naming kernel, strides, padding and input shape.
+ */
+export function convGeometry<G>(l: { kernelSize: [number, number]; strides: [number, number]; padding: Padding }, inputShape: number[], err: (m: string) => Error, make: () => G): G {
+  try {
+    return make();
+  } catch (e) {
+    if (e instanceof ShapeError)
+      throw err(`a ${l.kernelSize.join('x')} kernel with strides ${shapeStr(l.strides)} and '${l.padding}' padding does not apply to input shape ${shapeStr(inputShape)}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** 2-D convolution, NHWC, with bias and an optional fused activation (Keras' Conv2D). */
@@ -45,6 +63,8 @@ export class Conv2D extends Layer {
   readonly kernelInitializer: InitializerName;
   readonly biasInitializer: InitializerName;
   private y?: Tensor;
+  /** The pre-activation, kept only for activations whose backward reads the input (gelu, swish). */
+  private z?: Tensor;
   private dz?: Tensor;
   private dx?: Tensor;
 
@@ -56,7 +76,7 @@ export class Conv2D extends Layer {
     this.kernelSize = toPair(opts.kernelSize, 'kernelSize', err);
     this.strides = toPair(opts.strides ?? 1, 'strides', err);
     this.padding = checkPadding(opts.padding ?? 'valid', err);
-    this.activation = opts.activation ?? 'linear';
+    this.activation = checkActivation(opts.activation ?? 'linear', err);
     this.useBias = opts.useBias ?? true;
     this.kernelInitializer = opts.kernelInitializer ?? 'glorot_uniform';
     this.biasInitializer = opts.biasInitializer ?? 'zeros';
@@ -66,15 +86,7 @@ export class Conv2D extends Layer {
   geometry(n: number, inputShape: number[] = this.inputShape): Conv2dGeometry {
     this.expectRank(inputShape, 3, '[height, width, channels] images');
     const [h, w, c] = inputShape as [number, number, number];
-    try {
-      return conv2dGeometry([n, h, w, c], this.filters, this.kernelSize, this.strides, this.padding);
-    } catch (e) {
-      if (e instanceof ShapeError)
-        throw this.shapeError(
-          `a ${this.kernelSize.join('x')} kernel with strides ${shapeStr(this.strides)} and '${this.padding}' padding does not apply to input shape ${shapeStr(inputShape)}: ${e.message}`,
-        );
-      throw e;
-    }
+    return convGeometry(this, inputShape, (m) => this.shapeError(m), () => conv2dGeometry([n, h, w, c], this.filters, this.kernelSize, this.strides, this.padding));
   }
 
   computeOutputShape(inputShape: number[]): number[] {
@@ -110,6 +122,7 @@ export class Conv2D extends Layer {
   protected allocateBuffers(engine: Engine, maxBatch: number): void {
     this.y = this.own(engine, [maxBatch, ...this.outputShape]);
     if (this.activation !== 'linear') this.dz = this.own(engine, [maxBatch, ...this.outputShape]);
+    if (this.activation !== 'relu' && activationBackwardFrom(this.activation) === 'input') this.z = this.own(engine, [maxBatch, ...this.outputShape]);
     this.dx = this.own(engine, [maxBatch, ...this.inputShape]);
   }
 
@@ -117,20 +130,21 @@ export class Conv2D extends Layer {
     const g = this.geometry(ctx.n);
     const y = this.batchView(this.y!, ctx.n);
     const act = this.activation;
-    conv2dForward(rec, x, this.weights[0]!, this.useBias ? this.weights[1]! : null, y, g, act === 'relu' ? 'relu' : 'linear');
-    if (act !== 'linear' && act !== 'relu') activationForward(rec, act, y, y, ctx.n * g.outH * g.outW, g.outC);
-    this.saved = { input: x, output: y };
+    const z = this.z ? this.batchView(this.z, ctx.n) : y;
+    conv2dForward(rec, x, this.weights[0]!, this.useBias ? this.weights[1]! : null, z, g, act === 'relu' ? 'relu' : 'linear');
+    if (act !== 'linear' && act !== 'relu') activationForward(rec, act, z, y, ctx.n * g.outH * g.outW, g.outC);
+    this.saved = { input: x, output: y, preActivation: z };
     return y;
   }
 
   backward(rec: Recorder, dy: Tensor, ctx: StepContext, needInputGrad: boolean): Tensor | null {
     const g = this.geometry(ctx.n);
     const rows = ctx.n * g.outH * g.outW;
-    const { input, output } = this.saved;
+    const { input, output, preActivation } = this.saved;
     let dz = dy;
     if (this.activation !== 'linear') {
       dz = this.batchView(this.dz!, ctx.n);
-      activationBackward(rec, this.activation, output!, dy, dz, rows, g.outC);
+      activationBackward(rec, this.activation, activationBackwardFrom(this.activation) === 'input' ? preActivation! : output!, dy, dz, rows, g.outC);
     }
     if (this.trainable) {
       conv2dBackwardFilter(rec, input!, dz, this.grads[0]!, g);

@@ -4,10 +4,10 @@ import type { Engine } from '../gpu/engine.js';
 import type { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { matmul } from '../kernels/matmul.js';
-import { activationBackward, activationForward } from '../kernels/activation.js';
+import { activationBackward, activationBackwardFrom, activationForward } from '../kernels/activation.js';
 import { columnSum } from '../kernels/elementwise.js';
 import { Layer, type ActivationName, type InitializerName, type ParamSpec, type StepContext } from './layer.js';
-import { weightedLayerConfig } from './config.js';
+import { checkActivation, weightedLayerConfig } from './config.js';
 
 /** Options of a Dense layer (Keras' names). */
 export interface DenseOptions {
@@ -38,6 +38,8 @@ export class Dense extends Layer {
    */
   emitLogits = false;
   private y?: Tensor;
+  /** The pre-activation, kept only for activations whose backward reads the input (gelu, swish). */
+  private z?: Tensor;
   private dz?: Tensor;
   private dx?: Tensor;
 
@@ -45,7 +47,7 @@ export class Dense extends Layer {
     super({ name: opts.name, inputShape: opts.inputShape ?? (opts.inputDim ? [opts.inputDim] : undefined), trainable: opts.trainable }, 'dense');
     if (!Number.isInteger(opts.units) || opts.units <= 0) throw this.shapeError(`units must be a positive whole number, got ${opts.units}.`);
     this.units = opts.units;
-    this.activation = opts.activation ?? 'linear';
+    this.activation = checkActivation(opts.activation ?? 'linear', (m) => this.shapeError(m));
     this.useBias = opts.useBias ?? true;
     this.kernelInitializer = opts.kernelInitializer ?? 'glorot_uniform';
     this.biasInitializer = opts.biasInitializer ?? 'zeros';
@@ -86,9 +88,10 @@ export class Dense extends Layer {
   }
 
   protected allocateBuffers(engine: Engine, maxBatch: number): void {
+    const act = this.appliedActivation;
     this.y = this.own(engine, [maxBatch, ...this.outputShape]);
-    if (this.appliedActivation !== 'linear' && this.appliedActivation !== 'relu') this.dz = this.own(engine, [maxBatch, ...this.outputShape]);
-    else if (this.appliedActivation === 'relu') this.dz = this.own(engine, [maxBatch, ...this.outputShape]);
+    if (act !== 'linear') this.dz = this.own(engine, [maxBatch, ...this.outputShape]);
+    if (act !== 'relu' && activationBackwardFrom(act) === 'input') this.z = this.own(engine, [maxBatch, ...this.outputShape]);
     this.dx = this.own(engine, [maxBatch, ...this.inputShape]);
   }
 
@@ -96,22 +99,24 @@ export class Dense extends Layer {
     const rows = ctx.n * this.rowsPerExample;
     const y = this.batchView(this.y!, ctx.n);
     const act = this.appliedActivation;
-    matmul(rec, x, this.weights[0]!, y, rows, this.units, this.inFeatures, {
+    const z = this.z ? this.batchView(this.z, ctx.n) : y;
+    matmul(rec, x, this.weights[0]!, z, rows, this.units, this.inFeatures, {
       bias: this.useBias ? this.weights[1] : undefined,
       activation: act === 'relu' ? 'relu' : 'linear',
     });
-    if (act !== 'linear' && act !== 'relu') activationForward(rec, act, y, y, rows, this.units);
-    this.saved = { input: x, output: y };
+    if (act !== 'linear' && act !== 'relu') activationForward(rec, act, z, y, rows, this.units);
+    this.saved = { input: x, output: y, preActivation: z };
     return y;
   }
 
   backward(rec: Recorder, dy: Tensor, ctx: StepContext, needInputGrad: boolean): Tensor | null {
     const rows = ctx.n * this.rowsPerExample;
-    const { input, output } = this.saved;
+    const { input, output, preActivation } = this.saved;
+    const act = this.appliedActivation;
     let dz = dy;
-    if (this.appliedActivation !== 'linear') {
+    if (act !== 'linear') {
       dz = this.batchView(this.dz!, ctx.n);
-      activationBackward(rec, this.appliedActivation, output!, dy, dz, rows, this.units);
+      activationBackward(rec, act, activationBackwardFrom(act) === 'input' ? preActivation! : output!, dy, dz, rows, this.units);
     }
     // dKernel[in, units] = xᵀ · dz ; dBias = column sums of dz ; dx = dz · kernelᵀ
     if (this.trainable) {

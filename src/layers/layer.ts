@@ -10,8 +10,15 @@ import { Tensor } from '../gpu/tensor.js';
 import { ShapeError, shapeStr } from '../errors.js';
 import { applyLayer, type SymbolicTensor } from './symbolic.js';
 
-/** The activations a layer may fuse or apply (Keras' names). */
-export type ActivationName = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
+/**
+ * The activations a layer may fuse or apply (Keras' names). `leaky_relu` has Keras 3's slope 0.2 (the LeakyReLU
+ * layer takes its own alpha, default 0.3); `gelu` is the exact erf form (Keras' approximate=False); `silu` is
+ * `swish` (saved as 'swish', the name TF.js knows); `hard_sigmoid` is TF.js's clip(0.2x + 0.5, 0, 1), what a
+ * TF.js model file means by it (Keras 3 uses relu6(x + 3) / 6 instead).
+ */
+export type ActivationName =
+  | 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax'
+  | 'leaky_relu' | 'elu' | 'selu' | 'gelu' | 'swish' | 'silu' | 'softplus' | 'hard_sigmoid';
 
 /** The weight initializers (Keras' names), all run on the GPU from the model's seed. */
 export type InitializerName = 'glorot_uniform' | 'glorot_normal' | 'zeros' | 'ones' | 'he_normal' | 'he_uniform';

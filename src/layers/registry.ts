@@ -11,7 +11,8 @@ export interface SerializableLayerClass {
 }
 
 /** The class names src/model/io.ts builds itself; a registered class may not take one. */
-export const BUILT_IN_LAYER_CLASSES = ['InputLayer', 'Dense', 'Conv2D', 'MaxPooling2D', 'MaxPool2D', 'AveragePooling2D', 'AvgPool2D', 'Flatten', 'Dropout', 'Activation', 'Add', 'Multiply', 'Concatenate'];
+export const BUILT_IN_LAYER_CLASSES = ['InputLayer', 'Dense', 'Conv2D', 'MaxPooling2D', 'MaxPool2D', 'AveragePooling2D', 'AvgPool2D', 'Flatten', 'Dropout', 'Activation', 'Add', 'Multiply', 'Concatenate',
+  'LeakyReLU', 'BatchNormalization', 'ZeroPadding2D', 'GlobalAveragePooling2D', 'GlobalAvgPool2D', 'GlobalMaxPooling2D', 'GlobalMaxPool2D', 'DepthwiseConv2D', 'SeparableConv2D'];
 
 const registry = new Map<string, SerializableLayerClass>();
 

@@ -15,6 +15,8 @@ import { defaultSink, Progbar, type ProgressSink, type Verbosity } from './progr
 import { evaluateSource, logValues } from './evaluate.js';
 import { identityOrder, StepCache, summarizeStats, type NamedValues, type StatsSummary } from './step-plan.js';
 import type { Model } from './model.js';
+import type { Engine } from '../gpu/engine.js';
+import { checkFingerprints, dataFingerprint, modelFingerprint } from './fingerprint.js';
 
 /** What fit takes (Keras' fit arguments, and shaderflow's checkpointing and NaN guard). */
 export interface FitOptions {
@@ -51,6 +53,29 @@ export interface FitOptions {
   checkpointEvery?: number;
   /** Continues from a checkpoint made by a fit with the same data, batch size and seed: the object, or (Node) its folder. */
   resume?: Checkpoint | string;
+  /**
+   * Survive up to this many lost GPU devices (default 0: a lost device rejects the fit with a DeviceError): a new
+   * engine with the same options, the model compiled on it again, the data uploaded again, and training continues
+   * from the last checkpoint (bit for bit as if nothing had happened). Checkpoints are kept in memory too, so
+   * without `checkpoint` the fit restarts from the last epoch end (or every `checkpointEvery` batches), else from
+   * its own start. Afterwards `model.engine` is the new engine. See src/model/recover.ts.
+   */
+  recoverFromDeviceLoss?: number;
+  /** Called after each recovery from a lost device (recoverFromDeviceLoss), before training continues. */
+  onDeviceLost?: (info: DeviceLossInfo) => void | Promise<void>;
+}
+
+/** What fit reports after it recovered from a lost device (FitOptions.onDeviceLost). */
+export interface DeviceLossInfo {
+  /** This recovery (1-based) and the most allowed (recoverFromDeviceLoss). */
+  attempt: number;
+  attempts: number;
+  /** Why the device was lost, as WebGPU said it. */
+  reason: string;
+  /** Where training continues: the checkpoint's epoch and batch (0-based), or null for the fit's own start. */
+  resumeAt: { epoch: number; batch: number } | null;
+  /** The new engine (now `model.engine`); the old one is disposed. */
+  engine: Engine;
 }
 
 /** Where fit saves checkpoints. */
@@ -80,12 +105,23 @@ export interface Checkpoint {
   weights: NamedValues[];
   optimizer: { step: number; tensors: Float32Array[] };
   history: { epoch: number[]; history: Record<string, number[]> };
+  /** The model's and the training data's fingerprints (src/model/fingerprint.ts): resuming another model or other data is refused. */
+  model?: string;
+  data?: string;
 }
 
-async function readFolder(f: Required<typeof checkpointFolders>, dir: string): Promise<Checkpoint> {
-  const c = await f.read(dir);
-  if (!c) throw new ShaderflowError(`fit: resume: there is no checkpoint in ${dir} (checkpoint.json is missing).`);
-  return c;
+/** fit's `checkpoint` and `resume` options as objects: a folder (Node) opened as a Checkpointer, read as a Checkpoint. */
+export async function openCheckpoints(model: Model, opts: FitOptions): Promise<{ checkpointer?: Checkpointer; resume?: Checkpoint }> {
+  const folders = (what: string): Required<typeof checkpointFolders> => {
+    if (!checkpointFolders.open || !checkpointFolders.read)
+      throw new ShaderflowError(`fit: ${what} names a folder, which needs the Node entry point; elsewhere pass {save(checkpoint)} / the Checkpoint object.`);
+    return checkpointFolders as Required<typeof checkpointFolders>;
+  };
+  const checkpointer = typeof opts.checkpoint === 'string' ? folders('checkpoint').open(opts.checkpoint, model, { everySteps: opts.checkpointEvery }) : opts.checkpoint;
+  if (typeof opts.resume !== 'string') return { checkpointer, resume: opts.resume };
+  const resume = await folders('resume').read(opts.resume);
+  if (!resume) throw new ShaderflowError(`fit: resume: there is no checkpoint in ${opts.resume} (checkpoint.json is missing).`);
+  return { checkpointer, resume };
 }
 
 /** Trains `model` on (x, y) (Model.fit): the epoch and batch loop over the step plan's recorded training steps. */
@@ -105,13 +141,9 @@ await model.layersReady(engine);
   const seed = opts.seed ?? model.seed;
   const lr = plan.learningRate!;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ShaderflowError(`fit: batchSize must be a positive whole number, got ${batchSize}.`);
-  const folders = (what: string): Required<typeof checkpointFolders> => {
-    if (!checkpointFolders.open || !checkpointFolders.read)
-      throw new ShaderflowError(`fit: ${what} names a folder, which needs the Node entry point; elsewhere pass {save(checkpoint)} / the Checkpoint object.`);
-    return checkpointFolders as Required<typeof checkpointFolders>;
-  };
-  const checkpointer = typeof opts.checkpoint === 'string' ? folders('checkpoint').open(opts.checkpoint, model, { everySteps: opts.checkpointEvery }) : opts.checkpoint;
-  const resume = typeof opts.resume === 'string' ? await readFolder(folders('resume'), opts.resume) : opts.resume;
+  const { checkpointer, resume } = await openCheckpoints(model, opts);
+  const fingerprints = checkpointer || resume ? { model: modelFingerprint(model), data: dataFingerprint(x, y) } : {};
+  if (resume) checkFingerprints(typeof opts.resume === 'string' ? opts.resume : 'fit: resume', resume, fingerprints);
 
   let train = makeBatchSource(engine, x, y, model.inputShape, model.numClasses, 'training data');
   let val: BatchSource | undefined;
@@ -237,6 +269,7 @@ await model.layersReady(engine);
       weights: await model.getWeights(),
       optimizer: await model.getOptimizerState(),
       history: history.toJSON(),
+      ...fingerprints,
     });
   };
   model.stopTraining = false;

@@ -7,7 +7,8 @@
 import type { MetricArg } from './metrics.js';
 import { DeviceError, ModelFormatError, ShaderflowError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
-import { Activation } from '../layers/activation.js';
+import { ACTIVATION_NAMES } from '../kernels/activation.js';
+import { Activation, LeakyReLU } from '../layers/activation.js';
 import { initializerConfig, parseInitializer } from '../layers/config.js';
 import { Conv2D } from '../layers/conv2d.js';
 import { Dense } from '../layers/dense.js';
@@ -15,9 +16,13 @@ import { Dropout } from '../layers/dropout.js';
 import { Flatten } from '../layers/flatten.js';
 import type { ActivationName, Layer } from '../layers/layer.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
+import { BatchNormalization } from '../layers/normalization.js';
+import { DepthwiseConv2D, SeparableConv2D } from '../layers/depthwise.js';
+import { ZeroPadding2D, type ZeroPadding } from '../layers/padding.js';
+import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../layers/global-pooling.js';
+import { BUILT_IN_LAYER_CLASSES, registeredLayer, registeredLayerNames } from '../layers/registry.js';
 import { InputLayer } from '../layers/input.js';
 import { Add, Concatenate, Multiply } from '../layers/merge.js';
-import { BUILT_IN_LAYER_CLASSES, registeredLayer, registeredLayerNames } from '../layers/registry.js';
 import { symbolicOutput, type SymbolicTensor } from '../layers/symbolic.js';
 import { learningRateFromConfig, optimizerConfig, optimizerFromConfig } from './optimizers.js';
 import { Model } from './model.js';
@@ -196,12 +201,18 @@ function pair(v: unknown, what: string, dflt?: [number, number]): [number, numbe
   return d as [number, number];
 }
 
-const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh', 'softmax'];
-
+/** An activation name from model.json: Keras' snake_case or TF.js's camelCase ('hardSigmoid'); 'silu' is 'swish'. */
 function activation(v: unknown, layer: string): ActivationName {
   const a = v === undefined || v === null ? 'linear' : v;
-  if (typeof a !== 'string' || !ACTIVATIONS.includes(a)) fail(`layer "${layer}": unsupported activation ${show(v)} (supported: ${ACTIVATIONS.join(', ')}).`);
-  return a as ActivationName;
+  const snake = typeof a === 'string' ? a.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase() : a;
+  if (typeof snake !== 'string' || !(ACTIVATION_NAMES as readonly string[]).includes(snake)) fail(`layer "${layer}": unsupported activation ${show(v)} (supported: ${ACTIVATION_NAMES.join(', ')}).`);
+  return snake === 'silu' ? 'swish' : (snake as ActivationName);
+}
+
+/** A finite number config field (a ModelFormatError naming the layer and key otherwise). */
+function num(v: unknown, layer: string, key: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`layer "${layer}": ${key} ${show(v)} is not a finite number.`);
+  return v;
 }
 
 function padding(v: unknown, layer: string): 'same' | 'valid' {
@@ -328,6 +339,66 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
       case 'Activation':
         layers.push(new Activation({ ...base, activation: activation(c.activation, name) }));
         return;
+      case 'BatchNormalization': {
+        const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);
+        const bool = (v: unknown, key: string): boolean => (v === undefined ? true : typeof v === 'boolean' ? v : fail(`layer "${name}": ${key} ${show(v)} is not true or false.`));
+        layers.push(
+          new BatchNormalization({
+            ...base,
+            axis: num(axis, name, 'axis'),
+            momentum: num(c.momentum ?? 0.99, name, 'momentum'),
+            epsilon: num(c.epsilon ?? 1e-3, name, 'epsilon'),
+            center: bool(c.center, 'center'),
+            scale: bool(c.scale, 'scale'),
+            betaInitializer: initializer(c.beta_initializer, name, 'beta_initializer'),
+            gammaInitializer: initializer(c.gamma_initializer, name, 'gamma_initializer'),
+            movingMeanInitializer: initializer(c.moving_mean_initializer, name, 'moving_mean_initializer'),
+            movingVarianceInitializer: initializer(c.moving_variance_initializer, name, 'moving_variance_initializer'),
+          }),
+        );
+        return;
+      }
+      case 'ZeroPadding2D':
+        if (c.data_format !== undefined && c.data_format !== null && c.data_format !== 'channels_last') fail(`layer "${name}": only data_format 'channels_last' is supported.`);
+        layers.push(new ZeroPadding2D({ ...base, padding: (c.padding ?? 1) as ZeroPadding }));
+        return;
+      case 'GlobalAveragePooling2D':
+      case 'GlobalAvgPool2D':
+      case 'GlobalMaxPooling2D':
+      case 'GlobalMaxPool2D':
+        if (c.data_format !== undefined && c.data_format !== null && c.data_format !== 'channels_last') fail(`layer "${name}": only data_format 'channels_last' is supported.`);
+        if (c.keepdims === true) fail(`layer "${name}": keepdims true is not supported.`);
+        layers.push(cls.startsWith('GlobalMax') ? new GlobalMaxPooling2D(base) : new GlobalAveragePooling2D(base));
+        return;
+      case 'DepthwiseConv2D':
+      case 'SeparableConv2D': {
+        if (c.data_format !== undefined && c.data_format !== null && c.data_format !== 'channels_last') fail(`layer "${name}": only data_format 'channels_last' is supported.`);
+        const dil = c.dilation_rate === undefined ? [1, 1] : pair(c.dilation_rate, `layer "${name}" dilation_rate`);
+        if (dil[0] !== 1 || dil[1] !== 1) fail(`layer "${name}": dilation_rate ${show(c.dilation_rate)} is not supported.`);
+        const mult = c.depth_multiplier ?? 1;
+        if (typeof mult !== 'number' || !Number.isInteger(mult) || mult < 1 || mult > 4096) fail(`layer "${name}": depth_multiplier ${show(mult)} is not a size.`);
+        const opts = {
+          ...base,
+          kernelSize: pair(c.kernel_size, `layer "${name}" kernel_size`),
+          strides: pair(c.strides, `layer "${name}" strides`, [1, 1]),
+          padding: padding(c.padding, name),
+          depthMultiplier: mult,
+          activation: activation(c.activation, name),
+          useBias: c.use_bias !== false,
+          depthwiseInitializer: initializer(c.depthwise_initializer, name, 'depthwise_initializer'),
+          biasInitializer: initializer(c.bias_initializer, name, 'bias_initializer'),
+        };
+        if (cls === 'DepthwiseConv2D') layers.push(new DepthwiseConv2D(opts));
+        else {
+          const filters = c.filters;
+          if (typeof filters !== 'number' || !Number.isInteger(filters) || filters < 1 || filters > 65536) fail(`layer "${name}": filters ${show(filters)} is not a size.`);
+          layers.push(new SeparableConv2D({ ...opts, filters, pointwiseInitializer: initializer(c.pointwise_initializer, name, 'pointwise_initializer') }));
+        }
+        return;
+      }
+      case 'LeakyReLU':
+        layers.push(new LeakyReLU({ ...base, alpha: num(c.alpha ?? c.negative_slope ?? 0.3, name, 'alpha') }));
+        return;
       case 'Add':
         layers.push(new Add({ name }));
         return;
@@ -419,7 +490,7 @@ export function modelFromJson(json: unknown): { model: Model; trainingConfig?: M
 }
 
 // The loss names compile accepts, in the form it compares them (lower case, only letters and underscores).
-const LOSSES = ['categorical_crossentropy', 'categoricalcrossentropy', 'sparse_categorical_crossentropy', 'sparsecategoricalcrossentropy', 'mean_squared_error', 'meansquarederror', 'mse'];
+const LOSSES = ['categorical_crossentropy', 'categoricalcrossentropy', 'sparse_categorical_crossentropy', 'sparsecategoricalcrossentropy', 'mean_squared_error', 'meansquarederror', 'mse', 'binary_crossentropy', 'binarycrossentropy'];
 
 /** The trainingConfig, type-checked (absent stays absent): loss, metrics and optimizer_config as compile takes them. */
 function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
@@ -427,7 +498,7 @@ function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
   if (!isRecord(v)) fail(`trainingConfig must be an object, got ${show(v)}.`);
   const loss = v.loss;
   if (typeof loss !== 'string' || !LOSSES.includes(loss.toLowerCase().replace(/[^a-z_]/g, '')))
-    fail(`trainingConfig.loss ${show(loss)} is not categorical_crossentropy, sparse_categorical_crossentropy or mean_squared_error.`);
+    fail(`trainingConfig.loss ${show(loss)} is not categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy or mean_squared_error.`);
   const metrics = v.metrics ?? [];
   // names and options are checked by compile (resolveMetrics) when the model is loaded
   if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === 'string' || (isRecord(m) && typeof m.name === 'string')))

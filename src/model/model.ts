@@ -17,6 +17,8 @@ import { parseOptimizer, type OptimizerSpec } from './optimizers.js';
 import { bindLearningRate } from './learning-rate.js';
 import { MODEL_INPUT, StepPlan, trainableParamCount, type GraphNode, type LossName, type NamedValues } from './step-plan.js';
 import { fit, type FitOptions } from './fit.js';
+import { fitRecovering } from './recover.js';
+import { activations } from './activations.js';
 import { evaluate, predict, type EvaluateOptions, type EvaluationReport } from './evaluate.js';
 import { resolveMetrics, type MetricArg, type MetricSet } from './metrics.js';
 import type { Logs } from './history.js';
@@ -40,6 +42,8 @@ const LOSS_ALIASES: Record<string, LossName> = {
   mean_squared_error: 'mean_squared_error',
   meansquarederror: 'mean_squared_error',
   mse: 'mean_squared_error',
+  binary_crossentropy: 'binary_crossentropy',
+  binarycrossentropy: 'binary_crossentropy',
 };
 
 /** What model() takes: the input (from input()) and the output (a layer's apply()) of the graph, and a name. */
@@ -81,6 +85,8 @@ export class Model {
   private seedValue = 0;
   /** The arena, batch buffers and recorded steps (created at the first compile). */
   stepPlan?: StepPlan;
+  /** The arguments of the last compile (moveToEngine compiles with them again). */
+  private compileArgs?: CompileArgs;
   private disposed = false;
 
   private readonly graph?: FunctionalGraph;
@@ -197,7 +203,7 @@ export class Model {
     if (this.disposed) throw new ShaderflowError(`Model "${this.name}" was disposed.`);
     this.build();
     const loss = LOSS_ALIASES[args.loss.toLowerCase().replace(/[^a-z_]/g, '')];
-    if (!loss) throw new ShaderflowError(`Unknown loss "${args.loss}": use 'categorical_crossentropy', 'sparse_categorical_crossentropy' or 'mean_squared_error'.`);
+    if (!loss) throw new ShaderflowError(`Unknown loss "${args.loss}": use 'categorical_crossentropy', 'sparse_categorical_crossentropy', 'binary_crossentropy' or 'mean_squared_error'.`);
     if (this.outputShape.length !== 1)
       throw new ShapeError(`Model "${this.name}": the last layer outputs ${shapeStr(this.outputShape)}; a loss needs [classes] (add Flatten/Dense).`);
     const metricSet = resolveMetrics(args.metrics ?? [], { loss, classes: this.outputShape[0]! });
@@ -217,7 +223,23 @@ export class Model {
     if (firstCompile) plan.initializeWeights(this.seed);
     // model.optimizer.learningRate reads and sets the rate in the plan's GPU buffer (Keras' optimizer.learning_rate)
     this.optimizer = bindLearningRate(optimizer, plan.learningRate!);
+    this.compileArgs = args;
     return this;
+  }
+
+  /**
+   * Compiles the model again, with the same arguments, on another engine, after its engine's device was lost (fit's
+   * `recoverFromDeviceLoss` does this): a new step plan (arena, batch buffers, recordings) on `engine`. The weights
+   * and optimizer state start afresh (seeded as at the first compile): set them from a checkpoint. The old plan's
+   * buffers are released (a lost device holds no memory any more).
+   */
+  moveToEngine(engine: Engine): this {
+    if (this.disposed) throw new ShaderflowError(`Model "${this.name}" was disposed.`);
+    if (!this.compileArgs) throw new ShaderflowError(`Model "${this.name}": call compile(engine, {optimizer, loss}) before moveToEngine.`);
+    this.stepPlan?.dispose();
+    this.stepPlan = undefined;
+    this.engine = undefined;
+    return this.compile(engine, this.compileArgs);
   }
 
   /** Whether compile has run (and the model is not disposed). */
@@ -247,7 +269,7 @@ export class Model {
 
   /** Trains on (x, y) and returns the History (Keras' fit). Each step is recorded once and replayed; the host reads back only the statistics. */
   fit(x: XInput, y: LabelInput, opts: FitOptions = {}): Promise<History> {
-    return fit(this, x, y, opts);
+    return opts.recoverFromDeviceLoss ? fitRecovering(this, x, y, opts) : fit(this, x, y, opts);
   }
 
   /**
@@ -273,6 +295,16 @@ export class Model {
   /** Output probabilities (or values) for every example, row-major [n, outputs]. */
   predict(x: XInput, opts: { batchSize?: number } = {}): Promise<Float32Array> {
     return predict(this, x, opts);
+  }
+
+  /**
+   * What the named layers (default: every layer, in graph order) output for every example of `x`: one
+   * {name, shape: [n, ...output shape], values} each (feature maps NHWC). One inference step per batch copies the
+   * layers' outputs out as they are produced (src/model/activations.ts); the last layer gives probabilities, as
+   * predict does. Works for Sequential and functional models (the step plan's node walk).
+   */
+  activations(x: XInput, layerNames?: readonly string[], opts: { batchSize?: number } = {}): Promise<NamedValues[]> {
+    return activations(this, x, layerNames, opts);
   }
 
   // ------------------------------------------------------------------ benchmark hooks (src/model/step-tools.ts)

@@ -14,7 +14,7 @@ import { Recorder } from '../gpu/recorder.js';
 import { Tensor } from '../gpu/tensor.js';
 import { activationForward } from '../kernels/activation.js';
 import { initialize } from '../kernels/initializer.js';
-import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy } from '../kernels/loss.js';
+import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy, sigmoidCrossEntropy, binaryCrossEntropyFromProbs } from '../kernels/loss.js';
 import { flagNonFinite } from '../kernels/finite.js';
 import { accumulate, add } from '../kernels/elementwise.js';
 import { confusionClasses, confusionMatrix, metricCounts, type MetricCountSpec } from '../kernels/metrics.js';
@@ -28,7 +28,7 @@ import { LearningRate } from './learning-rate.js';
 import { recordWeightGather } from './sample-weights.js';
 
 /** The losses (Keras' names; aliases such as `mse` are accepted by compile). */
-export type LossName = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error';
+export type LossName = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error' | 'binary_crossentropy';
 
 /** The model input's id in `GraphNode.inputs`. */
 export const MODEL_INPUT = -1;
@@ -188,6 +188,8 @@ export class StepPlan {
   seed = 0;
   /** The loss is computed from the last Dense layer's logits (softmax fused into the cross-entropy). */
   fusedSoftmax = false;
+  /** The loss is binary cross-entropy computed from the last Dense layer's logits (sigmoid fused into it). */
+  fusedSigmoid = false;
 
   /** Per-batch buffers: sized for batches of up to maxBatch (0: none allocated). */
   maxBatch = 0;
@@ -242,8 +244,10 @@ export class StepPlan {
     this.loss = c.loss;
     this.seed = c.seed;
     const last = this.outputLayer;
-    this.fusedSoftmax = c.loss !== 'mean_squared_error' && last instanceof Dense && last.activation === 'softmax';
-    if (last instanceof Dense) last.emitLogits = this.fusedSoftmax;
+    const crossEntropy = c.loss === 'categorical_crossentropy' || c.loss === 'sparse_categorical_crossentropy';
+    this.fusedSoftmax = crossEntropy && last instanceof Dense && last.activation === 'softmax';
+    this.fusedSigmoid = c.loss === 'binary_crossentropy' && last instanceof Dense && last.activation === 'sigmoid';
+    if (last instanceof Dense) last.emitLogits = this.fusedSoftmax || this.fusedSigmoid;
     this.releaseBatchBuffers();
     if (this.layers.some((l, i) => l.trainable !== this.compiledTrainable[i])) this.relayoutArena();
     for (const t of this.metricCounts.values()) t.dispose();
@@ -398,9 +402,12 @@ export class StepPlan {
     });
   }
 
-  /** Records the forward pass of n examples from xBuf over the nodes in order; returns the output node's output (logits when fused). */
-  recordForward(rec: Recorder, n: number, training: boolean): Tensor {
-    return recordGraphForward(rec, this.nodes, sliceBatch(this.xBuf!, n), this.context(n, training));
+  /**
+   * Records the forward pass of n examples from xBuf over the nodes in order; returns the output node's output
+   * (logits when fused). `tap` is called with each node's output right after its forward is recorded.
+   */
+  recordForward(rec: Recorder, n: number, training: boolean, tap?: (id: number, out: Tensor) => void): Tensor {
+    return recordGraphForward(rec, this.nodes, sliceBatch(this.xBuf!, n), this.context(n, training), tap);
   }
 
   /**
@@ -423,6 +430,8 @@ export class StepPlan {
     const dOut = withGrad ? sliceBatch(this.dOutBuf!, n) : null;
     const opts = { gradScale: 1 / n, sparse: this.sparse, weights };
     if (this.fusedSoftmax) softmaxCrossEntropy(rec, out, y, probs, dOut, stats, n, c, opts);
+    else if (this.fusedSigmoid) sigmoidCrossEntropy(rec, out, y, probs, dOut, stats, n, c, opts);
+    else if (this.loss === 'binary_crossentropy') binaryCrossEntropyFromProbs(rec, out, y, dOut, stats, n, c, opts);
     else if (this.loss === 'mean_squared_error') meanSquaredError(rec, out, y, dOut, stats, n, c, opts);
     else crossEntropyFromProbs(rec, out, y, dOut, stats, n, c, opts);
   }
@@ -514,13 +523,32 @@ export class StepPlan {
     data.recordGather(rec, order, this.startBuffer, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
     const out = this.recordForward(rec, n, false);
     if (wantProbs) {
-      if (this.fusedSoftmax) activationForward(rec, 'softmax', out, sliceBatch(this.outBuf!, n), n, this.numClasses);
+      if (this.fusedSoftmax || this.fusedSigmoid) activationForward(rec, this.fusedSoftmax ? 'softmax' : 'sigmoid', out, sliceBatch(this.outBuf!, n), n, this.numClasses);
       else rec.copy(out, sliceBatch(this.outBuf!, n), n * this.numClasses * 4);
     } else {
       this.recordLoss(rec, out, n, this.evalStats, false);
       this.recordMetrics(rec, out, n, this.evalStats);
       if (confusion) this.recordConfusion(rec, out, n);
     }
+    return rec;
+  }
+
+  /**
+   * One inference step that copies the outputs of the nodes in `taps` (node id -> a [maxBatch, ...output shape]
+   * tensor) out as each is produced, for Model.activations; the output node's softmax is applied where it is fused
+   * into the loss, so every tap holds what the layer outputs.
+   */
+  recordActivationsStep(data: BatchSource, order: Tensor, n: number, taps: ReadonlyMap<number, Tensor>, dry = false): Recorder {
+    const rec = new Recorder(this.engine, `${this.name} activations step (batch ${n})`, { dry });
+    data.recordGather(rec, order, this.startBuffer, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
+    const last = this.nodes.length - 1;
+    this.recordForward(rec, n, false, (id, out) => {
+      const tap = taps.get(id);
+      if (!tap) return;
+      const dst = sliceBatch(tap, n);
+      if (id === last && this.fusedSoftmax) activationForward(rec, 'softmax', out, dst, n, this.numClasses);
+      else rec.copy(out, dst, dst.byteLength);
+    });
     return rec;
   }
 
@@ -661,11 +689,12 @@ function multiInput(layer: Layer): Layer & MultiInputLayer {
 }
 
 /** Records the forward pass of `nodes` (topological order) on x; returns the last node's output. */
-export function recordGraphForward(rec: Recorder, nodes: readonly GraphNode[], x: Tensor, ctx: StepContext): Tensor {
+export function recordGraphForward(rec: Recorder, nodes: readonly GraphNode[], x: Tensor, ctx: StepContext, tap?: (id: number, out: Tensor) => void): Tensor {
   const outs: Tensor[] = [];
   nodes.forEach((node, id) => {
     const xs = node.inputs.map((j) => (j === MODEL_INPUT ? x : outs[j]!));
     outs[id] = xs.length === 1 ? node.layer.forward(rec, xs[0]!, ctx) : multiInput(node.layer).forwardInputs(rec, xs, ctx);
+    tap?.(id, outs[id]!);
   });
   return outs[nodes.length - 1]!;
 }

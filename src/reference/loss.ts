@@ -1,13 +1,13 @@
 // float64 CPU references for shaders/loss.wgsl. Targets: one-hot [n, c], or (sparse) class indices [n].
 
-export type LossKindRef = 'softmaxCrossEntropy' | 'crossEntropyFromProbs' | 'meanSquaredError';
+export type LossKindRef = 'softmaxCrossEntropy' | 'crossEntropyFromProbs' | 'meanSquaredError' | 'sigmoidCrossEntropy' | 'binaryCrossEntropyFromProbs';
 
 export interface LossRef {
   /** Per-row losses. */
   rows: Float64Array;
   lossSum: number;
   correct: number;
-  /** softmax probabilities (softmaxCrossEntropy only). */
+  /** softmax (or sigmoid) probabilities (softmaxCrossEntropy and sigmoidCrossEntropy only). */
   probs?: Float64Array;
   /** the gradient times gradScale (the closed forms the kernels use). */
   grad: Float64Array;
@@ -30,14 +30,36 @@ function argmax(v: ArrayLike<number>, base: number, c: number): number {
 export function lossRef(kind: LossKindRef, x: ArrayLike<number>, target: ArrayLike<number>, n: number, c: number, gradScale: number, sparse = false, weights?: ArrayLike<number>): LossRef {
   const rows = new Float64Array(n);
   const grad = new Float64Array(n * c);
-  const probs = kind === 'softmaxCrossEntropy' ? new Float64Array(n * c) : undefined;
+  const probs = kind === 'softmaxCrossEntropy' || kind === 'sigmoidCrossEntropy' ? new Float64Array(n * c) : undefined;
   let correct = 0;
   for (let r = 0; r < n; r++) {
     const b = r * c;
     const ta = sparse ? target[r]! : argmax(target, b, c);
-    if (argmax(x, b, c) === ta) correct++;
+    const binary = kind === 'sigmoidCrossEntropy' || kind === 'binaryCrossEntropyFromProbs';
+    if (!binary && argmax(x, b, c) === ta) correct++;
     let loss = 0;
-    if (kind === 'softmaxCrossEntropy') {
+    if (binary) {
+      // Keras' binary_crossentropy (mean over the row) and binary_accuracy (equal(t, p > 0.5), mean over the row)
+      let hits = 0;
+      for (let j = 0; j < c; j++) {
+        const t = targetAt(target, sparse, c, r, j);
+        const v = x[b + j]!;
+        if (kind === 'sigmoidCrossEntropy') {
+          const q = 1 / (1 + Math.exp(-v));
+          probs![b + j] = q;
+          grad[b + j] = ((q - t) / c) * gradScale;
+          loss += Math.max(v, 0) - v * t + Math.log1p(Math.exp(-Math.abs(v)));
+          hits += t === (v > 0 ? 1 : 0) ? 1 : 0;
+        } else {
+          const q = Math.min(Math.max(v, EPS), ONE_MINUS_EPS);
+          grad[b + j] = v >= EPS && v <= ONE_MINUS_EPS ? ((-t / v + (1 - t) / (1 - v)) / c) * gradScale : 0;
+          loss -= t * Math.log(q) + (1 - t) * Math.log(1 - q);
+          hits += t === (v > 0.5 ? 1 : 0) ? 1 : 0;
+        }
+      }
+      loss /= c;
+      correct += hits / c;
+    } else if (kind === 'softmaxCrossEntropy') {
       let m = -Infinity;
       for (let j = 0; j < c; j++) m = Math.max(m, x[b + j]!);
       let s = 0;

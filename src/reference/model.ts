@@ -14,6 +14,7 @@ import { conv2dForwardRef } from './conv2d.js';
 import { matmulRef } from './matmul.js';
 import { avgPool2dForwardRef, maxPool2dForwardRef } from './pool.js';
 import { dropoutMaskRef } from './dropout.js';
+import { IMAGE_LAYER_CLASSES, imageLayerForwardRef } from './image-layers.js';
 import { addRef, concatenateRef, multiplyRef } from './merge.js';
 
 export type WeightsRef = Map<string, ArrayLike<number>>;
@@ -82,6 +83,8 @@ export function layerForwardRef(layer: Layer, inputs: readonly Float64Array[], w
       const mask = dropoutMaskRef(a.length, layer.rate, layer.seed ?? training.seed, layer.id, training.step);
       a = a.map((v, i) => v * mask[i]!);
     } // else the identity (inference)
+  } else if (IMAGE_LAYER_CLASSES.some((c) => layer instanceof c)) {
+    a = imageLayerForwardRef(layer, a, w, n, !!training)!;
   } else if (layer instanceof Flatten) {
     // a reshape of NHWC rows
   } else if (layer.referenceForward) {
@@ -92,16 +95,16 @@ export function layerForwardRef(layer: Layer, inputs: readonly Float64Array[], w
   return a;
 }
 
-const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, Dropout, Flatten, Add, Multiply, Concatenate];
+const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, Dropout, Flatten, Add, Multiply, Concatenate, ...IMAGE_LAYER_CLASSES];
 
 /** Whether layerForwardRef can run `layer`: a built-in layer, or one with its own referenceForward. */
 export function hasForwardRef(layer: Layer): boolean {
   return BUILT_IN.some((c) => layer instanceof c) || typeof layer.referenceForward === 'function';
 }
 
-export type ModelLossRef = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error';
+export type ModelLossRef = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error' | 'binary_crossentropy';
 
-/** Keras' loss of outputs `out` [n, c]: the mean over the batch (cross-entropy clips probabilities at 1e-7). */
+/** Keras' loss of outputs `out` [n, c]: the mean over the batch (cross-entropies clip probabilities at 1e-7). */
 export function modelLossRef(loss: ModelLossRef, out: ArrayLike<number>, y: ArrayLike<number>, n: number, c: number): number {
   let sum = 0;
   for (let r = 0; r < n; r++)
@@ -109,6 +112,12 @@ export function modelLossRef(loss: ModelLossRef, out: ArrayLike<number>, y: Arra
       const t = loss === 'sparse_categorical_crossentropy' ? (y[r] === j ? 1 : 0) : y[r * c + j]!;
       const p = out[r * c + j]!;
       if (loss === 'mean_squared_error') sum += ((p - t) * (p - t)) / c;
+      else if (loss === 'binary_crossentropy') {
+        // Keras: the mean over the row; a sigmoid output's loss is computed from its logit (the fused path), which
+        // equals the clipped formula wherever p is inside [1e-7, 1 - 1e-7]
+        const q = Math.min(Math.max(p, 1e-7), 1 - 1e-7);
+        sum -= (t * Math.log(q) + (1 - t) * Math.log(1 - q)) / c;
+      }
       else if (t !== 0) sum -= t * Math.log(Math.min(Math.max(p, 1e-7), 1 - 1e-7));
     }
   return sum / n;

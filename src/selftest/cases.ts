@@ -7,7 +7,7 @@ import { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { checkGradients, type TensorCheck } from '../check/gradients.js';
 import { checkKernel, type KernelCheckSpec } from '../check/kernel.js';
-import { activationBackward, activationForward } from '../kernels/activation.js';
+import { activationBackward, activationBackwardFrom, activationForward } from '../kernels/activation.js';
 import {
   biasLanes, CONV_GEMM, conv2dBackwardBias, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dForwardNaive, conv2dGeometry, fitFilterRows,
   pickConvGemm, type Conv2dGeometry, type ConvBiasVariant, type ConvGemmVariant, type ConvKernel,
@@ -16,7 +16,17 @@ import { dropoutBackward, dropoutForward } from '../kernels/dropout.js';
 import { accumulate, axpby, multiply, classUsesTree, classUsesVec4, columnSum, REDUCE_CHUNK, rowSum, scale, TREE_CHUNK, treeWorkgroupFits, type ReduceVariant } from '../kernels/elementwise.js';
 import { flagNonFinite } from '../kernels/finite.js';
 import { initialize, initializerPlan } from '../kernels/initializer.js';
-import { crossEntropyFromProbs, meanSquaredError, softmaxCrossEntropy, type StatsVariant } from '../kernels/loss.js';
+import { binaryCrossEntropyFromProbs, crossEntropyFromProbs, meanSquaredError, sigmoidCrossEntropy, softmaxCrossEntropy, type StatsVariant } from '../kernels/loss.js';
+import { batchNormBackward, batchNormForward } from '../kernels/batchnorm.js';
+import { pad2dBackward, pad2dForward, pad2dGeometry } from '../kernels/padding.js';
+import { depthwiseBackwardFilter, depthwiseBackwardInput, depthwiseForward, depthwiseGeometry, type DepthwiseFilterVariant } from '../kernels/depthwise.js';
+import { batchNormForwardRef } from '../reference/batchnorm.js';
+import { pad2dForwardRef } from '../reference/padding.js';
+import { depthwiseForwardRef } from '../reference/depthwise.js';
+import { BatchNormalization } from '../layers/normalization.js';
+import { DepthwiseConv2D, SeparableConv2D } from '../layers/depthwise.js';
+import { ZeroPadding2D } from '../layers/padding.js';
+import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../layers/global-pooling.js';
 import { confusionMatrix, metricCounts, type MetricCountSpec } from '../kernels/metrics.js';
 import { fitMatmulChoice, GEMM_SHAPES, isGemm, matmul, MATMUL_TILE, type MatmulVariant } from '../kernels/matmul.js';
 import { matmulCandidates, tuningOf, type MatmulChoice } from '../kernels/tuning.js';
@@ -339,7 +349,7 @@ const POOL_CASES: SelftestCase[] = [
 
 // ------------------------------------------------------------------ activations
 
-const ACTIVATIONS: ActivationName[] = ['relu', 'sigmoid', 'tanh', 'softmax'];
+const ACTIVATIONS: ActivationName[] = ['relu', 'sigmoid', 'tanh', 'softmax', 'leaky_relu', 'elu', 'selu', 'gelu', 'swish', 'softplus', 'hard_sigmoid'];
 /**
  * Every activation's forward and backward: the scalar entries (any size; the GPU class runs them where rows x cols
  * is not a multiple of 4, so they are quick on every class), or `vec4` (the GPU class's entries; no softmax, which
@@ -358,7 +368,9 @@ function activationCases(rows: number, cols: number, quick: boolean, vec4 = fals
       rtol: 2e-6,
     })),
     kernelCase('activation', `${kind}.backward${v}`, s, q, () => {
-      const y = Float32Array.from(activationForwardRef(kind, randomUniform(rows * cols, 43, -4, 4), rows, cols));
+      // what backward reads: the output, or the input itself for gelu and swish
+      const x = randomUniform(rows * cols, 43, -4, 4);
+      const y = activationBackwardFrom(kind) === 'input' ? x : Float32Array.from(activationForwardRef(kind, x, rows, cols));
       return {
         inputs: { y: { shape: [rows, cols], data: y }, dy: { shape: [rows, cols] } },
         outputs: { dx: { shape: [rows, cols] } },
@@ -465,21 +477,27 @@ function lossCase(kind: LossKindRef, n: number, c: number, sparse: boolean, quic
   const labels = Uint32Array.from({ length: n }, () => Math.floor(r() * c));
   const onehot = new Float32Array(n * c);
   labels.forEach((k, i) => (onehot[i * c + k] = 1));
+  const binary = kind === 'sigmoidCrossEntropy' || kind === 'binaryCrossEntropyFromProbs';
+  // binary cross-entropy: 0/1 target rows, probabilities inside the clip range
+  if (binary) labels.forEach((_, i) => { for (let j = 0; j < c; j++) onehot[i * c + j] = r() < 0.5 ? 0 : 1; });
   const probsIn = kind === 'crossEntropyFromProbs';
   const tree = statsVariant === 'tree';
   const x = kernelCase('loss', `${kind}${sparse ? ' sparse' : ''}${tree ? ' tree' : ''}`, `${n}x${c}`, whereClassRuns(quick, tree, classUsesTree), () => ({
     inputs: {
-      x: probsIn ? { shape: [n, c], data: Float32Array.from(activationForwardRef('softmax', randomUniform(n * c, 47, -3, 3), n, c)) } : { shape: [n, c], range: [-3, 3] },
+      x: probsIn ? { shape: [n, c], data: Float32Array.from(activationForwardRef('softmax', randomUniform(n * c, 47, -3, 3), n, c)) }
+        : kind === 'binaryCrossEntropyFromProbs' ? { shape: [n, c], range: [0.02, 0.98] } : { shape: [n, c], range: [-3, 3] },
       target: sparse ? { shape: [n], dtype: 'u32', data: labels } : { shape: [n, c], data: onehot },
     },
     outputs: {
       grad: { shape: [n, c] },
       stats: { shape: [4], data: [0, 0, 0, 0] },
-      ...(kind === 'softmaxCrossEntropy' ? { probs: { shape: [n, c] } } : {}),
+      ...(kind === 'softmaxCrossEntropy' || kind === 'sigmoidCrossEntropy' ? { probs: { shape: [n, c] } } : {}),
     },
     record: (rec, t) => {
       const o = { gradScale: 1 / n, sparse, statsVariant };
       if (kind === 'softmaxCrossEntropy') softmaxCrossEntropy(rec, t.x!, t.target!, t.probs!, t.grad!, t.stats!, n, c, o);
+      else if (kind === 'sigmoidCrossEntropy') sigmoidCrossEntropy(rec, t.x!, t.target!, t.probs!, t.grad!, t.stats!, n, c, o);
+      else if (kind === 'binaryCrossEntropyFromProbs') binaryCrossEntropyFromProbs(rec, t.x!, t.target!, t.grad!, t.stats!, n, c, o);
       else if (kind === 'crossEntropyFromProbs') crossEntropyFromProbs(rec, t.x!, t.target!, t.grad!, t.stats!, n, c, o);
       else meanSquaredError(rec, t.x!, t.target!, t.grad!, t.stats!, n, c, o);
     },
@@ -488,10 +506,151 @@ function lossCase(kind: LossKindRef, n: number, c: number, sparse: boolean, quic
       return { grad: ref.grad, stats: [ref.lossSum, ref.correct, n, 0], ...(ref.probs ? { probs: ref.probs } : {}) };
     },
     rtol: { grad: 1e-5, probs: 2e-6, stats: 1e-5 },
-    floor: { grad: 1 / n, probs: 1, stats: 1 },
+    floor: { grad: binary ? 1 / (n * c) : 1 / n, probs: 1, stats: 1 },
   }));
   if (tree) x.available = treeAvailable;
   return x;
+}
+
+// ------------------------------------------------------------------ batch normalization, zero padding, depthwise
+
+/**
+ * Batch normalization in training mode (batch statistics through columnSum, moving update) and its backward, in
+ * the adapter class's reduction variant; `rows` past the chunk sizes exercises the chunked sums.
+ */
+function batchNormCases(rows: number, cols: number, quick: boolean): SelftestCase[] {
+  const s = { rows, cols, epsilon: 1e-3, momentum: 0.9 };
+  const w = { gamma: randomUniform(cols, 61, 0.5, 2), beta: randomUniform(cols, 62), movingMean: randomUniform(cols, 63), movingVariance: randomUniform(cols, 64, 0.5, 2) };
+  const perChannel = () => ({ stats: { shape: [2, cols] }, sumA: { shape: [cols] }, sumB: { shape: [cols] }, movingMean: { shape: [cols], data: w.movingMean }, movingVariance: { shape: [cols], data: w.movingVariance } });
+  const tensors = (t: Record<string, Tensor>) => ({ gamma: t.gamma, beta: t.beta, movingMean: t.movingMean!, movingVariance: t.movingVariance!, stats: t.stats!, sumA: t.sumA!, sumB: t.sumB! });
+  const shape = `${rows}x${cols}`;
+  return [
+    kernelCase('batchnorm', 'forward (training, moving update)', shape, quick, () => ({
+      inputs: { x: { shape: [rows, cols], range: [-2, 4] }, gamma: { shape: [cols], data: w.gamma }, beta: { shape: [cols], data: w.beta } },
+      outputs: { y: { shape: [rows, cols] }, ...perChannel() },
+      record: (rec, t) => batchNormForward(rec, t.x!, t.y!, s, tensors(t), true),
+      reference: (v) => {
+        const r = batchNormForwardRef(v.x!, rows, cols, w, true, s.epsilon, s.momentum);
+        return { y: r.y, movingMean: r.movingMean, movingVariance: r.movingVariance };
+      },
+      rtol: { y: 2e-5, movingMean: 2e-6, movingVariance: 2e-6 },
+      floor: { y: 1, movingMean: 1, movingVariance: 1 },
+    })),
+    kernelCase('batchnorm', 'backward (training: through the batch statistics)', shape, quick, () => ({
+      inputs: { x: { shape: [rows, cols] }, dy: { shape: [rows, cols] }, gamma: { shape: [cols], data: w.gamma }, beta: { shape: [cols], data: w.beta } },
+      outputs: { dx: { shape: [rows, cols] }, dgamma: { shape: [cols] }, dbeta: { shape: [cols] }, y: { shape: [rows, cols] }, ...perChannel() }, // dx first: the corrupted one
+      record: (rec, t) => {
+        batchNormForward(rec, t.x!, t.y!, s, tensors(t), true);
+        batchNormBackward(rec, t.x!, t.dy!, t.dx!, s, tensors(t), true, { dgamma: t.dgamma, dbeta: t.dbeta });
+      },
+      reference: (v) => {
+        // the closed form of the batch-statistics backward in float64
+        const x = v.x!, dy = v.dy!;
+        const r = batchNormForwardRef(x, rows, cols, w, true, s.epsilon, s.momentum);
+        const dgamma = new Float64Array(cols), dbeta = new Float64Array(cols), dx = new Float64Array(rows * cols);
+        const xhat = (i: number) => (x[i]! - r.mean[i % cols]!) / sqrt(r.variance[i % cols]! + s.epsilon);
+        for (let i = 0; i < rows * cols; i++) (dbeta[i % cols]! += dy[i]!), (dgamma[i % cols]! += dy[i]! * xhat(i));
+        for (let i = 0; i < rows * cols; i++) {
+          const c = i % cols;
+          dx[i] = (w.gamma[c]! / sqrt(r.variance[c]! + s.epsilon)) * (dy[i]! - (dbeta[c]! + xhat(i) * dgamma[c]!) / rows);
+        }
+        return { dx, dgamma, dbeta };
+      },
+      rtol: { dx: 2e-5, dgamma: 2e-5, dbeta: 2e-5 },
+      floor: { dx: 1, dgamma: sqrt(rows), dbeta: sqrt(rows) },
+    })),
+  ];
+}
+
+/** ZeroPadding2D forward (exact) and backward (the crop, exact). */
+function paddingCases(quick: boolean): SelftestCase[] {
+  const g = pad2dGeometry([3, 5, 7, 3], [[1, 2], [0, 3]]);
+  const xs = [g.batch, g.inH, g.inW, g.c], ys = [g.batch, g.outH, g.outW, g.c];
+  return [
+    kernelCase('padding', 'padForward', `${xs.join('x')} [[1,2],[0,3]]`, quick, () => ({
+      inputs: { x: { shape: xs } },
+      outputs: { y: { shape: ys } },
+      record: (rec, t) => pad2dForward(rec, t.x!, t.y!, g),
+      reference: (v) => ({ y: pad2dForwardRef(v.x!, g) }),
+      rtol: 0,
+    })),
+    kernelCase('padding', 'padBackward', `${ys.join('x')} [[1,2],[0,3]]`, quick, () => ({
+      inputs: { dy: { shape: ys } },
+      outputs: { dx: { shape: xs } },
+      record: (rec, t) => pad2dBackward(rec, t.dy!, t.dx!, g),
+      reference: (v) => {
+        const dx = new Float64Array(size(xs));
+        const index = pad2dForwardRef(Float64Array.from({ length: dx.length }, (_, i) => i + 1), g);
+        index.forEach((k, o) => k > 0 && (dx[k - 1] = v.dy![o]!));
+        return { dx };
+      },
+      rtol: 0,
+    })),
+  ];
+}
+
+/** Depthwise convolution forward, backward-input and both backward-filter chunkings ('long': software, 'short': GPU). */
+function depthwiseCases(quick: boolean): SelftestCase[] {
+  const g = depthwiseGeometry([2, 33, 31, 3], 2, [3, 3], [2, 2], 'same');
+  const xs = [g.batch, g.inH, g.inW, g.inC], ys = [g.batch, g.outH, g.outW, g.outC], ks = [g.kH, g.kW, g.inC, g.multiplier];
+  const s = `${xs.join('x')} k3x3 /2 same x2`;
+  const filterCase = (v: DepthwiseFilterVariant) => kernelCase('depthwise', `backwardFilter ${v}`, s, quick, () => ({
+    inputs: { x: { shape: xs }, dy: { shape: ys } },
+    outputs: { dk: { shape: ks } },
+    record: (rec, t) => depthwiseBackwardFilter(rec, t.x!, t.dy!, t.dk!, g, v),
+    // dk[kh, kw, c, m] = ∂/∂k of Σ dy · depthwise(x, k): the forward reference with a one-hot kernel, dotted with dy
+    reference: (inp) => {
+      const n = size(ks);
+      const dk = new Float64Array(n);
+      const onehot = new Float64Array(n);
+      for (let e = 0; e < n; e++) {
+        onehot.fill(0);
+        onehot[e] = 1;
+        const y = depthwiseForwardRef(inp.x!, onehot, null, g);
+        let sum = 0;
+        for (let i = 0; i < y.length; i++) sum += y[i]! * inp.dy![i]!;
+        dk[e] = sum;
+      }
+      return { dk };
+    },
+    rtol: 2e-5,
+    floor: sqrt(g.batch * g.outH * g.outW),
+  }));
+  return [
+    kernelCase('depthwise', 'forward', s, quick, () => ({
+      inputs: { x: { shape: xs }, k: { shape: ks }, bias: { shape: [g.outC] } },
+      outputs: { y: { shape: ys } },
+      record: (rec, t) => depthwiseForward(rec, t.x!, t.k!, t.bias!, t.y!, g),
+      reference: (v) => ({ y: depthwiseForwardRef(v.x!, v.k!, v.bias!, g) }),
+      rtol: 2e-6,
+      floor: 3,
+    })),
+    kernelCase('depthwise', 'backwardInput', s, quick, () => ({
+      inputs: { dy: { shape: ys }, k: { shape: ks } },
+      outputs: { dx: { shape: xs } },
+      record: (rec, t) => depthwiseBackwardInput(rec, t.dy!, t.k!, t.dx!, g),
+      // dx = ∂/∂x of Σ dy · depthwise(x, k), linear in x: the adjoint by one-hot inputs is too slow here, so the
+      // transposed sum directly (the same loops as the forward reference, roles swapped)
+      reference: (v) => {
+        const dx = new Float64Array(size(xs));
+        for (let b = 0; b < g.batch; b++)
+          for (let oh = 0; oh < g.outH; oh++)
+            for (let ow = 0; ow < g.outW; ow++)
+              for (let o = 0; o < g.outC; o++)
+                for (let kh = 0; kh < g.kH; kh++)
+                  for (let kw = 0; kw < g.kW; kw++) {
+                    const ih = oh * g.strideH - g.padTop + kh, iw = ow * g.strideW - g.padLeft + kw;
+                    if (ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW) continue;
+                    dx[((b * g.inH + ih) * g.inW + iw) * g.inC + Math.floor(o / g.multiplier)]! += v.dy![((b * g.outH + oh) * g.outW + ow) * g.outC + o]! * v.k![(kh * g.kW + kw) * g.outC + o]!;
+                  }
+        return { dx };
+      },
+      rtol: 2e-6,
+      floor: 3,
+    })),
+    filterCase('long'),
+    filterCase('short'),
+  ];
 }
 
 // ------------------------------------------------------------------ metrics (u32 counts: compared exactly)
@@ -733,6 +892,13 @@ const GRADIENT_CASES: SelftestCase[] = [
       new Dense({ units: 4, activation: 'relu' }),
       new Activation({ activation: 'softmax' }),
     ]), undefined, true),
+  gradientCase('BatchNormalization (batch statistics)', () => new BatchNormalization({ name: 'batch_normalization' }), [3, 2, 4], true),
+  gradientCase('ZeroPadding2D [[1,0],[2,1]]', () => new ZeroPadding2D({ name: 'zero_padding2d', padding: [[1, 0], [2, 1]] }), [3, 2, 4], true),
+  gradientCase('GlobalAveragePooling2D', () => new GlobalAveragePooling2D({ name: 'global_average_pooling2d' }), [3, 5, 4], true),
+  gradientCase('GlobalMaxPooling2D', () => new GlobalMaxPooling2D({ name: 'global_max_pooling2d' }), [3, 5, 4], true),
+  gradientCase('DepthwiseConv2D 3x3 /2 same x2', () => new DepthwiseConv2D({ name: 'depthwise_conv2d', kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2 }), [5, 4, 3], true),
+  gradientCase('SeparableConv2D 3x3 valid relu', () => new SeparableConv2D({ name: 'separable_conv2d', filters: 4, kernelSize: 3, activation: 'relu' }), [5, 4, 3], true),
+  ...(['gelu', 'swish', 'elu'] as const).map((a) => gradientCase(`Activation ${a}`, () => new Activation({ name: 'activation', activation: a }), [3, 7], false)),
   gradientCase('Add, Multiply, Concatenate (fan-out)', mergeGraph, undefined, true),
   gradientCase('ResNet block conv/add/relu', residualBlock, undefined, true),
   gradientCase('Dense tanh', () => new Dense({ name: 'dense', units: 3, activation: 'tanh' }), [5], false, 'gpu'),
@@ -762,6 +928,14 @@ export const SELFTEST_CASES: SelftestCase[] = [
   lossCase('crossEntropyFromProbs', 7, 5, false, true, 'tree'),
   lossCase('meanSquaredError', 7, 3, false, true, 'tree'),
   lossCase('meanSquaredError', 66000, 1, false, false, 'tree'), // three levels at WG 256
+  lossCase('sigmoidCrossEntropy', 7, 3, false, true),
+  lossCase('binaryCrossEntropyFromProbs', 7, 3, false, true),
+  lossCase('sigmoidCrossEntropy', 300, 1, false, true, 'tree'),
+  lossCase('binaryCrossEntropyFromProbs', 7, 3, false, true, 'tree'),
+  ...batchNormCases(33, 7, true),
+  ...batchNormCases(REDUCE_CHUNK + 1000, 3, false), // two serial chunks, 34 tree chunks in two levels
+  ...paddingCases(true),
+  ...depthwiseCases(true),
   metricsCase(33, 10, true, true),
   metricsCase(257, 13, false, false),
   metricsCase(33, 10, true, true, 'tree'),

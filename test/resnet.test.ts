@@ -1,0 +1,94 @@
+// The residual presets (src/model/presets.ts residualNetwork): their summaries, a whole-model gradient check of a
+// small residual BatchNormalization network (batch statistics in training), its predict in inference mode against
+// the float64 twin, and fashion-resnet saved here, loaded by TF.js, predicting the same with the same countParams.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPreset, createEngine, Engine, optimizers, resetLayerNames, toArtifacts, type AdapterClass } from '../src/index.js';
+import { residualNetwork, RESNET_WIDTHS } from '../src/model/presets.js';
+import { graphForwardRef, modelLossRef } from '../src/reference/model.js';
+import { mulberry32, randomUniform } from '../src/reference/random.js';
+import { expectGradientsMatch } from './helpers/model-gradients.js';
+
+const engines: Partial<Record<AdapterClass, Engine>> = {};
+beforeAll(async () => {
+  engines.software = await createEngine({ adapterClass: 'software' });
+  engines.gpu = await createEngine({ adapterClass: 'gpu' });
+  await tf.setBackend('cpu');
+});
+const measured: string[] = [];
+afterAll(() => {
+  console.log(`residual BN network gradients (max |gpu - numeric| / max |numeric|):\n  ${measured.join('\n  ')}`);
+  for (const e of Object.values(engines)) e?.dispose();
+});
+
+describe('summaries', () => {
+  it.each([
+    ['fashion-resnet', [28, 28, 1], '73,690', '73,082', '608'],
+    ['cifar-resnet', [32, 32, 3], '291,306', '290,090', '1,216'],
+  ] as const)('%s: conv-BN-ReLU stem, two stride-2 residual blocks with 1x1 projections, GAP, Dense softmax', (name, shape, total, trainable, fixed) => {
+    const { model, compileArgs, recipe } = buildPreset(name);
+    const text = model.summary(false);
+    expect(text).toContain(`Total params: ${total}`);
+    expect(text).toContain(`Trainable params: ${trainable}`);
+    expect(text).toContain(`Non-trainable params: ${fixed}`);
+    expect(text).toContain(`input (InputLayer)              [(None, ${shape.join(', ')})]`);
+    expect(text).toMatch(/add_1 \(Add\) +\(None, \d+, \d+, \d+\) +0 +batch_normalization_5\[0\]\[0\]/);
+    const classes = model.layers.map((l) => l.className);
+    expect(classes.filter((c) => c === 'BatchNormalization')).toHaveLength(7);
+    expect(classes.filter((c) => c === 'Add')).toHaveLength(2);
+    expect(classes.slice(-2)).toEqual(['GlobalAveragePooling2D', 'Dense']);
+    expect(compileArgs.optimizer).toBe('adam');
+    expect(recipe).toMatchObject({ batchSize: 128, epochs: 10 });
+    expect(RESNET_WIDTHS[name]).toHaveLength(3);
+  });
+});
+
+describe.each(['software', 'gpu'] as AdapterClass[])('a small residual BN network, %s class', (cls) => {
+  it('one training step: every trainable gradient matches central differences of the float64 twin (batch statistics); predict matches it in inference mode', async () => {
+    const engine = engines[cls]!;
+    resetLayerNames();
+    const m = residualNetwork([6, 5, 2], 3, [3, 4, 5], 'tiny_resnet');
+    m.compile(engine, { optimizer: optimizers.sgd({ learningRate: 0.05 }), loss: 'sparse_categorical_crossentropy', seed: 2 });
+    const n = 5;
+    const x = randomUniform(n * 6 * 5 * 2, 21);
+    const r = mulberry32(n);
+    const y = Uint8Array.from({ length: n }, () => Math.floor(r() * 3));
+    const before = await m.getWeights();
+    await m.fit(x, y, { batchSize: n, epochs: 1, shuffle: false, verbose: 0 });
+    const grads = await m.getGradients();
+    const w = new Map(before.map((b) => [b.name, Float64Array.from(b.values)]));
+    const nodes = m.graphNodes();
+    const loss = () => modelLossRef('sparse_categorical_crossentropy', graphForwardRef(nodes, w, x, n, { seed: 2, step: 1 }), y, n, 3);
+    const trainable = new Set(m.layers.flatMap((l) => l.paramSpecs().filter((s) => s.trainable !== false).map((s) => `${l.name}/${s.name}`)));
+    expectGradientsMatch(grads.filter((g) => trainable.has(g.name)), w, loss, `${cls}:`, measured);
+    // inference: the moving statistics the step left
+    const probs = await m.predict(x);
+    const ref = graphForwardRef(nodes, new Map((await m.getWeights()).map((v) => [v.name, v.values])), x, n);
+    for (let i = 0; i < ref.length; i++) expect(Math.abs(probs[i]! - ref[i]!)).toBeLessThan(1e-5);
+    m.dispose();
+  });
+});
+
+describe('fashion-resnet in the TF.js layers format', () => {
+  it('trained two steps here, loads with tf.loadLayersModel, predicts the same (< 1e-5), same countParams', async () => {
+    const { model: m, compileArgs } = buildPreset('fashion-resnet', { seed: 4 });
+    m.compile(engines.software!, compileArgs);
+    const n = 6;
+    const images = Uint8Array.from({ length: n * 784 }, (_, i) => (i * 37 + (i >> 5)) % 256);
+    const set = { images, shape: [n, 28, 28, 1] as [number, number, number, number], labels: Uint8Array.from([0, 1, 2, 3, 4, 5]) };
+    await m.fit(set, set.labels, { batchSize: 3, epochs: 1, verbose: 0 });
+    const ours = await m.predict(set);
+    const art = await toArtifacts(m);
+    const json = JSON.parse(JSON.stringify(art.modelJson));
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: art.weights }));
+    const x = tf.tensor4d(Float32Array.from(images, (v) => v / 255), [n, 28, 28, 1]);
+    const theirs = (loaded.predict(x) as tf.Tensor).dataSync();
+    let worst = 0;
+    for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i]! - theirs[i]!));
+    expect(worst).toBeLessThan(1e-5);
+    expect(loaded.countParams()).toBe(73_690);
+    m.dispose();
+  });
+});

@@ -15,6 +15,7 @@ override WG: u32 = 64u;
 // whose thresholded prediction (p > 0.5, logit > 0) equals the target.
 override LOSS: u32 = 0u;
 override SPARSE: u32 = 0u; // 1: labels are u32 class indices
+override WEIGHTED: u32 = 0u; // 1: each row's loss and gradient are multiplied by rowWeights[row] (sample weights)
 
 const EPS: f32 = 1e-7;             // Keras' epsilon()
 const ONE_MINUS_EPS: f32 = 0.99999988; // f32(1 - 1e-7), as Keras computes 1 - epsilon in float32
@@ -32,9 +33,16 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> probs: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
+// Sample weights [n] (WEIGHTED); unweighted, the caller binds x here, which is read and discarded, so the binding
+// is used by every specialization of the entry points alike.
+@group(0) @binding(6) var<storage, read> rowWeights: array<f32>;
 
 fn flatIndex(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
+}
+
+fn weightOf(r: u32) -> f32 {
+  return select(1.0, rowWeights[r], WEIGHTED == 1u);
 }
 
 fn tgt(r: u32, j: u32) -> f32 {
@@ -80,7 +88,8 @@ fn softmaxProbsGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   if (r >= p.n) { return; }
   softmaxRow(r);
   let base = r * p.c;
-  for (var j = 0u; j < p.c; j++) { grad[base + j] = (probs[base + j] - tgt(r, j)) * p.gradScale; }
+  let scale = p.gradScale * weightOf(r);
+  for (var j = 0u; j < p.c; j++) { grad[base + j] = (probs[base + j] - tgt(r, j)) * scale; }
 }
 
 // log(1 + e) for 0 <= e <= 1 without losing e's precision when e is tiny (WGSL has no log1p).
@@ -119,7 +128,7 @@ fn sigmoidProbsGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   let q = sigmoid(x[i]);
   probs[i] = q;
   let r = i / p.c;
-  grad[i] = (q - tgt(r, i - r * p.c)) / f32(p.c) * p.gradScale;
+  grad[i] = (q - tgt(r, i - r * p.c)) / f32(p.c) * p.gradScale * weightOf(r);
 }
 
 // LOSS 1: d/dp of -t·log(clip(p)) = -t/p inside the clip range, 0 outside (clip_by_value passes no gradient there).
@@ -132,18 +141,20 @@ fn elementGrad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let r = i / p.c;
   let t = tgt(r, i - r * p.c);
   let v = x[i];
+  let scale = p.gradScale * weightOf(r);
   if (LOSS == 1u) {
     let inside = v >= EPS && v <= ONE_MINUS_EPS;
-    grad[i] = select(0.0, -t / v * p.gradScale, inside);
+    grad[i] = select(0.0, -t / v * scale, inside);
   } else if (LOSS == 5u) {
     let inside = v >= EPS && v <= ONE_MINUS_EPS;
-    grad[i] = select(0.0, (-t / v + (1.0 - t) / (1.0 - v)) / f32(p.c) * p.gradScale, inside);
+    grad[i] = select(0.0, (-t / v + (1.0 - t) / (1.0 - v)) / f32(p.c) * scale, inside);
   } else {
-    grad[i] = 2.0 * (v - t) / f32(p.c) * p.gradScale;
+    grad[i] = 2.0 * (v - t) / f32(p.c) * scale;
   }
 }
 
-// One row's statistics: (loss, 1 if the argmax matches the target's class else 0, 1 if non-finite else 0).
+// One row's statistics: (loss times its sample weight, 1 if the argmax matches the target's class else 0, 1 if
+// non-finite else 0). The correct count is not weighted.
 fn rowStats(r: u32) -> vec3<f32> {
   var bad = 0.0;
   let base = r * p.c;
@@ -210,6 +221,7 @@ fn rowStats(r: u32) -> vec3<f32> {
     }
     rowLoss = rowLoss / f32(p.c);
   }
+  rowLoss = rowLoss * weightOf(r);
   if (nonFinite(rowLoss)) { bad = 1.0; }
   return vec3<f32>(rowLoss, correct, bad);
 }

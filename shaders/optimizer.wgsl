@@ -1,19 +1,24 @@
 // Optimizer updates over a model's whole flat parameter arena: one invocation per parameter, one dispatch per
 // step. Keras semantics (see src/kernels/optimizer.ts). Adam reads the step count t from stepState[0], which
 // incrementStep advances on the GPU at the start of each training step, so a replayed step needs no host write.
+// The learning rate is read from its own small uniform buffer (binding 7), not from the recorded parameters: the
+// host changes it between steps with one 4-byte write (schedules, callbacks) and the recording stays as it is.
 
 override WG: u32 = 64u;
 override NESTEROV: u32 = 0u;
 
 struct Params {
   n: u32,
-  lr: f32,
   a: f32,   // SGD momentum, Adam beta1, RMSprop rho
   b: f32,   // Adam beta2
   eps: f32,
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
+}
+
+struct LearningRate {
+  value: f32,
+  _p0: f32,
+  _p1: f32,
+  _p2: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -23,6 +28,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> s2: array<f32>; // Adam v
 @group(0) @binding(5) var<storage, read> step: array<u32>;
 @group(0) @binding(6) var<storage, read_write> stepRW: array<u32>;
+@group(0) @binding(7) var<uniform> lr: LearningRate;
 
 fn flatIndex(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
@@ -38,7 +44,7 @@ fn incrementStep() {
 fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flatIndex(gid, nwg);
   if (i >= p.n) { return; }
-  params[i] = params[i] - p.lr * grads[i];
+  params[i] = params[i] - lr.value * grads[i];
 }
 
 // v = m v - lr g; p += v   (nesterov: p += m v - lr g, with the new v)
@@ -47,10 +53,10 @@ fn sgdMomentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let i = flatIndex(gid, nwg);
   if (i >= p.n) { return; }
   let g = grads[i];
-  let v = p.a * s1[i] - p.lr * g;
+  let v = p.a * s1[i] - lr.value * g;
   s1[i] = v;
   if (NESTEROV == 1u) {
-    params[i] = params[i] + (p.a * v - p.lr * g);
+    params[i] = params[i] + (p.a * v - lr.value * g);
   } else {
     params[i] = params[i] + v;
   }
@@ -87,7 +93,7 @@ fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = flatIndex(gid, nwg);
   if (i >= p.n) { return; }
   let t = f32(max(step[0], 1u));
-  let lrT = p.lr * sqrt(oneMinusPow(p.b, t)) / oneMinusPow(p.a, t);
+  let lrT = lr.value * sqrt(oneMinusPow(p.b, t)) / oneMinusPow(p.a, t);
   let g = grads[i];
   let m = p.a * s1[i] + (1.0 - p.a) * g;
   let v = p.b * s2[i] + (1.0 - p.b) * g * g;
@@ -104,7 +110,7 @@ fn rmsprop(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let g = grads[i];
   let ms = p.a * s1[i] + (1.0 - p.a) * g * g;
   s1[i] = ms;
-  params[i] = params[i] - p.lr * g / (sqrt(ms) + p.eps);
+  params[i] = params[i] - lr.value * g / (sqrt(ms) + p.eps);
 }
 
 // ---------------------------------------------------------------- four parameters per invocation
@@ -120,7 +126,7 @@ fn rmsprop(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 fn sgd4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flatIndex(gid, nwg);
   if (i >= p.n) { return; }
-  params4[i] = params4[i] - p.lr * grads4[i];
+  params4[i] = params4[i] - lr.value * grads4[i];
 }
 
 @compute @workgroup_size(WG)
@@ -128,10 +134,10 @@ fn sgdMomentum4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   let i = flatIndex(gid, nwg);
   if (i >= p.n) { return; }
   let g = grads4[i];
-  let v = p.a * s14[i] - p.lr * g;
+  let v = p.a * s14[i] - lr.value * g;
   s14[i] = v;
   if (NESTEROV == 1u) {
-    params4[i] = params4[i] + (p.a * v - p.lr * g);
+    params4[i] = params4[i] + (p.a * v - lr.value * g);
   } else {
     params4[i] = params4[i] + v;
   }
@@ -142,7 +148,7 @@ fn adam4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   let i = flatIndex(gid, nwg);
   if (i >= p.n) { return; }
   let t = f32(max(step[0], 1u));
-  let lrT = p.lr * sqrt(oneMinusPow(p.b, t)) / oneMinusPow(p.a, t);
+  let lrT = lr.value * sqrt(oneMinusPow(p.b, t)) / oneMinusPow(p.a, t);
   let g = grads4[i];
   let m = p.a * s14[i] + (1.0 - p.a) * g;
   let v = p.b * s24[i] + (1.0 - p.b) * g * g;
@@ -158,5 +164,5 @@ fn rmsprop4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   let g = grads4[i];
   let ms = p.a * s14[i] + (1.0 - p.a) * g * g;
   s14[i] = ms;
-  params4[i] = params4[i] - p.lr * g / (sqrt(ms) + p.eps);
+  params4[i] = params4[i] - lr.value * g / (sqrt(ms) + p.eps);
 }

@@ -28,6 +28,20 @@ export function adapterClassArg(v: string | undefined): AdapterClass | undefined
   return v;
 }
 
+/** What --lr-schedule asks for: cosine decay over the whole run, or exponential decay by RATE every STEPS steps. */
+export type LrScheduleArg = { kind: 'cosine' } | { kind: 'exponential'; rate: number; steps: number };
+
+/** --lr-schedule cosine | exponential:RATE:STEPS (undefined when absent). */
+export function lrScheduleArg(v: string | undefined): LrScheduleArg | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'cosine') return { kind: 'cosine' };
+  const m = /^exponential:([^:]+):([^:]+)$/.exec(v);
+  const rate = Number(m?.[1]), steps = Number(m?.[2]);
+  if (!m || !(rate > 0 && Number.isFinite(rate)) || !(Number.isInteger(steps) && steps >= 1))
+    throw new ShaderflowError(`--lr-schedule must be cosine or exponential:RATE:STEPS (RATE a number > 0, STEPS a whole number >= 1, e.g. exponential:0.9:1000), got "${v}".`);
+  return { kind: 'exponential', rate, steps };
+}
+
 /** --model DIR must be a folder holding model.json (and the weights it names); checked before the GPU starts. */
 export function modelDirArg(dir: string | undefined, command: string): string {
   if (!dir) throw new ShaderflowError(`${command} needs --model DIR (a folder with model.json and weights.bin, as train --out writes).`);

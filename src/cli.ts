@@ -23,7 +23,10 @@ import { selftestCommand } from './selftest/cli.js';
 import { profileCommand } from './profile-command.js';
 import { finishFolderTraining, imageCommand, loadTrainingFolder, modelInputFor, readClassesFile } from './cli-images.js';
 import { readImage } from './data/image-files.js';
-import { presetArg, wholeArg } from './cli-args.js';
+import { lrScheduleArg, presetArg, wholeArg } from './cli-args.js';
+import { csvLogger, earlyStopping, reduceLROnPlateau } from './model/callbacks.js';
+import type { Callbacks } from './model/history.js';
+import { cosineDecay, exponentialDecay } from './model/schedules.js';
 import { writeConfusionFiles, writeMisclassified } from './cli-metrics.js';
 import { classificationReport } from './viz/report.js';
 
@@ -65,6 +68,33 @@ function subset(set: ImageSet, idx: number[]): ImageSet {
   return { images, shape: [idx.length, ...set.shape.slice(1)] as ImageSet['shape'], labels };
 }
 
+/**
+ * train's callbacks and schedule from --early-stopping, --reduce-lr-on-plateau, --lr-schedule and --csv, all
+ * checked before anything loads. Both patience flags watch val_loss; early stopping restores the best epoch's
+ * weights. `optimizer` puts the schedule in (it needs the run's step count for cosine decay).
+ */
+function trainingControl(values: ValuesOf<typeof TRAIN_FLAGS>, log: (s: string) => void): { callbacks: Callbacks[]; optimizer: (o: string | OptimizerSpec, totalSteps: number) => string | OptimizerSpec } {
+  const print = (line: string) => log(`${line}\n`);
+  const callbacks: Callbacks[] = [];
+  const early = values['early-stopping'], reduce = values['reduce-lr-on-plateau'];
+  const schedule = lrScheduleArg(values['lr-schedule']);
+  if (schedule && reduce !== undefined) throw new ShaderflowError("--lr-schedule and --reduce-lr-on-plateau cannot be combined: a schedule's rate is not settable (as in Keras).");
+  if (reduce !== undefined) callbacks.push(reduceLROnPlateau({ monitor: 'val_loss', patience: wholeArg(reduce, 'reduce-lr-on-plateau', 0, 0), verbose: 1, print }));
+  if (early !== undefined) callbacks.push(earlyStopping({ monitor: 'val_loss', patience: wholeArg(early, 'early-stopping', 0, 0), restoreBestWeights: true, verbose: 1, print }));
+  if (values.csv !== undefined) callbacks.push(csvLogger(resolve(values.csv)));
+  const optimizer = (o: string | OptimizerSpec, totalSteps: number) => {
+    if (!schedule) return o;
+    const spec = parseOptimizer(o);
+    const initialLearningRate = spec.learningRate as number;
+    spec.learningRate =
+      schedule.kind === 'cosine'
+        ? cosineDecay({ initialLearningRate, decaySteps: Math.max(1, totalSteps) })
+        : exponentialDecay({ initialLearningRate, decayRate: schedule.rate, decaySteps: schedule.steps });
+    return spec;
+  };
+  return { callbacks, optimizer };
+}
+
 async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
   const preset = presetArg(values.preset);
   const seed = int(values.seed, 'seed', 0);
@@ -79,6 +109,7 @@ async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
   compileArgs.optimizer = optimizerArg(values.optimizer, values.lr, compileArgs.optimizer);
   const epochs = int(values.epochs, 'epochs', recipe.epochs);
   const batchSize = wholeArg(values['batch-size'], 'batch-size', recipe.batchSize);
+  const control = trainingControl(values, log);
   const out = resolve(values.out ?? join('runs', `${preset}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   // A folder has no separate test set: its validation subset is evaluated at the end.
   const data = folder ? { train: folder.train, test: folder.validation, classNames: folder.classes.classNames } : await loadData(recipe.dataset, values.data);
@@ -86,6 +117,7 @@ async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
   if (!folder && limit > 0 && limit < trainSet.shape[0]) trainSet = subset(trainSet, Array.from({ length: limit }, (_, i) => i));
   // The seed course: train_test_split(X_train, y_train, test_size=0.2, random_state=9), the same examples.
   const split = folder ? { train: folder.train, validation: folder.validation } : recipeSplit(trainSet, recipe);
+  compileArgs.optimizer = control.optimizer(compileArgs.optimizer, epochs * Math.ceil(split.train.shape[0] / batchSize));
   const engine = await createEngine();
   try {
     log(`Adapter: ${engine.describe()}\n`);
@@ -109,6 +141,7 @@ async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
       seed,
       checkpoint,
       resume,
+      callbacks: control.callbacks,
     });
     const seconds = (performance.now() - t0) / 1000;
     const stepsPerEpoch = Math.ceil(split.train.shape[0] / batchSize);
@@ -138,6 +171,8 @@ async function train(values: ValuesOf<typeof TRAIN_FLAGS>): Promise<void> {
           train_accuracy: last('accuracy'),
           val_loss: last('val_loss'),
           val_accuracy: last('val_accuracy'),
+          epochs_run: history.epoch.length,
+          lr: last('lr'),
           test_loss: testLoss,
           test_accuracy: testAcc,
           seconds,
@@ -283,6 +318,10 @@ const TRAIN_FLAGS = {
   'image-size': { value: 'HxW', help: "with --images: resize to HxW instead of the preset's input size" },
   'validation-split': { value: 'F', help: 'with --images: the fraction held out for validation and test (default 0.2)' },
   'skip-bad-images': { help: 'with --images: skip files that do not decode instead of stopping' },
+  'early-stopping': { value: 'PATIENCE', help: 'stop when val_loss has not improved for PATIENCE epochs, and keep the best epoch\'s weights' },
+  'reduce-lr-on-plateau': { value: 'PATIENCE', help: 'multiply the learning rate by 0.1 when val_loss has not improved for PATIENCE epochs' },
+  'lr-schedule': { value: 'SCHEDULE', help: 'cosine (decay to 0 over the run) | exponential:RATE:STEPS (times RATE every STEPS steps), from the --lr rate' },
+  csv: { value: 'FILE', help: "write each epoch's logs (loss, accuracy, lr, val_...) as a CSV row" },
 } satisfies Record<string, Flag>;
 const EVALUATE_FLAGS = {
   model: { value: 'DIR', help: 'a folder with model.json and weights.bin, as train --out writes (required)' },
@@ -307,6 +346,7 @@ const COMMANDS: Record<string, Command> = {
       'shaderflow train --preset mnist-cnn --epochs 1',
       'shaderflow train --preset fashion-cnn --optimizer adam --lr 0.0005 --checkpoint ckpt --checkpoint-every 100',
       'shaderflow train --preset mnist-cnn --images my-digits/ --validation-split 0.2',
+      'shaderflow train --preset fashion-cnn --early-stopping 2 --reduce-lr-on-plateau 1 --csv log.csv --out run',
     ],
     run: (v) => train(v),
   }),

@@ -40,7 +40,12 @@ export { Sequential, sequential } from './model/sequential.js';
 export { Model, model, type CompileArgs, type ModelArgs } from './model/model.js';
 export type { FitOptions, Checkpoint, Checkpointer, DeviceLossInfo } from './model/fit.js';
 export type { LossName, NamedValues, StepPlan, GraphNode, ParamSlot, StatsSummary, StepPlanGraph, StepPlanConfig, StepCache } from './model/step-plan.js';
-export { History, type Callbacks, type Logs } from './model/history.js';
+export { History, type Callbacks, type Logs, type CallbackModel, type TrainingParams, type NamedWeights } from './model/history.js';
+/** Keras' training callbacks with TF.js names: earlyStopping, modelCheckpoint, reduceLROnPlateau, learningRateScheduler, csvLogger, terminateOnNaN. */
+export * as callbacks from './model/callbacks.js';
+export type { LearningRate } from './model/learning-rate.js';
+/** Learning-rate schedules (Keras' LearningRateSchedule): exponentialDecay, inverseTimeDecay, piecewiseConstantDecay, cosineDecay; also optimizers.schedules. */
+export * as schedules from './model/schedules.js';
 export type { StepProfile, ProfileEntry } from './model/profile.js';
 /** The optimizers (sgd, adam, rmsprop), their Keras defaults, and their model.json configs. */
 export * as optimizers from './model/optimizers.js';

@@ -7,6 +7,7 @@ import type { Engine } from './gpu/engine.js';
 import { fromArtifacts, parseModelJson, toArtifacts, type ModelJson } from './model/io.js';
 import { loadModel as loadModelFromUrl, saveModel as saveModelToUrl } from './model/url-io.js';
 import { stateNames } from './model/optimizers.js';
+import { csvFiles, modelFolders } from './model/callbacks.js';
 import { checkpointFolders, type Checkpoint, type Checkpointer } from './model/fit.js';
 import type { Model } from './model/model.js';
 import type { Sequential } from './model/sequential.js';
@@ -49,22 +50,22 @@ async function syncDir(dir: string): Promise<void> {
 
 /**
  * Saves model.json and weights.bin (TensorFlow.js layers format) into the folder `dir`, with the optimizer state
- * beside them. The browser's storage URLs (indexeddb://, downloads://) go to the browser saver, which says why
- * they cannot work here.
+ * beside them unless `includeOptimizer` is false (modelCheckpoint's saveWeightsOnly). The browser's storage URLs
+ * (indexeddb://, downloads://) go to the browser saver, which says why they cannot work here.
  */
-export async function saveModel(model: Model, dir: string): Promise<void> {
+export async function saveModel(model: Model, dir: string, o: { includeOptimizer?: boolean } = {}): Promise<void> {
   if (/^(indexeddb|downloads):\/\//.test(dir)) return saveModelToUrl(model, dir);
   const { modelJson, weights } = await toArtifacts(model);
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, 'weights.bin'), new Uint8Array(weights));
   // Beside the TF.js files (which TF.js ignores): the optimizer's state, so training can continue where it stopped.
-  if (model.optimizer) {
+  if (model.optimizer && o.includeOptimizer !== false) {
     const state = await model.getOptimizerState();
     const names = stateNames(model.optimizer);
     await writeFileAtomic(join(dir, OPTIMIZER_BIN), new Uint8Array(flatten(state.tensors).buffer));
     const meta: OptimizerFile = { format: OPTIMIZER_FORMAT, optimizer: model.optimizer.kind, seed: model.seed, step: state.step, tensors: state.tensors.map((t, i) => ({ name: names[i] ?? `state${i}`, size: t.length })) };
     await writeFileAtomic(join(dir, OPTIMIZER_JSON), JSON.stringify(meta, null, 1));
-  }
+  } else for (const f of [OPTIMIZER_JSON, OPTIMIZER_BIN]) await rm(join(dir, f), { force: true }); // no stale state beside new weights
   await writeFileAtomic(join(dir, 'model.json'), JSON.stringify(modelJson, null, 1));
 }
 
@@ -341,3 +342,10 @@ const urlOpen = checkpointFolders.open!;
 const urlRead = checkpointFolders.read!;
 checkpointFolders.open = (dir, model, o) => (dir.startsWith('indexeddb://') ? urlOpen(dir, model, o) : fileCheckpointer(dir, model, o));
 checkpointFolders.read = (dir) => (dir.startsWith('indexeddb://') ? urlRead(dir) : readCheckpoint(dir));
+modelFolders.save = (model, dir, o) => saveModel(model, dir, { includeOptimizer: !o.weightsOnly });
+csvFiles.open = async (path, append) => {
+  if (dirname(path) !== '.') await mkdir(dirname(path), { recursive: true });
+  const f = await open(path, append ? 'a+' : 'w');
+  const hasContent = append && (await f.stat()).size > 0;
+  return { hasContent, write: async (text) => void (await f.appendFile(text)), close: () => f.close() };
+};

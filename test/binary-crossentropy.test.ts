@@ -51,6 +51,29 @@ describe.each(KINDS)('%s', (kind) => {
   });
 });
 
+// Sample weights (fit's classWeight/sampleWeight): each row's loss and gradient times its weight, mean still over n.
+describe.each(KINDS)('%s with sample weights', (kind) => {
+  it.each(['serial', 'tree'] as StatsVariant[])('stats %s: weighted rows against float64', async (statsVariant) => {
+    const n = 33, c = 3;
+    const x = kind === 'sigmoidCrossEntropy' ? randomUniform(n * c, 5, -4, 4) : randomUniform(n * c, 5, 0.02, 0.98);
+    const t = targets(n, c, 6, false);
+    const w = Float32Array.from(randomUniform(n, 7, 0, 3), (v, i) => (i % 4 === 1 ? 0 : v));
+    const tx = engine.tensor([n, c], x), tt = engine.tensor([n, c], t), tw = engine.tensor([n], w);
+    const probs = engine.tensor([n, c], nanArray(n * c)), grad = engine.tensor([n, c], nanArray(n * c)), stats = engine.zeros([4]);
+    const o = { gradScale: 1 / n, statsVariant, weights: tw };
+    await runOnce(engine, kind, (rec) => {
+      if (kind === 'sigmoidCrossEntropy') sigmoidCrossEntropy(rec, tx, tt, probs, grad, stats, n, c, o);
+      else binaryCrossEntropyFromProbs(rec, tx, tt, grad, stats, n, c, o);
+    });
+    const ref = lossRef(kind, x, t, n, c, 1 / n, false, w);
+    expectClose(await grad.data(), ref.grad, 1e-5, 1 / n / c, 'weighted grad');
+    const [lossSum] = await stats.data();
+    expect(Math.abs(lossSum! - ref.lossSum) / Math.max(ref.lossSum, 1)).toBeLessThan(1e-5);
+    expect(Math.abs(ref.lossSum - lossRef(kind, x, t, n, c, 1 / n).lossSum)).toBeGreaterThan(1e-3); // the weights matter
+    for (const v of [tx, tt, tw, probs, grad, stats]) v.dispose();
+  });
+});
+
 describe('extremes', () => {
   it('large logits stay finite and exact (no log(0)); clipped probabilities give Keras\' clipped loss and a zero gradient', async () => {
     const z = Float32Array.from([-100, -30, 0, 30, 100, 1e-6]);

@@ -79,14 +79,14 @@ afterAll(() => {
   process.stderr.write(`cli.test timings: ${timings.join('; ')}\n`);
 });
 
-const JSON_KEYS = ['preset', 'epochs', 'train_loss', 'train_accuracy', 'val_loss', 'val_accuracy', 'test_loss', 'test_accuracy', 'seconds', 'ms_per_step', 'adapter'];
+const JSON_KEYS = ['preset', 'epochs', 'train_loss', 'train_accuracy', 'val_loss', 'val_accuracy', 'epochs_run', 'lr', 'test_loss', 'test_accuracy', 'seconds', 'ms_per_step', 'adapter'];
 
 describe('shaderflow train / evaluate / predict on real MNIST', () => {
   const out = join(tmp, 'mnist-cnn');
   let result: Record<string, unknown> = {};
 
   it('train --preset mnist-cnn --optimizer adam --limit 5000 --epochs 3 reaches >= 90% test accuracy and writes its outputs', async () => {
-    const r = timed('train mnist-cnn', await cli(['train', '--preset', 'mnist-cnn', '--optimizer', 'adam', '--limit', '5000', '--epochs', '3', '--json', '--out', out]));
+    const r = timed('train mnist-cnn', await cli(['train', '--preset', 'mnist-cnn', '--optimizer', 'adam', '--limit', '5000', '--epochs', '3', '--json', '--out', out], { timeoutMs: 400_000 }));
     expect(r.code, r.stderr).toBe(0);
     result = lastJson(r.stdout);
     timings.push(`mnist-cnn adam 3 epochs: test accuracy ${(result.test_accuracy as number).toFixed(4)}, val ${(result.val_accuracy as number).toFixed(4)}`);
@@ -104,7 +104,8 @@ describe('shaderflow train / evaluate / predict on real MNIST', () => {
 
     // history.json: Keras' history.history, one entry per epoch, the last ones equal to the JSON line.
     const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as Record<string, number[]>;
-    expect(Object.keys(history).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
+    expect(Object.keys(history).sort()).toEqual(['accuracy', 'loss', 'lr', 'val_accuracy', 'val_loss']);
+    expect(history.lr).toEqual([0.001, 0.001, 0.001].map(Math.fround)); // Adam's default rate, each epoch
     for (const k of Object.keys(history)) expect(history[k], k).toHaveLength(3);
     expect(history.loss![2]).toBe(result.train_loss);
     expect(history.val_accuracy![2]).toBe(result.val_accuracy);
@@ -166,7 +167,8 @@ describe('shaderflow train / evaluate / predict on real MNIST', () => {
     }, 0);
     expect(floats).toBe(804_554);
     expect(statSync(join(out, 'weights.bin')).size).toBe(804_554 * 4);
-  });
+    // The kill limit is generous: 3 epochs take ~40 s on an idle 2-core llvmpipe machine and minutes on a shared one.
+  }, 420_000);
 
   it('evaluate --model DIR prints the test figures the training printed', async () => {
     expect(result.test_loss, 'the train test ran first').toBeDefined();
@@ -240,6 +242,29 @@ describe('shaderflow train / evaluate / predict on real MNIST', () => {
     }
     // A gray image and its RGB copy are the same input.
     for (let i = 0; i < 3; i++) expect(lines[i * 3 + 1]!.split(': ').slice(1)).toEqual(lines[i * 3]!.split(': ').slice(1));
+  });
+});
+
+describe('shaderflow train with training control (--lr-schedule, --early-stopping, --csv)', () => {
+  it('writes the schedule\'s rate per epoch into history.json and the CSV, and stops early with the best weights', async () => {
+    const out = join(tmp, 'control');
+    const csv = join(tmp, 'control-log.csv');
+    const r = timed(
+      'train mnist-mlp control',
+      await cli(['train', '--preset', 'mnist-mlp', '--limit', '1500', '--epochs', '3', '--lr', '0.05', '--lr-schedule', 'exponential:0.5:10', '--early-stopping', '1', '--csv', csv, '--json', '--out', out]),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const j = lastJson(r.stdout);
+    const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as Record<string, number[]>;
+    const epochs = j.epochs_run as number;
+    expect(epochs).toBeGreaterThanOrEqual(2); // patience 1: at least two epochs run
+    // 1200 training examples in batches of the preset's 128: 10 steps an epoch; the rate of each epoch's last step
+    const stepsPerEpoch = Math.ceil(1200 / 128);
+    expect(history.lr).toEqual(Array.from({ length: epochs }, (_, e) => Math.fround(0.05 * 0.5 ** (((e + 1) * stepsPerEpoch - 1) / 10))));
+    expect(j.lr).toBe(history.lr![epochs - 1]);
+    const rows = readFileSync(csv, 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('epoch,accuracy,loss,lr,val_accuracy,val_loss');
+    expect(rows.slice(1).map((l) => Number(l.split(',')[3]))).toEqual(history.lr);
   });
 });
 
@@ -329,7 +354,7 @@ describe('shaderflow --version, help and COMMAND --help', () => {
 
   it('help COMMAND and COMMAND --help print the same page: usage, every flag, an example', async () => {
     // Every flag train accepts: an unknown one is an error (below), so the page must name exactly these.
-    const trainFlags = ['preset', 'epochs', 'batch-size', 'optimizer', 'lr', 'data', 'out', 'seed', 'limit', 'json', 'verbose', 'checkpoint', 'checkpoint-every', 'resume', 'images', 'image-size', 'validation-split', 'skip-bad-images'];
+    const trainFlags = ['preset', 'epochs', 'batch-size', 'optimizer', 'lr', 'data', 'out', 'seed', 'limit', 'json', 'verbose', 'checkpoint', 'checkpoint-every', 'resume', 'images', 'image-size', 'validation-split', 'skip-bad-images', 'early-stopping', 'reduce-lr-on-plateau', 'lr-schedule', 'csv'];
     for (const name of COMMAND_NAMES) {
       const a = await cli(['help', name]);
       const b = await cli([name, '--help']);
@@ -487,6 +512,13 @@ describe('shaderflow errors: exit code != 0, one line naming what is at fault, n
     expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--data', empty]), empty, 'empty');
     expectOneLineError(await cli(['train', '--preset', 'cifar-cnn', '--data', empty]), empty, 'cifar10');
     expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--data', join(tmp, 'nowhere')]), join(tmp, 'nowhere'), 'no such folder');
+  });
+
+  it('training-control flags: a bad schedule, a bad patience, a schedule with reduce-lr-on-plateau', async () => {
+    expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--lr-schedule', 'linear']), '--lr-schedule', 'cosine', 'exponential:RATE:STEPS');
+    expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--lr-schedule', 'exponential:0.9']), '--lr-schedule', '"exponential:0.9"');
+    expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--early-stopping', 'two']), '--early-stopping', 'whole number >= 0');
+    expectOneLineError(await cli(['train', '--preset', 'mnist-mlp', '--lr-schedule', 'cosine', '--reduce-lr-on-plateau', '2']), '--lr-schedule', '--reduce-lr-on-plateau');
   });
 
   it('unknown command and unknown option', async () => {

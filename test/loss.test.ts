@@ -122,6 +122,39 @@ describe.each(KINDS)('%s', (kind) => {
   });
 });
 
+// Sample weights (Keras' sample_weight): each row's loss and gradient times its weight, the batch mean still over
+// n (sum_over_batch_size); the correct count unweighted. Weights include 0 and values far from 1.
+describe.each(['serial', 'tree'] as StatsVariant[])('sample weights (stats %s)', (statsVariant) => {
+  describe.each(KINDS)('%s', (kind) => {
+    it.each([[1, false], [7, true], [33, false], [257, true]] as [number, boolean][])('n=%i sparse=%s: weighted rows against float64', async (n, sparse) => {
+      const c = 10;
+      const x = inputFor(kind, n, c, n * 5 + 3), lab = labels(n, c, n + 4);
+      const target = sparse ? lab : oneHot(lab, c);
+      const w = Float32Array.from(randomUniform(n, n + 9, 0, 3), (v, i) => (i % 5 === 2 ? 0 : v));
+      const tx = engine.tensor([n, c], x), tt = engine.tensor(sparse ? [n] : [n, c], target), tw = engine.tensor([n], w);
+      const probs = engine.tensor([n, c], nanArray(n * c)), grad = engine.tensor([n, c], nanArray(n * c)), stats = engine.zeros([4]);
+      await record(kind, tx, tt, probs, grad, stats, n, c, { gradScale: 1 / n, sparse, weights: tw, statsVariant });
+      const ref = lossRef(kind, x, target, n, c, 1 / n, sparse, w);
+      const plain = lossRef(kind, x, target, n, c, 1 / n, sparse);
+      expectClose(await grad.data(), ref.grad, 1e-5, 1 / n, 'weighted grad');
+      const [lossSum, correct, count, bad] = await stats.data();
+      expect(Math.abs(lossSum! - ref.lossSum) / Math.max(ref.lossSum, 1)).toBeLessThan(1e-5);
+      expect([correct, count, bad]).toEqual([plain.correct, n, 0]);
+      // the weighting is really applied (not the unweighted sum by chance)
+      if (n > 1) expect(Math.abs(ref.lossSum - plain.lossSum)).toBeGreaterThan(1e-3 * plain.lossSum);
+      for (const t of [tx, tt, tw, probs, grad, stats]) t.dispose();
+    });
+  });
+
+  it('rejects weights of the wrong size or dtype', async () => {
+    const n = 3, c = 10;
+    const tx = engine.zeros([n, c]), tt = engine.zeros([n], 'u32'), probs = engine.zeros([n, c]), short = engine.zeros([2]), ints = engine.zeros([n], 'u32');
+    await expect(record('softmaxCrossEntropy', tx, tt, probs, null, null, n, c, { gradScale: 1, sparse: true, weights: short })).rejects.toThrow(/sample weights should hold 3 values/);
+    await expect(record('softmaxCrossEntropy', tx, tt, probs, null, null, n, c, { gradScale: 1, sparse: true, weights: ints })).rejects.toThrow(/sample weights are f32/);
+    for (const t of [tx, tt, probs, short, ints]) t.dispose();
+  });
+});
+
 describe('softmax cross-entropy at extreme logits', () => {
   it('stays finite at ±80 and matches float64', async () => {
     const n = 7, c = 10;

@@ -70,7 +70,7 @@ describe.each([
     expect(m.metrics).toEqual(['accuracy', ...keys]);
     const history = await m.fit(train.x, train.labels, { epochs: 2, batchSize: 32, validationSplit: 0.2 });
     const want = ['loss', 'accuracy', ...keys];
-    expect(Object.keys(history.history).sort()).toEqual([...want, ...want.map((k) => `val_${k}`)].sort());
+    expect(Object.keys(history.history).sort()).toEqual([...want, ...want.map((k) => `val_${k}`), 'lr'].sort()); // lr: each epoch's learning rate
     for (const k of Object.keys(history.history)) expect(history.history[k], k).toHaveLength(2);
 
     const probs = await m.predict(test.x, { batchSize: 64 });
@@ -156,6 +156,6 @@ describe('metric counts through a checkpoint', () => {
     expect(mid.stats).toHaveLength(4 + 2 * 3); // the loss statistics, then (precision, recall, top-2) counts
     const resumed = await run({ resume: mid });
     expect(resumed.history).toEqual(full.history);
-    expect(Object.keys(full.history).sort()).toEqual(['accuracy', 'loss', 'precision', 'recall', 'top_k_categorical_accuracy']);
+    expect(Object.keys(full.history).sort()).toEqual(['accuracy', 'loss', 'lr', 'precision', 'recall', 'top_k_categorical_accuracy']);
   });
 });

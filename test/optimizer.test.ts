@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/gpu/engine.js';
 import { Recorder, runOnce } from '../src/gpu/recorder.js';
 import type { Tensor } from '../src/gpu/tensor.js';
-import { adamStep, incrementStep, rmspropStep, sgdStep, type OptimizerKernelOptions } from '../src/kernels/optimizer.js';
+import { adamStep, createLearningRateBuffer, incrementStep, rmspropStep, sgdStep, writeLearningRate, type LearningRateInput, type OptimizerKernelOptions } from '../src/kernels/optimizer.js';
 import { adamRef, rmspropRef, sgdRef } from '../src/reference/optimizer.js';
 import { randomUniform } from '../src/reference/random.js';
 import { expectClose } from './helpers/check.js';
@@ -38,12 +38,15 @@ const STEPS = 6;
 async function replay(
   n: number,
   stateCount: number,
-  record: (rec: Recorder, p: Tensor, g: Tensor, s: Tensor[], step: Tensor) => void,
-  cpu: (p: Float64Array, g: Float32Array, s: Float64Array[], t: number) => void,
+  record: (rec: Recorder, p: Tensor, g: Tensor, s: Tensor[], step: Tensor, lr: LearningRateInput) => void,
+  cpu: (p: Float64Array, g: Float32Array, s: Float64Array[], t: number, lr: number) => void,
   t0 = 0,
   on = engine,
+  lrs?: number[],
 ): Promise<void> {
   const engine = on;
+  // with `lrs`: the rate comes from a learning-rate buffer rewritten before each run (lrs[k] for step k)
+  const lrBuf = lrs ? createLearningRateBuffer(engine, lrs[0]!) : null;
   const p0 = randomUniform(n, n + 1);
   const p = engine.tensor([n], p0), g = engine.zeros([n]);
   const s = Array.from({ length: stateCount }, () => engine.zeros([n]));
@@ -52,12 +55,15 @@ async function replay(
   const rec = new Recorder(engine, 'optimizer replay');
   try {
     incrementStep(rec, step.buffer);
-    record(rec, p, g, s, step);
+    record(rec, p, g, s, step, lrBuf ?? NaN);
+    const dispatches = rec.dispatchCount;
     for (let k = 0; k < STEPS; k++) {
       const grads = randomUniform(n, 1000 * n + k, -1, 1);
       g.write(grads);
+      if (lrBuf) writeLearningRate(engine, lrBuf, lrs![k]!);
       rec.run();
-      cpu(rp, grads, rs, t0 + k + 1);
+      cpu(rp, grads, rs, t0 + k + 1, lrs ? Math.fround(lrs[k]!) : NaN);
+      expect(rec.dispatchCount).toBe(dispatches);
       // Each update adds f32 rounding of values ~1 (and of lr_t for Adam): 1e-6 relative, floor 1, over 6 steps.
       expectClose(await p.data(), rp, 2e-6, 1, `params after step ${k + 1}`);
       // state: relative to the largest state value (momentum's m·v - lr·g cancels to near 0 for some elements)
@@ -70,6 +76,7 @@ async function replay(
   } finally {
     rec.dispose();
     for (const t of [p, g, ...s, step]) t.dispose();
+    if (lrBuf) engine.release(lrBuf);
   }
 }
 
@@ -116,6 +123,38 @@ describe('plan rules (GPU class)', () => {
     const d = expectPlanRules(plan, `optimizers over ${n}`);
     expect(d.slice(1).every((e) => e.cost!.variant === 'vec4')).toBe(true);
     for (const t of [p, g, m, v, step]) t.dispose();
+  });
+});
+
+// The learning rate read from a GPU buffer that the host rewrites between runs of ONE recording (schedules and
+// callbacks change it between batches): each step must apply exactly the rate written before it.
+describe.each([
+  ['software class', () => engine, {}],
+  ['GPU class, vec4', () => gpu, { vec4: true }],
+] as const)('learning rate from a buffer (%s)', (_, on, k) => {
+  // 0 and a rate 40x the first one included: a stale or baked-in rate shows at the very next step
+  const LRS = [0.05, 0.01, 0.2, 0, 0.003, 0.05];
+  describe.each([7, 1000])('n=%i', (n) => {
+    it('SGD', () => replay(n, 0, (rec, p, g, _s, _t, lr) => sgdStep(rec, p, g, null, { lr, momentum: 0, nesterov: false }, k), (p, g, _s, _t, lr) => sgdRef(p, g, null, { lr, momentum: 0, nesterov: false }), 0, on(), LRS));
+    it('SGD with nesterov momentum', () =>
+      replay(n, 1, (rec, p, g, s, _t, lr) => sgdStep(rec, p, g, s[0]!, { lr, momentum: 0.9, nesterov: true }, k), (p, g, s, _t, lr) => sgdRef(p, g, s[0]!, { lr, ...f32({ momentum: 0.9 }), nesterov: true }), 0, on(), LRS));
+    it('Adam', () => {
+      const o = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+      return replay(n, 2, (rec, p, g, s, step, lr) => adamStep(rec, p, g, s[0]!, s[1]!, step.buffer, { lr, ...o }, k), (p, g, s, t, lr) => adamRef(p, g, s[0]!, s[1]!, t, { lr, ...f32(o) }), 0, on(), LRS);
+    });
+    it('RMSprop', () => {
+      const o = { rho: 0.9, epsilon: 1e-7 };
+      return replay(n, 1, (rec, p, g, s, _t, lr) => rmspropStep(rec, p, g, s[0]!, { lr, ...o }, k), (p, g, s, _t, lr) => rmspropRef(p, g, s[0]!, { lr, ...f32(o) }), 0, on(), LRS);
+    });
+  });
+
+  it('rejects a negative or non-finite rate before writing it', () => {
+    const buf = createLearningRateBuffer(on(), 0.1);
+    try {
+      for (const bad of [-0.1, NaN, Infinity]) expect(() => writeLearningRate(on(), buf, bad)).toThrow(/learning rate must be a finite number >= 0/);
+    } finally {
+      on().release(buf);
+    }
   });
 });
 

@@ -31,7 +31,8 @@ export interface BatchSource {
   dispose(): void;
 }
 
-function labelsToClasses(y: LabelInput, count: number, classes: number, what: string): Uint8Array | Uint32Array {
+/** Each example's class: the labels checked against the classes, or the argmax of one-hot / target rows [count, classes]. */
+export function labelsToClasses(y: LabelInput, count: number, classes: number, what: string): Uint8Array | Uint32Array {
   const out = new Uint32Array(count);
   if (y === undefined) return out;
   if (y instanceof Float32Array && y.length === count * classes && classes > 1) {

@@ -15,6 +15,12 @@ export interface LossOptions {
   sparse?: boolean;
   /** Override the adapter class's statistics kernel (tests, benchmarks). */
   statsVariant?: StatsVariant;
+  /**
+   * Sample weights, one f32 per row ([n]): each row's loss and gradient are multiplied by its weight (Keras'
+   * sample_weight; the caller's gradScale still divides by the batch size, Keras' sum_over_batch_size). The
+   * correct count stays unweighted.
+   */
+  weights?: Tensor;
 }
 
 /**
@@ -44,7 +50,11 @@ function validate(what: string, x: Tensor, target: Tensor, outs: (Tensor | null)
   } else check(what, 'the one-hot target', target, n * c);
   for (const o of outs) if (o) check(what, 'an output', o, n * c);
   if (stats) check(what, 'stats', stats, 4);
-  const all = [x, target, ...outs, stats].filter((t): t is Tensor => t !== null);
+  if (opts.weights) {
+    check(what, 'the sample weights', opts.weights, n);
+    if (opts.weights.dtype !== 'f32') throw new ShaderflowError(`${what}: sample weights are f32, got a ${opts.weights.dtype} tensor.`);
+  }
+  const all = [x, target, ...outs, stats, opts.weights ?? null].filter((t): t is Tensor => t !== null);
   const writable = [...outs, stats].filter((t): t is Tensor => t !== null);
   for (const w of writable)
     for (const t of all)
@@ -53,7 +63,12 @@ function validate(what: string, x: Tensor, target: Tensor, outs: (Tensor | null)
 }
 
 function constants(rec: Recorder, kind: LossKind, opts: LossOptions): Record<string, number> {
-  return { WG: tuningOf(rec.engine).elementwiseWorkgroup, LOSS: LOSS_CODE[kind], SPARSE: opts.sparse ? 1 : 0 };
+  return { WG: tuningOf(rec.engine).elementwiseWorkgroup, LOSS: LOSS_CODE[kind], SPARSE: opts.sparse ? 1 : 0, WEIGHTED: opts.weights ? 1 : 0 };
+}
+
+/** Binding 6 of the entries that weight rows: the weights, or (unweighted) x, which the shader reads and discards. */
+function rowWeights(x: Tensor, opts: LossOptions): Tensor {
+  return opts.weights ?? x;
 }
 
 /** Adds this batch's loss sum, correct count, n and the nonFinite flag into stats (fixed order). */
@@ -72,7 +87,7 @@ function accumulate(rec: Recorder, kind: LossKind | 'accuracy', x: Tensor, targe
       shader: 'loss',
       entry: 'accumulate',
       constants: consts,
-      bindings: [rec.uniform([n, c, gradScale, 0], 'uufu'), x, target, null, null, stats],
+      bindings: [rec.uniform([n, c, gradScale, 0], 'uufu'), x, target, null, null, stats, rowWeights(x, opts)],
       workgroups: [1],
       label,
       // invocation 0 loops over its rows (c classes each), then over the WG partials
@@ -94,7 +109,7 @@ function accumulate(rec: Recorder, kind: LossKind | 'accuracy', x: Tensor, targe
       shader: 'loss',
       entry: `${rows ? 'statsRows' : 'statsPartials'}${final ? 'Final' : ''}`,
       constants: consts,
-      bindings: [rec.uniform([n, c, gradScale, items], 'uufu'), input, rows ? target : null, out, null, final ? stats : null],
+      bindings: [rec.uniform([n, c, gradScale, items], 'uufu'), input, rows ? target : null, out, null, final ? stats : null, rows ? rowWeights(x, opts) : null],
       workgroups: grid1d(rec.engine, groups, 1),
       label: final && rows ? label : `${label} (level ${level}${final ? ', final' : ''})`,
       cost: {
@@ -118,7 +133,7 @@ function elementGrad(rec: Recorder, kind: LossKind, x: Tensor, target: Tensor, g
     shader: 'loss',
     entry: 'elementGrad',
     constants: constants(rec, kind, opts),
-    bindings: [rec.uniform([n, c, opts.gradScale, 0], 'uufu'), x, target, null, grad, null],
+    bindings: [rec.uniform([n, c, opts.gradScale, 0], 'uufu'), x, target, null, grad, null, rowWeights(x, opts)],
     workgroups: grid1d(rec.engine, n * c, wg),
     label: `loss.${kind}.grad`,
     cost: { variant: 'scalar', threads: wg, serial: 1, flops: 4 * n * c, bytes: 4 * (2 * n * c + (opts.sparse ? n : n * c)) },
@@ -152,7 +167,7 @@ function fusedProbs(
     shader: 'loss',
     entry: dLogits ? `${prefix}ProbsGrad` : `${prefix}Probs`,
     constants: constants(rec, kind, opts),
-    bindings: [rec.uniform([n, c, opts.gradScale, 0], 'uufu'), logits, dLogits ? target : null, probs, dLogits, null],
+    bindings: [rec.uniform([n, c, opts.gradScale, 0], 'uufu'), logits, dLogits ? target : null, probs, dLogits, null, dLogits ? rowWeights(logits, opts) : null],
     workgroups: grid1d(rec.engine, items, wg),
     label: `loss.${kind}.probs`,
     cost: { ...cost, threads: wg },

@@ -5,8 +5,12 @@
 import { NumericError, ShaderflowError } from '../errors.js';
 import { prepareTuning } from '../kernels/autotune.js';
 import { permutation } from '../data/preprocess.js';
-import { makeBatchSource, type BatchSource, type LabelInput, type XInput } from '../data/batches.js';
+import { labelsToClasses, makeBatchSource, type BatchSource, type LabelInput, type XInput } from '../data/batches.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { callbackList } from './callbacks.js';
 import { History, type Callbacks, type Logs } from './history.js';
+import { exampleWeights } from './sample-weights.js';
+import { checkLearningRate } from './schedules.js';
 import { defaultSink, Progbar, type ProgressSink, type Verbosity } from './progress.js';
 import { evaluateSource, logValues } from './evaluate.js';
 import { identityOrder, StepCache, summarizeStats, type NamedValues, type StatsSummary } from './step-plan.js';
@@ -22,7 +26,15 @@ export interface FitOptions {
   validationSplit?: number;
   shuffle?: boolean;
   verbose?: Verbosity;
-  callbacks?: Callbacks;
+  /** One callback object or a list (the `callbacks` namespace has Keras' built-in ones), called in order. */
+  callbacks?: Callbacks | Callbacks[];
+  /**
+   * Weights per class index ({class: weight}, others 1): each training example's loss and gradient times its
+   * class's weight (Keras' class_weight). Validation losses are not weighted.
+   */
+  classWeight?: Record<number, number>;
+  /** One weight per training example (before validationSplit takes its share); not with classWeight. */
+  sampleWeight?: Float32Array | readonly number[];
   /** Seeds this fit's shuffling (default: the compile seed). */
   seed?: number;
   /** Where progress goes (default stdout). */
@@ -122,9 +134,12 @@ await model.layersReady(engine);
   const verbose: Verbosity = opts.verbose ?? 1;
   const sink = opts.sink ?? defaultSink();
   const shuffle = opts.shuffle ?? true;
-  const nanGuard = opts.nanGuard ?? true;
+  const cbs = callbackList(opts.callbacks);
+  // callbacks.terminateOnNaN(): the guard on, stopping gracefully ('stop') or throwing ('raise')
+  const nanMode = cbs.find((c) => c.nanGuard)?.nanGuard;
+  const nanGuard = nanMode !== undefined || (opts.nanGuard ?? true);
   const seed = opts.seed ?? model.seed;
-  const cb = opts.callbacks ?? {};
+  const lr = plan.learningRate!;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ShaderflowError(`fit: batchSize must be a positive whole number, got ${batchSize}.`);
   const { checkpointer, resume } = await openCheckpoints(model, opts);
   const fingerprints = checkpointer || resume ? { model: modelFingerprint(model), data: dataFingerprint(x, y) } : {};
@@ -133,6 +148,17 @@ await model.layersReady(engine);
   let train = makeBatchSource(engine, x, y, model.inputShape, model.numClasses, 'training data');
   let val: BatchSource | undefined;
   const owned: BatchSource[] = [train];
+  // classWeight / sampleWeight: one weight per example of the whole training data, indexed as the order is
+  let exampleW: Tensor | undefined;
+  try {
+    const labels = y ?? (!(x instanceof Float32Array) && 'labels' in x ? (x.labels as LabelInput) : undefined);
+    const classOf = opts.classWeight ? labelsToClasses(labels, train.count, model.numClasses, 'training data') : [];
+    const w = exampleWeights({ classWeight: opts.classWeight, sampleWeight: opts.sampleWeight }, classOf, train.count, model.numClasses);
+    if (w) exampleW = engine.tensor([train.count], w);
+  } catch (e) {
+    train.dispose();
+    throw e;
+  }
   if (opts.validationData) {
     try {
       val = makeBatchSource(engine, opts.validationData[0], opts.validationData[1], model.inputShape, model.numClasses, 'validation data');
@@ -159,6 +185,7 @@ await model.layersReady(engine);
   }
   const trainOrder = engine.empty([train.count], 'u32');
   const valOrder = val ? engine.tensor([val.count], identityOrder(val)) : undefined;
+  const stepsPerEpoch = Math.ceil(train.count / batchSize);
   try {
     // One allocation for both training and validation batches: the recorded steps bind these buffers.
     plan.prepare(Math.min(batchSize, Math.max(train.count, val?.count ?? 0, 1)));
@@ -166,18 +193,27 @@ await model.layersReady(engine);
       model.setWeights(resume.weights);
       model.setOptimizerState(resume.optimizer);
     }
+    // Before anything is recorded: the callbacks see the model and what this fit logs (and may refuse: a monitor
+    // never logged), and every rate the fit will use is checked.
+    const logNames = ['loss', ...model.metrics, 'lr'];
+    const metrics = [...logNames, ...(val ? logNames.filter((k) => k !== 'lr').map((k) => `val_${k}`) : [])];
+    for (const c of cbs) c.setModel?.(model);
+    for (const c of cbs) c.setParams?.({ epochs, steps: stepsPerEpoch, batchSize, metrics });
+    const done = resume ? resume.epoch * stepsPerEpoch + resume.batch : 0;
+    checkLearningRate(lr.schedule ?? lr.value, lr.iterations, Math.max(0, epochs * stepsPerEpoch - done));
   } catch (e) {
     trainOrder.dispose();
     valOrder?.dispose();
+    exampleW?.dispose();
     for (const s of owned) s.dispose();
     throw e;
   }
   // Kernel variants are timed per shape before the first step is recorded (cached per adapter; a no-op when the
   // autotune is off or every choice is cached).
   const firstN = Math.min(batchSize, train.count);
-  await prepareTuning(engine, () => plan.recordTrainStep(train, trainOrder, firstN, nanGuard, true));
-  await plan.compileSteps(() => plan.recordTrainStep(train, trainOrder, firstN, nanGuard, true), () => plan.recordTrainStep(train, trainOrder, train.count % batchSize || firstN, nanGuard, true));
-  const steps = new StepCache((n) => plan.recordTrainStep(train, trainOrder, n, nanGuard));
+  await prepareTuning(engine, () => plan.recordTrainStep(train, trainOrder, firstN, nanGuard, true, exampleW));
+  await plan.compileSteps(() => plan.recordTrainStep(train, trainOrder, firstN, nanGuard, true, exampleW), () => plan.recordTrainStep(train, trainOrder, train.count % batchSize || firstN, nanGuard, true, exampleW));
+  const steps = new StepCache((n) => plan.recordTrainStep(train, trainOrder, n, nanGuard, false, exampleW));
   const history = new History();
   let firstEpoch = 0;
   let firstBatch = 0;
@@ -187,12 +223,12 @@ await model.layersReady(engine);
     firstEpoch = resume.epoch;
     firstBatch = resume.batch;
   }
-  const stepsPerEpoch = Math.ceil(train.count / batchSize);
   /**
    * Reads the epoch's stats and the step state together (both copies are submitted at once, after the same
    * steps) and, with the NaN guard on, throws a NumericError naming the epoch and the first batch (1-based)
    * whose loss/logits (the loss kernel's flag) or gradients (flagNonFinite's step) were not finite.
    */
+  let nanStopped = false; // terminateOnNaN() stopped training gracefully
   const readGuarded = async (epoch: number, batchesDone: number): Promise<{ stats: number[]; s: StatsSummary }> => {
     const [stats, state, counts] = await Promise.all([plan.trainStats.data(), plan.stepState.data<Uint32Array>(), plan.countsOf(plan.trainStats)?.data<Uint32Array>() ?? null]);
     const s = { ...summarizeStats(stats), counts };
@@ -203,6 +239,13 @@ await model.layersReady(engine);
       const first = Math.min(lossBatch, gradBatch);
       const what = lossBatch === gradBatch ? 'loss and gradients' : first === gradBatch ? 'gradients' : 'loss';
       const where = Number.isFinite(first) && first >= 1 ? `at batch ${first}/${stepsPerEpoch}` : `by batch ${batchesDone}/${stepsPerEpoch}`;
+      if (nanMode === 'stop') {
+        // Keras' TerminateOnNaN: stop after this batch; the epoch is logged and the callbacks end normally
+        if (!nanStopped && verbose > 0) sink.write(`\nEpoch ${epoch + 1}, batch ${Number.isFinite(first) ? first : batchesDone}: invalid ${what}, terminating training\n`);
+        nanStopped = true;
+        model.stopTraining = true;
+        return { stats: Array.from(stats), s };
+      }
       throw new NumericError(
         `fit: the ${what} became NaN or infinite in epoch ${epoch + 1}/${epochs} ${where}. Training stopped${checkpointer ? '; the last good checkpoint is kept' : ''}. Lower the learning rate, check the inputs for NaN/Inf, or pass nanGuard: false to train on regardless.`,
       );
@@ -215,6 +258,7 @@ await model.layersReady(engine);
     await engine.sync(`checkpoint (epoch ${epoch + 1}, batch ${batch})`);
     // Never overwrite a good checkpoint with non-finite weights (batch 0 here is the end of the previous epoch).
     const { stats } = await readGuarded(batch === 0 ? epoch - 1 : epoch, batch === 0 ? stepsPerEpoch : batch);
+    if (nanStopped) return;
     await checkpointer.save({
       epoch,
       batch,
@@ -232,9 +276,9 @@ await model.layersReady(engine);
   engine.device.queue.writeBuffer(plan.stepState.buffer, 4, new Uint32Array([0])); // the gradient flag: clear
   if (verbose > 0) sink.write(`Train on ${train.count} samples${val ? `, validate on ${val.count} samples` : ''}\n`);
   try {
-    await cb.onTrainBegin?.();
+    for (const c of cbs) await c.onTrainBegin?.();
     for (let epoch = firstEpoch; epoch < epochs && !model.stopTraining; epoch++) {
-      await cb.onEpochBegin?.(epoch);
+      for (const c of cbs) await c.onEpochBegin?.(epoch);
       if (verbose > 0) sink.write(`Epoch ${epoch + 1}/${epochs}\n`);
       // Each epoch's order depends only on (seed, epoch), so a resumed run shuffles exactly as the original.
       trainOrder.write(shuffle ? permutation(train.count, (seed * 2654435761 + epoch * 40503 + 0x5eed) >>> 0, train.base) : identityOrder(train));
@@ -251,19 +295,23 @@ await model.layersReady(engine);
       let readError: unknown = null;
       let lastRead = 0;
       let batchesDone = resumeHere ? firstBatch : 0; // fewer than stepsPerEpoch when a callback stops training
+      let epochLr = lr.value; // the rate the epoch's last step used (History's lr)
       for (let batch = batchesDone; batch < stepsPerEpoch && !model.stopTraining; batch++) {
         const start = batch * batchSize;
         const n = Math.min(batchSize, train.count - start);
         engine.assertAlive(`fit (epoch ${epoch + 1}, batch ${batch + 1})`);
         plan.writeStart(start);
+        // a rate changed since the last step (schedule, callback, optimizer.learningRate): one 4-byte write
+        epochLr = lr.beforeStep();
         steps.get(n).run();
+        lr.afterStep();
         batchesDone = batch + 1;
         // Keep at most two steps queued: the GPU never idles, the host never races ahead unboundedly.
         const done = engine.device.queue.onSubmittedWorkDone();
         done.catch(() => {}); // awaited below; never an unhandled rejection if the device is lost meanwhile
         inFlight.push(done);
         if (inFlight.length > 2) await inFlight.shift();
-        await cb.onBatchEnd?.(batch);
+        for (const c of cbs) await c.onBatchEnd?.(batch);
         if (verbose === 1 && sink.isTTY && !reading && Date.now() - lastRead > 250) {
           lastRead = Date.now();
           const b = batch + 1;
@@ -290,18 +338,20 @@ await model.layersReady(engine);
       if (reading) await reading;
       if (readError) throw readError;
       const { s: tr } = await readGuarded(epoch, batchesDone);
-      const logs: Logs = logValues(model.metricSet, tr, '');
+      const logs: Logs = { ...logValues(model.metricSet, tr, ''), lr: epochLr };
       if (val && valOrder) Object.assign(logs, logValues(model.metricSet, await evaluateSource(plan, val, valOrder, batchSize), 'val_'));
-      bar.finish(logs);
+      const { lr: _lr, ...shownLogs } = logs; // the bar shows the metrics, as before; the rate is in the History
+      bar.finish(shownLogs);
       history.record(epoch, logs);
       if (!model.stopTraining) await saveCheckpoint(epoch + 1, 0);
-      await cb.onEpochEnd?.(epoch, logs);
+      for (const c of cbs) await c.onEpochEnd?.(epoch, logs);
     }
-    await cb.onTrainEnd?.();
+    for (const c of cbs) await c.onTrainEnd?.();
   } finally {
     steps.dispose();
     trainOrder.dispose();
     valOrder?.dispose();
+    exampleW?.dispose();
     for (const s of owned) s.dispose();
   }
   return history;

@@ -25,8 +25,9 @@ import { BUILT_IN_LAYER_CLASSES, registeredLayer, registeredLayerNames } from '.
 import { InputLayer } from '../layers/input.js';
 import { Add, Concatenate, Multiply } from '../layers/merge.js';
 import { symbolicOutput, type SymbolicTensor } from '../layers/symbolic.js';
-import { optimizerConfig, optimizerFromConfig } from './optimizers.js';
+import { learningRateFromConfig, optimizerConfig, optimizerFromConfig } from './optimizers.js';
 import { Model } from './model.js';
+import type { LearningRateSchedule } from './schedules.js';
 import { Sequential } from './sequential.js';
 
 export const FORMAT_VERSION = 'shaderflow 0.1.0';
@@ -67,6 +68,11 @@ export interface ModelArtifacts {
   weights: ArrayBuffer;
 }
 
+/** The schedule a compiled model's optimizer follows (saved as its config rather than the current rate), if any. */
+function scheduleOf(spec: object): LearningRateSchedule | undefined {
+  return (spec as { schedule?: LearningRateSchedule }).schedule;
+}
+
 /** The model's topology and weights, ready to write as model.json + weights.bin. */
 export async function toArtifacts(model: Model): Promise<ModelArtifacts> {
   const weights = await model.getWeights();
@@ -85,7 +91,7 @@ export async function toArtifacts(model: Model): Promise<ModelArtifacts> {
     weightsManifest: [{ paths: ['weights.bin'], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
   };
   if (model.loss && model.optimizer)
-    modelJson.trainingConfig = { loss: model.loss, metrics: model.metricArgs, optimizer_config: optimizerConfig(model.optimizer) };
+    modelJson.trainingConfig = { loss: model.loss, metrics: model.metricArgs, optimizer_config: optimizerConfig(model.optimizer, scheduleOf(model.optimizer) ?? model.optimizer.learningRate) };
   return { modelJson, weights: bin.buffer };
 }
 
@@ -517,6 +523,14 @@ function trainingConfig(v: unknown): ModelJson['trainingConfig'] {
         if (x === null) continue;
         if (k === 'nesterov') {
           if (typeof x !== 'boolean') fail(`trainingConfig.optimizer_config.config.${k} must be true or false, got ${show(x)}.`);
+        } else if ((k === 'learning_rate' || k === 'lr') && isRecord(x)) {
+          // a serialized schedule: a built-in one, its arguments checked as its constructor checks them
+          try {
+            if (!learningRateFromConfig(x)) fail(`trainingConfig.optimizer_config.config.${k} ${show(x.class_name)} is not a schedule shaderflow knows (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, CosineDecay).`);
+          } catch (e) {
+            if (e instanceof ModelFormatError) throw e;
+            fail(`trainingConfig.optimizer_config.config.${k}: ${(e as Error).message}`);
+          }
         } else if (['learning_rate', 'lr', 'momentum', 'epsilon'].includes(k)) {
           if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) fail(`trainingConfig.optimizer_config.config.${k} must be a finite number >= 0, got ${show(x)}.`);
         } else if (['beta_1', 'beta_2', 'rho'].includes(k)) {

@@ -15,6 +15,7 @@ import type { GpuSpec, Plan } from './plan.js';
 import type { StepProfile } from './profile.js';
 import type { Verbosity, ProgressSink } from './progress.js';
 import { parseOptimizer, type OptimizerSpec } from './optimizers.js';
+import { bindLearningRate } from './learning-rate.js';
 import { MODEL_INPUT, StepPlan, trainableParamCount, type GraphNode, type LossName, type NamedValues } from './step-plan.js';
 import { fit, type FitOptions } from './fit.js';
 import { fitRecovering } from './recover.js';
@@ -222,7 +223,8 @@ export class Model {
     if (!plan) plan = this.stepPlan = new StepPlan(engine, { name: this.name, nodes: this.graphNodes(), inputShape: this.inputShape, outputShape: this.outputShape });
     plan.configure({ loss, optimizer, seed: this.seed, metrics: metricSet.counted });
     if (firstCompile) plan.initializeWeights(this.seed);
-    this.optimizer = optimizer;
+    // model.optimizer.learningRate reads and sets the rate in the plan's GPU buffer (Keras' optimizer.learning_rate)
+    this.optimizer = bindLearningRate(optimizer, plan.learningRate!);
     this.compileArgs = args;
     return this;
   }

@@ -3,30 +3,43 @@
 import { ShaderflowError } from '../errors.js';
 import type { Recorder } from '../gpu/recorder.js';
 import type { Tensor } from '../gpu/tensor.js';
-import { adamStep, rmspropStep, sgdStep } from '../kernels/optimizer.js';
+import { adamStep, rmspropStep, sgdStep, type LearningRateInput } from '../kernels/optimizer.js';
+import { scheduleFromConfig, type LearningRateSchedule } from './schedules.js';
 
-/** An optimizer and its hyperparameters (Keras' names). */
+/** Keras' keras.optimizers.schedules: the learning-rate schedules an optimizer's learningRate may be. */
+export * as schedules from './schedules.js';
+
+/** A learning rate: a number, or a schedule of the optimizer step (Keras' LearningRateSchedule). */
+export type LearningRateArg = number | LearningRateSchedule;
+
+/**
+ * An optimizer and its hyperparameters (Keras' names). After compile, `model.optimizer.learningRate` reads the
+ * rate the next step uses and (for a number, between batches) sets it: the model rewrites its learning-rate
+ * buffer; nothing is re-recorded.
+ */
 export type OptimizerSpec =
-  | { kind: 'sgd'; learningRate: number; momentum: number; nesterov: boolean }
-  | { kind: 'adam'; learningRate: number; beta1: number; beta2: number; epsilon: number }
-  | { kind: 'rmsprop'; learningRate: number; rho: number; epsilon: number };
+  | { kind: 'sgd'; learningRate: LearningRateArg; momentum: number; nesterov: boolean }
+  | { kind: 'adam'; learningRate: LearningRateArg; beta1: number; beta2: number; epsilon: number }
+  | { kind: 'rmsprop'; learningRate: LearningRateArg; rho: number; epsilon: number };
 
 /** Keras' defaults: SGD lr 0.01; Adam lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7; RMSprop lr 0.001, rho 0.9. */
-export function sgd(o: { learningRate?: number; momentum?: number; nesterov?: boolean } = {}): OptimizerSpec {
+export function sgd(o: { learningRate?: LearningRateArg; momentum?: number; nesterov?: boolean } = {}): OptimizerSpec {
   return { kind: 'sgd', learningRate: o.learningRate ?? 0.01, momentum: o.momentum ?? 0, nesterov: o.nesterov ?? false };
 }
 /** Adam with Keras' defaults unless given: lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7. */
-export function adam(o: { learningRate?: number; beta1?: number; beta2?: number; epsilon?: number } = {}): OptimizerSpec {
+export function adam(o: { learningRate?: LearningRateArg; beta1?: number; beta2?: number; epsilon?: number } = {}): OptimizerSpec {
   return { kind: 'adam', learningRate: o.learningRate ?? 0.001, beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, epsilon: o.epsilon ?? 1e-7 };
 }
 /** RMSprop with Keras' defaults unless given: lr 0.001, rho 0.9, epsilon 1e-7. */
-export function rmsprop(o: { learningRate?: number; rho?: number; epsilon?: number } = {}): OptimizerSpec {
+export function rmsprop(o: { learningRate?: LearningRateArg; rho?: number; epsilon?: number } = {}): OptimizerSpec {
   return { kind: 'rmsprop', learningRate: o.learningRate ?? 0.001, rho: o.rho ?? 0.9, epsilon: o.epsilon ?? 1e-7 };
 }
 
 /** An OptimizerSpec from a name (sgd, adam, rmsprop, as Keras accepts them) or a spec; throws naming the valid ones. */
 export function parseOptimizer(o: string | OptimizerSpec): OptimizerSpec {
-  if (typeof o !== 'string') return { ...o };
+  // a compiled model's optimizer reads its rate through an accessor: a copy keeps the schedule, not its current value
+  const schedule = typeof o === 'string' ? undefined : (o as { schedule?: LearningRateSchedule }).schedule;
+  if (typeof o !== 'string') return schedule ? { ...o, learningRate: schedule } : { ...o };
   switch (o.toLowerCase()) {
     case 'sgd':
       return sgd();
@@ -49,38 +62,68 @@ export function stateNames(spec: OptimizerSpec): string[] {
   return spec.kind === 'adam' ? ['m', 'v'] : spec.kind === 'rmsprop' ? ['ms'] : spec.momentum > 0 ? ['velocity'] : [];
 }
 
-/** One dispatch that updates every parameter of the model. */
-export function recordOptimizerStep(rec: Recorder, spec: OptimizerSpec, params: Tensor, grads: Tensor, state: Tensor[], stepState: GPUBuffer): void {
+/** The rate at optimizer step `step`: the number itself, or the schedule's value there. */
+export function learningRateAt(lr: LearningRateArg, step: number): number {
+  return typeof lr === 'number' ? lr : lr(step);
+}
+
+/**
+ * One dispatch that updates every parameter of the model. `lr`: the model's learning-rate buffer (read on the GPU
+ * at every run, rewritten by the host between steps); without it the spec's rate at step 0 is baked in.
+ */
+export function recordOptimizerStep(rec: Recorder, spec: OptimizerSpec, params: Tensor, grads: Tensor, state: Tensor[], stepState: GPUBuffer, lrBuffer?: GPUBuffer): void {
+  const lr: LearningRateInput = lrBuffer ?? learningRateAt(spec.learningRate, 0);
   switch (spec.kind) {
     case 'sgd':
-      sgdStep(rec, params, grads, state[0] ?? null, { lr: spec.learningRate, momentum: spec.momentum, nesterov: spec.nesterov });
+      sgdStep(rec, params, grads, state[0] ?? null, { lr, momentum: spec.momentum, nesterov: spec.nesterov });
       return;
     case 'adam':
-      adamStep(rec, params, grads, state[0]!, state[1]!, stepState, { lr: spec.learningRate, beta1: spec.beta1, beta2: spec.beta2, epsilon: spec.epsilon });
+      adamStep(rec, params, grads, state[0]!, state[1]!, stepState, { lr, beta1: spec.beta1, beta2: spec.beta2, epsilon: spec.epsilon });
       return;
     case 'rmsprop':
-      rmspropStep(rec, params, grads, state[0]!, { lr: spec.learningRate, rho: spec.rho, epsilon: spec.epsilon });
+      rmspropStep(rec, params, grads, state[0]!, { lr, rho: spec.rho, epsilon: spec.epsilon });
       return;
   }
 }
 
+/**
+ * The learning rate as model.json's optimizer config holds it: a number, or Keras' serialized schedule
+ * ({class_name, config}) for a built-in schedule; a custom schedule function is saved as its rate at `step`.
+ */
+export function learningRateConfig(lr: LearningRateArg, step = 0): number | { class_name: string; config: Record<string, unknown> } {
+  if (typeof lr === 'number') return lr;
+  if (lr.className && lr.getConfig) return { class_name: lr.className, config: lr.getConfig() };
+  return lr(step);
+}
+
+/** A learning rate from model.json's optimizer config: a number, or a built-in schedule's {class_name, config}. */
+export function learningRateFromConfig(v: unknown): LearningRateArg | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'object' && v !== null && typeof (v as { class_name?: unknown }).class_name === 'string') {
+    const c = v as { class_name: string; config?: Record<string, unknown> };
+    return scheduleFromConfig(c.class_name, c.config ?? {});
+  }
+  return undefined;
+}
+
 /** Keras/TF.js optimizer config, for model.json's training_config. */
-export function optimizerConfig(spec: OptimizerSpec): { class_name: string; config: Record<string, unknown> } {
+export function optimizerConfig(spec: OptimizerSpec, lr: LearningRateArg = spec.learningRate): { class_name: string; config: Record<string, unknown> } {
+  const learning_rate = learningRateConfig(lr);
   switch (spec.kind) {
     case 'sgd':
-      return { class_name: 'SGD', config: { learning_rate: spec.learningRate, momentum: spec.momentum, nesterov: spec.nesterov } };
+      return { class_name: 'SGD', config: { learning_rate, momentum: spec.momentum, nesterov: spec.nesterov } };
     case 'adam':
-      return { class_name: 'Adam', config: { learning_rate: spec.learningRate, beta_1: spec.beta1, beta_2: spec.beta2, epsilon: spec.epsilon } };
+      return { class_name: 'Adam', config: { learning_rate, beta_1: spec.beta1, beta_2: spec.beta2, epsilon: spec.epsilon } };
     case 'rmsprop':
-      return { class_name: 'RMSprop', config: { learning_rate: spec.learningRate, rho: spec.rho, epsilon: spec.epsilon } };
+      return { class_name: 'RMSprop', config: { learning_rate, rho: spec.rho, epsilon: spec.epsilon } };
   }
 }
 
 /** The OptimizerSpec in model.json's training_config (TF.js / Keras names), or undefined when there is none. */
-export function optimizerFromConfig(c: { class_name?: string; config?: Record<string, number | boolean> } | undefined): OptimizerSpec | undefined {
+export function optimizerFromConfig(c: { class_name?: string; config?: Record<string, unknown> } | undefined): OptimizerSpec | undefined {
   if (!c?.class_name) return undefined;
   const cfg = c.config ?? {};
-  const lr = (cfg.learning_rate ?? cfg.lr) as number | undefined;
+  const lr = learningRateFromConfig(cfg.learning_rate ?? cfg.lr);
   switch (c.class_name.toLowerCase()) {
     case 'sgd':
       return sgd({ learningRate: lr, momentum: cfg.momentum as number, nesterov: cfg.nesterov as boolean });

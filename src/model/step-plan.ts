@@ -24,6 +24,8 @@ import { sliceBatch, type Layer, type MultiInputLayer, type StepContext } from '
 import { takesSeveralInputs } from '../layers/symbolic.js';
 import type { BatchSource } from '../data/batches.js';
 import { optimizerStateCount, recordOptimizerStep, type OptimizerSpec } from './optimizers.js';
+import { LearningRate } from './learning-rate.js';
+import { recordWeightGather } from './sample-weights.js';
 
 /** The losses (Keras' names; aliases such as `mse` are accepted by compile). */
 export type LossName = 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'mean_squared_error' | 'binary_crossentropy';
@@ -195,6 +197,10 @@ export class StepPlan {
   yBuf?: Tensor;
   outBuf?: Tensor;
   dOutBuf?: Tensor;
+  /** The batch's sample weights [batch] (allocated by the first weighted training step). */
+  wBuf?: Tensor;
+  /** The learning rate the optimizer dispatch reads from the GPU (set at every compile). */
+  learningRate?: LearningRate;
   /** Per node with several consumers: the buffer its gradient contributions are summed into. */
   private fanInGrads = new Map<number, Tensor>();
   /** Layer.trainable as it was at the last compile (the layout and the recorded backward passes follow it). */
@@ -250,6 +256,11 @@ export class StepPlan {
     if (this.counted.length) for (const stats of [this.trainStats, this.evalStats]) this.metricCounts.set(stats, this.engine.zeros([2 * this.counted.length], 'u32'));
     for (const t of this.optState) t.dispose();
     this.optimizer = c.optimizer;
+    // a fresh rate (or schedule) in its GPU buffer; the step count goes on, as stepState's does
+    const iterations = this.learningRate?.iterations ?? 0;
+    this.learningRate?.dispose();
+    this.learningRate = new LearningRate(this.engine, c.optimizer.learningRate);
+    this.learningRate.iterations = iterations;
     const size = Math.max(this.trainableSize, 4);
     this.optState = Array.from({ length: optimizerStateCount(c.optimizer) }, () => this.engine.zeros([size]));
   }
@@ -371,9 +382,9 @@ export class StepPlan {
   /** Frees the per-batch buffers and every layer's activation buffers. */
   releaseBatchBuffers(): void {
     for (const l of this.layers) l.release();
-    for (const t of [this.xBuf, this.yBuf, this.outBuf, this.dOutBuf, ...this.fanInGrads.values()]) t?.dispose();
+    for (const t of [this.xBuf, this.yBuf, this.outBuf, this.dOutBuf, this.wBuf, ...this.fanInGrads.values()]) t?.dispose();
     this.fanInGrads.clear();
-    this.xBuf = this.yBuf = this.outBuf = this.dOutBuf = undefined;
+    this.xBuf = this.yBuf = this.outBuf = this.dOutBuf = this.wBuf = undefined;
     this.maxBatch = 0;
   }
 
@@ -407,13 +418,17 @@ export class StepPlan {
     recordGraphBackward(rec, this.nodes, sliceBatch(this.dOutBuf!, n), this.context(n, true), (id) => sliceBatch(this.fanInGrads.get(id)!, n));
   }
 
-  /** Records the loss (and its gradient into dOut when training) and accumulates stats. */
-  recordLoss(rec: Recorder, out: Tensor, n: number, stats: Tensor, withGrad: boolean): void {
+  /**
+   * Records the loss (and its gradient into dOut when training) and accumulates stats; `weights`: the batch's
+   * sample weights, one per example (each example's loss and gradient times its weight, the mean still over n, as
+   * Keras).
+   */
+  recordLoss(rec: Recorder, out: Tensor, n: number, stats: Tensor, withGrad: boolean, weights?: Tensor): void {
     const c = this.numClasses;
     const y = sliceBatch(this.yBuf!, n);
     const probs = sliceBatch(this.outBuf!, n);
     const dOut = withGrad ? sliceBatch(this.dOutBuf!, n) : null;
-    const opts = { gradScale: 1 / n, sparse: this.sparse };
+    const opts = { gradScale: 1 / n, sparse: this.sparse, weights };
     if (this.fusedSoftmax) softmaxCrossEntropy(rec, out, y, probs, dOut, stats, n, c, opts);
     else if (this.fusedSigmoid) sigmoidCrossEntropy(rec, out, y, probs, dOut, stats, n, c, opts);
     else if (this.loss === 'binary_crossentropy') binaryCrossEntropyFromProbs(rec, out, y, dOut, stats, n, c, opts);
@@ -471,20 +486,27 @@ export class StepPlan {
   recordOptimizer(rec: Recorder): void {
     if (this.trainableSize === 0) return;
     const state = this.optState.map((t) => this.trainablePrefix(t));
-    recordOptimizerStep(rec, this.optimizer!, this.trainablePrefix(this.params), this.trainablePrefix(this.grads), state, this.stepState.buffer);
+    recordOptimizerStep(rec, this.optimizer!, this.trainablePrefix(this.params), this.trainablePrefix(this.grads), state, this.stepState.buffer, this.learningRate!.buffer);
   }
 
   /**
    * One training step of batch n: step count, gather, forward, loss (stats into trainStats), backward, with
-   * `guard` a finite check of the trainable gradients (the NaN guard), one optimizer dispatch.
+   * `guard` a finite check of the trainable gradients (the NaN guard), one optimizer dispatch. `weights`: one
+   * weight per example of the data (fit's classWeight/sampleWeight), gathered in the same order as the inputs.
    */
-  recordTrainStep(data: BatchSource, order: Tensor, n: number, guard = true, dry = false): Recorder {
+  recordTrainStep(data: BatchSource, order: Tensor, n: number, guard = true, dry = false, weights?: Tensor): Recorder {
     this.checkTrainableUnchanged();
     const rec = new Recorder(this.engine, `${this.name} train step (batch ${n})`, { dry });
     incrementStep(rec, this.stepState.buffer);
     data.recordGather(rec, order, this.startBuffer, n, sliceBatch(this.xBuf!, n), sliceBatch(this.yBuf!, n), { sparse: this.sparse });
+    let w: Tensor | undefined;
+    if (weights) {
+      this.wBuf ??= this.engine.empty([this.maxBatch]);
+      w = sliceBatch(this.wBuf, n);
+      recordWeightGather(rec, order, this.startBuffer, n, weights, w);
+    }
     const out = this.recordForward(rec, n, true);
-    this.recordLoss(rec, out, n, this.trainStats, true);
+    this.recordLoss(rec, out, n, this.trainStats, true, w);
     this.recordMetrics(rec, out, n, this.trainStats);
     this.recordBackward(rec, n);
     if (guard && this.trainableSize > 0) flagNonFinite(rec, this.trainablePrefix(this.grads), this.stepState.buffer);
@@ -608,6 +630,7 @@ export class StepPlan {
       this.optState[i]!.write(t);
     });
     this.stepState.write(new Uint32Array([state.step, 0, 0, 0]));
+    this.learningRate!.iterations = state.step;
   }
 
   /**
@@ -647,6 +670,7 @@ export class StepPlan {
     this.releaseBatchBuffers();
     for (const t of [this.params, this.grads, this.stepState, this.trainStats, this.evalStats, ...this.optState, ...this.metricCounts.values()]) t.dispose();
     this.confusion?.dispose();
+    this.learningRate?.dispose();
     this.engine.release(this.startBuffer);
     this.optState = [];
   }

@@ -26,7 +26,8 @@ function argmax(v: ArrayLike<number>, base: number, c: number): number {
   return a;
 }
 
-export function lossRef(kind: LossKindRef, x: ArrayLike<number>, target: ArrayLike<number>, n: number, c: number, gradScale: number, sparse = false): LossRef {
+/** The loss of each row, its sum, the correct count and the gradient; `weights` ([n]) scale each row's loss and gradient (sample weights). */
+export function lossRef(kind: LossKindRef, x: ArrayLike<number>, target: ArrayLike<number>, n: number, c: number, gradScale: number, sparse = false, weights?: ArrayLike<number>): LossRef {
   const rows = new Float64Array(n);
   const grad = new Float64Array(n * c);
   const probs = kind === 'softmaxCrossEntropy' || kind === 'sigmoidCrossEntropy' ? new Float64Array(n * c) : undefined;
@@ -87,7 +88,9 @@ export function lossRef(kind: LossKindRef, x: ArrayLike<number>, target: ArrayLi
       }
       loss /= c;
     }
-    rows[r] = loss;
+    const w = weights ? weights[r]! : 1;
+    if (weights) for (let j = 0; j < c; j++) grad[b + j] *= w;
+    rows[r] = loss * w;
   }
   let lossSum = 0;
   for (const l of rows) lossSum += l;

@@ -2,7 +2,7 @@
 // (element index, step t, stream, seed), hashed by pcg4d (Jarzynski & Olano, "Hash Functions for GPU Rendering",
 // JCGT 2020). No RNG state is stored: a replayed step reads t from stepState[0] and draws a fresh mask, and the
 // same (seed, stream, t) always gives the same mask. CPU twin: src/reference/dropout.ts (same u32 arithmetic).
-// shaders/initializer.wgsl carries an identical copy of pcg4d (WGSL has no includes).
+// pcg4d comes from shaders/hash.wgsl, prepended by src/shaders.ts (WGSL has no includes).
 
 override WG: u32 = 64u;
 
@@ -23,20 +23,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;      // forward: y; backward: dx
 @group(0) @binding(4) var<storage, read_write> mask: array<f32>;   // forward output
 @group(0) @binding(5) var<storage, read> maskIn: array<f32>;       // backward input
-
-fn pcg4d(a: vec4<u32>) -> vec4<u32> {
-  var v = a * 1664525u + 1013904223u;
-  v.x += v.y * v.w;
-  v.y += v.z * v.x;
-  v.z += v.x * v.y;
-  v.w += v.y * v.z;
-  v = v ^ (v >> vec4<u32>(16u));
-  v.x += v.y * v.w;
-  v.y += v.z * v.x;
-  v.z += v.x * v.y;
-  v.w += v.y * v.z;
-  return v;
-}
 
 fn flatIndex(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;

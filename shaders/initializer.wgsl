@@ -1,4 +1,4 @@
-// Seeded GPU initializers from the counter-based hash pcg4d (an identical copy lives in shaders/dropout.wgsl;
+// Seeded GPU initializers from the counter-based hash pcg4d (shaders/hash.wgsl, prepended by src/shaders.ts;
 // CPU twin: src/reference/initializer.ts). Element i of a tensor draws from pcg4d(i, seed, attempt, DOMAIN):
 // the same seed gives the same tensor on every adapter (uniform: bit for bit).
 
@@ -17,20 +17,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-
-fn pcg4d(a: vec4<u32>) -> vec4<u32> {
-  var v = a * 1664525u + 1013904223u;
-  v.x += v.y * v.w;
-  v.y += v.z * v.x;
-  v.z += v.x * v.y;
-  v.w += v.y * v.z;
-  v = v ^ (v >> vec4<u32>(16u));
-  v.x += v.y * v.w;
-  v.y += v.z * v.x;
-  v.z += v.x * v.y;
-  v.w += v.y * v.z;
-  return v;
-}
 
 fn flatIndex(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;

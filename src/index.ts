@@ -23,6 +23,11 @@ export { ZeroPadding2D, type ZeroPadding, type ZeroPadding2DOptions } from './la
 export { DepthwiseConv2D, SeparableConv2D, type DepthwiseConv2DOptions, type SeparableConv2DOptions } from './layers/depthwise.js';
 export { GlobalAveragePooling2D, GlobalMaxPooling2D, type GlobalPooling2DOptions } from './layers/global-pooling.js';
 export { Activation, LeakyReLU, type LeakyReLUOptions } from './layers/activation.js';
+export {
+  RandomFlip, RandomTranslation, RandomRotation, RandomZoom, RandomCrop, RandomContrast, RandomBrightness, ImageAugmentation,
+  checkAugmentationOrder, type AugmentFactor, type AugmentOptions, type ResampleOptions, type FlipMode,
+} from './layers/augment.js';
+export type { FillMode } from './kernels/augment.js';
 export { defineLayer, CustomLayer, wgslBindings, type CustomLayerDefinition, type CustomLayerClass, type CustomKernel, type CustomParam, type CustomDims, type WgslBinding } from './layers/custom.js';
 export { registerLayer, registeredLayer, type SerializableLayerClass } from './layers/registry.js';
 // Numeric gradient and kernel checks (src/check), and the self-test built on them (src/selftest).

@@ -14,6 +14,8 @@ import padding from '../shaders/padding.wgsl';
 import depthwise from '../shaders/depthwise.wgsl';
 import merge from '../shaders/merge.wgsl';
 import indexing from '../shaders/indexing.wgsl';
+import hash from '../shaders/hash.wgsl';
+import augment from '../shaders/augment.wgsl';
 import metrics from '../shaders/metrics.wgsl';
 
 export const SHADERS = {
@@ -28,7 +30,11 @@ export const SHADERS = {
   pool: indexing + pool,
   activation,
   loss: indexing + loss,
-  optimizer, dropout, initializer,
+  optimizer,
+  // Prepended: shaders/hash.wgsl (pcg4d), the one random hash every random family shares.
+  dropout: hash + dropout,
+  initializer: hash + initializer,
+  augment: hash + augment,
   finite,
   batchnorm: indexing + batchnorm,
   padding: indexing + padding,

@@ -322,6 +322,7 @@ describe('shaderflow summary', () => {
     ['mnist-cnn', '804,554'],
     ['fashion-cnn', '804,554'],
     ['cifar-cnn', '2,125,578'],
+    ['cifar-cnn-augmented', '2,125,578'],
   ])('summary --preset %s prints Total params: %s', async (preset, total) => {
     const r = timed(`summary ${preset}`, await cli(['summary', '--preset', preset]));
     expect(r.code, r.stderr).toBe(0);
@@ -417,6 +418,28 @@ describe('shaderflow train --preset cifar-cnn on CIFAR-10 binary files', () => {
     const png = readPng(join(out, 'predictions.png'));
     expect(png.shape[2]).toBe(3);
     expect(png.shape[1]).toBeGreaterThan(3 * 32 * 4);
+  });
+
+  it('trains cifar-cnn-augmented (flips and shifts on the GPU) end to end; the saved model keeps its augmentation layers', async () => {
+    expect(existsSync(join(data, 'test_batch.bin')), 'the cifar-cnn train test wrote the data').toBe(true);
+    const augOut = join(tmp, 'cifar-aug-out');
+    const r = timed(
+      'train cifar-cnn-augmented',
+      await cli(['train', '--preset', 'cifar-cnn-augmented', '--data', data, '--limit', '64', '--epochs', '1', '--batch-size', '32', '--json', '--out', augOut]),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const j = lastJson(r.stdout);
+    expect(j.preset).toBe('cifar-cnn-augmented');
+    for (const k of ['train_loss', 'val_loss', 'test_loss', 'train_accuracy', 'val_accuracy', 'test_accuracy']) expect(Number.isFinite(j[k]), k).toBe(true);
+    expect(r.stderr).toContain('random_flip (RandomFlip)     (None, 32, 32, 3)         0');
+    expect(r.stderr).toContain('Total params: 2,125,578');
+    const topo = JSON.parse(readFileSync(join(augOut, 'model.json'), 'utf8')).modelTopology.config.layers as { class_name: string; config: Record<string, unknown> }[];
+    expect(topo.slice(0, 2).map((l) => l.class_name)).toEqual(['RandomFlip', 'RandomTranslation']);
+    expect(topo[1]!.config).toMatchObject({ height_factor: 0.1, width_factor: 0.1, fill_mode: 'reflect', interpolation: 'bilinear' });
+    const ev = timed('evaluate cifar-cnn-augmented', await cli(['evaluate', '--model', augOut, '--data', data, '--json']));
+    expect(ev.code, ev.stderr).toBe(0);
+    // evaluation is inference: the augmentation layers are the identity, so it reproduces train's test figures
+    expect(lastJson(ev.stdout).test_loss).toBeCloseTo(j.test_loss as number, 5);
   });
 
   it('cifar-resnet (the residual BN preset) trains end to end on the same files', async () => {

@@ -25,7 +25,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
-const FAMILIES = ['matmul', 'conv2d', 'pool', 'activation', 'elementwise', 'reduce', 'loss', 'metrics', 'optimizer', 'dropout', 'initializer', 'finite', 'merge', 'data', 'gradients', 'batchnorm', 'padding', 'depthwise'];
+const FAMILIES = ['matmul', 'conv2d', 'pool', 'activation', 'elementwise', 'reduce', 'loss', 'metrics', 'optimizer', 'dropout', 'initializer', 'finite', 'merge', 'data', 'augment', 'gradients', 'batchnorm', 'padding', 'depthwise'];
 
 describe('the case registry', () => {
   it('covers every kernel family, every matmul variant and every built-in layer, each case named', () => {
@@ -41,7 +41,7 @@ describe('the case registry', () => {
     for (const v of ['conv2d backwardBias biasChunks', 'reduce columnSum tree (chunked)', 'reduce rowSum tree (chunked)', 'loss softmaxCrossEntropy sparse tree', 'elementwise axpby vec4', 'elementwise scale vec4', 'activation relu.forward vec4', 'optimizer adam vec4', 'finite flagNonFinite vec4'])
       expect(names.some((n) => n.startsWith(v)), v).toBe(true);
     const layers = SELFTEST_CASES.filter((c) => c.kernel === 'gradients').map((c) => c.variant.split(' ')[0]);
-    for (const l of ['Dense', 'Conv2D', 'MaxPooling2D', 'AveragePooling2D', 'Flatten', 'Dropout', 'Activation', 'CNN', 'BatchNormalization', 'ZeroPadding2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'DepthwiseConv2D', 'SeparableConv2D'])
+    for (const l of ['Dense', 'Conv2D', 'MaxPooling2D', 'AveragePooling2D', 'Flatten', 'Dropout', 'Activation', 'CNN', 'RandomFlip', 'RandomCrop', 'RandomContrast', 'RandomBrightness', 'BatchNormalization', 'ZeroPadding2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'DepthwiseConv2D', 'SeparableConv2D'])
       expect(layers).toContain(l);
     for (const c of SELFTEST_CASES) expect(c.shapes.length, `${c.kernel} ${c.variant}`).toBeGreaterThan(0);
   });

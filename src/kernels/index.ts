@@ -10,3 +10,4 @@ export * from './padding.js';
 export * from './depthwise.js';
 export * from './merge.js';
 export * from './metrics.js';
+export * from './augment.js';

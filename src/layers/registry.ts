@@ -2,6 +2,7 @@
 // here is what the loader (src/model/io.ts) builds for a layer whose class_name it does not implement itself.
 import { ShaderflowError } from '../errors.js';
 import type { Layer } from './layer.js';
+import { AUGMENTATION_CLASSES } from './augment.js';
 
 /** What the loader needs of a layer class: its class name and a way to build one from a model.json config. */
 export interface SerializableLayerClass {
@@ -12,7 +13,7 @@ export interface SerializableLayerClass {
 
 /** The class names src/model/io.ts builds itself; a registered class may not take one. */
 export const BUILT_IN_LAYER_CLASSES = ['InputLayer', 'Dense', 'Conv2D', 'MaxPooling2D', 'MaxPool2D', 'AveragePooling2D', 'AvgPool2D', 'Flatten', 'Dropout', 'Activation', 'Add', 'Multiply', 'Concatenate',
-  'LeakyReLU', 'BatchNormalization', 'ZeroPadding2D', 'GlobalAveragePooling2D', 'GlobalAvgPool2D', 'GlobalMaxPooling2D', 'GlobalMaxPool2D', 'DepthwiseConv2D', 'SeparableConv2D'];
+  'LeakyReLU', 'BatchNormalization', 'ZeroPadding2D', 'GlobalAveragePooling2D', 'GlobalAvgPool2D', 'GlobalMaxPooling2D', 'GlobalMaxPool2D', 'DepthwiseConv2D', 'SeparableConv2D', ...AUGMENTATION_CLASSES];
 
 const registry = new Map<string, SerializableLayerClass>();
 

@@ -13,6 +13,7 @@ import { initializerConfig, parseInitializer } from '../layers/config.js';
 import { Conv2D } from '../layers/conv2d.js';
 import { Dense } from '../layers/dense.js';
 import { Dropout } from '../layers/dropout.js';
+import { augmentationFromConfig } from '../layers/augment.js';
 import { Flatten } from '../layers/flatten.js';
 import type { ActivationName, Layer } from '../layers/layer.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
@@ -338,6 +339,15 @@ export function layersFromJson(json: unknown): { name: string; layers: Layer[]; 
       }
       case 'Activation':
         layers.push(new Activation({ ...base, activation: activation(c.activation, name) }));
+        return;
+      case 'RandomFlip':
+      case 'RandomTranslation':
+      case 'RandomRotation':
+      case 'RandomZoom':
+      case 'RandomCrop':
+      case 'RandomContrast':
+      case 'RandomBrightness':
+        layers.push(augmentationFromConfig(cls, c, base));
         return;
       case 'BatchNormalization': {
         const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);

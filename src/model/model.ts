@@ -7,6 +7,7 @@ import { ShaderflowError, ShapeError, shapeStr } from '../errors.js';
 import type { Engine } from '../gpu/engine.js';
 import { InputLayer } from '../layers/input.js';
 import type { Layer } from '../layers/layer.js';
+import { checkAugmentationOrder } from '../layers/augment.js';
 import { SymbolicTensor } from '../layers/symbolic.js';
 import type { LabelInput, XInput } from '../data/batches.js';
 import type { History } from './history.js';
@@ -208,6 +209,7 @@ export class Model {
       throw new ShapeError(`Model "${this.name}": the last layer outputs ${shapeStr(this.outputShape)}; a loss needs [classes] (add Flatten/Dense).`);
     const metricSet = resolveMetrics(args.metrics ?? [], { loss, classes: this.outputShape[0]! });
     if (this.engine && this.engine !== engine) throw new ShaderflowError(`Model "${this.name}" is already compiled on another engine.`);
+    checkAugmentationOrder(this.graphNodes());
     const optimizer = parseOptimizer(args.optimizer);
     this.engine = engine;
     this.loss = loss;

@@ -8,6 +8,7 @@ import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
 import { Activation } from '../layers/activation.js';
 import { Flatten } from '../layers/flatten.js';
 import { Dropout } from '../layers/dropout.js';
+import { ImageAugmentation } from '../layers/augment.js';
 import { Add, Concatenate, Multiply } from '../layers/merge.js';
 import { activationForwardRef } from './activation.js';
 import { conv2dForwardRef } from './conv2d.js';
@@ -30,7 +31,7 @@ export interface GraphNodeRef {
 
 /**
  * Forward pass of built `layers` on n examples of x (NHWC, flattened), in float64: inference, or with `training`
- * the dropout masks of optimizer step `step` (what the GPU draws for the model's seed and each layer's id).
+ * the dropout masks and augmentation parameters of optimizer step `step` (what the GPU draws for the model's seed and each layer's id).
  */
 export function sequentialForwardRef(layers: readonly Layer[], weights: WeightsRef, x: ArrayLike<number>, n: number, training?: TrainingRef): Float64Array {
   return graphForwardRef(layers.map((layer, i) => ({ layer, inputs: [i - 1] })), weights, x, n, training);
@@ -83,6 +84,8 @@ export function layerForwardRef(layer: Layer, inputs: readonly Float64Array[], w
       const mask = dropoutMaskRef(a.length, layer.rate, layer.seed ?? training.seed, layer.id, training.step);
       a = a.map((v, i) => v * mask[i]!);
     } // else the identity (inference)
+  } else if (layer instanceof ImageAugmentation) {
+    a = layer.forwardRef(a, n, training);
   } else if (IMAGE_LAYER_CLASSES.some((c) => layer instanceof c)) {
     a = imageLayerForwardRef(layer, a, w, n, !!training)!;
   } else if (layer instanceof Flatten) {
@@ -95,7 +98,7 @@ export function layerForwardRef(layer: Layer, inputs: readonly Float64Array[], w
   return a;
 }
 
-const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, Dropout, Flatten, Add, Multiply, Concatenate, ...IMAGE_LAYER_CLASSES];
+const BUILT_IN = [Dense, Conv2D, MaxPooling2D, AveragePooling2D, Activation, Dropout, Flatten, Add, Multiply, Concatenate, ...IMAGE_LAYER_CLASSES, ImageAugmentation];
 
 /** Whether layerForwardRef can run `layer`: a built-in layer, or one with its own referenceForward. */
 export function hasForwardRef(layer: Layer): boolean {

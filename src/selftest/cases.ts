@@ -13,6 +13,10 @@ import {
   pickConvGemm, type Conv2dGeometry, type ConvBiasVariant, type ConvGemmVariant, type ConvKernel,
 } from '../kernels/conv2d.js';
 import { dropoutBackward, dropoutForward } from '../kernels/dropout.js';
+import {
+  augmentAffine, augmentBrightness, augmentBrightnessBackward, augmentChannelMean, augmentContrast, augmentContrastBackward, augmentCrop,
+  augmentCropBackward, augmentDraw, augmentFlip, PARAMS_PER_EXAMPLE, type AugmentDraw, type FillMode, type ImageDims, type Interpolation,
+} from '../kernels/augment.js';
 import { accumulate, axpby, multiply, classUsesTree, classUsesVec4, columnSum, REDUCE_CHUNK, rowSum, scale, TREE_CHUNK, treeWorkgroupFits, type ReduceVariant } from '../kernels/elementwise.js';
 import { flagNonFinite } from '../kernels/finite.js';
 import { initialize, initializerPlan } from '../kernels/initializer.js';
@@ -37,6 +41,7 @@ import { Activation } from '../layers/activation.js';
 import { Conv2D } from '../layers/conv2d.js';
 import { Dense } from '../layers/dense.js';
 import { Dropout } from '../layers/dropout.js';
+import { RandomBrightness, RandomContrast, RandomCrop, RandomFlip } from '../layers/augment.js';
 import { Flatten } from '../layers/flatten.js';
 import type { ActivationName, Layer } from '../layers/layer.js';
 import { AveragePooling2D, MaxPooling2D } from '../layers/pooling.js';
@@ -49,6 +54,9 @@ import { addRef, copyColumnsRef, multiplyRef } from '../reference/merge.js';
 import { activationBackwardRef, activationForwardRef } from '../reference/activation.js';
 import { conv2dBackwardBiasRef, conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dForwardRef } from '../reference/conv2d.js';
 import { dropoutMaskRef } from '../reference/dropout.js';
+import {
+  affineRef, affineTolerance, augmentParamsRef, brightnessBackwardRef, brightnessRef, channelMeanRef, contrastBackwardRef, contrastRef, cropBackwardRef, cropRef, flipRef,
+} from '../reference/augment.js';
 import { axpbyRef, columnSumRef, rowSumRef } from '../reference/elementwise.js';
 import { initializeRef } from '../reference/initializer.js';
 import { lossRef, type LossKindRef } from '../reference/loss.js';
@@ -835,6 +843,93 @@ function dataCase(quick: boolean): SelftestCase {
   };
 }
 
+// ------------------------------------------------------------------ augmentation: draws and transforms
+
+function augmentCases(d: ImageDims, quick: boolean): SelftestCase[] {
+  const img = [d.n, d.h, d.w, d.c];
+  const shapes = img.join('x');
+  const seed = 3, stream = 4, t = 6;
+  const params = (draw: AugmentDraw) => augmentParamsRef(d, draw, seed, stream, t);
+  const paramsShape = [d.n, PARAMS_PER_EXAMPLE];
+  const range: [number, number] = [0.15, 0.85]; // clips some values at both ends
+  const draws: AugmentDraw[] = [
+    { kind: 'translate', height: [-0.3, 0.3], width: [-0.2, 0.4] },
+    { kind: 'zoom', height: [-0.4, 0.4], width: null },
+    { kind: 'crop', height: d.h - 2, width: d.w - 3, center: false },
+    { kind: 'brightness', factor: [-0.2, 0.2], valueRange: [0, 1] },
+  ];
+  const resampling: [FillMode, Interpolation, AugmentDraw][] = [
+    ['reflect', 'bilinear', { kind: 'rotate', factor: [-0.3, 0.3] }],
+    ['constant', 'nearest', draws[0]!],
+    ['wrap', 'bilinear', draws[1]!],
+    ['nearest', 'bilinear', draws[0]!],
+  ];
+  const flipDraw: AugmentDraw = { kind: 'flip', horizontal: true, vertical: true };
+  const cropDraw = draws[2]!;
+  const [oh, ow] = [d.h - 2, d.w - 3];
+  const contrastDraw: AugmentDraw = { kind: 'contrast', factor: [0.3, 1.7] };
+  const x = { shape: img, data: randomUniform(size(img), 71, 0, 1) };
+  return [
+    ...draws.map((draw) =>
+      kernelCase('augment', `draw ${draw.kind}`, `${d.n} examples`, quick, () => ({
+        inputs: { step: { shape: [4], dtype: 'u32', data: [t, 0, 0, 0] } },
+        outputs: { params: { shape: paramsShape } },
+        record: (rec, ts) => augmentDraw(rec, ts.params!, d, draw, seed, stream, ts.step!.buffer),
+        reference: () => ({ params: params(draw) }),
+        // the hash and integer draws are exact; lo + span·u may be fused (one rounding instead of two)
+        rtol: 4e-7,
+      })),
+    ),
+    ...resampling.map(([fillMode, interpolation, draw]) =>
+      kernelCase('augment', `affine ${draw.kind} ${fillMode} ${interpolation}`, shapes, quick, () => ({
+        inputs: { x, params: { shape: paramsShape, data: params(draw) } },
+        outputs: { y: { shape: img } },
+        record: (rec, ts) => augmentAffine(rec, ts.x!, ts.params!, ts.y!, d, { fillMode, interpolation, fillValue: 0.5 }),
+        reference: (v) => ({ y: affineRef(v.x!, v.params!, d, { fillMode, interpolation, fillValue: 0.5 }) }),
+        rtol: affineTolerance(d),
+      })),
+    ),
+    kernelCase('augment', 'flip', shapes, quick, () => ({
+      inputs: { x, params: { shape: paramsShape, data: params(flipDraw) } },
+      outputs: { y: { shape: img } },
+      record: (rec, ts) => augmentFlip(rec, ts.x!, ts.params!, ts.y!, d),
+      reference: (v) => ({ y: flipRef(v.x!, v.params!, d) }),
+      rtol: 0,
+    })),
+    kernelCase('augment', 'crop + cropBackward', shapes, quick, () => ({
+      inputs: { x, params: { shape: paramsShape, data: params(cropDraw) }, dy: { shape: [d.n, oh, ow, d.c] } },
+      outputs: { y: { shape: [d.n, oh, ow, d.c] }, dx: { shape: img } },
+      record: (rec, ts) => {
+        augmentCrop(rec, ts.x!, ts.params!, ts.y!, d, oh, ow);
+        augmentCropBackward(rec, ts.dy!, ts.params!, ts.dx!, d, oh, ow);
+      },
+      reference: (v) => ({ y: cropRef(v.x!, v.params!, d, oh, ow), dx: cropBackwardRef(v.dy!, v.params!, d, oh, ow) }),
+      rtol: 0,
+    })),
+    kernelCase('augment', 'channelMean + contrast + contrastBackward', shapes, quick, () => ({
+      inputs: { x, params: { shape: paramsShape, data: params(contrastDraw) }, dy: { shape: img } },
+      outputs: { mean: { shape: [d.n, d.c] }, sums: { shape: [d.n, d.c] }, y: { shape: img }, dx: { shape: img } },
+      record: (rec, ts) => {
+        augmentChannelMean(rec, ts.x!, ts.mean!, d);
+        augmentContrast(rec, ts.x!, ts.params!, ts.mean!, ts.y!, d, range);
+        augmentContrastBackward(rec, ts.dy!, ts.x!, ts.params!, ts.mean!, ts.sums!, ts.dx!, d, range);
+      },
+      reference: (v) => ({ mean: channelMeanRef(v.x!, d), y: contrastRef(v.x!, v.params!, d, range), dx: contrastBackwardRef(v.dy!, v.x!, v.params!, d, range) }),
+      rtol: 2e-6,
+    })),
+    kernelCase('augment', 'brightness + brightnessBackward', shapes, quick, () => ({
+      inputs: { x, params: { shape: paramsShape, data: params(draws[3]!) }, dy: { shape: img } },
+      outputs: { y: { shape: img }, dx: { shape: img } },
+      record: (rec, ts) => {
+        augmentBrightness(rec, ts.x!, ts.params!, ts.y!, d, range);
+        augmentBrightnessBackward(rec, ts.dy!, ts.x!, ts.params!, ts.dx!, d, range);
+      },
+      reference: (v) => ({ y: brightnessRef(v.x!, v.params!, d, range), dx: brightnessBackwardRef(v.dy!, v.x!, v.params!, d, range) }),
+      rtol: { y: 1e-6, dx: 0 },
+    })),
+  ];
+}
+
 // ------------------------------------------------------------------ layer gradients (checkGradients)
 
 function gradientCase(variant: string, make: () => Layer | Model, inputShape: number[] | undefined, quick: boolean, numeric: 'reference' | 'gpu' = 'reference'): SelftestCase {
@@ -883,6 +978,10 @@ const GRADIENT_CASES: SelftestCase[] = [
   gradientCase('AveragePooling2D 3x3 /1 same', () => new AveragePooling2D({ name: 'average_pooling2d', poolSize: 3, strides: 1, padding: 'same' }), [5, 4, 2], true),
   gradientCase('Flatten', () => new Flatten({ name: 'flatten' }), [3, 2, 5], true),
   gradientCase('Dropout 0.4 (fixed step)', () => new Dropout({ name: 'dropout', rate: 0.4 }), [33], true),
+  gradientCase('RandomFlip (fixed step)', () => new RandomFlip({ name: 'random_flip' }), [5, 7, 3], true),
+  gradientCase('RandomCrop 4x5 (fixed step)', () => new RandomCrop({ name: 'random_crop', height: 4, width: 5 }), [5, 7, 3], false),
+  gradientCase('RandomContrast (fixed step)', () => new RandomContrast({ name: 'random_contrast', factor: [0.3, 0.6], valueRange: [-0.8, 0.8] }), [5, 7, 3], true),
+  gradientCase('RandomBrightness (fixed step)', () => new RandomBrightness({ name: 'random_brightness', factor: 0.2, valueRange: [-0.9, 0.9] }), [5, 7, 3], false),
   ...(['sigmoid', 'tanh', 'softmax'] as const).map((a) => gradientCase(`Activation ${a}`, () => new Activation({ name: 'activation', activation: a }), [3, 7], true)),
   gradientCase('CNN conv/pool/flatten/dense/softmax', () =>
     new Sequential([
@@ -948,6 +1047,8 @@ export const SELFTEST_CASES: SelftestCase[] = [
   ...mergeCases(257, true, false),
   ...mergeCases(1000, true, true),
   ...miscCases(257, true),
+  ...augmentCases({ n: 3, h: 7, w: 33, c: 3 }, true),
+  ...augmentCases({ n: 2, h: 65, w: 67, c: 2 }, false), // channel sums over two chunks
   ...GRADIENT_CASES,
 ];
 

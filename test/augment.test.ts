@@ -149,7 +149,18 @@ async function gpuParams(d: ImageDims, draw: AugmentDraw, t = 3): Promise<{ para
   return { params, values: (await params.data()) as Float32Array };
 }
 
-describe('augmentation transforms against the float64 twins', () => {
+// The kernels pick their workgroup size by adapter class: every transform is checked under both kernel sets.
+for (const adapterClass of ['software', 'gpu'] as const)
+describe(`augmentation transforms against the float64 twins (${adapterClass} class)`, () => {
+  let defaultEngine: Engine;
+  beforeAll(async () => {
+    defaultEngine = engine;
+    engine = await createEngine({ adapterClass });
+  });
+  afterAll(() => {
+    engine.dispose();
+    engine = defaultEngine;
+  });
   const SIZES: ImageDims[] = [
     { n: 3, h: 7, w: 33, c: 3 },
     { n: 2, h: 1, w: 7, c: 2 },

@@ -11,14 +11,16 @@ import { ShapeError } from '../src/errors.js';
 import { expectClose, nanArray } from './helpers/check.js';
 
 let engine: Engine;
-beforeAll(async () => {
-  engine = await createEngine({ adapterClass: 'gpu' });
-});
-afterAll(() => engine?.dispose());
 
 const SIZES = [1, 3, 7, 33, 127, 257, 784, 1000];
 
-describe('merge kernels', () => {
+// The kernels pick their workgroup size (and vec4 entries) by adapter class: each is checked under both kernel sets.
+for (const adapterClass of ['software', 'gpu'] as const)
+describe(`merge kernels (${adapterClass} class)`, () => {
+  beforeAll(async () => {
+    engine = await createEngine({ adapterClass });
+  });
+  afterAll(() => engine?.dispose());
   it.each(SIZES.flatMap((n) => [n, n * 4]))('accumulate, multiply and multiplyInto match float64 (scalar and vec4) for n=%i', async (n) => {
     const a = randomUniform(n, n), b = randomUniform(n, n + 1);
     const ta = engine.tensor([n], a), tb = engine.tensor([n], b), out = engine.tensor([n], nanArray(n));

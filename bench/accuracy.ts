@@ -1,4 +1,5 @@
-// `npm run bench -- accuracy [--model mlp,mnist-cnn,fashion-cnn] [--json] [--epochs N] [--limit N] [--seed N]`
+// `npm run bench -- accuracy [--model mlp,mnist-cnn,fashion-cnn] [--json] [--epochs N] [--limit N] [--seed N]
+//                            [--checkpoint DIR [--checkpoint-every STEPS] [--resume]]`
 //
 // Trains the seed course's models exactly as src/model/presets.ts defines them (the recipe's dataset, 80/20
 // train/validation split with its fixed seed, batch 128, 10 epochs, the preset's optimizer) on the real data and
@@ -9,12 +10,18 @@
 // (the table is reprinted after every model) so a long run that is stopped still leaves its figures.
 //
 // --epochs / --limit make quick runs that are not the recipe: the table then says so and the bars are not judged.
+// --checkpoint DIR (one model only) saves fit's checkpoint at each epoch end (and every STEPS batches), and --resume
+// continues the run saved there. fit resumes bit for bit (weights, BatchNormalization's moving statistics, the
+// optimizer's state, the epoch's running statistics and the history), so a recipe run split over several processes
+// is the same run; its time column then counts only the last process.
 // Output: per-epoch Keras-style lines and the table on stdout; with --json, one JSON line per epoch
 // {"model","epoch","loss","accuracy","val_loss","val_accuracy","seconds"} and one per model (kind "result")
 // go to stdout, and the progress lines and the table go to stderr.
 import { parseArgs } from 'node:util';
 import { createEngine } from '../src/gpu/engine.js';
 import { loadDataset, type ImageSet } from '../src/data/loaders.js';
+import { fileCheckpointer, readCheckpoint } from '../src/node.js';
+import type { Checkpoint } from '../src/model/fit.js';
 import { buildPreset, recipeSplit, RECIPES, type KerasFigures, type PresetName } from '../src/model/presets.js';
 
 const ALIASES: Record<string, PresetName> = {
@@ -102,6 +109,9 @@ export async function accuracy(argv: string[]): Promise<void> {
       epochs: { type: 'string' },
       limit: { type: 'string' },
       seed: { type: 'string' },
+      checkpoint: { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      resume: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -117,6 +127,11 @@ export async function accuracy(argv: string[]): Promise<void> {
   const seed = values.seed !== undefined ? Number(values.seed) : 0;
   for (const [name, v] of [['epochs', epochsOverride], ['limit', limit], ['seed', seed]] as const)
     if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new Error(`accuracy: --${name} must be a whole number >= 0.`);
+  const checkpointEvery = values['checkpoint-every'] !== undefined ? Number(values['checkpoint-every']) : 0;
+  if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) throw new Error('accuracy: --checkpoint-every must be a whole number >= 0.');
+  if ((values.resume || values['checkpoint-every'] !== undefined) && !values.checkpoint)
+    throw new Error('accuracy: --resume and --checkpoint-every need --checkpoint DIR.');
+  if (values.checkpoint && models.length !== 1) throw new Error(`accuracy: --checkpoint DIR holds one model's run; give one --model (got ${models.length}).`);
   const json = values.json;
   const out = (s: string) => process.stdout.write(s);
   const log = json ? (s: string) => process.stderr.write(s) : out;
@@ -137,6 +152,12 @@ export async function accuracy(argv: string[]): Promise<void> {
       let tEpoch = t0;
       try {
         model.compile(engine, compileArgs);
+        let resume: Checkpoint | undefined;
+        if (values.resume) {
+          resume = await readCheckpoint(values.checkpoint!);
+          if (!resume) throw new Error(`accuracy: --resume: no checkpoint in ${values.checkpoint} (checkpoint.json is missing).`);
+          log(`Resuming from ${values.checkpoint}: epoch ${resume.epoch + 1}, batch ${resume.batch}\n`);
+        }
         const history = await model.fit(split.train, split.train.labels, {
           batchSize: recipe.batchSize,
           epochs,
@@ -144,6 +165,8 @@ export async function accuracy(argv: string[]): Promise<void> {
           verbose: 2,
           sink: { isTTY: false, write: log },
           seed,
+          checkpoint: values.checkpoint ? fileCheckpointer(values.checkpoint, model, { everySteps: checkpointEvery }) : undefined,
+          resume,
           callbacks: {
             onEpochEnd: (epoch, logs) => {
               const now = performance.now();

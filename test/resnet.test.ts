@@ -7,6 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPreset, createEngine, Engine, optimizers, resetLayerNames, toArtifacts, type AdapterClass } from '../src/index.js';
 import { residualNetwork, RESNET_WIDTHS } from '../src/model/presets.js';
+import type { LearningRateSchedule } from '../src/model/schedules.js';
 import { graphForwardRef, modelLossRef } from '../src/reference/model.js';
 import { mulberry32, randomUniform } from '../src/reference/random.js';
 import { expectGradientsMatch } from './helpers/model-gradients.js';
@@ -39,7 +40,18 @@ describe('summaries', () => {
     expect(classes.filter((c) => c === 'BatchNormalization')).toHaveLength(7);
     expect(classes.filter((c) => c === 'Add')).toHaveLength(2);
     expect(classes.slice(-2)).toEqual(['GlobalAveragePooling2D', 'Dense']);
-    expect(compileArgs.optimizer).toBe('adam');
+    // Adam under Keras' CosineDecay from 0.001 to 0 over the recipe's updates: 10 epochs of the 80% split, batch 128
+    const steps = { 'fashion-resnet': 10 * Math.ceil(48000 / 128), 'cifar-resnet': 10 * Math.ceil(40000 / 128) }[name];
+    expect(steps).toBe(name === 'fashion-resnet' ? 3750 : 3130);
+    const opt = compileArgs.optimizer as Exclude<typeof compileArgs.optimizer, string>;
+    expect(opt).toMatchObject({ kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
+    const lr = opt.learningRate as LearningRateSchedule;
+    expect(lr.className).toBe('CosineDecay');
+    expect(lr.getConfig!()).toMatchObject({ initial_learning_rate: 0.001, decay_steps: steps, alpha: 0 });
+    expect(lr(0)).toBe(0.001);
+    expect(lr(steps / 2)).toBeCloseTo(0.0005, 12);
+    expect(lr(steps)).toBe(0);
+    expect(lr(steps + 100)).toBe(0);
     expect(recipe).toMatchObject({ batchSize: 128, epochs: 10 });
     expect(RESNET_WIDTHS[name]).toHaveLength(3);
   });

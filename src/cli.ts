@@ -83,13 +83,20 @@ function trainingControl(values: ValuesOf<typeof TRAIN_FLAGS>, log: (s: string) 
   if (early !== undefined) callbacks.push(earlyStopping({ monitor: 'val_loss', patience: wholeArg(early, 'early-stopping', 0, 0), restoreBestWeights: true, verbose: 1, print }));
   if (values.csv !== undefined) callbacks.push(csvLogger(resolve(values.csv)));
   const optimizer = (o: string | OptimizerSpec, totalSteps: number) => {
-    if (!schedule) return o;
     const spec = parseOptimizer(o);
-    const initialLearningRate = spec.learningRate as number;
+    // The residual presets' own cosine decay (no --lr / --optimizer given) is laid over this run's updates, as
+    // --lr-schedule cosine is; with --reduce-lr-on-plateau it gives way to its starting rate, held constant.
+    const presetSchedule = typeof spec.learningRate === 'function' ? spec.learningRate : undefined;
+    if (!schedule && !presetSchedule) return o;
+    const initialLearningRate = presetSchedule ? presetSchedule(0) : (spec.learningRate as number);
+    if (!schedule && reduce !== undefined) {
+      spec.learningRate = initialLearningRate;
+      return spec;
+    }
     spec.learningRate =
-      schedule.kind === 'cosine'
-        ? cosineDecay({ initialLearningRate, decaySteps: Math.max(1, totalSteps) })
-        : exponentialDecay({ initialLearningRate, decayRate: schedule.rate, decaySteps: schedule.steps });
+      schedule?.kind === 'exponential'
+        ? exponentialDecay({ initialLearningRate, decayRate: schedule.rate, decaySteps: schedule.steps })
+        : cosineDecay({ initialLearningRate, decaySteps: Math.max(1, totalSteps) });
     return spec;
   };
   return { callbacks, optimizer };

@@ -452,6 +452,19 @@ describe('shaderflow train --preset cifar-cnn on CIFAR-10 binary files', () => {
     expect(r.stderr).toContain('Total params: 291,306');
     expect(r.stderr).toContain('Non-trainable params: 1,216');
     expect(statSync(join(resOut, 'weights.bin')).size).toBe(291_306 * 4);
+    // the preset's cosine decay is laid over this run's updates: ceil(floor(0.8 * 64) / 32) = 2, not the recipe's 3,130
+    const saved = JSON.parse(readFileSync(join(resOut, 'model.json'), 'utf8'));
+    expect(saved.trainingConfig.optimizer_config.config.learning_rate).toEqual({
+      class_name: 'CosineDecay',
+      config: { initial_learning_rate: 0.001, decay_steps: 2, alpha: 0, warmup_target: null, warmup_steps: 0 },
+    });
+    // --reduce-lr-on-plateau needs a settable rate: the schedule gives way to its starting rate, held constant
+    const plateauOut = join(tmp, 'cifar-resnet-plateau');
+    const p = timed('train cifar-resnet --reduce-lr-on-plateau', await cli(['train', '--preset', 'cifar-resnet', '--data', data, '--limit', '64', '--epochs', '1', '--batch-size', '32', '--reduce-lr-on-plateau', '5', '--json', '--out', plateauOut]));
+    expect(p.code, p.stderr).toBe(0);
+    const plateauRate = JSON.parse(readFileSync(join(plateauOut, 'model.json'), 'utf8')).trainingConfig.optimizer_config.config.learning_rate;
+    expect(typeof plateauRate).toBe('number');
+    expect(Math.fround(plateauRate)).toBe(Math.fround(0.001));
   });
 
   it('evaluate reads the same data as cifar-10-binary.tar.gz', async () => {

@@ -1,6 +1,7 @@
 // The seed course's four models and recipes (Keras code and printed output in shared/seed): same layers, same
 // optimizers, batch 128, 10 epochs, an 80/20 train/validation split with a fixed seed; and two residual networks
-// with batch normalization on the same recipes (fashion-resnet, cifar-resnet: residualNetwork below), with Adam.
+// with batch normalization on the same recipes (fashion-resnet, cifar-resnet: residualNetwork below), with Adam
+// under a cosine decay (residualOptimizer).
 import type { ImageSet } from '../data/types.js';
 import { ShaderflowError } from '../errors.js';
 import { Conv2D } from '../layers/conv2d.js';
@@ -80,8 +81,8 @@ export const RECIPES: Record<PresetName, PresetRecipe> = {
 
 /**
  * The residual presets' widths: the stem's filters, then one stride-2 residual block per further entry.
- * fashion-resnet is kept small for llvmpipe: about 6.5x the MNIST CNN's step time there (timed at batch 128 on a
- * loaded 2-core machine; ~75 ms for the CNN idle gives ~0.5 s, about 30 minutes for the 10-epoch recipe).
+ * fashion-resnet is kept small for llvmpipe: about 5.6x the MNIST CNN's step time there (2.9 s against 0.51 s at
+ * batch 128, both profiled on one idle 2-core machine; about three hours for the 10-epoch recipe on it).
  */
 export const RESNET_WIDTHS: Record<'fashion-resnet' | 'cifar-resnet', number[]> = {
   'fashion-resnet': [16, 32, 64],

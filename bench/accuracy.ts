@@ -125,10 +125,9 @@ export async function accuracy(argv: string[]): Promise<void> {
   const epochsOverride = values.epochs !== undefined ? Number(values.epochs) : undefined;
   const limit = values.limit !== undefined ? Number(values.limit) : 0;
   const seed = values.seed !== undefined ? Number(values.seed) : 0;
-  for (const [name, v] of [['epochs', epochsOverride], ['limit', limit], ['seed', seed]] as const)
-    if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new Error(`accuracy: --${name} must be a whole number >= 0.`);
   const checkpointEvery = values['checkpoint-every'] !== undefined ? Number(values['checkpoint-every']) : 0;
-  if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) throw new Error('accuracy: --checkpoint-every must be a whole number >= 0.');
+  for (const [name, v] of [['epochs', epochsOverride], ['limit', limit], ['seed', seed], ['checkpoint-every', checkpointEvery]] as const)
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new Error(`accuracy: --${name} must be a whole number >= 0.`);
   if ((values.resume || values['checkpoint-every'] !== undefined) && !values.checkpoint)
     throw new Error('accuracy: --resume and --checkpoint-every need --checkpoint DIR.');
   if (values.checkpoint && models.length !== 1) throw new Error(`accuracy: --checkpoint DIR holds one model's run; give one --model (got ${models.length}).`);

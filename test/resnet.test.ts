@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPreset, createEngine, Engine, optimizers, resetLayerNames, toArtifacts, type AdapterClass } from '../src/index.js';
-import { residualNetwork, RESNET_WIDTHS } from '../src/model/presets.js';
+import { residualNetwork, RESNET_DESIGNS } from '../src/model/presets.js';
 import type { LearningRateSchedule } from '../src/model/schedules.js';
 import { graphForwardRef, modelLossRef } from '../src/reference/model.js';
 import { mulberry32, randomUniform } from '../src/reference/random.js';
@@ -35,7 +35,10 @@ describe('summaries', () => {
     expect(text).toContain(`Trainable params: ${trainable}`);
     expect(text).toContain(`Non-trainable params: ${fixed}`);
     expect(text).toContain(`input (InputLayer)              [(None, ${shape.join(', ')})]`);
-    expect(text).toMatch(/add_1 \(Add\) +\(None, \d+, \d+, \d+\) +0 +batch_normalization_5\[0\]\[0\]/);
+    expect(RESNET_DESIGNS[name]).toMatchObject({ identityBlocks: [0, 0], randomFlip: false });
+    // each stride-2 block adds its main branch to its projection's BN
+    expect(text).toMatch(/add \(Add\) +\(None, \d+, \d+, \d+\) +0 +batch_normalization_2\[0\]\[0\] +\n +batch_normalization_3\[0\]\[0\]/);
+    expect(text).toMatch(/add_1 \(Add\) +\(None, \d+, \d+, \d+\) +0 +batch_normalization_5\[0\]\[0\] +\n +batch_normalization_6\[0\]\[0\]/);
     const classes = model.layers.map((l) => l.className);
     expect(classes.filter((c) => c === 'BatchNormalization')).toHaveLength(7);
     expect(classes.filter((c) => c === 'Add')).toHaveLength(2);
@@ -53,7 +56,25 @@ describe('summaries', () => {
     expect(lr(steps)).toBe(0);
     expect(lr(steps + 100)).toBe(0);
     expect(recipe).toMatchObject({ batchSize: 128, epochs: 10 });
-    expect(RESNET_WIDTHS[name]).toHaveLength(3);
+    expect(RESNET_DESIGNS[name].widths).toHaveLength(3);
+  });
+
+  it('residualNetwork with an identity block per stage and RandomFlip: its layers, wiring and parameter counts', () => {
+    resetLayerNames();
+    const m = residualNetwork([28, 28, 1], 10, [16, 32, 64], 'deeper', { identityBlocks: [1, 1], randomFlip: true });
+    const text = m.summary(false);
+    // trainable: 16 + 32*3 + 32*2 + 64*3 + 64*2 = 496 BN channels (gamma, beta), moving mean and variance non-trainable
+    expect(text).toContain('Total params: 166,618');
+    expect(text).toContain('Trainable params: 165,626');
+    expect(text).toContain('Non-trainable params: 992');
+    expect(text).toMatch(/random_flip \(RandomFlip\) +\(None, 28, 28, 1\) +0 +input\[0\]\[0\]/);
+    expect(text).toMatch(/conv2d \(Conv2D\) +\(None, 28, 28, 16\) +144 +random_flip\[0\]\[0\]/);
+    // the identity block of each stage adds to the stride-2 block's output (after its ReLU)
+    expect(text).toMatch(/add_1 \(Add\) +\(None, 14, 14, 32\) +0 +batch_normalization_5\[0\]\[0\] +\n +activation_2\[0\]\[0\]/);
+    expect(text).toMatch(/add_3 \(Add\) +\(None, 7, 7, 64\) +0 +batch_normalization_10\[0\]\[0\] +\n +activation_6\[0\]\[0\]/);
+    const classes = m.layers.map((l) => l.className);
+    expect(classes.filter((c) => c === 'BatchNormalization')).toHaveLength(11);
+    expect(classes.filter((c) => c === 'Add')).toHaveLength(4);
   });
 });
 
@@ -61,7 +82,7 @@ describe.each(['software', 'gpu'] as AdapterClass[])('a small residual BN networ
   it('one training step: every trainable gradient matches central differences of the float64 twin (batch statistics); predict matches it in inference mode', async () => {
     const engine = engines[cls]!;
     resetLayerNames();
-    const m = residualNetwork([6, 5, 2], 3, [3, 4, 5], 'tiny_resnet');
+    const m = residualNetwork([6, 5, 2], 3, [3, 4, 5], 'tiny_resnet', { identityBlocks: [1, 1], randomFlip: true });
     m.compile(engine, { optimizer: optimizers.sgd({ learningRate: 0.05 }), loss: 'sparse_categorical_crossentropy', seed: 2 });
     const n = 5;
     const x = randomUniform(n * 6 * 5 * 2, 21);

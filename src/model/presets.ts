@@ -116,10 +116,11 @@ export function residualOptimizer(recipe: PresetRecipe): OptimizerSpec {
 }
 
 /**
- * A small ResNet in Keras' style (functional): with `o.randomFlip`, Keras' RandomFlip('horizontal') first (training
- * only); a conv-BN-ReLU stem of `widths[0]` 3x3 filters, then per further width a residual block that halves the resolution, conv3x3/2-BN-ReLU-conv3x3-BN added to a 1x1/2 projection-BN of
- * the block's input, then ReLU, followed by `o.identityBlocks[stage]` identity blocks (conv3x3-BN-ReLU-conv3x3-BN
- * added to the block's input, then ReLU); GlobalAveragePooling2D and a Dense softmax. Convolutions before a
+ * A small ResNet in Keras' style (functional): with `o.randomFlip`, Keras' RandomFlip('horizontal') first
+ * (training only); a conv-BN-ReLU stem of `widths[0]` 3x3 filters, then per further width a residual block that
+ * halves the resolution, conv3x3/2-BN-ReLU-conv3x3-BN added to a 1x1/2 projection-BN of the block's input, then
+ * ReLU, followed by `o.identityBlocks[stage]` identity blocks (conv3x3-BN-ReLU-conv3x3-BN added to the block's
+ * input, then ReLU); GlobalAveragePooling2D and a Dense softmax. Convolutions before a
  * BatchNormalization have no bias (BN's beta replaces it).
  */
 export function residualNetwork(
@@ -127,19 +128,21 @@ export function residualNetwork(
   classes: number,
   widths: readonly number[],
   name: string,
-  o: { identityBlocks?: readonly number[]; randomFlip?: boolean } = {},
+  o: Partial<Pick<ResidualDesign, 'identityBlocks' | 'randomFlip'>> = {},
 ): Model {
   const identityBlocks = o.identityBlocks ?? [];
   const convBn = (t: SymbolicTensor, filters: number, strides: number, kernelSize = 3): SymbolicTensor =>
     new BatchNormalization().apply(new Conv2D({ filters, kernelSize, strides, padding: 'same', useBias: false }).apply(t));
   const relu = (t: SymbolicTensor) => new Activation({ activation: 'relu' }).apply(t);
+  // the residual branch of both block kinds: conv3x3/strides-BN-ReLU-conv3x3-BN
+  const branch = (t: SymbolicTensor, filters: number, strides: number) => convBn(relu(convBn(t, filters, strides)), filters, 1);
   const x = input({ shape: imageShape });
   let h = relu(convBn(o.randomFlip ? new RandomFlip({ mode: 'horizontal' }).apply(x) : x, widths[0]!, 1));
   widths.slice(1).forEach((filters, stage) => {
-    const main = convBn(relu(convBn(h, filters, 2)), filters, 1);
+    const main = branch(h, filters, 2);
     const shortcut = convBn(h, filters, 2, 1);
     h = relu(new Add().apply([main, shortcut]));
-    for (let i = 0; i < (identityBlocks[stage] ?? 0); i++) h = relu(new Add().apply([convBn(relu(convBn(h, filters, 1)), filters, 1), h]));
+    for (let i = 0; i < (identityBlocks[stage] ?? 0); i++) h = relu(new Add().apply([branch(h, filters, 1), h]));
   });
   const out = new Dense({ units: classes, activation: 'softmax' }).apply(new GlobalAveragePooling2D().apply(h));
   return model({ inputs: x, outputs: out, name });
@@ -174,8 +177,10 @@ export function buildPreset(
   const classes = o.classes ?? 10;
   const imageShape = o.imageShape ?? PRESET_IMAGE_SHAPES[name];
   const compile = (optimizer: string | OptimizerSpec): CompileArgs => ({ optimizer: o.optimizer ?? optimizer, loss: 'categorical_crossentropy', metrics: ['accuracy'], seed: o.seed ?? 0 });
-  if (name === 'fashion-resnet' || name === 'cifar-resnet')
-    return { model: residualNetwork(imageShape, classes, RESNET_DESIGNS[name].widths, name.replace('-', '_'), RESNET_DESIGNS[name]), compileArgs: compile(residualOptimizer(RECIPES[name])), recipe: RECIPES[name] };
+  if (name === 'fashion-resnet' || name === 'cifar-resnet') {
+    const design = RESNET_DESIGNS[name];
+    return { model: residualNetwork(imageShape, classes, design.widths, name.replace('-', '_'), design), compileArgs: compile(residualOptimizer(RECIPES[name])), recipe: RECIPES[name] };
+  }
   const model = new Sequential([], { name: name.replace(/-/g, '_') });
   let optimizer: string | OptimizerSpec = 'sgd';
   switch (name) {

@@ -97,7 +97,7 @@ export interface ResidualDesign {
  * the recipe) reached 90.99% test, short of issue 13's 92.5% bar. The present one was chosen on a float32 numpy twin
  * of these networks (Keras' semantics, the recipe's split, batch and schedule; test accuracy after 10 epochs): an
  * identity block in the last stage 91.65%, with the flip 92.10% (with RandomTranslation(0.1) too: 90.94%); one per
- * stage with the flip 92.19% at rate 0.001 and 92.83% at 0.002 (batch 64 at 0.001: 92.37%).
+ * stage with the flip 92.19% at rate 0.001, 92.83% and 92.51% at 0.002 (two seeds; batch 64 at 0.001: 92.37%).
  */
 export const RESNET_DESIGNS: Record<'fashion-resnet' | 'cifar-resnet', ResidualDesign> = {
   'fashion-resnet': { widths: [16, 32, 64], identityBlocks: [1, 1], randomFlip: true, learningRate: 0.002 },
